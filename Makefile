@@ -1,0 +1,52 @@
+# Two commands matter: `make book` and `make test` (see README.md).
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PROFILE ?= demo
+DEVICE  ?= auto
+NNRNN_DATA_DIR ?= ../shared/data
+export NNRNN_DATA_DIR
+
+MATHJAX_VERSION := 3.2.2
+MATHJAX_SHA256  := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
+MATHJAX_JS      := book/_mathjax/mathjax/tex-svg-full.js
+
+.PHONY: book test bench venv mathjax clean lock
+
+## book: execute every chapter on PROFILE (smoke|demo|paper) and build _build/html
+book: venv mathjax
+	$(PY) -m nnrnn.book --profile $(PROFILE) --device $(DEVICE)
+
+## test: unit tests, smoke execution of every chapter, the book build, a browser check
+test: venv mathjax
+	$(PY) -m pytest
+
+## bench: the RNN engine benchmark (ratios against torch.nn.RNN, measured side by side)
+bench: venv
+	$(PY) -m nnrnn.bench rnn
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+## mathjax: fetch MathJax from the npm registry (checksummed) so the book typesets offline
+mathjax: $(MATHJAX_JS)
+
+$(MATHJAX_JS):
+	mkdir -p .cache $(dir $@)
+	cd .cache && test -f mathjax-$(MATHJAX_VERSION).tgz || npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null
+	echo "$(MATHJAX_SHA256)  .cache/mathjax-$(MATHJAX_VERSION).tgz" | sha256sum -c --quiet -
+	tar -xzf .cache/mathjax-$(MATHJAX_VERSION).tgz -C .cache package/es5/tex-svg-full.js
+	cp .cache/package/es5/tex-svg-full.js $@
+
+## lock: regenerate requirements.lock from the current virtual environment
+lock:
+	$(PY) -m pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/' > requirements.lock
+
+clean:
+	rm -rf _build .pytest_cache

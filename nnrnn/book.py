@@ -1,0 +1,242 @@
+"""Build the book: execute every chapter with papermill, then render with Jupyter Book 1.
+
+    python -m nnrnn.book [--profile demo] [--device auto] [--only 01-fisher-memory] [--out _build]
+
+1. The chapters are the notebooks listed in ``_toc.yml`` (in order).
+2. Each is executed by papermill with ``profile``/``device`` (and any ``-p name value``)
+   into ``<out>/stage-<profile>/notebooks/``. A parameter the notebook does not declare in
+   its ``parameters`` cell is an error, not a warning; a failing cell stops the build and
+   shows the cell and its traceback; each cell has the profile's timeout
+   (:func:`nnrnn.profiles.cell_timeout`).
+3. The staged tree (config, ``book/``, executed notebooks) is rendered by
+   ``jupyter-book build -W -n --keep-going`` from a clean output folder, into ``<out>/html``.
+   The book never executes a notebook itself (``execute_notebooks: off``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .profiles import PROFILES, cell_timeout, check_profile
+
+__all__ = ["REPO", "toc_notebooks", "check_parameters", "execute", "build_html", "build", "main", "BookError"]
+
+REPO = Path(__file__).resolve().parent.parent
+_STAGED = ("_config.yml", "_toc.yml", "book")
+
+
+class BookError(RuntimeError):
+    """A chapter failed to execute or the book failed to build."""
+
+
+def _toc_files(node) -> Iterable[str]:
+    if isinstance(node, dict):
+        if "file" in node:
+            yield node["file"]
+        for key in ("root", "chapters", "sections", "parts"):
+            if key == "root" and key in node:
+                yield node["root"]
+            elif key in node:
+                for child in node[key]:
+                    yield from _toc_files(child)
+    elif isinstance(node, list):
+        for child in node:
+            yield from _toc_files(child)
+
+
+def toc_notebooks(repo: Path = REPO) -> list[Path]:
+    """The chapter notebooks listed in ``_toc.yml``, in book order."""
+    import yaml
+
+    toc = yaml.safe_load((repo / "_toc.yml").read_text())
+    out = []
+    for entry in _toc_files(toc):
+        path = repo / entry
+        if path.suffix == "":
+            path = path.with_suffix(".ipynb")
+        if path.suffix == ".ipynb":
+            if not path.is_file():
+                raise BookError(f"_toc.yml lists {entry!r} but {path} does not exist")
+            out.append(path)
+    return out
+
+
+def check_parameters(notebook: Path, parameters: dict) -> None:
+    """Raise ``ValueError`` if ``parameters`` names anything the notebook does not declare."""
+    import papermill as pm
+
+    declared = set(pm.inspect_notebook(str(notebook)))
+    if not declared:
+        raise ValueError(f"{notebook.name} has no cell tagged 'parameters'")
+    unknown = sorted(set(parameters) - declared)
+    if unknown:
+        raise ValueError(
+            f"{notebook.name}: unknown parameter(s) {unknown}; the notebook declares {sorted(declared)}"
+        )
+
+
+@dataclass
+class Executed:
+    name: str
+    seconds: float
+    output: Path
+
+
+def execute(
+    notebooks: Sequence[Path],
+    stage: Path,
+    profile: str,
+    device: str = "auto",
+    extra: dict | None = None,
+    log=print,
+) -> list[Executed]:
+    """Execute ``notebooks`` with papermill into ``stage/notebooks``; return their timings."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    check_profile(profile)
+    params = {"profile": profile, "device": device, **(extra or {})}
+    for nb in notebooks:
+        check_parameters(nb, params)
+    (stage / "notebooks").mkdir(parents=True, exist_ok=True)
+    done = []
+    for nb in notebooks:
+        out = stage / "notebooks" / nb.name
+        log(f"[book] executing {nb.name} (profile={profile}, device={device}) ...")
+        t0 = time.perf_counter()
+        try:
+            pm.execute_notebook(
+                str(nb),
+                str(out),
+                parameters=params,
+                kernel_name="python3",
+                cwd=str(nb.parent),
+                execution_timeout=cell_timeout(profile),
+                progress_bar=False,
+                report_mode=False,
+            )
+        except PapermillExecutionError as e:
+            cell = _failed_cell_source(out, e.exec_count)
+            raise BookError(
+                f"{nb.name} failed in cell {e.exec_count} ({e.ename}: {e.evalue})\n"
+                f"--- cell source ---\n{cell}\n--- traceback ---\n" + "\n".join(e.traceback)
+            ) from None
+        dt = time.perf_counter() - t0
+        log(f"[book] {nb.name}: {dt:.1f} s")
+        done.append(Executed(nb.name, dt, out))
+    return done
+
+
+def _failed_cell_source(path: Path, exec_count) -> str:
+    try:
+        nb = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return "<unavailable>"
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code" and cell.get("execution_count") == exec_count:
+            src = cell.get("source", "")
+            return "".join(src) if isinstance(src, list) else src
+    return "<unavailable>"
+
+
+def stage_sources(stage: Path, repo: Path = REPO) -> None:
+    """Copy the book's configuration and narrative pages next to the executed notebooks."""
+    stage.mkdir(parents=True, exist_ok=True)
+    for name in _STAGED:
+        src, dst = repo / name, stage / name
+        if dst.is_dir():
+            shutil.rmtree(dst)
+        elif dst.exists():
+            dst.unlink()
+        if src.is_dir():
+            shutil.copytree(src, dst)
+        else:
+            shutil.copy2(src, dst)
+
+
+def build_html(stage: Path, out: Path, log=print) -> Path:
+    """Render ``stage`` with ``jupyter-book build -W`` from a clean ``_build``; return the html dir."""
+    mathjax = stage / "book" / "_mathjax" / "mathjax" / "tex-svg-full.js"
+    if not mathjax.is_file():
+        raise BookError(f"self-hosted MathJax is missing ({mathjax}); run `make mathjax` first")
+    shutil.rmtree(stage / "_build", ignore_errors=True)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb if jb.exists() else "jupyter-book"), "build", str(stage), "--builder", "html", "-W", "-n", "--keep-going"]
+    log("[book] " + " ".join(cmd))
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BookError(f"jupyter-book build failed (exit {proc.returncode}):\n{proc.stdout[-8000:]}\n{proc.stderr[-8000:]}")
+    html = out / "html"
+    shutil.rmtree(html, ignore_errors=True)
+    shutil.move(str(stage / "_build" / "html"), str(html))
+    return html
+
+
+def build(
+    profile: str = "demo",
+    device: str = "auto",
+    out: Path | str = REPO / "_build",
+    only: Sequence[str] = (),
+    extra: dict | None = None,
+    log=print,
+) -> Path:
+    """Execute the chapters and render the book; returns the html folder."""
+    out = Path(out)
+    stage = out / f"stage-{profile}"
+    notebooks = toc_notebooks()
+    if only:
+        missing = [o for o in only if not any(nb.stem == o or nb.name == o for nb in notebooks)]
+        if missing:
+            raise ValueError(f"--only {missing}: not in _toc.yml; chapters are {[nb.stem for nb in notebooks]}")
+    t0 = time.perf_counter()
+    stage_sources(stage)
+    todo = [nb for nb in notebooks if not only or nb.stem in only or nb.name in only]
+    timings = execute(todo, stage, profile, device, extra, log=log)
+    missing_exec = [nb.name for nb in notebooks if not (stage / "notebooks" / nb.name).is_file()]
+    if missing_exec:
+        raise BookError(f"not executed on profile {profile!r} yet: {missing_exec}; run without --only")
+    html = build_html(stage, out, log=log)
+    log("\n[book] chapter timings (profile %s):" % profile)
+    for t in timings:
+        log(f"  {t.name:<40s} {t.seconds:8.1f} s")
+    log(f"[book] total {time.perf_counter() - t0:.1f} s; open {html / 'index.html'}")
+    return html
+
+
+def _parse_extra(pairs: list[list[str]]) -> dict:
+    extra = {}
+    for name, value in pairs:
+        try:
+            extra[name] = json.loads(value)
+        except ValueError:
+            extra[name] = value
+    return extra
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m nnrnn.book", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", default=os.environ.get("PROFILE", "demo"), choices=PROFILES)
+    ap.add_argument("--device", default=os.environ.get("DEVICE", "auto"))
+    ap.add_argument("--out", default=str(REPO / "_build"))
+    ap.add_argument("--only", nargs="*", default=[], help="execute only these chapters (stems)")
+    ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    args = ap.parse_args(argv)
+    try:
+        build(args.profile, args.device, args.out, args.only, _parse_extra(args.parameter))
+    except (BookError, ValueError) as e:
+        print(f"\n[book] FAILED: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

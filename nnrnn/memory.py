@@ -1,0 +1,265 @@
+r"""Fisher memory of noisy linear networks (Ganguli, Huh & Sompolinsky, 2008).
+
+The network is :math:`h_t = W h_{t-1} + v s_t + z_t` with i.i.d. noise
+:math:`z_t \sim \mathcal N(0, \sigma^2 I)` (Eq. 1 of Orhan & Pitkow, 2020). The Fisher memory
+curve (Eq. 3) is
+
+.. math:: J(k) = v^\top (W^k)^\top C^{-1} W^k v, \qquad C = \sigma^2 \sum_{k\ge 0} W^k (W^k)^\top,
+
+and the total memory (Eq. 4) is :math:`J_\mathrm{tot} = \sum_k J(k)`. With a unit-norm ``v`` and
+unit noise, :math:`J_\mathrm{tot} = 1` for every normal ``W`` and :math:`J_\mathrm{tot} \le N` for
+every ``W``.
+
+How ``C`` is computed
+---------------------
+``C`` exists only when the spectral radius of ``W`` is below 1.
+
+* **Nilpotent W** (the chain, any gain): :math:`W^N = 0`, so the series is a finite sum and
+  is computed exactly, term by term. No eigenvalues are involved, so this stays exact even for
+  gains far above 1, where ``C`` spans many orders of magnitude.
+* **Otherwise**: the discrete Lyapunov equation :math:`C = W C W^\top + \sigma^2 I` is solved by
+  the doubling (Smith) iteration :math:`C \leftarrow C + A C A^\top,\ A \leftarrow A^2`, which sums
+  :math:`2^m` terms of the series after ``m`` steps, in float64. It needs only matrix products,
+  converges quadratically when :math:`\rho(W) < 1`, and we raise a ``ValueError`` if it does
+  not converge (a non-contracting ``W``).
+
+The total memory is computed without truncating the sum over ``k``:
+:math:`J_\mathrm{tot} = \operatorname{tr}(C^{-1} C_v)`, where :math:`C_v = W C_v W^\top + v v^\top`
+is the covariance of the signal part, found by the same method.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "is_nilpotent",
+    "noise_covariance",
+    "fisher_memory_curve",
+    "total_memory",
+    "signal_norms",
+    "chain_memory_curve",
+    "chain_total_memory",
+    "normal_memory_curve",
+]
+
+_MAX_DOUBLINGS = 60
+
+
+def _as_matrix(w, name: str = "W") -> Tensor:
+    w = torch.as_tensor(w, dtype=torch.float64)
+    if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty square matrix, got shape {tuple(w.shape)}")
+    if not torch.isfinite(w).all():
+        raise ValueError(f"{name} must contain only finite values")
+    return w
+
+
+def _as_vector(v, n: int) -> Tensor:
+    v = torch.as_tensor(v, dtype=torch.float64)
+    if v.ndim != 1 or v.shape[0] != n:
+        raise ValueError(f"v must be a vector of length {n}, got shape {tuple(v.shape)}")
+    return v
+
+
+def is_nilpotent(w) -> bool:
+    """True if ``W^N`` is exactly zero (e.g. any chain), checked by repeated squaring.
+
+    Examples:
+        >>> from nnrnn.init import chain_matrix
+        >>> is_nilpotent(chain_matrix(5, 2.0)), is_nilpotent(torch.eye(3))
+        (True, False)
+    """
+    w = _as_matrix(w)
+    n = w.shape[0]
+    # structural test: exact zeros propagate exactly through products of the pattern
+    p = (w != 0).to(torch.float64)
+    for _ in range(math.ceil(math.log2(n)) + 1 if n > 1 else 1):
+        p = ((p @ p) != 0).to(torch.float64)
+        if not p.any():
+            return True
+    return False
+
+
+def _doubling(w: Tensor, q: Tensor) -> Tensor:
+    """Solve X = W X W^T + Q by the doubling iteration (rho(W) < 1)."""
+    x, a = q.clone(), w.clone()
+    for _ in range(_MAX_DOUBLINGS):
+        step = a @ x @ a.T
+        x = x + step
+        a = a @ a
+        if not torch.isfinite(x).all():
+            break
+        if step.abs().max() <= 1e-17 * x.abs().max() and a.abs().max() < 1e-8:
+            return x
+    raise ValueError(
+        "the noise covariance does not exist: the series sum_k W^k Q W^kT does not converge, "
+        "so the spectral radius of W is not below 1"
+    )
+
+
+def _exact_sum(w: Tensor, q: Tensor) -> Tensor:
+    """X = sum_{k<N} W^k Q W^kT for nilpotent W (exact, finitely many terms)."""
+    x, term = q.clone(), q.clone()
+    for _ in range(w.shape[0]):
+        term = w @ term @ w.T
+        if not term.any():
+            break
+        x = x + term
+    return x
+
+
+def _series(w: Tensor, q: Tensor, method: str) -> Tensor:
+    if method not in ("auto", "exact", "lyapunov"):
+        raise ValueError(f"method must be one of ['auto', 'exact', 'lyapunov'], got {method!r}")
+    nil = is_nilpotent(w)
+    if method == "exact" and not nil:
+        raise ValueError("method='exact' needs a nilpotent W (W^N = 0), e.g. a chain")
+    if method == "exact" or (method == "auto" and nil):
+        return _exact_sum(w, q)
+    return _doubling(w, q)
+
+
+def noise_covariance(w, sigma2: float = 1.0, method: str = "auto") -> Tensor:
+    r"""Stationary noise covariance :math:`C = \sigma^2 \sum_k W^k (W^k)^\top` in float64.
+
+    Args:
+        w: square recurrent matrix with spectral radius below 1 (or nilpotent).
+        sigma2: noise variance per unit and step. Default: ``1.0``.
+        method: ``"auto"`` (exact sum for nilpotent W, doubling otherwise), ``"exact"`` or
+            ``"lyapunov"``.
+
+    Examples:
+        >>> c = noise_covariance(0.5 * torch.eye(2))
+        >>> [round(x, 6) for x in torch.diagonal(c).tolist()]   # 1 / (1 - 0.25)
+        [1.333333, 1.333333]
+    """
+    w = _as_matrix(w)
+    if not (sigma2 > 0 and math.isfinite(sigma2)):
+        raise ValueError(f"sigma2 must be a positive finite number, got {sigma2!r}")
+    return _series(w, sigma2 * torch.eye(w.shape[0], dtype=torch.float64), method)
+
+
+def fisher_memory_curve(w, v, k_max: int | None = None, sigma2: float = 1.0, method: str = "auto") -> Tensor:
+    r"""The Fisher memory curve :math:`J(k)` for :math:`k = 0, \dots, k_{max}` (Eq. 3).
+
+    Args:
+        w: square recurrent matrix (spectral radius below 1, or nilpotent).
+        v: input vector; ``e_0`` puts the signal at a chain's source.
+        k_max: last lag. Default: ``2 N``.
+        sigma2: noise variance. Default: ``1.0``.
+        method: see :func:`noise_covariance`.
+
+    Returns:
+        float64 tensor of length ``k_max + 1``.
+
+    Examples:
+        >>> from nnrnn.init import chain_matrix
+        >>> j = fisher_memory_curve(chain_matrix(4, 1.0), torch.eye(4)[0], k_max=5)
+        >>> [round(x, 4) for x in j.tolist()]          # 1/(k+1) for k < N, then 0
+        [1.0, 0.5, 0.3333, 0.25, 0.0, 0.0]
+    """
+    w = _as_matrix(w)
+    n = w.shape[0]
+    v = _as_vector(v, n)
+    if k_max is None:
+        k_max = 2 * n
+    if isinstance(k_max, bool) or not isinstance(k_max, int) or k_max < 0:
+        raise ValueError(f"k_max must be a non-negative integer, got {k_max!r}")
+    c = noise_covariance(w, sigma2, method)
+    powers = torch.empty(k_max + 1, n, dtype=torch.float64)
+    x = v.clone()
+    for k in range(k_max + 1):
+        powers[k] = x
+        x = w @ x
+    sol = torch.linalg.solve(c, powers.T)  # C^{-1} W^k v, one column per k
+    return (powers.T * sol).sum(dim=0)
+
+
+def total_memory(w, v, sigma2: float = 1.0, method: str = "auto") -> float:
+    r"""Total Fisher memory :math:`J_\mathrm{tot} = \sum_{k\ge0} J(k) = \operatorname{tr}(C^{-1} C_v)`.
+
+    Exact (no truncation in k): :math:`C_v = \sum_k W^k v v^\top (W^k)^\top` is found like ``C``.
+
+    Examples:
+        >>> from nnrnn.init import chain_matrix, orthogonal_matrix
+        >>> round(total_memory(chain_matrix(3, 1.0), torch.eye(3)[0]), 6)   # H_3 = 1 + 1/2 + 1/3
+        1.833333
+        >>> q = orthogonal_matrix(6, 0.9, generator=torch.Generator().manual_seed(0))
+        >>> round(total_memory(q, torch.eye(6)[2]), 6)                     # normal: exactly 1
+        1.0
+    """
+    w = _as_matrix(w)
+    v = _as_vector(v, w.shape[0])
+    c = noise_covariance(w, sigma2, method)
+    cv = _series(w, torch.outer(v, v), method)
+    return float(torch.trace(torch.linalg.solve(c, cv)))
+
+
+def signal_norms(w, v, k_max: int) -> Tensor:
+    r"""Signal magnitudes :math:`\lVert W^k v \rVert` for :math:`k = 0, \dots, k_{max}` (Fig. 1c).
+
+    Examples:
+        >>> from nnrnn.init import chain_matrix
+        >>> [round(x, 3) for x in signal_norms(chain_matrix(3, 2.0), torch.eye(3)[0], 4).tolist()]
+        [1.0, 2.0, 4.0, 0.0, 0.0]
+    """
+    w = _as_matrix(w)
+    x = _as_vector(v, w.shape[0]).clone()
+    if isinstance(k_max, bool) or not isinstance(k_max, int) or k_max < 0:
+        raise ValueError(f"k_max must be a non-negative integer, got {k_max!r}")
+    out = torch.empty(k_max + 1, dtype=torch.float64)
+    for k in range(k_max + 1):
+        out[k] = torch.linalg.vector_norm(x)
+        x = w @ x
+    return out
+
+
+def chain_memory_curve(n: int, alpha: float, k_max: int | None = None) -> Tensor:
+    r"""Closed form for a chain of gain ``alpha`` with ``v = e_0`` and unit noise.
+
+    .. math:: J(k) = \frac{\alpha^{2k}}{\sum_{j=0}^{k} \alpha^{2j}} \ (k < N), \qquad J(k) = 0 \ (k \ge N)
+
+    Computed as :math:`1 / \sum_{j=0}^{k} \alpha^{-2j}`, which never overflows.
+
+    Examples:
+        >>> [round(x, 4) for x in chain_memory_curve(3, 1.0, 3).tolist()]
+        [1.0, 0.5, 0.3333, 0.0]
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not (alpha > 0 and math.isfinite(alpha)):
+        raise ValueError(f"alpha must be a positive finite number, got {alpha!r}")
+    if k_max is None:
+        k_max = 2 * n
+    k = torch.arange(k_max + 1, dtype=torch.float64)
+    inv = torch.cumsum(torch.tensor(alpha, dtype=torch.float64) ** (-2 * k), dim=0)
+    j = 1.0 / inv
+    j[k >= n] = 0.0
+    return j
+
+
+def chain_total_memory(n: int, alpha: float) -> float:
+    """Closed-form :math:`J_{tot}` of a chain (the sum of :func:`chain_memory_curve`).
+
+    Examples:
+        >>> round(chain_total_memory(20, 1.0), 3)       # the harmonic number H_20
+        3.598
+    """
+    return float(chain_memory_curve(n, alpha, n - 1).sum())
+
+
+def normal_memory_curve(lam: float, k_max: int) -> Tensor:
+    r"""Closed form for a normal :math:`\lambda Q` with unit ``v``: :math:`J(k) = \lambda^{2k}(1-\lambda^2)`.
+
+    Examples:
+        >>> round(float(normal_memory_curve(0.9, 2000).sum()), 6)
+        1.0
+    """
+    if not (0 <= abs(lam) < 1):
+        raise ValueError(f"lam must satisfy |lam| < 1, got {lam!r}")
+    k = torch.arange(k_max + 1, dtype=torch.float64)
+    return (lam ** (2 * k)) * (1 - lam**2)

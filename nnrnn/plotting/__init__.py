@@ -1,0 +1,82 @@
+"""Plotting: one house style and one function per paper figure.
+
+Nothing here runs at import: call :func:`use_style` explicitly. Figure functions live in
+submodules by part of the book (``theory``, ``benchmarks``, ``weights``, ``lm``) and are
+imported lazily from here, e.g. ``nnrnn.plotting.theory.fig1b_memory_curves``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["use_style", "INIT_COLORS", "INIT_LABELS", "mean_sem", "band", "theory", "benchmarks", "weights", "lm"]
+
+#: one colour per initializer, used in every chapter (colour-blind-safe seaborn palette).
+INIT_COLORS = {
+    "identity": "#0173b2",
+    "orthogonal": "#de8f05",
+    "chain": "#029e73",
+    "fb_chain": "#d55e00",
+    "plain": "#949494",
+    "mixed": "#cc78bc",
+}
+INIT_LABELS = {
+    "identity": "identity",
+    "orthogonal": "orthogonal",
+    "chain": "chain",
+    "fb_chain": "feedback chain",
+    "plain": "plain (torch default)",
+    "mixed": "mixed",
+}
+
+
+def use_style() -> None:
+    """Apply the book's matplotlib style (seaborn ticks, readable sizes, no LaTeX)."""
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="ticks", font_scale=0.95)
+    mpl.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 150,
+            "figure.figsize": (6.4, 4.0),
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.titlesize": "medium",
+            "legend.frameon": False,
+            "text.usetex": False,
+        }
+    )
+
+
+def mean_sem(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error of the mean along ``axis`` (s.e.m. is 0 for a single value).
+
+    Examples:
+        >>> m, s = mean_sem(np.array([[1.0, 2.0], [3.0, 4.0]]))
+        >>> m.tolist(), [round(x, 6) for x in s.tolist()]
+        ([2.0, 3.0], [1.0, 1.0])
+    """
+    values = np.asarray(values, dtype=float)
+    n = values.shape[axis]
+    mean = np.nanmean(values, axis=axis)
+    if n < 2:
+        return mean, np.zeros_like(mean)
+    return mean, np.nanstd(values, axis=axis, ddof=1) / np.sqrt(n)
+
+
+def band(ax, x: Sequence[float], mean: np.ndarray, sem: np.ndarray, label: str | None = None, color=None, **kw):
+    """Plot ``mean`` with a shaded ±s.e.m. band on ``ax``; returns the line."""
+    (line,) = ax.plot(x, mean, label=label, color=color, **kw)
+    ax.fill_between(x, mean - sem, mean + sem, color=line.get_color(), alpha=0.25, linewidth=0)
+    return line
+
+
+def __getattr__(name: str):
+    if name in ("theory", "benchmarks", "weights", "lm"):
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

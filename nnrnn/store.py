@@ -1,0 +1,239 @@
+"""Content-addressed storage of results: every result is identified by a hash of its config.
+
+Two layouts share one hashing and one atomic-write mechanism:
+
+* **results** (``run_or_load``): small computed results of the theory chapters,
+  ``<root>/results/<profile>/<experiment>/<hash>.npz`` with a ``<hash>.json`` sidecar holding
+  the config, its hash, the ``nnrnn`` version and git SHA, the torch version, the device and
+  the wall time.
+* **run directories** (``write_run_dir``): one directory per training run,
+  ``<root>/runs/<task>/<hash>/`` with ``config.json`` and whatever files the run writes. The
+  directory is written under a temporary name and renamed into place, so a killed process
+  never leaves a half-written run that looks finished.
+
+The default root is the repository's ``data/`` folder when the package is used from a
+checkout, else ``~/.cache/nnrnn``; ``NNRNN_RESULTS_DIR`` overrides it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping
+
+import numpy as np
+
+__all__ = [
+    "canonical_json",
+    "config_hash",
+    "results_root",
+    "git_sha",
+    "provenance",
+    "atomic_write_text",
+    "write_run_dir",
+    "run_or_load",
+    "ResultMissing",
+]
+
+Cache = Literal["auto", "require", "off"]
+_CACHES = ("auto", "require", "off")
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _plain(obj: Any) -> Any:
+    """Convert a config (dataclass, mapping, tuple, numpy scalar, Path) to plain JSON types."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        raise ValueError(f"config values must be finite numbers, got {obj!r}")
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise ValueError(f"cannot hash config value of type {type(obj).__name__}: {obj!r}")
+
+
+def canonical_json(config: Any) -> str:
+    """The canonical JSON text of a config: sorted keys, no whitespace, floats by ``repr``.
+
+    Examples:
+        >>> canonical_json({"b": 1, "a": [0.5, "x"]})
+        '{"a":[0.5,"x"],"b":1}'
+    """
+    return json.dumps(_plain(config), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def config_hash(config: Any, length: int = 12) -> str:
+    """SHA-256 of :func:`canonical_json`, as ``length`` hex digits.
+
+    Equal configs give equal hashes whatever the key order; ``1`` and ``1.0`` differ.
+
+    Examples:
+        >>> config_hash({"a": 1, "b": 2}) == config_hash({"b": 2, "a": 1})
+        True
+        >>> len(config_hash({"a": 1}))
+        12
+    """
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:length]
+
+
+def results_root(root: str | os.PathLike | None = None) -> Path:
+    """Where results live: ``root``, else ``$NNRNN_RESULTS_DIR``, else ``<repo>/data`` or ``~/.cache/nnrnn``."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get("NNRNN_RESULTS_DIR")
+    if env:
+        return Path(env)
+    if (_REPO_ROOT / "pyproject.toml").is_file() and (_REPO_ROOT / "data").is_dir():
+        return _REPO_ROOT / "data"
+    return Path.home() / ".cache" / "nnrnn"
+
+
+def git_sha() -> str | None:
+    """The git commit of the checkout the package runs from, or ``None`` outside a checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=_REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def provenance(device: str | None = None) -> dict[str, Any]:
+    """Versions and place of a computation: nnrnn version, git SHA, torch version, device."""
+    import torch
+
+    from . import __version__
+
+    return {
+        "nnrnn_version": __version__,
+        "git_sha": git_sha(),
+        "torch_version": torch.__version__,
+        "device": device,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_run_dir(final: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Create directory ``final`` atomically: ``write(tmpdir)`` fills a sibling temp dir, then rename.
+
+    If ``final`` already exists it is left untouched and returned (the run was finished
+    before). If ``write`` raises, the temporary directory is removed and nothing appears.
+    """
+    final = Path(final)
+    if final.is_dir():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.mkdir()
+    try:
+        write(tmp)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if final.is_dir():  # another worker finished the same config first
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+class ResultMissing(FileNotFoundError):
+    """Raised by :func:`run_or_load` with ``cache="require"`` when no stored result exists."""
+
+
+def run_or_load(
+    experiment: str,
+    config: Any,
+    fn: Callable[[], Mapping[str, Any]],
+    *,
+    profile: str,
+    cache: Cache = "auto",
+    root: str | os.PathLike | None = None,
+    device: str | None = None,
+) -> dict[str, np.ndarray]:
+    """Compute ``fn()`` once per config and store it; later calls load the stored arrays.
+
+    Args:
+        experiment: a short name, e.g. ``"nb01_memory_curves"``.
+        config: everything the result depends on (a dict or dataclass of plain values).
+        fn: computes the result as a mapping of names to arrays or numbers.
+        profile: ``smoke``, ``demo`` or ``paper`` (a folder level, for tidiness).
+        cache: ``"auto"`` loads if present else computes and stores; ``"require"`` loads or
+            raises :class:`ResultMissing`; ``"off"`` always computes and stores nothing.
+        root: results root (see :func:`results_root`).
+        device: recorded in the sidecar.
+
+    Returns:
+        A dict of numpy arrays (numbers come back as 0-d arrays).
+    """
+    if cache not in _CACHES:
+        raise ValueError(f"cache must be one of {list(_CACHES)}, got {cache!r}")
+    h = config_hash(config)
+    folder = results_root(root) / "results" / profile / experiment
+    npz, sidecar = folder / f"{h}.npz", folder / f"{h}.json"
+    if cache != "off" and npz.is_file() and sidecar.is_file():
+        with np.load(npz, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    if cache == "require":
+        raise ResultMissing(
+            f"no stored result for {experiment} with config hash {h} under {folder}; "
+            f"compute it first (e.g. `make book PROFILE={profile}`)"
+        )
+    t0 = time.perf_counter()
+    result = {k: np.asarray(v) for k, v in dict(fn()).items()}
+    wall = time.perf_counter() - t0
+    if cache == "off":
+        return result
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{h}.", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **result)
+        os.replace(tmp, npz)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    meta = {"experiment": experiment, "config": _plain(config), "hash": h, "wall_s": wall}
+    meta.update(provenance(device))
+    atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True))
+    return result

@@ -1,0 +1,73 @@
+"""Shared fixtures: data location and the smoke build of the whole book (built once)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _data_dir() -> Path | None:
+    env = os.environ.get("NNRNN_DATA_DIR")
+    for cand in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
+        if not cand.is_absolute():
+            cand = (REPO / cand).resolve()
+        if cand.is_dir():
+            return cand
+    return None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    d = _data_dir()
+    if d is None:
+        pytest.skip("no data: set NNRNN_DATA_DIR to a folder with mnist/, ptb/ and ptb-char/")
+    return d
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory, data_dir):
+    """Execute every chapter on the smoke profile and build the html book, once per session.
+
+    Results and runs go to a fresh temporary store, so nothing cached hides a failure.
+    Returns the output folder: ``<out>/stage-smoke/notebooks/*.ipynb`` and ``<out>/html``.
+    """
+    from nnrnn import book
+
+    out = tmp_path_factory.mktemp("book")
+    saved = {k: os.environ.get(k) for k in ("NNRNN_RESULTS_DIR", "NNRNN_DATA_DIR", "MPLBACKEND")}
+    os.environ["NNRNN_RESULTS_DIR"] = str(out / "store")
+    os.environ["NNRNN_DATA_DIR"] = str(data_dir)
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        book.build(profile="smoke", device="cpu", out=out)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return out
+
+
+@pytest.fixture(scope="session")
+def executed(smoke_book):
+    """``executed("04-copy")`` -> path of that chapter executed on smoke."""
+
+    def get(stem: str) -> Path:
+        path = smoke_book / "stage-smoke" / "notebooks" / f"{stem}.ipynb"
+        assert path.is_file(), f"{stem} was not executed; is it in _toc.yml?"
+        return path
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def glued(executed):
+    """``glued("01-fisher-memory")`` -> dict of that chapter's glued values."""
+    from nnrnn.report import read_glue
+
+    return lambda stem: read_glue(executed(stem))
