@@ -131,9 +131,22 @@ def execute(
                 f"--- cell source ---\n{cell}\n--- traceback ---\n" + "\n".join(e.traceback)
             ) from None
         dt = time.perf_counter() - t0
+        _hide_injected_parameters(out)
         log(f"[book] {nb.name}: {dt:.1f} s")
         done.append(Executed(nb.name, dt, out))
     return done
+
+
+def _hide_injected_parameters(path: Path) -> None:
+    """Tag papermill's injected-parameters cell ``remove-cell``: the run card states the values."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, str(path))
 
 
 def _failed_cell_source(path: Path, exec_count) -> str:
