@@ -19,8 +19,8 @@ Henrici index from those eigenvalues comes out about 20 % too low.
 
 :func:`henrici` therefore (1) takes the diagonal as the exact spectrum when ``W`` is
 triangular (a pure chain, for instance), and otherwise (2) first *balances* ``W`` with
-Osborne's iteration run to convergence — a diagonal similarity :math:`D^{-1} W D` that
-minimises the Frobenius norm and leaves the eigenvalues unchanged. For the feedback chain
+the diagonal similarity :math:`D^{-1} W D` of least Frobenius norm (the fixed point of
+Osborne's iteration, found by Newton's method), which leaves the eigenvalues unchanged. For the feedback chain
 the balanced matrix is the symmetric tridiagonal one with off-diagonals
 :math:`\sqrt{\alpha\beta}`, whose eigenvalues are perfectly conditioned. LAPACK's own
 balancing (power-of-two factors, a loose stopping rule) stops far short of that.
@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    "osborne_balance",
+    "balance",
     "eigenvalues",
     "henrici",
     "henrici_naive",
@@ -66,37 +66,65 @@ def _matrix(w) -> np.ndarray:
     return w
 
 
-def osborne_balance(w, max_iter: int = 5000, tol: float = 1e-9) -> np.ndarray:
-    r"""Balance ``W`` by a diagonal similarity :math:`D^{-1} W D` that minimises :math:`\lVert\cdot\rVert_F`.
+def balance(w, max_iter: int = 100, tol: float = 1e-13) -> np.ndarray:
+    r"""Balance ``W``: the diagonal similarity :math:`D^{-1} W D` of smallest Frobenius norm.
 
-    Osborne's (1960) iteration, in its parallel form: every unit's row and column are rescaled
-    at once so that their off-diagonal norms become equal; this repeats until no factor
-    differs from 1 by more than ``tol`` or ``max_iter`` passes have run. Each pass is a
-    similarity, so the result has exactly the eigenvalues of ``W``; more passes only make them
-    better conditioned.
+    This is the fixed point of Osborne's (1960) iteration (rows and columns of equal
+    off-diagonal norm), found here by Newton's method on the convex objective
+    :math:`f(x) = \sum_{i \ne j} W_{ij}^2 e^{2(x_j - x_i)}` over the log-scales
+    :math:`x = \log\operatorname{diag}(D)`, with a backtracking line search. Newton converges
+    in a handful of steps even where Osborne's sweeps crawl (the N = 1000 feedback chain needs
+    a scale ratio near :math:`10^{700}` between its ends; entries are formed in the log
+    domain, so nothing overflows). A similarity leaves the eigenvalues unchanged.
 
     Examples:
         >>> from nnrnn.init import fb_chain_matrix
-        >>> b = osborne_balance(fb_chain_matrix(5, beta=0.04, alpha=1.0).numpy())
+        >>> b = balance(fb_chain_matrix(5, beta=0.04, alpha=1.0).numpy())
         >>> bool(np.allclose(b, b.T, atol=1e-8))   # symmetric: off-diagonals sqrt(0.04) = 0.2
         True
     """
-    b = _matrix(w).copy()
-    off = ~np.eye(b.shape[0], dtype=bool)
+    w = _matrix(w)
+    n = w.shape[0]
+    a = w**2
+    np.fill_diagonal(a, 0.0)
+    nz = a > 0
+    log_a = np.log(np.where(nz, a, 1.0))
+
+    def terms(x: np.ndarray) -> np.ndarray:
+        return np.where(nz, np.exp(np.where(nz, log_a + 2 * (x[None, :] - x[:, None]), 0.0)), 0.0)
+
+    x = np.zeros(n)
+    m = terms(x)
+    f = m.sum()
     for _ in range(max_iter):
-        a = np.where(off, b, 0.0) ** 2
-        row, col = np.sqrt(a.sum(axis=1)), np.sqrt(a.sum(axis=0))
-        ok = (row > 0) & (col > 0)
-        f = np.ones(b.shape[0])
-        f[ok] = np.sqrt(row[ok] / col[ok])
-        if np.abs(f - 1.0).max() <= tol:
+        grad = 2 * (m.sum(axis=0) - m.sum(axis=1))
+        if f == 0 or np.abs(grad).max() <= tol * f:
             break
-        b = b * f[None, :] / f[:, None]
+        s = m + m.T
+        hess = 4 * (np.diag(s.sum(axis=1)) - s) + 1e-12 * f * np.eye(n)
+        step = np.linalg.solve(hess, -grad)
+        t = 1.0
+        while True:
+            x_new = x + t * step
+            m_new = terms(x_new)
+            f_new = m_new.sum()
+            if f_new <= f + 1e-4 * t * (grad @ step) or t < 1e-10:
+                break
+            t *= 0.5
+        if f_new >= f:
+            break
+        x, m, f = x_new, m_new, f_new
+    nzw = w != 0
+    b = np.where(nzw, w * np.exp(np.where(nzw, x[None, :] - x[:, None], 0.0)), 0.0)
+    np.fill_diagonal(b, np.diag(w))
     return b
 
 
+_balance = balance
+
+
 def eigenvalues(w, balance: bool = True) -> np.ndarray:
-    """Eigenvalues of ``W``: exact for triangular ``W``, else from the Osborne-balanced matrix.
+    """Eigenvalues of ``W``: exact for triangular ``W``, else from the balanced matrix (:func:`balance`).
 
     Examples:
         >>> from nnrnn.init import chain_matrix
@@ -106,7 +134,7 @@ def eigenvalues(w, balance: bool = True) -> np.ndarray:
     w = _matrix(w)
     if not np.any(np.triu(w, 1)) or not np.any(np.tril(w, -1)):
         return np.diag(w).astype(complex)
-    return np.linalg.eigvals(osborne_balance(w) if balance else w)
+    return np.linalg.eigvals(_balance(w) if balance else w)
 
 
 def henrici(w, balance: bool = True) -> float:

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -61,12 +62,12 @@ def toc_notebooks(repo: Path = REPO) -> list[Path]:
     out = []
     for entry in _toc_files(toc):
         path = repo / entry
-        if path.suffix == "":
-            path = path.with_suffix(".ipynb")
-        if path.suffix == ".ipynb":
-            if not path.is_file():
-                raise BookError(f"_toc.yml lists {entry!r} but {path} does not exist")
-            out.append(path)
+        candidates = [path] if path.suffix else [path.with_suffix(s) for s in (".ipynb", ".md")]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise BookError(f"_toc.yml lists {entry!r} but none of {[str(c) for c in candidates]} exists")
+        if found.suffix == ".ipynb":
+            out.append(found)
     return out
 
 
@@ -114,16 +115,17 @@ def execute(
         log(f"[book] executing {nb.name} (profile={profile}, device={device}) ...")
         t0 = time.perf_counter()
         try:
-            pm.execute_notebook(
-                str(nb),
-                str(out),
-                parameters=params,
-                kernel_name="python3",
-                cwd=str(nb.parent),
-                execution_timeout=cell_timeout(profile),
-                progress_bar=False,
-                report_mode=False,
-            )
+            with _tolerate_tagged_errors():
+                pm.execute_notebook(
+                    str(nb),
+                    str(out),
+                    parameters=params,
+                    kernel_name="python3",
+                    cwd=str(nb.parent),
+                    execution_timeout=cell_timeout(profile),
+                    progress_bar=False,
+                    report_mode=False,
+                )
         except PapermillExecutionError as e:
             cell = _failed_cell_source(out, e.exec_count)
             raise BookError(
@@ -131,10 +133,49 @@ def execute(
                 f"--- cell source ---\n{cell}\n--- traceback ---\n" + "\n".join(e.traceback)
             ) from None
         dt = time.perf_counter() - t0
+        _check_expected_errors(out)
         _hide_injected_parameters(out)
         log(f"[book] {nb.name}: {dt:.1f} s")
         done.append(Executed(nb.name, dt, out))
     return done
+
+
+@contextlib.contextmanager
+def _tolerate_tagged_errors():
+    """Let cells tagged ``raises-exception`` fail, as nbclient and Jupyter Book do.
+
+    nbclient already continues past such a cell, but papermill afterwards rejects any error
+    output. Here its check only sees the cells that are not tagged.
+    """
+    import copy
+
+    import papermill.execute as pe
+
+    original = pe.raise_for_execution_errors
+
+    def check(nb, output_path):
+        visible = copy.deepcopy(nb)
+        for cell in visible.cells:
+            if "raises-exception" in cell.get("metadata", {}).get("tags", []):
+                cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") != "error"]
+        return original(visible, output_path)
+
+    pe.raise_for_execution_errors = check
+    try:
+        yield
+    finally:
+        pe.raise_for_execution_errors = original
+
+
+def _check_expected_errors(path: Path) -> None:
+    """A cell tagged ``raises-exception`` that did not raise is an error too."""
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb.get("cells", [])):
+        if "raises-exception" in cell.get("metadata", {}).get("tags", []):
+            if not any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+                src = cell.get("source", "")
+                src = "".join(src) if isinstance(src, list) else src
+                raise BookError(f"{path.name}: cell {i} is tagged raises-exception but did not raise:\n{src}")
 
 
 def _hide_injected_parameters(path: Path) -> None:
