@@ -1,0 +1,759 @@
+r"""Sweeps of training runs, a resumable run store, and the tables behind Fig. 3.
+
+A **sweep** is the product initializers × scales × learning rates × seeds (a :class:`Grid`),
+each point a :class:`nnrnn.train.TrainConfig`. Grids for every task and profile come from
+:func:`grid`:
+
+* ``smoke``: seconds; one tiny run per initializer, exercising every code path;
+* ``demo``: a reduced grid and shorter sequences and training, for a 2-core CPU in about ten
+  minutes per chapter (the chapters state exactly how it differs from the paper);
+* ``paper``: the paper's grid: 9 scales for identity and orthogonal, 7 for chain and feedback
+  chain, 11 learning rates, seeds 1-6, 60,000/10,000 sequences, up to 100 epochs, early stop at
+  0.0025: 2,112 runs per task.
+
+**Run store.** Every finished run is written atomically to
+``<root>/runs/<task>/<config-hash>/`` (see :func:`nnrnn.store.write_run_dir`):
+
+* ``config.json``: the config, its hash, a result summary (status, final and best validation
+  loss, baseline, success, wall time, updates) and provenance;
+* ``history.csv``: one row per validation point;
+* ``weights.pt``: the final ``state_dict`` (``torch.save``; load with ``weights_only=True``).
+
+Workers return the run's files to the process that called :func:`run_sweep`, which writes them,
+so a Dask cluster needs no shared file system. Re-running a sweep skips the runs already in
+the store: a killed sweep resumes and loses nothing that had finished.
+
+**Execution** is pluggable through :mod:`concurrent.futures`:
+
+* ``"local"`` (default): a process pool of ``os.cpu_count()`` workers on this machine, each
+  run with one torch thread; no server;
+* ``"serial"``: in this process, one run after another (notebooks, tests, debugging);
+* ``"dask"``: a Dask ``distributed`` cluster, given by ``scheduler="tcp://host:8786"`` (a
+  cluster started with ``dask scheduler`` / ``dask worker``, or on Slurm/PBS with
+  dask-jobqueue), or a ``LocalCluster`` when no scheduler is given;
+* any ``concurrent.futures.Executor`` instance.
+
+``python -m nnrnn.sweep --task copy --profile paper --executor dask --scheduler tcp://host:8786``
+runs the paper's copy sweep on a cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import io
+import itertools
+import json
+import math
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+import warnings
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import init as _init
+from . import tasks as _tasks
+from .profiles import check_profile
+from .store import ResultMissing, provenance, results_root, write_run_dir
+from .train import TrainConfig
+
+__all__ = [
+    "Grid",
+    "grid",
+    "settings_table",
+    "PAPER_SCALES",
+    "PAPER_LRS",
+    "PAPER_SEEDS",
+    "PAPER_SUCCESS",
+    "SweepReport",
+    "run_sweep",
+    "run_one",
+    "run_dir",
+    "is_finished",
+    "load_runs",
+    "load_history",
+    "load_weights",
+    "success_counts",
+    "best_settings",
+    "best_curves",
+]
+
+ExecutorKind = Literal["local", "serial", "dask"]
+Cache = Literal["auto", "require", "off"]
+_EXECUTORS = ("local", "serial", "dask")
+_CACHES = ("auto", "require", "off")
+_INITS = ("identity", "orthogonal", "chain", "fb_chain")
+
+#: the paper's scale grid per initializer for the synthetic tasks (§3.2 of PAPER.md).
+PAPER_SCALES: dict[str, tuple[float, ...]] = {
+    "identity": (0.01, 0.96, 0.99, 1.00, 1.01, 1.02, 1.03, 1.04, 1.05),
+    "orthogonal": (0.01, 0.96, 0.99, 1.00, 1.01, 1.02, 1.03, 1.04, 1.05),
+    "chain": (0.99, 1.00, 1.01, 1.02, 1.03, 1.04, 1.05),
+    "fb_chain": (0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07),
+}
+#: the paper's learning rates.
+PAPER_LRS: tuple[float, ...] = (8e-4, 5e-4, 3e-4, 1e-4, 8e-5, 5e-5, 3e-5, 1e-5, 8e-6, 5e-6, 3e-6)
+#: the paper's seeds.
+PAPER_SEEDS: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+#: successful runs / runs reported by the paper (Fig. 3d); addition appears only as bars.
+PAPER_SUCCESS: dict[str, dict[str, tuple[int, int]] | None] = {
+    "copy": {"identity": (0, 594), "orthogonal": (0, 594), "chain": (46, 462), "fb_chain": (11, 462)},
+    "addition": None,
+}
+
+
+# ----------------------------------------------------------------------------- grids
+@dataclass(frozen=True)
+class Grid:
+    """The product inits × scales (per init) × learning rates × seeds, plus fixed settings.
+
+    Args:
+        task: the task name.
+        scales: initializer name -> its scales (the set of initializers is the keys).
+        lrs: learning rates.
+        seeds: seeds.
+        base: every other :class:`TrainConfig` field (``T``, ``hidden_size``, ``n_train``, ...).
+        profile: a label (``smoke``, ``demo``, ``paper`` or ``custom``).
+
+    Examples:
+        >>> g = Grid("copy", {"chain": (1.0, 1.02), "orthogonal": (1.0,)}, lrs=(1e-3,), seeds=(1, 2),
+        ...          base={"T": 30, "hidden_size": 8})
+        >>> len(g), g.inits, g.configs()[0].T
+        (6, ('chain', 'orthogonal'), 30)
+    """
+
+    task: str
+    scales: Mapping[str, Sequence[float]]
+    lrs: Sequence[float]
+    seeds: Sequence[int]
+    base: Mapping[str, Any] = field(default_factory=dict)
+    profile: str = "custom"
+
+    def __post_init__(self) -> None:
+        if self.task not in _tasks.known_tasks():
+            raise ValueError(f"unknown task {self.task!r}; expected one of {_tasks.known_tasks()}")
+        if not isinstance(self.scales, Mapping) or not self.scales:
+            raise ValueError("the grid is empty: give at least one initializer in scales={init: (scale, ...)}")
+        for name, values in self.scales.items():
+            _init.get(name)
+            if len(tuple(values)) == 0:
+                raise ValueError(f"the grid is empty: no scales for initializer {name!r}")
+        if len(tuple(self.lrs)) == 0:
+            raise ValueError("the grid is empty: no learning rates")
+        if len(tuple(self.seeds)) == 0:
+            raise ValueError("the grid is empty: no seeds")
+        for key in ("task", "init", "scale", "lr", "seed"):
+            if key in self.base:
+                raise ValueError(f"base must not set {key!r}; it is a grid axis")
+        object.__setattr__(self, "scales", {k: tuple(v) for k, v in self.scales.items()})
+        object.__setattr__(self, "lrs", tuple(self.lrs))
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        object.__setattr__(self, "base", dict(self.base))
+        self.configs()  # validate every field now, with TrainConfig's messages
+
+    @property
+    def inits(self) -> tuple[str, ...]:
+        return tuple(self.scales)
+
+    def configs(self) -> list[TrainConfig]:
+        """All configs, ordered by seed, then init, scale and learning rate."""
+        out = []
+        for seed, init in itertools.product(self.seeds, self.scales):
+            for scale, lr in itertools.product(self.scales[init], self.lrs):
+                out.append(TrainConfig(task=self.task, init=init, scale=float(scale), lr=float(lr), seed=int(seed), **self.base))
+        return out
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.scales.values()) * len(self.lrs) * len(self.seeds)
+
+    def runs_per_init(self) -> dict[str, int]:
+        return {k: len(v) * len(self.lrs) * len(self.seeds) for k, v in self.scales.items()}
+
+    def replace(self, **changes: Any) -> "Grid":
+        return dataclasses.replace(self, **changes)
+
+    def describe(self) -> str:
+        """A one-paragraph description for the chapter."""
+        cfg = self.configs()[0]
+        sc = "; ".join(f"{k}: {', '.join(f'{s:g}' for s in v)}" for k, v in self.scales.items())
+        return (
+            f"{len(self)} runs ({self.task}, T = {cfg.seq_len}, N = {cfg.hidden_size}, "
+            f"{cfg.n_train} training / {cfg.n_val} validation sequences, {cfg.epochs} epoch(s) of "
+            f"{cfg.updates_per_epoch} updates at batch {cfg.batch_size}); scales {sc}; "
+            f"learning rates {', '.join(f'{lr:g}' for lr in self.lrs)}; seeds {', '.join(map(str, self.seeds))}"
+        )
+
+
+#: demo and smoke settings per task (see :func:`grid`).
+_PROFILE_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
+    "copy": {
+        "smoke": {
+            "scales": {"identity": (1.0,), "orthogonal": (1.0,), "chain": (1.0,), "fb_chain": (0.04,)},
+            "lrs": (1e-3,),
+            "seeds": (1, 2),
+            "base": dict(T=30, hidden_size=16, n_train=64, n_val=32, epochs=2, evals_per_epoch=2),
+        },
+        "demo": {
+            "scales": {"identity": (1.0, 1.02), "orthogonal": (1.0, 1.02), "chain": (1.0, 1.02), "fb_chain": (0.02, 0.04)},
+            "lrs": (5e-4, 3e-4),
+            "seeds": (1, 2, 3),
+            "base": dict(T=100, hidden_size=100, n_train=32_000, n_val=1_000, epochs=1, evals_per_epoch=10),
+        },
+    },
+    "addition": {
+        "smoke": {
+            "scales": {"identity": (1.0,), "orthogonal": (1.0,), "chain": (1.0,), "fb_chain": (0.04,)},
+            "lrs": (1e-3,),
+            "seeds": (1, 2),
+            "base": dict(T=30, hidden_size=16, n_train=64, n_val=32, epochs=2, evals_per_epoch=2),
+        },
+        "demo": {
+            "scales": {"identity": (1.0, 1.02), "orthogonal": (1.0, 1.02), "chain": (1.0, 1.02), "fb_chain": (0.02, 0.04)},
+            "lrs": (3e-4, 1e-4),
+            "seeds": (1, 2, 3),
+            "base": dict(T=100, hidden_size=100, n_train=32_000, n_val=1_000, epochs=1, evals_per_epoch=10),
+        },
+    },
+}
+_PAPER_BASE = dict(hidden_size=100, n_train=60_000, n_val=10_000, epochs=100, evals_per_epoch=1, early_stop=0.0025)
+
+
+def grid(task: str, profile: str = "demo", *, base_seed: int = 0, **overrides: Any) -> Grid:
+    """The sweep grid of ``task`` for ``profile`` (``smoke``, ``demo`` or ``paper``).
+
+    ``base_seed`` shifts every seed (the paper's seeds 1-6 are ``base_seed=0``).
+    ``overrides`` replace grid axes (``scales``, ``lrs``, ``seeds``) or fixed settings (any
+    :class:`TrainConfig` field, e.g. ``device="cuda"`` or ``epochs=5``).
+
+    Examples:
+        >>> len(grid("copy", "paper")), grid("copy", "paper").runs_per_init()["chain"]
+        (2112, 462)
+        >>> grid("copy", "smoke").configs()[0].T
+        30
+    """
+    check_profile(profile)
+    if task not in _PROFILE_SETTINGS:
+        raise ValueError(f"no sweep profiles for task {task!r}; expected one of {sorted(_PROFILE_SETTINGS)}")
+    if profile == "paper":
+        settings = {"scales": dict(PAPER_SCALES), "lrs": PAPER_LRS, "seeds": PAPER_SEEDS, "base": dict(_PAPER_BASE)}
+    else:
+        s = _PROFILE_SETTINGS[task][profile]
+        settings = {"scales": dict(s["scales"]), "lrs": s["lrs"], "seeds": s["seeds"], "base": dict(s["base"])}
+    for key in ("scales", "lrs", "seeds"):
+        if key in overrides:
+            settings[key] = overrides.pop(key)
+    settings["base"].update(overrides)
+    if isinstance(base_seed, bool) or not isinstance(base_seed, int) or base_seed < 0:
+        raise ValueError(f"base_seed must be a non-negative integer, got {base_seed!r}")
+    settings["seeds"] = tuple(base_seed + int(s) for s in settings["seeds"])
+    return Grid(task, settings["scales"], settings["lrs"], settings["seeds"], settings["base"], profile=profile)
+
+
+def settings_table(g: Grid, reference: Grid | None = None) -> pd.DataFrame:
+    """A side-by-side table of a grid's settings and, by default, the paper's grid for its task.
+
+    Examples:
+        >>> t = settings_table(grid("copy", "demo"))
+        >>> list(t.columns), t.loc["sequence length T", "paper"]
+        (['demo', 'paper'], '500')
+    """
+    if reference is None:
+        reference = grid(g.task, "paper")
+
+    def col(gr: Grid) -> dict[str, str]:
+        c = gr.configs()[0]
+        return {
+            "sequence length T": f"{c.seq_len}",
+            "hidden units N": f"{c.hidden_size}",
+            "nonlinearity": c.nonlinearity or c.make_task().default_nonlinearity,
+            "training sequences": f"{c.n_train:,}",
+            "validation sequences": f"{c.n_val:,}",
+            "epochs (at most)": f"{c.epochs}",
+            "batch size": f"{c.batch_size}",
+            "updates per run (at most)": f"{c.epochs * c.updates_per_epoch:,}",
+            "validation points per epoch": f"{c.evals_per_epoch}",
+            "early stop below": f"{c.early_stop:g}",
+            "optimizer": f"RMSprop(alpha={c.rms_alpha:g}, eps={c.rms_eps:g}), clip {c.clip_norm:g}",
+            **{f"scales: {k}": ", ".join(f"{v:g}" for v in gr.scales.get(k, ())) or "-" for k in _INITS},
+            "learning rates": ", ".join(f"{v:g}" for v in gr.lrs),
+            "seeds": ", ".join(str(v) for v in gr.seeds),
+            **{f"runs: {k}": f"{n}" for k, n in gr.runs_per_init().items()},
+            "runs in all": f"{len(gr):,}",
+        }
+
+    a, b = col(g), col(reference)
+    keys = list(dict.fromkeys([*a, *b]))
+    return pd.DataFrame({g.profile: [a.get(k, "-") for k in keys], reference.profile: [b.get(k, "-") for k in keys]}, index=keys)
+
+
+# ----------------------------------------------------------------------------- the store
+def run_dir(cfg: TrainConfig, root: str | os.PathLike | None = None) -> Path:
+    """The folder of ``cfg``'s run: ``<root>/runs/<task>/<hash>``."""
+    return results_root(root) / "runs" / cfg.task / cfg.hash()
+
+
+def is_finished(cfg: TrainConfig, root: str | os.PathLike | None = None) -> bool:
+    """Whether ``cfg``'s run is in the store (its folder exists with a ``config.json``)."""
+    return (run_dir(cfg, root) / "config.json").is_file()
+
+
+def run_one(cfg: TrainConfig | Mapping[str, Any], threads: int | None = None, progress: bool | None = False) -> dict[str, Any]:
+    """Train one config and return its files as plain data (run by the workers of a sweep).
+
+    Args:
+        cfg: a :class:`TrainConfig` or its dict.
+        threads: set torch's intra-op threads first (1 in pool workers); ``None`` leaves it.
+        progress: passed to :func:`nnrnn.train.train`.
+
+    Returns:
+        ``{"hash", "config", "result", "provenance", "history_csv", "weights"}`` with the
+        history as CSV text and the weights as ``torch.save`` bytes.
+    """
+    import torch
+
+    from .train import train
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if not isinstance(cfg, TrainConfig):
+        cfg = TrainConfig.from_dict(dict(cfg))
+    result = train(cfg, progress=progress)
+    buf = io.BytesIO()
+    torch.save(result.state_dict, buf)
+    return {
+        "hash": cfg.hash(),
+        "config": cfg.as_dict(),
+        "result": result.summary(),
+        "provenance": provenance(result.device),
+        "history_csv": result.history.to_csv(index=False),
+        "weights": buf.getvalue(),
+    }
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def _store(payload: Mapping[str, Any], root: str | os.PathLike | None) -> Path:
+    """Write a run's files atomically into the store."""
+    task = payload["config"]["task"]
+    final = results_root(root) / "runs" / task / payload["hash"]
+
+    def write(tmp: Path) -> None:
+        (tmp / "history.csv").write_text(payload["history_csv"])
+        (tmp / "weights.pt").write_bytes(payload["weights"])
+        meta = {k: payload[k] for k in ("hash", "config", "result", "provenance")}
+        # config.json last: its presence marks the run as finished
+        (tmp / "config.json").write_text(json.dumps(_json_safe(meta), indent=2, sort_keys=True))
+
+    return write_run_dir(final, write)
+
+
+@dataclass
+class SweepReport:
+    """What :func:`run_sweep` did.
+
+    Attributes:
+        root: the results root the runs are stored under.
+        task: the task.
+        hashes: the hash of every config of the sweep, in grid order.
+        ran: hashes of the runs trained by this call.
+        skipped: hashes already in the store.
+        errors: hash -> error text, for runs that raised (not for diverged runs, which are stored).
+        wall_s: wall time of the call.
+    """
+
+    root: Path
+    task: str
+    hashes: list[str]
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"SweepReport(task={self.task!r}, runs={len(self.hashes)}, ran={len(self.ran)}, "
+            f"skipped={len(self.skipped)}, errors={len(self.errors)}, wall_s={self.wall_s:.1f}, root={str(self.root)!r})"
+        )
+
+
+class _SerialExecutor(Executor):
+    """Runs each submitted call at once in this process (the ``"serial"`` executor)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            fut.set_exception(exc)
+        return fut
+
+
+@contextlib.contextmanager
+def _executor(kind: str | Executor, max_workers: int | None, scheduler: str | None) -> Iterator[tuple[Executor, int | None]]:
+    """Yield ``(executor, threads_per_run)`` for ``kind`` and shut it down afterwards."""
+    if isinstance(kind, Executor):
+        yield kind, 1
+        return
+    if kind not in _EXECUTORS:
+        raise ValueError(f"executor must be one of {list(_EXECUTORS)} or a concurrent.futures.Executor, got {kind!r}")
+    if max_workers is not None and (isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1):
+        raise ValueError(f"max_workers must be a positive integer or None, got {max_workers!r}")
+    if kind == "serial":
+        yield _SerialExecutor(), None
+        return
+    if kind == "local":
+        workers = max_workers or os.cpu_count() or 1
+        ex = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+        try:
+            yield ex, 1
+        finally:
+            ex.shutdown(wait=True, cancel_futures=True)
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("executor='dask' needs Dask distributed: pip install 'nnrnn[dask]'") from exc
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(
+            n_workers=max_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    try:
+        yield client.get_executor(pure=False), 1
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_sweep(
+    configs: Grid | Iterable[TrainConfig],
+    *,
+    root: str | os.PathLike | None = None,
+    executor: ExecutorKind | Executor = "local",
+    max_workers: int | None = None,
+    scheduler: str | None = None,
+    cache: Cache = "auto",
+    progress: bool | None = None,
+    on_result: Callable[[TrainConfig, dict[str, Any]], None] | None = None,
+    raise_errors: bool = True,
+) -> SweepReport:
+    """Run every config that is not yet in the store, and store each as it finishes.
+
+    Args:
+        configs: a :class:`Grid` or an iterable of :class:`TrainConfig` (one task).
+        root: results root (see :func:`nnrnn.store.results_root`).
+        executor: ``"local"`` (a process pool, default), ``"serial"`` (this process), ``"dask"``
+            or a ``concurrent.futures.Executor``.
+        max_workers: pool size for ``"local"`` (default ``os.cpu_count()``) and for a Dask
+            ``LocalCluster`` started when ``scheduler`` is ``None``.
+        scheduler: a Dask scheduler address such as ``"tcp://host:8786"``.
+        cache: ``"auto"`` skips stored runs and trains the rest; ``"require"`` trains nothing
+            and raises :class:`nnrnn.store.ResultMissing` if any run is missing; ``"off"`` trains
+            everything into a fresh temporary root (``report.root``) and leaves the store alone.
+        progress: a tqdm bar over runs; ``None`` shows it only on a terminal.
+        on_result: called as ``on_result(cfg, summary)`` after each run is stored.
+        raise_errors: after the sweep, raise a ``RuntimeError`` if any run raised (the other
+            runs are stored first). Diverged runs are results, not errors.
+
+    Returns:
+        a :class:`SweepReport`.
+    """
+    from tqdm.std import tqdm
+
+    t0 = time.perf_counter()
+    if cache not in _CACHES:
+        raise ValueError(f"cache must be one of {list(_CACHES)}, got {cache!r}")
+    cfgs = configs.configs() if isinstance(configs, Grid) else list(configs)
+    if not cfgs:
+        raise ValueError("the sweep is empty: no configs to run")
+    for c in cfgs:
+        if not isinstance(c, TrainConfig):
+            raise ValueError(f"configs must be TrainConfig objects, got {type(c).__name__}")
+    tasks = sorted({c.task for c in cfgs})
+    if len(tasks) != 1:
+        raise ValueError(f"a sweep runs one task, got {tasks}")
+    if cache == "off":
+        root = tempfile.mkdtemp(prefix="nnrnn-sweep-")
+    base = results_root(root)
+    report = SweepReport(base, tasks[0], [c.hash() for c in cfgs])
+
+    todo: list[TrainConfig] = []
+    seen: set[str] = set()
+    for c, h in zip(cfgs, report.hashes):
+        if h in seen:
+            continue
+        seen.add(h)
+        if is_finished(c, base):
+            report.skipped.append(h)
+        else:
+            todo.append(c)
+    if cache == "require" and todo:
+        raise ResultMissing(
+            f"{len(todo)} of {len(seen)} runs of this {tasks[0]} sweep are not in the store under "
+            f"{base / 'runs' / tasks[0]} (first missing hash {todo[0].hash()}); run the sweep first, e.g. "
+            f"`python -m nnrnn.sweep --task {tasks[0]} --profile <profile>`, or use cache='auto'"
+        )
+    if not todo:
+        report.wall_s = time.perf_counter() - t0
+        return report
+
+    bar = tqdm(total=len(todo), disable=(not progress) if progress is not None else None, desc=f"{tasks[0]} sweep", unit="run")
+    try:
+        with _executor(executor, max_workers, scheduler) as (ex, threads):
+            futures = {ex.submit(run_one, c.as_dict(), threads): c for c in todo}
+            try:
+                for fut in as_completed(futures):
+                    c = futures[fut]
+                    try:
+                        payload = fut.result()
+                    except Exception as exc:  # a bug or an environment problem in one run
+                        report.errors[c.hash()] = f"{type(exc).__name__}: {exc}"
+                        bar.update(1)
+                        continue
+                    _store(payload, base)
+                    report.ran.append(payload["hash"])
+                    bar.update(1)
+                    bar.set_postfix(status=payload["result"]["status"])
+                    if on_result is not None:
+                        on_result(c, payload["result"])
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+    finally:
+        bar.close()
+        report.wall_s = time.perf_counter() - t0
+    if report.errors and raise_errors:
+        first = next(iter(report.errors.items()))
+        raise RuntimeError(
+            f"{len(report.errors)} of {len(todo)} runs raised (the others are stored); first: {first[0]}: {first[1]}"
+        )
+    return report
+
+
+# ----------------------------------------------------------------------------- loading
+def _hashes_of(configs: Grid | Iterable[TrainConfig] | None) -> set[str] | None:
+    if configs is None:
+        return None
+    cfgs = configs.configs() if isinstance(configs, Grid) else list(configs)
+    return {c.hash() for c in cfgs}
+
+
+def load_runs(
+    task: str,
+    *,
+    configs: Grid | Iterable[TrainConfig] | None = None,
+    root: str | os.PathLike | None = None,
+) -> pd.DataFrame:
+    """A tidy table of stored runs: one row per run, config fields plus result columns.
+
+    Args:
+        task: the task folder to read.
+        configs: restrict to the runs of this grid (or list of configs); ``None`` reads all.
+        root: results root.
+
+    Returns:
+        columns ``hash``, every :class:`TrainConfig` field, ``status``, ``final_val_loss``,
+        ``best_val_loss``, ``baseline``, ``success``, ``diverged``, ``wall_s``, ``n_updates``
+        and ``device``, sorted by init, scale, lr and seed.
+    """
+    want = _hashes_of(configs)
+    folder = results_root(root) / "runs" / task
+    rows = []
+    if folder.is_dir():
+        for d in sorted(folder.iterdir()):
+            meta_path = d / "config.json"
+            if d.name.startswith(".") or not meta_path.is_file() or (want is not None and d.name not in want):
+                continue
+            meta = json.loads(meta_path.read_text())
+            res = meta["result"]
+            row = {"hash": meta["hash"], **meta["config"]}
+            for k in ("status", "final_val_loss", "best_val_loss", "baseline", "wall_s", "n_updates", "device"):
+                v = res.get(k)
+                row[k if k != "device" else "run_device"] = float("nan") if v is None and k.endswith("loss") else v
+            row["diverged"] = res["status"] == "diverged"
+            row["success"] = bool(_tasks.succeeded(row["final_val_loss"], row["baseline"]))
+            rows.append(row)
+    cols = ["hash", *[f.name for f in dataclasses.fields(TrainConfig)], "status", "final_val_loss", "best_val_loss",
+            "baseline", "success", "diverged", "wall_s", "n_updates", "run_device"]
+    df = pd.DataFrame(rows, columns=cols)
+    if len(df):
+        df = df.sort_values(["init", "scale", "lr", "seed"], kind="stable").reset_index(drop=True)
+    return df
+
+
+def load_history(runs: pd.DataFrame, *, root: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The validation histories of ``runs`` (a :func:`load_runs` table) in long form.
+
+    Each history row gets the run's ``hash``, ``init``, ``scale``, ``lr`` and ``seed``.
+    """
+    frames = []
+    base = results_root(root)
+    for r in runs.itertuples(index=False):
+        h = pd.read_csv(base / "runs" / r.task / r.hash / "history.csv")
+        frames.append(h.assign(hash=r.hash, init=r.init, scale=r.scale, lr=r.lr, seed=r.seed))
+    if not frames:
+        return pd.DataFrame(columns=["update", "epoch", "train_loss", "val_loss", "wall_s", "hash", "init", "scale", "lr", "seed"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_weights(task: str, hash: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The final ``state_dict`` of a stored run (loaded with ``weights_only=True``)."""
+    import torch
+
+    return torch.load(results_root(root) / "runs" / task / hash / "weights.pt", weights_only=True, map_location="cpu")
+
+
+# ----------------------------------------------------------------------------- summaries
+def success_counts(runs: pd.DataFrame, inits: Sequence[str] | None = None) -> pd.DataFrame:
+    """Successful, diverged and total runs per initializer (Fig. 3d-e).
+
+    Examples:
+        >>> df = pd.DataFrame({"init": ["chain", "chain", "identity"], "success": [True, False, False],
+        ...                    "diverged": [False, False, True]})
+        >>> success_counts(df, ["identity", "chain"]).to_dict("index")["chain"]
+        {'n_success': 1, 'n_runs': 2, 'n_diverged': 0}
+    """
+    inits = list(inits) if inits is not None else [i for i in _INITS if i in set(runs["init"])] or sorted(set(runs["init"]))
+    g = runs.groupby("init")
+    out = pd.DataFrame(
+        {
+            "n_success": g["success"].sum().reindex(inits, fill_value=0).astype(int),
+            "n_runs": g.size().reindex(inits, fill_value=0).astype(int),
+            "n_diverged": g["diverged"].sum().reindex(inits, fill_value=0).astype(int),
+        }
+    )
+    out.index.name = "init"
+    return out
+
+
+def best_settings(runs: pd.DataFrame, select: Literal["mean_final"] = "mean_final") -> pd.DataFrame:
+    """The best (scale, lr) of each initializer: lowest mean final validation loss over seeds.
+
+    A diverged run counts as an infinite loss, so a setting with a diverged seed is chosen only
+    if every setting has one. Ties go to more successes.
+
+    Returns:
+        one row per init: ``scale``, ``lr``, ``mean_final_val_loss``, ``sem_final_val_loss``,
+        ``n_seeds``, ``n_success``.
+    """
+    if select != "mean_final":
+        raise ValueError(f"select must be one of ['mean_final'], got {select!r}")
+    df = runs.assign(_loss=runs["final_val_loss"].where(~runs["diverged"], np.inf).fillna(np.inf))
+    agg = (
+        df.groupby(["init", "scale", "lr"])
+        .agg(
+            mean_final_val_loss=("_loss", "mean"),
+            sem_final_val_loss=("_loss", lambda v: float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 and np.isfinite(v).all() else 0.0),
+            n_seeds=("_loss", "size"),
+            n_success=("success", "sum"),
+        )
+        .reset_index()
+        .sort_values(["init", "mean_final_val_loss", "n_success"], ascending=[True, True, False], kind="stable")
+    )
+    best = agg.groupby("init", sort=False).head(1).set_index("init")
+    order = [i for i in _INITS if i in best.index] + [i for i in best.index if i not in _INITS]
+    return best.loc[order]
+
+
+def best_curves(history: pd.DataFrame, best: pd.DataFrame, column: str = "val_loss", x: str = "epoch") -> pd.DataFrame:
+    """Mean and s.e.m. over seeds of ``column`` against training progress at each init's best setting.
+
+    ``x`` is the progress column of the history (``"epoch"`` or ``"update"``).
+
+    Runs that stopped early keep their last value for the later evaluation points (their loss
+    no longer changes); diverged runs drop out from the point where they diverged.
+
+    Returns:
+        long form with ``init``, ``x`` (the progress column), ``mean``, ``sem``, ``n``.
+    """
+    frames = []
+    for init, b in best.iterrows():
+        h = history[(history["init"] == init) & np.isclose(history["scale"], b["scale"]) & np.isclose(history["lr"], b["lr"])]
+        if h.empty:
+            continue
+        wide = h.pivot_table(index=x, columns="seed", values=column, aggfunc="last", dropna=False)
+        # carry the last finite value forward only after the run's final row (early stopping)
+        last_epoch = h.groupby("seed")[x].max()
+        for seed in wide.columns:
+            after = wide.index > last_epoch[seed]
+            diverged = h[h["seed"] == seed][column].isna().iloc[-1]
+            if not diverged:
+                wide.loc[after, seed] = wide[seed].loc[~after].ffill().iloc[-1]
+        values = wide.to_numpy(dtype=float)
+        n = np.isfinite(values).sum(axis=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(values, axis=1)
+            sd = np.nanstd(values, axis=1, ddof=1)
+        sem = np.where(n > 1, sd / np.sqrt(np.maximum(n, 1)), 0.0)
+        frames.append(pd.DataFrame({"init": init, x: wide.index.to_numpy(), "mean": mean, "sem": sem, "n": n}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["init", x, "mean", "sem", "n"])
+
+
+# ----------------------------------------------------------------------------- CLI
+def _main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m nnrnn.sweep",
+        description="Run (or resume) a sweep of vanilla-RNN training runs and store each run.",
+    )
+    p.add_argument("--task", required=True, choices=sorted(_PROFILE_SETTINGS))
+    p.add_argument("--profile", default="demo", choices=["smoke", "demo", "paper"])
+    p.add_argument("--executor", default="local", choices=list(_EXECUTORS))
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
+    p.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
+    p.add_argument("--root", default=None, help="results root (default: the repository's data/ folder)")
+    p.add_argument("--device", default=None, help="cpu | cuda | auto (not part of the run hash)")
+    p.add_argument("--inits", default=None, help="comma-separated subset of initializers")
+    p.add_argument("--seeds", default=None, help="comma-separated subset of seeds")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    a = p.parse_args(argv)
+    overrides: dict[str, Any] = {}
+    if a.device:
+        overrides["device"] = a.device
+    g = grid(a.task, a.profile, **overrides)
+    if a.inits:
+        keep = [s.strip() for s in a.inits.split(",") if s.strip()]
+        for k in keep:
+            _init.get(k)
+        g = g.replace(scales={k: v for k, v in g.scales.items() if k in keep})
+    if a.seeds:
+        g = g.replace(seeds=tuple(int(s) for s in a.seeds.split(",")))
+    cfgs = g.configs()
+    done = sum(is_finished(c, a.root) for c in cfgs)
+    print(f"{a.task} / {a.profile}: {g.describe()}")
+    print(f"{done} of {len(cfgs)} runs already stored under {results_root(a.root) / 'runs' / a.task}")
+    if a.dry_run:
+        return 0
+    report = run_sweep(g, root=a.root, executor=a.executor, max_workers=a.workers, scheduler=a.scheduler,
+                       progress=a.progress or None)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(_main())

@@ -1,0 +1,332 @@
+"""Sweeps and the run store: grids, atomic storage, resuming, executors, loading, summaries."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from nnrnn import sweep
+from nnrnn.store import ResultMissing
+from nnrnn.train import TrainConfig
+
+BASE = dict(T=25, hidden_size=8, n_train=32, n_val=16, epochs=1, evals_per_epoch=1)
+REPO = Path(__file__).resolve().parent.parent
+
+
+def tiny_grid(**kw) -> sweep.Grid:
+    args = dict(scales={"chain": (1.0,), "orthogonal": (1.0,)}, lrs=(1e-3,), seeds=(1, 2), base=BASE)
+    args.update(kw)
+    return sweep.Grid("copy", **args)
+
+
+# ----------------------------------------------------------------------------- grids
+def test_paper_grid_matches_the_paper():
+    for task in ("copy", "addition"):
+        g = sweep.grid(task, "paper")
+        assert g.runs_per_init() == {"identity": 594, "orthogonal": 594, "chain": 462, "fb_chain": 462}
+        assert len(g) == 2112 == len({c.hash() for c in g.configs()})
+        c = g.configs()[0]
+        assert (c.seq_len, c.hidden_size, c.n_train, c.n_val, c.epochs, c.batch_size, c.early_stop) == (
+            {"copy": 500, "addition": 750}[task], 100, 60_000, 10_000, 100, 16, 0.0025)
+    assert sweep.PAPER_LRS[0] == 8e-4 and sweep.PAPER_LRS[-1] == 3e-6 and len(sweep.PAPER_LRS) == 11
+    assert sweep.grid("copy", "paper", device="cuda").configs()[0].device == "cuda"
+
+
+def test_profile_grids_cover_every_initializer():
+    for task in ("copy", "addition"):
+        for profile in ("smoke", "demo"):
+            g = sweep.grid(task, profile)
+            assert set(g.inits) == {"identity", "orthogonal", "chain", "fb_chain"}
+            assert len(g) == len(g.configs()) > 0
+            assert "runs" in g.describe()
+
+
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        ({"scales": {}}, "grid is empty"),
+        ({"scales": {"chain": ()}}, "grid is empty: no scales"),
+        ({"lrs": ()}, "grid is empty: no learning rates"),
+        ({"seeds": ()}, "grid is empty: no seeds"),
+        ({"scales": {"xavier": (1.0,)}}, "unknown initializer 'xavier'"),
+        ({"base": {**BASE, "hidden_size": 0}}, "hidden_size must be a positive integer"),
+        ({"base": {**BASE, "lr": 1e-3}}, "must not set 'lr'"),
+    ],
+)
+def test_bad_grids_raise_clear_errors(kw, match):
+    with pytest.raises(ValueError, match=match):
+        tiny_grid(**kw)
+
+
+def test_bad_sweep_arguments(tmp_path):
+    with pytest.raises(ValueError, match="unknown task 'sorting'"):
+        sweep.Grid("sorting", {"chain": (1.0,)}, (1e-3,), (1,))
+    with pytest.raises(ValueError, match="sweep is empty"):
+        sweep.run_sweep([], root=tmp_path)
+    with pytest.raises(ValueError, match="executor must be one of"):
+        sweep.run_sweep(tiny_grid(), root=tmp_path, executor="mpi")
+    with pytest.raises(ValueError, match="cache must be one of"):
+        sweep.run_sweep(tiny_grid(), root=tmp_path, cache="sometimes")
+    with pytest.raises(ValueError, match="profile must be one of"):
+        sweep.grid("copy", "huge")
+
+
+# ----------------------------------------------------------------------------- store and loading
+def test_serial_sweep_stores_runs_and_loads_them(tmp_path):
+    g = tiny_grid()
+    report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
+    assert len(report.ran) == 4 and report.skipped == [] and report.errors == {}
+    for cfg in g.configs():
+        d = sweep.run_dir(cfg, tmp_path)
+        assert d == tmp_path / "runs" / "copy" / cfg.hash()
+        assert {p.name for p in d.iterdir()} == {"config.json", "history.csv", "weights.pt"}
+        meta = json.loads((d / "config.json").read_text())
+        assert meta["hash"] == cfg.hash() and TrainConfig.from_dict(meta["config"]) == cfg
+        assert meta["result"]["status"] in ("finished", "early_stopped", "diverged")
+        assert meta["provenance"]["torch_version"] == torch.__version__
+        state = torch.load(d / "weights.pt", weights_only=True)
+        assert set(state) == {"rnn.weight_ih", "rnn.weight_hh", "rnn.bias", "readout.weight", "readout.bias"}
+        assert tuple(state["rnn.weight_hh"].shape) == (8, 8)
+    runs = sweep.load_runs("copy", configs=g, root=tmp_path)
+    assert len(runs) == 4 and set(runs["hash"]) == set(report.hashes)
+    assert {"init", "scale", "lr", "seed", "final_val_loss", "success", "diverged", "status"} <= set(runs.columns)
+    hist = sweep.load_history(runs, root=tmp_path)
+    assert len(hist) == 4 * 2 and set(hist["init"]) == {"chain", "orthogonal"}
+    w = sweep.load_weights("copy", runs["hash"].iloc[0], root=tmp_path)
+    assert "rnn.weight_hh" in w
+    # a second call finds everything and runs nothing
+    again = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
+    assert again.ran == [] and len(again.skipped) == 4
+    # load_runs only returns the runs of the grid it is given
+    other = tiny_grid(seeds=(7,))
+    sweep.run_sweep(other, root=tmp_path, executor="serial", progress=False)
+    assert len(sweep.load_runs("copy", configs=g, root=tmp_path)) == 4
+    assert len(sweep.load_runs("copy", root=tmp_path)) == 6
+
+
+def test_cache_require_and_off(tmp_path):
+    g = tiny_grid(seeds=(1,))
+    with pytest.raises(ResultMissing, match="2 of 2 runs"):
+        sweep.run_sweep(g, root=tmp_path, cache="require")
+    off = sweep.run_sweep(g, root=tmp_path, executor="serial", cache="off", progress=False)
+    try:
+        assert len(off.ran) == 2 and off.root != tmp_path
+        assert len(sweep.load_runs("copy", configs=g, root=off.root)) == 2
+        assert not (tmp_path / "runs").exists()
+    finally:
+        shutil.rmtree(off.root, ignore_errors=True)
+    sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
+    req = sweep.run_sweep(g, root=tmp_path, cache="require")
+    assert req.ran == [] and len(req.skipped) == 2
+
+
+def test_diverged_run_is_stored_and_counts_as_failure(tmp_path):
+    g = sweep.Grid("addition", {"identity": (1.05,)}, lrs=(1e30, 1e-3), seeds=(1,), base=BASE)
+    report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
+    assert len(report.ran) == 2 and report.errors == {}
+    runs = sweep.load_runs("addition", configs=g, root=tmp_path)
+    bad = runs[runs["lr"] == 1e30].iloc[0]
+    assert bad["status"] == "diverged" and bool(bad["diverged"]) and not bool(bad["success"])
+    assert math.isnan(bad["final_val_loss"])
+    counts = sweep.success_counts(runs)
+    assert counts.loc["identity", "n_diverged"] == 1 and counts.loc["identity", "n_runs"] == 2
+    best = sweep.best_settings(runs)
+    assert best.loc["identity", "lr"] == 1e-3
+
+
+def test_interrupted_sweep_resumes_and_runs_only_what_is_missing(tmp_path):
+    g = tiny_grid(seeds=(1, 2, 3))  # 6 runs
+    done: list[str] = []
+
+    def interrupt_after_two(cfg, summary):
+        done.append(cfg.hash())
+        if len(done) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False, on_result=interrupt_after_two)
+    # a process killed while writing leaves only a hidden temporary folder, never a run
+    missing = [c for c in g.configs() if c.hash() not in done]
+    stale = tmp_path / "runs" / "copy" / f".{missing[0].hash()}.dead.tmp"
+    stale.mkdir()
+    (stale / "history.csv").write_text("half a file")
+    stamps = {h: (tmp_path / "runs" / "copy" / h / "config.json").stat().st_mtime_ns for h in done}
+
+    ran: list[str] = []
+    report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False,
+                             on_result=lambda c, s: ran.append(c.hash()))
+    assert sorted(report.skipped) == sorted(done)
+    assert sorted(ran) == sorted(report.ran) == sorted(c.hash() for c in missing)
+    assert {h: (tmp_path / "runs" / "copy" / h / "config.json").stat().st_mtime_ns for h in done} == stamps
+    assert len(sweep.load_runs("copy", configs=g, root=tmp_path)) == 6
+
+
+def test_killed_sweep_process_resumes(tmp_path):
+    """SIGKILL a sweep in another process after its first run is stored, then resume here."""
+    g = tiny_grid(seeds=(1, 2))  # 4 runs
+    script = textwrap.dedent(
+        f"""
+        import time
+        from nnrnn import sweep
+        g = sweep.Grid("copy", {dict(g.scales)!r}, {g.lrs!r}, {g.seeds!r}, {dict(g.base)!r})
+        sweep.run_sweep(g, root={str(tmp_path)!r}, executor="serial", progress=False,
+                        on_result=lambda c, s: time.sleep(60))
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if list((tmp_path / "runs" / "copy").glob("*/config.json")) if (tmp_path / "runs" / "copy").is_dir() else []:
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"the sweep process exited early with code {proc.returncode}")
+            time.sleep(0.05)
+        else:
+            pytest.fail("the sweep process stored nothing within 120 s")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    stored = [p.parent.name for p in (tmp_path / "runs" / "copy").glob("*/config.json")]
+    assert len(stored) == 1
+    report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
+    assert report.skipped == stored and len(report.ran) == 3
+
+
+# ----------------------------------------------------------------------------- executors
+def _histories(root, g):
+    runs = sweep.load_runs("copy", configs=g, root=root)
+    h = sweep.load_history(runs, root=root).drop(columns=["wall_s"])
+    return h.sort_values(["hash", "update"]).reset_index(drop=True)
+
+
+def test_dask_executor_matches_local_processes(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    g = tiny_grid(seeds=(1,))
+    local = sweep.run_sweep(g, root=tmp_path / "local", executor="local", max_workers=1, progress=False)
+    assert len(local.ran) == 2
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        dask = sweep.run_sweep(g, root=tmp_path / "dask", executor="dask", scheduler=cluster.scheduler_address,
+                               progress=False)
+    assert sorted(dask.ran) == sorted(local.ran)
+    pd.testing.assert_frame_equal(_histories(tmp_path / "local", g), _histories(tmp_path / "dask", g))
+    for h in local.ran:
+        a = sweep.load_weights("copy", h, root=tmp_path / "local")
+        b = sweep.load_weights("copy", h, root=tmp_path / "dask")
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_executor_instance_is_accepted(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    g = tiny_grid(seeds=(1,), scales={"fb_chain": (0.04,)})
+    with ThreadPoolExecutor(1) as ex:
+        report = sweep.run_sweep(g, root=tmp_path, executor=ex, progress=False)
+    assert len(report.ran) == 1
+
+
+def test_errors_in_runs_are_collected_then_raised(tmp_path, monkeypatch):
+    g = tiny_grid(seeds=(1,))
+    bad = g.configs()[0].hash()
+    real = sweep.run_one
+
+    def flaky(cfg, threads=None, progress=False):
+        if TrainConfig.from_dict(cfg).hash() == bad:
+            raise RuntimeError("out of memory")
+        return real(cfg, threads, progress)
+
+    monkeypatch.setattr(sweep, "run_one", flaky)
+    with pytest.raises(RuntimeError, match="1 of 2 runs raised.*out of memory"):
+        sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
+    report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False, raise_errors=False)
+    assert list(report.errors) == [bad] and len(report.skipped) == 1
+
+
+# ----------------------------------------------------------------------------- summaries
+def _fake_runs():
+    rows = []
+    for init, losses in {"chain": [0.01, 0.015, 0.3, 0.2], "orthogonal": [0.3, 0.25, 0.2, float("nan")]}.items():
+        for i, loss in enumerate(losses):
+            rows.append(dict(init=init, scale=1.0, lr=1e-3 if i < 2 else 1e-4, seed=i % 2 + 1,
+                             final_val_loss=loss, baseline=0.0416, diverged=math.isnan(loss)))
+    df = pd.DataFrame(rows)
+    df["success"] = df["final_val_loss"] < 0.0208
+    return df
+
+
+def test_success_counts_and_best_settings():
+    runs = _fake_runs()
+    counts = sweep.success_counts(runs, ["identity", "orthogonal", "chain"])
+    assert counts.loc["chain"].tolist() == [2, 4, 0]
+    assert counts.loc["orthogonal"].tolist() == [0, 4, 1]
+    assert counts.loc["identity"].tolist() == [0, 0, 0]
+    best = sweep.best_settings(runs)
+    assert best.loc["chain", "lr"] == 1e-3 and best.loc["chain", "mean_final_val_loss"] == pytest.approx(0.0125)
+    # the orthogonal setting with a diverged seed loses to the one without
+    assert best.loc["orthogonal", "lr"] == 1e-3
+    assert list(best.index) == ["orthogonal", "chain"]
+
+
+def test_best_curves_carry_early_stopped_runs_forward():
+    hist = pd.DataFrame(
+        {
+            "init": "chain", "scale": 1.0, "lr": 1e-3,
+            "seed": [1, 1, 1, 2, 2],
+            "epoch": [0.0, 1.0, 2.0, 0.0, 1.0],  # seed 2 stopped early after epoch 1
+            "val_loss": [1.0, 0.5, 0.25, 1.0, 0.1],
+        }
+    )
+    best = pd.DataFrame({"scale": [1.0], "lr": [1e-3]}, index=pd.Index(["chain"], name="init"))
+    c = sweep.best_curves(hist, best)
+    assert c["epoch"].tolist() == [0.0, 1.0, 2.0]
+    np.testing.assert_allclose(c["mean"], [1.0, 0.3, 0.175])
+    assert c["n"].tolist() == [2, 2, 2]
+
+
+def test_cli_dry_run(tmp_path, capsys):
+    assert sweep._main(["--task", "copy", "--profile", "paper", "--root", str(tmp_path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "2112 runs" in out and "0 of 2112 runs already stored" in out
+
+
+# ----------------------------------------------------------------------------- chapters
+@pytest.mark.slow
+@pytest.mark.parametrize("stem,task,prefix", [("04-copy", "copy", "nb04"), ("05-addition", "addition", "nb05")])
+def test_chapter_glue_matches_the_stored_runs(stem, task, prefix, tmp_path, monkeypatch):
+    """Execute the chapter on smoke and check its glued counts against the run store."""
+    papermill = pytest.importorskip("papermill")
+    from nnrnn.report import read_glue
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("NNRNN_RESULTS_DIR", str(store))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    out = tmp_path / f"{stem}.ipynb"
+    papermill.execute_notebook(str(REPO / "notebooks" / f"{stem}.ipynb"), str(out), kernel_name="python3",
+                               parameters={"profile": "smoke", "device": "cpu"}, progress_bar=False, cwd=str(REPO))
+    glued = read_glue(out)
+    g = sweep.grid(task, "smoke")
+    runs = sweep.load_runs(task, configs=g, root=store)
+    assert len(runs) == len(g) == glued[f"{prefix}_n_runs"]
+    counts = sweep.success_counts(runs)
+    for init in ("identity", "orthogonal", "chain", "fb_chain"):
+        assert glued[f"{prefix}_success_{init}"] == counts.loc[init, "n_success"]
+        assert glued[f"{prefix}_runs_{init}"] == counts.loc[init, "n_runs"]
+    assert glued[f"{prefix}_success_nonnormal"] == counts.loc[["chain", "fb_chain"], "n_success"].sum()
+    assert glued[f"{prefix}_n_diverged"] == int(runs["diverged"].sum())
+    best = sweep.best_settings(runs)
+    assert glued[f"{prefix}_best_lr_chain"] == best.loc["chain", "lr"]
+    assert glued[f"{prefix}_profile"] == "smoke"
