@@ -346,7 +346,7 @@ def _download(url: str, dest: Path, digest: str, algorithm: str = "sha256") -> P
     On any failure (network, interruption, digest mismatch) the temporary file is removed and
     ``dest`` is left as it was.
     """
-    from tqdm.auto import tqdm
+    from tqdm.std import tqdm
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
