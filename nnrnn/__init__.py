@@ -23,11 +23,13 @@ _SUBMODULES = (
     "models",
     "plotting",
     "profiles",
+    "psmnist",
     "report",
     "store",
     "sweep",
     "tasks",
     "train",
+    "weights",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

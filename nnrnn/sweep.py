@@ -108,6 +108,7 @@ PAPER_SEEDS: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
 PAPER_SUCCESS: dict[str, dict[str, tuple[int, int]] | None] = {
     "copy": {"identity": (0, 594), "orthogonal": (0, 594), "chain": (46, 462), "fb_chain": (11, 462)},
     "addition": None,
+    "psmnist": None,
 }
 
 
@@ -241,6 +242,10 @@ def grid(task: str, profile: str = "demo", *, base_seed: int = 0, **overrides: A
         30
     """
     check_profile(profile)
+    if task == "psmnist":  # its grids live with the task (N = 25, held-out validation digits)
+        from .psmnist import grid as _psmnist_grid
+
+        return _psmnist_grid(profile, base_seed=base_seed, **overrides)
     if task not in _PROFILE_SETTINGS:
         raise ValueError(f"no sweep profiles for task {task!r}; expected one of {sorted(_PROFILE_SETTINGS)}")
     if profile == "paper":
@@ -720,7 +725,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         prog="python -m nnrnn.sweep",
         description="Run (or resume) a sweep of vanilla-RNN training runs and store each run.",
     )
-    p.add_argument("--task", required=True, choices=sorted(_PROFILE_SETTINGS))
+    p.add_argument("--task", required=True, choices=sorted([*_PROFILE_SETTINGS, "psmnist"]))
     p.add_argument("--profile", default="demo", choices=["smoke", "demo", "paper"])
     p.add_argument("--executor", default="local", choices=list(_EXECUTORS))
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")

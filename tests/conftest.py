@@ -38,10 +38,12 @@ def smoke_book(tmp_path_factory, data_dir):
     from nnrnn import book
 
     out = tmp_path_factory.mktemp("book")
+    # MPLBACKEND must stay unset: kernels need matplotlib's inline backend to put figures
+    # (glued ones included) into the executed notebooks as images.
     saved = {k: os.environ.get(k) for k in ("NNRNN_RESULTS_DIR", "NNRNN_DATA_DIR", "MPLBACKEND")}
+    os.environ.pop("MPLBACKEND", None)
     os.environ["NNRNN_RESULTS_DIR"] = str(out / "store")
     os.environ["NNRNN_DATA_DIR"] = str(data_dir)
-    os.environ["MPLBACKEND"] = "Agg"
     try:
         book.build(profile="smoke", device="cpu", out=out)
     finally:

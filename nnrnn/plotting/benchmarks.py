@@ -1,4 +1,4 @@
-"""Figures of the benchmark chapters (copy, addition): task examples and Fig. 3 analogues.
+"""Figures of the benchmark chapters (copy, addition, psMNIST): task examples and Fig. 3 analogues.
 
 Every function takes the tables of :mod:`nnrnn.sweep` (or a task's tensors), draws on a new
 figure (or on ``ax``) and returns the figure. Nothing here trains or loads anything.
@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import INIT_COLORS, INIT_LABELS, band
 
-__all__ = ["copy_example", "addition_example", "fig3_curves", "fig3_success"]
+__all__ = ["copy_example", "addition_example", "psmnist_example", "fig3_curves", "fig3_success"]
 
 
 def _fig_ax(ax, figsize):
@@ -85,6 +85,48 @@ def addition_example(x, y, *, ax=None):
     ax.set_ylabel("value")
     ax.set_ylim(-0.05, 1.3)
     ax.legend(loc="upper right", ncol=2, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def psmnist_example(image, permutation, *, label: int | None = None, axes=None):
+    """Draw one psMNIST input: the digit (left), its pixels in reading order (middle) and in the
+    permuted order the network sees, one pixel per step (right).
+
+    Args:
+        image: one MNIST digit, ``(28, 28)`` (0-255 or 0-1).
+        permutation: the pixel permutation ``(784,)`` (:func:`nnrnn.data.permutation`).
+        label: the digit's class, for the title.
+        axes: three matplotlib axes, or ``None`` for a new figure.
+    """
+    import matplotlib.pyplot as plt
+
+    img = np.asarray(image, dtype=float).reshape(28, 28)
+    if img.max() > 1.0:
+        img = img / 255.0
+    flat = img.reshape(-1)
+    perm = np.asarray(permutation).reshape(-1)
+    if axes is None:
+        fig = plt.figure(figsize=(9.0, 2.8))
+        grid = fig.add_gridspec(1, 3, width_ratios=[1.0, 2.6, 2.6])
+        axes = [fig.add_subplot(grid[0, k]) for k in range(3)]
+    else:
+        fig = axes[0].figure
+    axes[0].imshow(img, cmap="gray_r", vmin=0, vmax=1)
+    axes[0].set_xticks([])
+    axes[0].set_yticks([])
+    for spine in axes[0].spines.values():
+        spine.set_visible(False)
+    axes[0].set_title("digit" + (f" ({label})" if label is not None else ""))
+    t = np.arange(flat.size)
+    for ax, seq, title in ((axes[1], flat, "row by row (sequential MNIST)"),
+                           (axes[2], flat[perm], "permuted (psMNIST)")):
+        ax.vlines(t, 0, seq, color="#555555", linewidth=0.6)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlim(0, flat.size)
+        ax.set_xlabel("time step")
+        ax.set_title(title)
+    axes[1].set_ylabel("pixel value")
     fig.tight_layout()
     return fig
 

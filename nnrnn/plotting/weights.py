@@ -1,0 +1,174 @@
+r"""Figures of part D (trained weights): Table 2 as a figure, the Fig. 5 order profiles, controls.
+
+Every function takes the tables of :mod:`nnrnn.weights` and returns a new
+:class:`matplotlib.figure.Figure`; nothing is computed here beyond selecting rows, and nothing
+is shown or saved. The order difference ``i - j`` is in units (ranks in the peak-time order);
+weights are dimensionless. Positive ``i - j`` is a connection from an earlier-peaking unit to
+a later one ("forward").
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import INIT_COLORS, INIT_LABELS, band
+
+__all__ = ["TASK_LABELS", "order_profile_controls", "fig5_order_profiles", "table2_henrici"]
+
+TASK_LABELS = {"addition": "addition", "psmnist": "psMNIST", "copy": "copy"}
+_UNTRAINED = "#7f7f7f"
+_XLABEL = "order difference i − j (units)"
+_YLABEL = r"mean $W_{ij}$"
+
+
+def order_profile_controls(controls: pd.DataFrame, *, max_lag: int = 15, n: int | None = None):
+    """The analysis on known matrices: a pure chain (left) and random orthogonal matrices (right).
+
+    Args:
+        controls: :func:`nnrnn.weights.control_profiles` output.
+        max_lag: show ``|i - j| <= max_lag``.
+        n: matrix size, for the titles.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(8.6, 3.3))
+    titles = {"chain": "pure chain", "orthogonal": "random orthogonal"}
+    colors = {"chain": INIT_COLORS["chain"], "orthogonal": INIT_COLORS["orthogonal"]}
+    for ax, name in zip(axes, ("chain", "orthogonal")):
+        c = controls[(controls["control"] == name) & (controls["lag"].abs() <= max_lag)]
+        k = int(c["n"].max()) if len(c) else 0
+        if name == "chain":
+            ax.vlines(c["lag"], 0, c["mean"], color=colors[name], linewidth=2)
+            ax.plot(c["lag"], c["mean"], "o", color=colors[name], markersize=3)
+        else:
+            band(ax, c["lag"].to_numpy(), c["mean"].to_numpy(), c["sem"].to_numpy(), color=colors[name],
+                 marker="o", markersize=3, label=f"mean ± s.e.m. over {k} matrices")
+            ax.legend(fontsize=8, loc="upper left")
+        ax.axhline(0, color="k", linewidth=0.6)
+        ax.axvline(0, color="k", linewidth=0.4, linestyle=":")
+        size = f", N = {n}" if n else ""
+        ax.set_title(f"{titles[name]}{size}")
+        ax.set_xlabel(_XLABEL)
+        ax.set_ylabel(_YLABEL)
+    fig.tight_layout()
+    return fig
+
+
+def fig5_order_profiles(
+    agg: pd.DataFrame,
+    *,
+    tasks: Sequence[str],
+    inits: Sequence[str] = ("identity", "orthogonal"),
+    max_lag: int = 15,
+    selection: Mapping[tuple[str, str], str] | None = None,
+    show_diagonal: bool = False,
+):
+    """Fig. 5 analogue: mean :math:`W_{ij}` against ``i - j``, trained (colour) and untrained (grey).
+
+    Rows are tasks, columns initializers; each panel shows mean ± s.e.m. over the networks.
+    Lag 0 (the mean self-connection, about λ for a scaled identity) dwarfs the rest and says
+    nothing about chains, so by default it is left out (a gap in the curves).
+
+    Args:
+        agg: :func:`nnrnn.weights.aggregate_profiles` output with ``task``, ``init``, ``state``.
+        tasks: the rows, in order (tasks without networks get an empty, labelled panel).
+        inits: the columns.
+        max_lag: show ``|i - j| <= max_lag``.
+        selection: ``{(task, init): label}`` of which networks a panel shows (e.g. "success" or
+            "best (not successful)"); put in the panel title.
+        show_diagonal: draw lag 0 too.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(tasks), len(inits), figsize=(4.3 * len(inits), 2.9 * len(tasks)), squeeze=False)
+    for r, task in enumerate(tasks):
+        for c, init in enumerate(inits):
+            ax = axes[r, c]
+            g = agg[(agg["task"] == task) & (agg["init"] == init) & (agg["lag"].abs() <= max_lag)]
+            n = int(g["n"].max()) if len(g) else 0
+            for state, color, style in (("untrained", _UNTRAINED, "--"), ("trained", INIT_COLORS.get(init), "-")):
+                s = g[g["state"] == state].sort_values("lag")
+                if s.empty:
+                    continue
+                mean, sem = s["mean"].to_numpy(dtype=float), s["sem"].to_numpy(dtype=float)
+                if not show_diagonal:
+                    diag = s["lag"].to_numpy() == 0
+                    mean, sem = np.where(diag, np.nan, mean), np.where(diag, np.nan, sem)
+                band(ax, s["lag"].to_numpy(), mean, sem, color=color, linestyle=style, label=state)
+            ax.axhline(0, color="k", linewidth=0.6)
+            ax.axvline(0, color="k", linewidth=0.4, linestyle=":")
+            sel = (selection or {}).get((task, init), "")
+            what = f"{n} network{'s' if n != 1 else ''}" + (f": {sel}" if sel else "")
+            ax.set_title(f"{TASK_LABELS.get(task, task)}, {INIT_LABELS.get(init, init)} init\n{what}", fontsize=9)
+            if n == 0:
+                ax.text(0.5, 0.5, "no networks", transform=ax.transAxes, ha="center", va="center", color="0.4")
+            if r == len(tasks) - 1:
+                ax.set_xlabel(_XLABEL)
+            if c == 0:
+                ax.set_ylabel(_YLABEL)
+            if r == 0 and c == 0 and n:
+                ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def table2_henrici(
+    per_network: pd.DataFrame,
+    *,
+    tasks: Sequence[str],
+    inits: Sequence[str] = ("identity", "orthogonal"),
+    paper: Mapping[tuple[str, str], tuple[float, float]] | None = None,
+):
+    """Table 2 as a figure: d(W) of each network after training (dots; open where the network
+    did not succeed), their mean ± s.e.m. (bar), the untrained value (grey cross) and the
+    paper's mean ± s.e.m. (open diamond).
+
+    Args:
+        per_network: :func:`nnrnn.weights.henrici_table` output.
+        tasks: one panel per task.
+        inits: the x positions.
+        paper: ``{(task, init): (mean, sem)}``, e.g. :data:`nnrnn.weights.PAPER_TABLE2`.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(tasks), figsize=(3.4 * len(tasks), 3.4), squeeze=False)
+    rng = np.random.default_rng(0)  # horizontal scatter of the dots only
+    for ax, task in zip(axes[0], tasks):
+        for x, init in enumerate(inits):
+            g = per_network[(per_network["task"] == task) & (per_network["init"] == init)]
+            color = INIT_COLORS.get(init)
+            if len(g):
+                after = g["henrici_after"].to_numpy(dtype=float)
+                ok = (g["selection"] == "success").to_numpy() if "selection" in g else np.ones(len(g), bool)
+                xs = x - 0.12 + 0.08 * rng.uniform(-1, 1, len(after))
+                ax.plot(xs[ok], after[ok], "o", color=color, alpha=0.55, markersize=4, label="ours, each network")
+                ax.plot(xs[~ok], after[~ok], "o", mfc="none", color=color, alpha=0.8, markersize=4,
+                        label="ours, not successful")
+                m = np.nanmean(after)
+                s = np.nanstd(after, ddof=1) / np.sqrt(len(after)) if len(after) > 1 else 0.0
+                ax.errorbar(x - 0.12, m, yerr=s, fmt="_", color="k", markersize=18, capsize=4,
+                            label="ours, mean ± s.e.m." if x == 0 else None)
+                ax.plot(x - 0.12, float(np.nanmean(g["henrici_before"])), "x", color=_UNTRAINED, markersize=8,
+                        label="ours, untrained" if x == 0 else None)
+            if paper and (task, init) in paper:
+                pm, ps = paper[(task, init)]
+                ax.errorbar(x + 0.18, pm, yerr=ps, fmt="D", mfc="white", color=color, capsize=4,
+                            label="paper, mean ± s.e.m." if x == 0 else None)
+        ax.set_xticks(range(len(inits)), [INIT_LABELS.get(i, i) for i in inits])
+        ax.set_xlim(-0.6, len(inits) - 0.4)
+        ax.set_ylim(bottom=-0.1)
+        ax.set_title(TASK_LABELS.get(task, task))
+        ax.set_ylabel("Henrici departure d(W)")
+    handles, labels = [], []
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels and not lab.startswith("_"):
+                handles.append(h)
+                labels.append(lab)
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig

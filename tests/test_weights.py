@@ -1,0 +1,173 @@
+"""nnrnn.weights: Table 2 and Fig. 5 aggregation over stored runs, and the analysis controls."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from nnrnn import analysis, init, sweep, weights
+from nnrnn.train import TrainConfig, train
+
+
+# ----------------------------------------------------------------------------- controls
+def test_chain_control_is_a_single_spike_at_lag_one():
+    c = weights.control_profiles(30, n_orthogonal=1, alpha=1.3)
+    chain = c[c["control"] == "chain"].set_index("lag")["mean"]
+    assert chain.loc[1] == pytest.approx(1.3)
+    assert np.abs(chain.drop(index=1)).max() == 0.0
+
+
+def test_orthogonal_control_is_nearly_flat_and_far_below_the_chain():
+    c = weights.control_profiles(50, n_orthogonal=10, seed=3)
+    orth = c[c["control"] == "orthogonal"]
+    near = orth[(orth["lag"].abs() <= 10) & (orth["lag"] != 0)]
+    # every mean weight near zero lag is tiny compared with the chain's spike of 1 ...
+    assert near["mean"].abs().max() < 0.1
+    # ... and averaged over the 10 matrices the profile is centred near zero
+    assert abs(near["mean"].mean()) < 0.03
+    assert (orth["n"] == 10).all()
+
+
+def test_pulse_settings_are_used_and_validated():
+    w = init.chain_matrix(12, 1.0)
+    # pulse into unit 4: units 4..11 peak in chain order, units 0..3 never respond
+    lags, prof = analysis.pulse_order_profile(w, nonlinearity="linear", steps=20, channel=4,
+                                              generator=torch.Generator().manual_seed(0))
+    assert prof[lags == 1][0] > 0.5
+    with pytest.raises(ValueError, match="jitter must be a non-negative finite number, got -1"):
+        weights.PulseSettings(jitter=-1.0)
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        weights.PulseSettings(steps=0)
+
+
+def test_aggregate_profiles_mean_and_sem():
+    p = pd.DataFrame({"task": "t", "init": "i", "state": "trained", "hash": list("abc"), "lag": 1,
+                      "weight": [1.0, 2.0, 6.0]})
+    a = weights.aggregate_profiles(p).iloc[0]
+    assert a["mean"] == pytest.approx(3.0)
+    assert a["sem"] == pytest.approx(np.std([1, 2, 6], ddof=1) / math.sqrt(3))
+    assert a["n"] == 3
+
+
+# ----------------------------------------------------------------------------- Henrici on known matrices
+def test_henrici_known_matrices():
+    g = torch.Generator().manual_seed(0)
+    assert analysis.henrici(init.identity_matrix(25, 1.01)) == pytest.approx(0.0, abs=1e-12)
+    assert analysis.henrici(init.orthogonal_matrix(25, 1.0, generator=g)) < 1e-6
+    assert analysis.henrici(init.chain_matrix(25, 1.0)) == pytest.approx(math.sqrt(24))
+    # a 2x2 Jordan-like block [[a, b], [0, c]]: d = |b|
+    assert analysis.henrici(np.array([[0.3, 2.0], [0.0, -0.5]])) == pytest.approx(2.0)
+
+
+def test_table2_against_paper_values():
+    df = pd.DataFrame({"task": "addition", "init": "identity", "selection": "success", "hidden": 100,
+                       "henrici_before": [0.0, 0.0, 0.0], "henrici_after": [1.0, 2.0, 3.0]})
+    t = weights.table2(df)
+    row = t.loc[("addition", "identity")]
+    assert row["n"] == 3 and row["after_mean"] == pytest.approx(2.0)
+    assert row["after_sem"] == pytest.approx(1 / math.sqrt(3))
+    assert (row["paper_mean"], row["paper_sem"]) == (2.33, 1.02)
+    assert row["before_mean"] == 0.0
+
+
+# ----------------------------------------------------------------------------- stored runs
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A tiny run store: identity/orthogonal/chain addition runs (T = 20, N = 8)."""
+    root = tmp_path_factory.mktemp("store")
+    g = sweep.Grid("addition", {"identity": (1.0,), "orthogonal": (1.0,), "chain": (1.0,)}, lrs=(1e-3,), seeds=(1, 2),
+                   base=dict(T=20, hidden_size=8, n_train=32, n_val=32, epochs=1))
+    sweep.run_sweep(g, root=root, executor="serial", progress=False)
+    return root, g
+
+
+def test_initial_state_matches_the_trainer():
+    # early_stop above any loss: train() stops at update 0, so its final weights are the initial ones
+    cfg = TrainConfig(task="addition", init="orthogonal", scale=1.0, lr=1e-3, seed=5, T=10, hidden_size=6,
+                      n_train=16, n_val=16, epochs=1, early_stop=1e9)
+    r = train(cfg, progress=False)
+    assert r.n_updates == 0
+    s = weights.initial_state(cfg)
+    assert s.keys() == r.state_dict.keys()
+    for k in s:
+        assert torch.equal(s[k], r.state_dict[k]), k
+
+
+def test_henrici_table_before_is_zero_for_normal_inits(store):
+    root, g = store
+    runs = sweep.load_runs("addition", configs=g, root=root)
+    per = weights.henrici_table(runs, root=root)
+    assert len(per) == len(runs) == 6
+    normal = per[per["init"].isin(["identity", "orthogonal"])]
+    assert (normal["henrici_before"] < 1e-6).all()
+    chain = per[per["init"] == "chain"]
+    assert np.allclose(chain["henrici_before"], math.sqrt(7))
+    # after training: recomputed from the stored weights
+    for r in per.itertuples():
+        w = sweep.load_weights("addition", r.hash, root=root)["rnn.weight_hh"]
+        assert r.henrici_after == pytest.approx(analysis.henrici(w))
+    assert (per["henrici_after"] > 0).all()
+    # one store per task works as well
+    by_task = weights.henrici_table(runs, root={"addition": root})
+    assert np.allclose(by_task["henrici_after"], per["henrici_after"])
+
+
+def test_select_networks_success_or_labelled_fallback(store):
+    root, g = store
+    runs = sweep.load_runs("addition", configs=g, root=root)
+    fake = runs.copy()
+    fake["success"] = (fake["init"] == "identity") & (fake["seed"] == 2)
+    sel = weights.select_networks(fake)
+    ident = sel[sel["init"] == "identity"]
+    assert len(ident) == 1 and ident["selection"].iloc[0] == weights.SUCCESS
+    orth = sel[sel["init"] == "orthogonal"]
+    assert len(orth) == 2 and set(orth["selection"]) == {weights.FALLBACK}
+    assert "chain" not in set(sel["init"])
+    assert weights.select_networks(fake, fallback=False)["init"].unique().tolist() == ["identity"]
+
+
+def test_network_profiles_trained_and_untrained(store):
+    root, g = store
+    runs = sweep.load_runs("addition", configs=g, root=root)
+    sel = runs[runs["init"] == "identity"].assign(selection="success")
+    prof = weights.network_profiles(sel, weights.PulseSettings(steps=30), root=root)
+    assert set(prof["state"]) == {"trained", "untrained"}
+    assert set(prof["lag"]) == set(range(-7, 8))
+    un = prof[prof["state"] == "untrained"]
+    # identity init: only the diagonal (lag 0) is non-zero, and it equals the scale
+    assert np.allclose(un[un["lag"] == 0]["weight"], 1.0)
+    assert np.allclose(un[un["lag"] != 0]["weight"], 0.0)
+    agg = weights.aggregate_profiles(prof)
+    assert (agg["n"] == 2).all()
+    # deterministic: the same settings give the same profiles
+    again = weights.network_profiles(sel, weights.PulseSettings(steps=30), root=root)
+    pd.testing.assert_frame_equal(prof, again)
+
+
+# ----------------------------------------------------------------------------- the chapter
+@pytest.mark.slow
+def test_chapter_glue_matches_the_run_store(glued, smoke_book):
+    """Table 2 as glued by chapter 8 on smoke is recomputed from the book's run store."""
+    g = glued("08-trained-weights")
+    root = smoke_book / "store"
+    assert g["nb08_profile"] == "smoke" and g["nb08_ctrl_chain_lag1"] == 1.0
+    inits = ("identity", "orthogonal")
+    frames = []
+    for task in ("addition", "psmnist", "copy"):
+        grid = sweep.grid(task, "smoke")
+        grid = grid.replace(scales={k: v for k, v in grid.scales.items() if k in inits})
+        frames.append(sweep.load_runs(task, configs=grid, root=root).assign(task=task))
+        assert len(frames[-1]) == len(grid)
+    runs = pd.concat(frames, ignore_index=True)
+    tasks = ["addition", "psmnist"] + (["copy"] if runs[runs["task"] == "copy"]["success"].any() else [])
+    assert g["nb08_copy_any"] == int("copy" in tasks)
+    nets = weights.select_networks(runs[runs["task"].isin(tasks)], inits)
+    t2 = weights.table2(weights.henrici_table(nets, root=root), tasks=tasks, inits=inits)
+    for (task, init), row in t2.iterrows():
+        assert g[f"nb08_d_{task}_{init}"] == pytest.approx(row["after_mean"])
+        assert g[f"nb08_d_n_{task}_{init}"] == row["n"]
+        assert g[f"nb08_n_success_{task}_{init}"] == int(runs[(runs.task == task) & (runs.init == init)]["success"].sum())
