@@ -4,14 +4,14 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PROFILE ?= demo
 DEVICE  ?= auto
-NNRNN_DATA_DIR ?= ../shared/data
+NNRNN_DATA_DIR ?= $(abspath ../shared/data)
 export NNRNN_DATA_DIR
 
 MATHJAX_VERSION := 3.2.2
 MATHJAX_SHA256  := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
 MATHJAX_JS      := book/_mathjax/mathjax/tex-svg-full.js
 
-.PHONY: book test bench venv mathjax clean lock
+.PHONY: book test bench bench-quick venv mathjax clean lock
 
 ## book: execute every chapter on PROFILE (smoke|demo|paper) and build _build/html
 book: venv mathjax
@@ -24,6 +24,10 @@ test: venv mathjax
 ## bench: the RNN engine benchmark (ratios against torch.nn.RNN, measured side by side)
 bench: venv
 	$(PY) -m nnrnn.bench rnn
+
+## bench-quick: the same on tiny sizes (seconds; checks that the benchmark runs)
+bench-quick: venv
+	$(PY) -m nnrnn.bench rnn --quick
 
 venv: $(VENV)/.installed
 

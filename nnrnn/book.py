@@ -105,6 +105,9 @@ def execute(
     from papermill.exceptions import PapermillExecutionError
 
     check_profile(profile)
+    # notebooks run with their own folder as working directory: pin a relative data path now
+    if os.environ.get("NNRNN_DATA_DIR") and not Path(os.environ["NNRNN_DATA_DIR"]).is_absolute():
+        os.environ["NNRNN_DATA_DIR"] = str(Path(os.environ["NNRNN_DATA_DIR"]).resolve())
     params = {"profile": profile, "device": device, **(extra or {})}
     for nb in notebooks:
         check_parameters(nb, params)

@@ -306,18 +306,10 @@ def test_cli_dry_run(tmp_path, capsys):
 # ----------------------------------------------------------------------------- chapters
 @pytest.mark.slow
 @pytest.mark.parametrize("stem,task,prefix", [("04-copy", "copy", "nb04"), ("05-addition", "addition", "nb05")])
-def test_chapter_glue_matches_the_stored_runs(stem, task, prefix, tmp_path, monkeypatch):
-    """Execute the chapter on smoke and check its glued counts against the run store."""
-    papermill = pytest.importorskip("papermill")
-    from nnrnn.report import read_glue
-
-    store = tmp_path / "store"
-    monkeypatch.setenv("NNRNN_RESULTS_DIR", str(store))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    out = tmp_path / f"{stem}.ipynb"
-    papermill.execute_notebook(str(REPO / "notebooks" / f"{stem}.ipynb"), str(out), kernel_name="python3",
-                               parameters={"profile": "smoke", "device": "cpu"}, progress_bar=False, cwd=str(REPO))
-    glued = read_glue(out)
+def test_chapter_glue_matches_the_stored_runs(stem, task, prefix, smoke_book, glued):
+    """The chapter, executed on smoke by the book build, glues counts that match the run store."""
+    store = smoke_book / "store"
+    glued = glued(stem)
     g = sweep.grid(task, "smoke")
     runs = sweep.load_runs(task, configs=g, root=store)
     assert len(runs) == len(g) == glued[f"{prefix}_n_runs"]
