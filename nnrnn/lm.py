@@ -1140,28 +1140,9 @@ def run_one(
     return payload
 
 
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
 def _write_payload(payload: dict[str, Any], root: str | os.PathLike | None) -> Path:
-    """Store a run's files atomically: ``history.csv``, ``weights.pt``, then ``config.json``."""
-    final = _store.results_root(root) / "runs" / f"lm-{payload['config']['corpus']}" / payload["hash"]
-
-    def write(tmp: Path) -> None:
-        (tmp / "history.csv").write_text(payload["history_csv"])
-        (tmp / "weights.pt").write_bytes(payload["weights"])
-        meta = {k: payload[k] for k in ("hash", "config", "result", "provenance")}
-        meta["kind"] = "lm"
-        (tmp / "config.json").write_text(json.dumps(_json_safe(meta), indent=2, sort_keys=True))
-
-    return _store.write_run_dir(final, write)
+    """Store a run's files atomically in ``data/runs/lm-<corpus>/<hash>/`` (see :func:`nnrnn.store.write_run_payload`)."""
+    return _store.write_run_payload(payload, f"lm-{payload['config']['corpus']}", root, kind="lm")
 
 
 def run(
@@ -1273,7 +1254,7 @@ def sweep(
 
     from tqdm import tqdm
 
-    from .sweep import _executor
+    from .sweep import open_executor
 
     if cache not in ("auto", "require", "off"):
         raise ValueError(f"cache must be one of ['auto', 'require', 'off'], got {cache!r}")
@@ -1306,7 +1287,7 @@ def sweep(
         disable = (not progress) if progress is not None else None
         bar = tqdm(total=len(missing), disable=disable, desc="language-model runs", unit="run")
         try:
-            with _executor(executor, max_workers, scheduler) as (ex, ex_threads):
+            with open_executor(executor, max_workers, scheduler) as (ex, ex_threads):
                 inner = progress if ex_threads is None else False
                 n_threads = threads if threads is not None else ex_threads
                 futures = {ex.submit(run_one, c.key(), n_threads, progress=inner, **kw): c for c in missing}

@@ -40,6 +40,8 @@ __all__ = [
     "provenance",
     "atomic_write_text",
     "write_run_dir",
+    "json_safe",
+    "write_run_payload",
     "run_or_load",
     "ResultMissing",
 ]
@@ -175,6 +177,44 @@ def write_run_dir(final: str | os.PathLike, write: Callable[[Path], None]) -> Pa
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def json_safe(obj: Any) -> Any:
+    """Replace non-finite floats (NaN, inf: a diverged run's loss) by ``None`` for strict JSON.
+
+    Examples:
+        >>> json_safe({"loss": float("nan"), "h": [1.0, float("inf")]})
+        {'loss': None, 'h': [1.0, None]}
+    """
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Mapping):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def write_run_payload(
+    payload: Mapping[str, Any], folder: str, root: str | os.PathLike | None = None, **extra_meta: Any
+) -> Path:
+    """Store one finished training run atomically in ``<root>/runs/<folder>/<payload["hash"]>/``.
+
+    ``payload`` holds ``hash``, ``config``, ``result``, ``provenance``, ``history_csv`` (text)
+    and ``weights`` (the bytes of ``torch.save(state_dict)``). The files are ``history.csv``,
+    ``weights.pt`` and, last, ``config.json`` (its presence marks the run as finished); the
+    directory appears only when all three are written (:func:`write_run_dir`).
+    """
+    final = results_root(root) / "runs" / folder / payload["hash"]
+
+    def write(tmp: Path) -> None:
+        (tmp / "history.csv").write_text(payload["history_csv"])
+        (tmp / "weights.pt").write_bytes(payload["weights"])
+        meta = {k: payload[k] for k in ("hash", "config", "result", "provenance")}
+        meta.update(extra_meta)
+        (tmp / "config.json").write_text(json.dumps(json_safe(meta), indent=2, sort_keys=True))
+
+    return write_run_dir(final, write)
 
 
 class ResultMissing(FileNotFoundError):

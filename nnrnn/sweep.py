@@ -45,7 +45,6 @@ import dataclasses
 import io
 import itertools
 import json
-import math
 import multiprocessing as mp
 import os
 import sys
@@ -63,7 +62,7 @@ import pandas as pd
 from . import init as _init
 from . import tasks as _tasks
 from .profiles import check_profile
-from .store import ResultMissing, provenance, results_root, write_run_dir
+from .store import ResultMissing, provenance, results_root, write_run_payload
 from .train import TrainConfig
 
 __all__ = [
@@ -76,6 +75,7 @@ __all__ = [
     "PAPER_SUCCESS",
     "SweepReport",
     "run_sweep",
+    "open_executor",
     "run_one",
     "run_dir",
     "is_finished",
@@ -344,29 +344,9 @@ def run_one(cfg: TrainConfig | Mapping[str, Any], threads: int | None = None, pr
     }
 
 
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
 def _store(payload: Mapping[str, Any], root: str | os.PathLike | None) -> Path:
-    """Write a run's files atomically into the store."""
-    task = payload["config"]["task"]
-    final = results_root(root) / "runs" / task / payload["hash"]
-
-    def write(tmp: Path) -> None:
-        (tmp / "history.csv").write_text(payload["history_csv"])
-        (tmp / "weights.pt").write_bytes(payload["weights"])
-        meta = {k: payload[k] for k in ("hash", "config", "result", "provenance")}
-        # config.json last: its presence marks the run as finished
-        (tmp / "config.json").write_text(json.dumps(_json_safe(meta), indent=2, sort_keys=True))
-
-    return write_run_dir(final, write)
+    """Write a run's files atomically into the store (``data/runs/<task>/<hash>/``)."""
+    return write_run_payload(payload, payload["config"]["task"], root)
 
 
 @dataclass
@@ -413,7 +393,7 @@ class _SerialExecutor(Executor):
 
 
 @contextlib.contextmanager
-def _executor(kind: str | Executor, max_workers: int | None, scheduler: str | None) -> Iterator[tuple[Executor, int | None]]:
+def open_executor(kind: str | Executor, max_workers: int | None, scheduler: str | None) -> Iterator[tuple[Executor, int | None]]:
     """Yield ``(executor, threads_per_run)`` for ``kind`` and shut it down afterwards."""
     if isinstance(kind, Executor):
         yield kind, 1
@@ -527,7 +507,7 @@ def run_sweep(
 
     bar = tqdm(total=len(todo), disable=(not progress) if progress is not None else None, desc=f"{tasks[0]} sweep", unit="run")
     try:
-        with _executor(executor, max_workers, scheduler) as (ex, threads):
+        with open_executor(executor, max_workers, scheduler) as (ex, threads):
             futures = {ex.submit(run_one, c.as_dict(), threads): c for c in todo}
             try:
                 for fut in as_completed(futures):
