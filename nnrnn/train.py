@@ -46,6 +46,7 @@ __all__ = [
     "RunResult",
     "Status",
     "train",
+    "initial_model",
     "evaluate",
     "make_optimizer",
     "random_baseline",
@@ -276,6 +277,26 @@ def _eval_points(cfg: TrainConfig) -> set[int]:
     return points
 
 
+def initial_model(cfg: TrainConfig, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The untrained network of ``cfg``, drawn from the run's own "init" random stream.
+
+    :func:`train` starts from exactly this network, so the weights before training can be
+    rebuilt from a stored config alone.
+    """
+    from .models import model_for
+
+    return model_for(
+        cfg.task,
+        cfg.init,
+        cfg.scale,
+        hidden_size=cfg.hidden_size,
+        nonlinearity=cfg.nonlinearity,
+        orientation=cfg.orientation,
+        generator=_tasks.stream_generator(cfg.seed, "init"),
+        device=device,
+    )
+
+
 def train(
     cfg: TrainConfig,
     *,
@@ -301,23 +322,12 @@ def train(
     """
     from tqdm.std import tqdm
 
-    from .models import model_for
-
     t0 = time.perf_counter()
     device = resolve_device(cfg.device)
     task = cfg.make_task()
     train_data, val_data = _datasets(cfg.task, cfg.T, cfg.n_train, cfg.n_val, cfg.seed)
     train_data, val_data = train_data.to(device), val_data.to(device)
-    model = model_for(
-        cfg.task,
-        cfg.init,
-        cfg.scale,
-        hidden_size=cfg.hidden_size,
-        nonlinearity=cfg.nonlinearity,
-        orientation=cfg.orientation,
-        generator=_tasks.stream_generator(cfg.seed, "init"),
-        device=device,
-    )
+    model = initial_model(cfg, device)
     opt = make_optimizer(model.parameters(), cfg)
     order_gen = _tasks.stream_generator(cfg.seed, "order")
     params = [p for p in model.parameters()]

@@ -146,19 +146,9 @@ def initial_state(cfg) -> dict[str, torch.Tensor]:
         >>> float(s["rnn.weight_hh"][1, 0]), float(s["rnn.weight_hh"][0, 1])
         (1.0199999809265137, 0.0)
     """
-    from .models import model_for
-    from .tasks import stream_generator
+    from .train import initial_model
 
-    model = model_for(
-        cfg.task,
-        cfg.init,
-        cfg.scale,
-        hidden_size=cfg.hidden_size,
-        nonlinearity=cfg.nonlinearity,
-        orientation=cfg.orientation,
-        generator=stream_generator(cfg.seed, "init"),
-        device="cpu",
-    )
+    model = initial_model(cfg, "cpu")
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
