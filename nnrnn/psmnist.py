@@ -298,24 +298,10 @@ def grid(profile: str = "demo", *, hidden_size: int = DEFAULT_HIDDEN, base_seed:
     register()
     profiles.check_profile(profile)
     if profile == "paper":
-        settings = {
-            "scales": dict(_sweep.PAPER_SCALES),
-            "lrs": _sweep.PAPER_LRS,
-            "seeds": _sweep.PAPER_SEEDS,
-            "base": dict(PAPER_BASE),
-        }
+        settings = {"scales": _sweep.PAPER_SCALES, "lrs": _sweep.PAPER_LRS, "seeds": _sweep.PAPER_SEEDS, "base": PAPER_BASE}
     else:
-        s = PROFILE_SETTINGS[profile]
-        settings = {"scales": dict(s["scales"]), "lrs": s["lrs"], "seeds": s["seeds"], "base": dict(s["base"])}
-    settings["base"]["hidden_size"] = hidden_size
-    for key in ("scales", "lrs", "seeds"):
-        if key in overrides:
-            settings[key] = overrides.pop(key)
-    settings["base"].update(overrides)
-    if isinstance(base_seed, bool) or not isinstance(base_seed, int) or base_seed < 0:
-        raise ValueError(f"base_seed must be a non-negative integer, got {base_seed!r}")
-    settings["seeds"] = tuple(base_seed + int(s) for s in settings["seeds"])
-    return _sweep.Grid("psmnist", settings["scales"], settings["lrs"], settings["seeds"], settings["base"], profile=profile)
+        settings = PROFILE_SETTINGS[profile]
+    return _sweep.grid_from_settings("psmnist", profile, settings, base_seed=base_seed, hidden_size=hidden_size, **overrides)
 
 
 # ----------------------------------------------------------------------------- test metrics

@@ -76,6 +76,7 @@ __all__ = [
     "SweepReport",
     "run_sweep",
     "open_executor",
+    "grid_from_settings",
     "run_one",
     "run_dir",
     "is_finished",
@@ -249,18 +250,30 @@ def grid(task: str, profile: str = "demo", *, base_seed: int = 0, **overrides: A
     if task not in _PROFILE_SETTINGS:
         raise ValueError(f"no sweep profiles for task {task!r}; expected one of {sorted(_PROFILE_SETTINGS)}")
     if profile == "paper":
-        settings = {"scales": dict(PAPER_SCALES), "lrs": PAPER_LRS, "seeds": PAPER_SEEDS, "base": dict(_PAPER_BASE)}
+        settings = {"scales": PAPER_SCALES, "lrs": PAPER_LRS, "seeds": PAPER_SEEDS, "base": _PAPER_BASE}
     else:
-        s = _PROFILE_SETTINGS[task][profile]
-        settings = {"scales": dict(s["scales"]), "lrs": s["lrs"], "seeds": s["seeds"], "base": dict(s["base"])}
-    for key in ("scales", "lrs", "seeds"):
-        if key in overrides:
-            settings[key] = overrides.pop(key)
-    settings["base"].update(overrides)
+        settings = _PROFILE_SETTINGS[task][profile]
+    return grid_from_settings(task, profile, settings, base_seed=base_seed, **overrides)
+
+
+def grid_from_settings(
+    task: str, profile: str, settings: Mapping[str, Any], *, base_seed: int = 0, **overrides: Any
+) -> Grid:
+    """Build a :class:`Grid` from a profile's ``settings`` (``scales``, ``lrs``, ``seeds``, ``base``).
+
+    ``overrides`` replace ``scales``/``lrs``/``seeds`` or any ``base`` field; ``base_seed`` is
+    added to every seed. ``settings`` itself is not modified.
+    """
+    scales, lrs, seeds = dict(settings["scales"]), settings["lrs"], settings["seeds"]
+    base = dict(settings["base"])
+    scales = overrides.pop("scales", scales)
+    lrs = overrides.pop("lrs", lrs)
+    seeds = overrides.pop("seeds", seeds)
+    base.update(overrides)
     if isinstance(base_seed, bool) or not isinstance(base_seed, int) or base_seed < 0:
         raise ValueError(f"base_seed must be a non-negative integer, got {base_seed!r}")
-    settings["seeds"] = tuple(base_seed + int(s) for s in settings["seeds"])
-    return Grid(task, settings["scales"], settings["lrs"], settings["seeds"], settings["base"], profile=profile)
+    seeds = tuple(base_seed + int(s) for s in seeds)
+    return Grid(task, scales, lrs, seeds, base, profile=profile)
 
 
 def settings_table(g: Grid, reference: Grid | None = None) -> pd.DataFrame:
