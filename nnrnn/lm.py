@@ -21,7 +21,8 @@ on, in one place:
   awd-lstm-lm's random window lengths (``bptt`` with probability 0.95, else ``bptt/2``, then
   Gaussian jitter of s.d. 5, at least 5, with the learning rate scaled by ``seq_len/bptt``),
   hidden state carried across windows, Adam with weight decay, gradient-norm clipping, the
-  learning rate divided by 10 at the epochs in ``when``, and the weights of the best
+  learning rate divided by 10 after each epoch in ``when`` (as awd-lstm-lm, after that epoch's
+  validation, so epoch ``e + 1`` is the first at the lower rate), and the weights of the best
   validation point kept for the test.
 * **Metric** (:func:`evaluate`): the mean negative log-likelihood of every next token of a
   split, with the hidden state carried across windows exactly as awd-lstm-lm evaluates, in
@@ -245,7 +246,9 @@ class LMConfig:
         batch_size, eval_batch_size, test_batch_size: columns of the batchified splits
             (awd-lstm-lm: 10 for validation, 1 for test).
         lr, wdecay, clip: Adam learning rate and weight decay; gradient-norm clip.
-        when: epochs (1-based) at whose start the learning rate is divided by 10.
+        when: epochs (1-based) after whose end (and validation) the learning rate is divided
+            by 10, as in awd-lstm-lm: ``when=(25,)`` trains epochs 1-25 at ``lr`` and 26 on at
+            ``lr / 10``.
         ar_alpha, tar_beta: activation and temporal activation regularization weights.
         epochs: passes over the training tokens.
         evals_per_epoch: validation points per epoch (1 in the paper).
@@ -583,7 +586,7 @@ def _settings(cfgs: Sequence[LMConfig]) -> dict[str, str]:
         "decoder": "tied to the embedding" if c.tied else "untied",
         "BPTT window / batch": f"{c.bptt} / {c.batch_size}",
         "optimizer": f"Adam, lr {c.lr:g}, weight decay {c.wdecay:g}, clip {c.clip:g}"
-        + (f", lr ÷10 at epochs {', '.join(map(str, c.when))}" if c.when else ""),
+        + (f", lr ÷10 after epochs {', '.join(map(str, c.when))}" if c.when else ""),
         "dropout (out/between/in/embedding/weights)": "/".join(
             f"{getattr(c, k):g}" for k in ("dropout", "dropouth", "dropouti", "dropoute", "wdrop")
         ),
@@ -1003,9 +1006,6 @@ def train_lm(
     model.train()
     try:
         for epoch in range(start_epoch, cfg.epochs + 1):
-            if epoch in cfg.when:
-                for group in opt.param_groups:
-                    group["lr"] /= 10.0
             hidden = model.init_hidden(cfg.batch_size)
             i, run_nats, run_tokens, next_point = 0, 0.0, 0, 0
             while i < nrows - 2:
@@ -1052,6 +1052,9 @@ def train_lm(
             if status != "finished":
                 break
             record(float(epoch), nats_to_bits(run_nats / run_tokens) if run_tokens else float("nan"))
+            if epoch in cfg.when:  # as awd-lstm-lm: after validating epoch `epoch`, so epoch + 1 is the first at lr/10
+                for group in opt.param_groups:
+                    group["lr"] /= 10.0
             if ckpt is not None and epoch < cfg.epochs:
                 _save_checkpoint(ckpt, {
                     "hash": cfg.hash(), "epoch": epoch, "update": update, "model": model.state_dict(),

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from nnrnn import analysis, data, init, lm, store
 
@@ -210,6 +211,51 @@ def test_training_is_deterministic_per_seed():
     c = lm.train_lm(tiny(dropouti=0.3, wdrop=0.3, seed=2), corpus=corpus, progress=False)
     assert a.history["val_bits"].tolist() == b.history["val_bits"].tolist() and a.test_bits == b.test_bits
     assert a.history["val_bits"].tolist() != c.history["val_bits"].tolist()
+
+
+def test_learning_rate_drops_after_each_when_epoch():
+    """awd-lstm-lm divides the rate after validating epoch ``e in when``: epoch e+1 is the first at lr/10."""
+    lrs: list[float] = []
+    handle = register_optimizer_step_pre_hook(
+        lambda opt, args, kwargs: lrs.append(opt.param_groups[0]["lr"])
+    )
+    try:
+        r = lm.train_lm(tiny(epochs=4, when=(2, 3), variable_bptt=False), corpus=toy_corpus(n_train=800),
+                        progress=False)
+    finally:
+        handle.remove()
+    per_epoch = np.array_split(np.array(lrs), 4)  # fixed windows: the same number of updates per epoch
+    assert len(lrs) % 4 == 0 and all(len(e) == len(lrs) // 4 for e in per_epoch)
+    used = [sorted(set(e.tolist())) for e in per_epoch]
+    assert used == [[5e-3], [5e-3], [pytest.approx(5e-4)], [pytest.approx(5e-5)]]
+    # the history reports, at each end of epoch, the rate that epoch was trained with
+    ends = r.history[r.history["epoch"].isin([1.0, 2.0, 3.0, 4.0])]["lr"].tolist()
+    assert ends == pytest.approx([5e-3, 5e-3, 5e-4, 5e-5])
+
+
+def test_checkpoint_resume_across_a_learning_rate_drop(tmp_path):
+    corpus = toy_corpus(n_train=1500)
+    cfg = tiny(epochs=3, when=(1,))
+    full = lm.train_lm(cfg, corpus=corpus, progress=False)
+
+    def stop(row):
+        if row["epoch"] == 1.0:
+            raise KeyboardInterrupt
+
+    ckpt = tmp_path / "run.ckpt.pt"
+    with pytest.raises(KeyboardInterrupt):  # interrupted while recording epoch 1: no checkpoint yet
+        lm.train_lm(cfg, corpus=corpus, progress=False, checkpoint=ckpt, on_eval=stop)
+
+    def stop_later(row):
+        if row["epoch"] == 2.0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        lm.train_lm(cfg, corpus=corpus, progress=False, checkpoint=ckpt, on_eval=stop_later)
+    assert ckpt.is_file()
+    resumed = lm.train_lm(cfg, corpus=corpus, progress=False, checkpoint=ckpt)
+    assert resumed.history["lr"].tolist() == full.history["lr"].tolist()
+    assert resumed.history["val_bits"].tolist() == full.history["val_bits"].tolist()
 
 
 def test_checkpoint_resume_matches_uninterrupted(tmp_path):
