@@ -504,6 +504,7 @@ def lstm_(
     weight_ih: Tensor | None = None,
     alpha: float = 1.02,
     beta: float = 0.04,
+    fb_alpha: float = 0.99,
     gain: float = 1.0,
     end_gain: float = 0.01,
     generator: torch.Generator | None = None,
@@ -515,7 +516,8 @@ def lstm_(
 
     * ``"orthogonal"``: an independent :func:`orthogonal_` block per gate, scaled by ``gain``;
     * ``"chain"``: a chain with gain ``alpha`` (default 1.02, the authors' code) in every gate;
-    * ``"fb_chain"``: a 0.99 chain with feedback ``beta`` in every gate;
+    * ``"fb_chain"``: a chain with forward gain ``fb_alpha`` (default 0.99, the authors'
+      code) and feedback ``beta`` in every gate;
     * ``"plain"``: PyTorch's default :math:`U(-1/\sqrt{N}, 1/\sqrt{N})`;
     * ``"mixed"``: the antisymmetric ramp :func:`ramp_` (``end_gain``) in the sigmoid gates
       i, f, o, and a chain with gain ``alpha`` in the tanh update gate g.
@@ -529,12 +531,16 @@ def lstm_(
         >>> g = w[6:9]                      # the update gate block
         >>> bool(g[1, 0] == 1.02 and g[0, 1] == 0.0)
         True
+        >>> f = lstm_(torch.empty(12, 3), "fb_chain", beta=0.05, fb_alpha=0.95)[3:6]   # forget gate
+        >>> [round(float(f[1, 0]), 2), round(float(f[0, 1]), 2)]
+        [0.95, 0.05]
     """
     if not isinstance(weight_hh, Tensor) or weight_hh.ndim != 2 or weight_hh.shape[0] != 4 * weight_hh.shape[1]:
         shape = tuple(weight_hh.shape) if isinstance(weight_hh, Tensor) else type(weight_hh).__name__
         raise ValueError(f"lstm_ expects stacked weight_hh of shape (4N, N), got {shape}")
     if scheme not in LSTM_SCHEMES:
         raise ValueError(f"unknown LSTM scheme {scheme!r}; expected one of {list(LSTM_SCHEMES)}")
+    fb_alpha = _check_finite(fb_alpha, "fb_alpha")
     n = weight_hh.shape[1]
     if weight_ih is not None:
         _check_2d(weight_ih, "lstm_ weight_ih")
@@ -548,7 +554,7 @@ def lstm_(
             elif scheme == "chain":
                 chain_(block, alpha)
             elif scheme == "fb_chain":
-                fb_chain_(block, beta)
+                fb_chain_(block, beta, fb_alpha)
             elif scheme == "plain":
                 plain_(block, n, generator=generator)
             else:  # mixed

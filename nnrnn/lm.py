@@ -40,7 +40,7 @@ name       vanilla RNN (each layer)                              LSTM (each gate
 identity   λI, input N(0, (0.9/√N)²)                             —
 orthogonal λQ (Haar), input N(0, (0.9/√N)²)                      λQ per gate, input Gaussian
 chain      α chain (sub-diagonal), input 0.9·I                   α chain per gate, input 0.9·I
-fb_chain   ``fb_alpha`` chain + β feedback, input 0.9·I          0.99 chain + β feedback
+fb_chain   ``fb_alpha`` chain + β feedback, input 0.9·I          ``fb_alpha`` (0.99) chain + β
 plain      torch's U(−1/√N, 1/√N) for both matrices              torch's default everywhere
 mixed      —                                                     ramp in i, f, o; α chain in g
 ========== ===================================================== ==============================
@@ -766,10 +766,8 @@ def _init_lstm_layer(layer: nn.LSTM, cfg: LMConfig, g: torch.Generator | None) -
         _init.lstm_(w_hh, "chain", weight_ih=w_ih, alpha=cfg.scale, generator=g)
     elif cfg.init == "mixed":
         _init.lstm_(w_hh, "mixed", weight_ih=w_ih, alpha=cfg.scale, end_gain=cfg.ramp_gain, generator=g)
-    else:  # fb_chain: lstm_ hard-codes the 0.99 forward gain, so set each block here
-        _init.lstm_(w_hh, "fb_chain", weight_ih=w_ih, beta=cfg.scale, generator=g)
-        for k in range(4):
-            _init.fb_chain_(w_hh[k * n : (k + 1) * n], cfg.scale, cfg.fb_alpha)
+    else:
+        _init.lstm_(w_hh, "fb_chain", weight_ih=w_ih, beta=cfg.scale, fb_alpha=cfg.fb_alpha, generator=g)
     bound = 1.0 / math.sqrt(n)
     _uniform_(layer.bias_ih_l0, bound, g)
     _uniform_(layer.bias_hh_l0, bound, g)

@@ -122,6 +122,18 @@ def test_lstm_chain_schemes_fill_every_gate(scheme):
         assert torch.allclose(u, 0.9 * torch.eye(n, 3))
 
 
+def test_lstm_fb_chain_takes_its_forward_gain():
+    n = 5
+    w = init.lstm_(torch.empty(4 * n, n), "fb_chain", beta=0.06, fb_alpha=0.9)
+    for block in w.split(n):
+        assert torch.allclose(block, init.fb_chain_matrix(n, 0.06, 0.9).float())
+    # the default stays the authors' 0.99, and equals filling each gate block by hand (bit for bit)
+    ref = torch.empty(4 * n, n)
+    for block in ref.split(n):
+        init.fb_chain_(block, 0.06, 0.99)
+    assert torch.equal(init.lstm_(torch.empty(4 * n, n), "fb_chain", beta=0.06), ref)
+
+
 def test_registry_and_init_rnn():
     rnn = torch.nn.RNN(2, 6)
     init.init_rnn_(rnn.weight_hh_l0, rnn.weight_ih_l0, "fb_chain", 0.03)
@@ -143,6 +155,7 @@ def test_registry_and_init_rnn():
         (lambda: init.lstm_(torch.empty(10, 4), "mixed"), r"\(4N, N\), got \(10, 4\)"),
         (lambda: init.lstm_(torch.empty(16, 4), "banana"), r"unknown LSTM scheme 'banana'"),
         (lambda: init.lstm_(torch.empty(16, 4), "chain", weight_ih=torch.empty(15, 2)), r"got \(15, 2\)"),
+        (lambda: init.lstm_(torch.empty(16, 4), "fb_chain", fb_alpha=float("inf")), r"fb_alpha must be finite, got inf"),
         (lambda: init.scaled_normal_(torch.empty(3, 3), std=-1.0), r"std must be non-negative, got -1.0"),
         (lambda: init.init_rnn_(torch.empty(4, 4), torch.empty(3, 2), "chain", 1.0), r"got shape \(3, 2\)"),
     ],
