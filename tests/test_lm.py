@@ -280,7 +280,7 @@ def test_checkpoint_resume_matches_uninterrupted(tmp_path):
 
 def test_sweep_stores_resumes_and_requires(tmp_path, monkeypatch):
     corpus = toy_corpus(n_train=1500)
-    monkeypatch.setattr(lm, "_corpus", lambda *a, **k: corpus)
+    monkeypatch.setattr(lm.train, "_corpus", lambda *a, **k: corpus)  # where train_lm looks it up
     cfgs = [tiny(init_name=i) for i in ("identity", "chain")]
     runs = lm.sweep(cfgs, root=tmp_path, progress=False)
     assert sorted(runs.ran) == sorted(c.hash() for c in cfgs)
@@ -298,6 +298,42 @@ def test_sweep_stores_resumes_and_requires(tmp_path, monkeypatch):
         lm.sweep(cfgs + [tiny(init_name="orthogonal")], root=tmp_path, cache="require")
     off = lm.sweep([tiny(init_name="orthogonal")], root=tmp_path, cache="off", progress=False)
     assert not lm.is_done(tiny(init_name="orthogonal"), tmp_path) and len(off.results) == 1
+
+
+def test_paper_profile_settings_table_names_its_scale_difference():
+    t = lm.settings_table(lm.profile_configs("rnn", "paper"), "paper")
+    for corpus in lm.CORPORA:  # the paper's column is shown for the paper profile too
+        ours, paper = t[f"{corpus}: paper profile"], t[f"{corpus}: paper"]
+        assert ours["scales"].startswith("one per initializer, our choice, not tuned")
+        assert paper["scales"].startswith("best of 21 values each")
+        assert (int(ours["runs"]), int(paper["runs"])) == (12, 12 * 21)
+        assert ours.drop(["scales", "runs"]).equals(paper.drop(["scales", "runs"]))  # nothing else differs
+    grid = lm.settings_table(lm.profile_configs("rnn", "paper", corpora=["ptb"], grid=True), "paper")
+    assert grid.loc["runs"].tolist() == ["252", "252"]
+    assert "chain: 21 values, 0.05 … 1.05" in grid.loc["scales", "ptb: paper profile"]
+    assert lm.settings_table(lm.profile_configs("lstm", "paper"), "paper").loc["scales", "ptb: paper"] == "not stated"
+
+
+def test_best_scale_keeps_each_groups_best_setting():
+    rows = [  # (init, scale, fb_alpha, seed, best_val_bits, test_bits)
+        ("chain", 0.5, None, 1, 2.0, 2.1), ("chain", 0.5, None, 2, 2.2, 2.3),
+        ("chain", 1.0, None, 1, 1.9, 2.0), ("chain", 1.0, None, 2, 2.0, 2.1),
+        ("chain", 0.9, None, 1, 1.0, 1.1), ("chain", 0.9, None, 2, 1.0, float("nan")),  # a seed diverged
+        ("fb_chain", 0.04, 1.0, 1, 1.5, 1.6), ("fb_chain", 0.04, 0.9, 1, 1.4, 1.5),
+        ("plain", float("nan"), None, 1, 3.0, 3.1), ("plain", float("nan"), None, 2, 3.2, 3.3),
+    ]
+    columns = ["init", "scale", "fb_alpha", "seed", "best_val_bits", "test_bits"]
+    df = pd.DataFrame(rows, columns=columns).assign(corpus="ptb")
+    best = lm.best_scale(df)
+    assert best[best["init"] == "chain"][["scale", "seed"]].values.tolist() == [[1.0, 1], [1.0, 2]]
+    assert best[best["init"] == "fb_chain"]["fb_alpha"].tolist() == [0.9]  # the forward gain is part of a setting
+    assert len(best[best["init"] == "plain"]) == 2  # one setting (no scale): kept whole
+    table = lm.results_table(best, lm.PAPER_TABLE1)
+    assert table.loc["chain", "ptb: ours"] == "2.050 ± 0.050 (n=2)"
+    tie = df[df["init"] == "chain"].assign(best_val_bits=1.0, test_bits=1.0)
+    assert lm.best_scale(tie)["scale"].tolist() == [0.5, 0.5]  # ties: the first setting
+    with pytest.raises(ValueError, match=r"needs the columns \['best_val_bits'\]"):
+        lm.best_scale(df.drop(columns="best_val_bits"))
 
 
 def test_results_table_puts_paper_values_beside_ours():

@@ -1,0 +1,263 @@
+"""Stored language-model runs: where they live, training what is missing, reading them back.
+
+Runs are stored by config hash under ``<results root>/runs/lm-<corpus>/<hash>/`` in the layout
+of :mod:`nnrnn.sweep`: ``history.csv``, ``weights.pt`` (the best-validation ``state_dict``,
+read back with ``weights_only=True``) and, written last, ``config.json`` (config, hash,
+result summary, provenance), all through :func:`nnrnn.store.write_run_payload`. :func:`sweep`
+trains what is missing, in this process or through :func:`nnrnn.sweep.open_executor`'s
+executors (a process pool or a Dask cluster, e.g. of GPU workers), and loads the rest; long
+runs keep a resumable checkpoint of the last finished epoch.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from concurrent.futures import as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from .. import store as _store
+from ..sweep import open_executor
+from .config import LMConfig, _check_int
+from .model import LanguageModel
+from .train import train_lm
+
+__all__ = ["run_dir", "is_done", "run", "run_one", "load_run", "load_model", "sweep", "LMRuns"]
+
+Cache = Literal["auto", "require", "off"]
+
+
+def run_dir(cfg: LMConfig, root: str | os.PathLike | None = None) -> Path:
+    """Where the run of ``cfg`` is stored: ``<results root>/runs/lm-<corpus>/<hash>``.
+
+    Examples:
+        >>> p = run_dir(LMConfig(corpus="ptb-char"), root="/tmp/x")
+        >>> p.parent.as_posix()
+        '/tmp/x/runs/lm-ptb-char'
+    """
+    return _store.results_root(root) / "runs" / f"lm-{cfg.corpus}" / cfg.hash()
+
+
+def is_done(cfg: LMConfig, root: str | os.PathLike | None = None) -> bool:
+    """Whether the run of ``cfg`` is stored (its ``config.json``, written last, exists)."""
+    return (run_dir(cfg, root) / "config.json").is_file()
+
+
+def _checkpoint_path(cfg: LMConfig, root: str | os.PathLike | None) -> Path:
+    return _store.results_root(root) / "runs" / f"lm-{cfg.corpus}" / ".checkpoints" / f"{cfg.hash()}.pt"
+
+
+def run_one(
+    cfg: LMConfig | dict[str, Any],
+    threads: int | None = None,
+    *,
+    data_dir: str | None = None,
+    download: bool = True,
+    device: str | None = None,
+    checkpoint_root: str | None = None,
+    progress: bool | None = False,
+) -> dict[str, Any]:
+    """Train one config and return its files as plain data (what executor workers run).
+
+    The layout follows :func:`nnrnn.sweep.run_one`, so a Dask cluster needs no shared file
+    system: the caller writes the files (:func:`run`, :func:`sweep`). While training, a
+    resumable checkpoint is kept under ``<checkpoint_root>/runs/lm-<corpus>/.checkpoints/`` on
+    the worker (default: its results root) and removed at the end.
+
+    Returns:
+        ``{"hash", "config", "result", "provenance", "history_csv", "weights"}``.
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if not isinstance(cfg, LMConfig):
+        cfg = LMConfig.from_dict(dict(cfg))
+    ckpt = _checkpoint_path(cfg, checkpoint_root) if cfg.epochs > 1 else None
+    res = train_lm(cfg, data_dir=data_dir, download=download, device=device, progress=progress, checkpoint=ckpt)
+    buf = io.BytesIO()
+    torch.save(res.state_dict, buf)
+    payload = {
+        "hash": cfg.hash(),
+        "config": cfg.key(),
+        "result": res.summary(),
+        "provenance": _store.provenance(res.device),
+        "history_csv": res.history.to_csv(index=False),
+        "weights": buf.getvalue(),
+    }
+    if ckpt is not None:
+        ckpt.unlink(missing_ok=True)
+    return payload
+
+
+def _write_payload(payload: dict[str, Any], root: str | os.PathLike | None) -> Path:
+    """Store a run's files atomically in ``data/runs/lm-<corpus>/<hash>/`` (see :func:`nnrnn.store.write_run_payload`)."""
+    return _store.write_run_payload(payload, f"lm-{payload['config']['corpus']}", root, kind="lm")
+
+
+def run(
+    cfg: LMConfig,
+    *,
+    root: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    device: str | None = None,
+    progress: bool | None = None,
+) -> Path:
+    """Train ``cfg`` here unless its run is stored; return the run directory (resumable)."""
+    if is_done(cfg, root):
+        return run_dir(cfg, root)
+    payload = run_one(cfg, data_dir=None if data_dir is None else str(data_dir), download=download, device=device,
+                      checkpoint_root=None if root is None else str(root), progress=progress)
+    return _write_payload(payload, root)
+
+
+def load_run(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a stored run: ``{"config": LMConfig, "hash", "history": DataFrame, "result": dict, "path"}``."""
+    path = Path(path)
+    meta = json.loads((path / "config.json").read_text())
+    result = {k: (float("nan") if v is None else v) for k, v in meta["result"].items()}
+    return {"config": LMConfig.from_dict(meta["config"]), "hash": meta["hash"], "meta": meta,
+            "history": pd.read_csv(path / "history.csv"), "result": result, "path": path}
+
+
+def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> LanguageModel:
+    """Rebuild a stored run's model with its best-validation weights (``weights_only=True``)."""
+    path = Path(path)
+    info = load_run(path)
+    state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+    model = LanguageModel(int(info["result"]["ntoken"]), info["config"])
+    model.load_state_dict(state)
+    return model.to(device).eval()
+
+
+@dataclass
+class LMRuns:
+    """The runs of a sweep, loaded.
+
+    Attributes:
+        configs: the configs, in the order given.
+        history: every history row, with the run's ``hash``, ``corpus``, ``cell``, ``init``,
+            ``scale``, ``fb_alpha`` and ``seed`` columns.
+        results: one row per run: those columns plus the :meth:`LMResult.summary` fields.
+        paths: run directory per hash.
+        ran: hashes trained by this call (the others were loaded).
+    """
+
+    configs: list[LMConfig]
+    history: pd.DataFrame
+    results: pd.DataFrame
+    paths: dict[str, Path]
+    ran: list[str] = field(default_factory=list)
+
+    def model(self, cfg: LMConfig, *, device: str | torch.device = "cpu") -> LanguageModel:
+        """The trained model of ``cfg`` (best-validation weights), in eval mode."""
+        h = cfg.hash()
+        if h not in self.paths:
+            raise KeyError(f"no run with config hash {h} in this sweep")
+        return load_model(self.paths[h], device=device)
+
+
+def _ids(cfg: LMConfig) -> dict[str, Any]:
+    return {"hash": cfg.hash(), "corpus": cfg.corpus, "cell": cfg.cell, "init": cfg.init,
+            "scale": cfg.scale, "fb_alpha": cfg.fb_alpha, "seed": cfg.seed}
+
+
+def sweep(
+    configs: Sequence[LMConfig],
+    *,
+    cache: Cache = "auto",
+    root: str | os.PathLike | None = None,
+    executor: Any = "serial",
+    max_workers: int | None = None,
+    scheduler: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    device: str | None = None,
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> LMRuns:
+    """Train the runs of ``configs`` that are not stored, store each, and load them all.
+
+    Args:
+        configs: the runs (e.g. :func:`nnrnn.lm.profile_configs`).
+        cache: ``"auto"`` trains what is missing and loads the rest; ``"require"`` trains
+            nothing and raises :class:`nnrnn.store.ResultMissing` naming the missing runs (a
+            book built from stored paper-scale runs); ``"off"`` trains everything into a fresh
+            temporary root and leaves the store alone.
+        root: results root (:func:`nnrnn.store.results_root`).
+        executor: as in :func:`nnrnn.sweep.run_sweep`: ``"serial"`` (default: this process, all
+            torch threads), ``"local"`` (a process pool, one torch thread per run), ``"dask"``
+            (a Dask cluster at ``scheduler``, or a ``LocalCluster``) or any
+            ``concurrent.futures.Executor``. Workers load the corpus themselves and return the
+            run's files, which this process stores.
+        max_workers, scheduler: pool size; Dask scheduler address (``"tcp://host:8786"``).
+        data_dir, download: where the corpus is (see :func:`nnrnn.data.load_corpus`).
+        device: overrides every config's device (e.g. ``"cuda"`` on GPU workers); not hashed.
+        threads: torch intra-op threads per run (``"local"`` and ``"dask"`` use 1 anyway; for
+            ``"serial"`` the caller's setting is restored afterwards). ``None`` leaves it.
+        progress: a tqdm bar over runs (and over windows for serial runs); ``None``: only on a
+            terminal.
+    """
+    if cache not in ("auto", "require", "off"):
+        raise ValueError(f"cache must be one of ['auto', 'require', 'off'], got {cache!r}")
+    configs = list(configs)
+    if not configs:
+        raise ValueError("the sweep is empty: no configs to run")
+    for c in configs:
+        if not isinstance(c, LMConfig):
+            raise ValueError(f"configs must be LMConfig objects, got {type(c).__name__}")
+    hashes = [c.hash() for c in configs]
+    if len(set(hashes)) != len(hashes):
+        raise ValueError("configs contain duplicates (equal config hashes)")
+    if cache == "off":
+        root = tempfile.mkdtemp(prefix="nnrnn-lm-")
+    missing = [c for c in configs if not is_done(c, root)]
+    if missing and cache == "require":
+        names = ", ".join(f"{c.corpus}/{c.cell}/{c.init}/seed{c.seed} ({c.hash()})" for c in missing[:4])
+        raise _store.ResultMissing(
+            f"{len(missing)} of {len(configs)} language-model runs are not stored under "
+            f"{_store.results_root(root) / 'runs'}: {names}{' ...' if len(missing) > 4 else ''}; train them "
+            "first, e.g. `python -m nnrnn.lm --cell rnn --profile paper --executor dask --scheduler tcp://host:8786`"
+        )
+    ran: list[str] = []
+    if threads is not None:
+        _check_int(threads, "threads")
+    saved_threads = torch.get_num_threads()
+    if missing:
+        kw = dict(data_dir=None if data_dir is None else str(data_dir), download=download, device=device,
+                  checkpoint_root=None if root is None else str(root))
+        disable = (not progress) if progress is not None else None
+        bar = tqdm(total=len(missing), disable=disable, desc="language-model runs", unit="run")
+        try:
+            with open_executor(executor, max_workers, scheduler) as (ex, ex_threads):
+                inner = progress if ex_threads is None else False
+                n_threads = threads if threads is not None else ex_threads
+                futures = {ex.submit(run_one, c.key(), n_threads, progress=inner, **kw): c for c in missing}
+                try:
+                    for fut in as_completed(futures):
+                        payload = fut.result()
+                        _write_payload(payload, root)
+                        ran.append(payload["hash"])
+                        bar.update(1)
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+        finally:
+            bar.close()
+            torch.set_num_threads(saved_threads)
+    hist, res, paths = [], [], {}
+    for cfg in configs:
+        info = load_run(run_dir(cfg, root))
+        hist.append(info["history"].assign(**_ids(cfg)))
+        res.append({**_ids(cfg), **info["result"]})
+        paths[cfg.hash()] = info["path"]
+    return LMRuns(configs, pd.concat(hist, ignore_index=True), pd.DataFrame(res), paths, ran)
+
