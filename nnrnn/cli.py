@@ -1,0 +1,194 @@
+"""The ``nnrnn`` command: one entry point for the package's command lines.
+
+Each subcommand hands the rest of the command line, unchanged, to the module that owns it, so
+``nnrnn sweep ARGS`` is ``python -m nnrnn.sweep ARGS`` (which keeps working)::
+
+    nnrnn sweep --task copy --profile demo --dry-run     # a sweep of training runs (chapters 04-06)
+    nnrnn lm --cell rnn --profile smoke                  # language-model runs (chapters 07, 09)
+    nnrnn train --task copy                              # one training run
+    nnrnn book --profile smoke                           # execute the chapters, build the book
+    nnrnn bench rnn --quick                              # the RNN engine against torch.nn.RNN
+    nnrnn data verify mnist ptb                          # the data sets: list, fetch, verify
+    nnrnn verify                                         # re-check archived runs
+    nnrnn <command> --help                               # that command's options
+
+A ``ValueError`` from a command (the package's way to reject a bad value) ends the command with
+a one-line ``error:`` message and exit status 2, as argparse does for a bad option, instead of a
+traceback; ``nnrnn --traceback <command> ...`` shows the traceback. The commands import torch
+only when they run, so ``nnrnn --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from . import __version__
+
+__all__ = ["COMMANDS", "Command", "main", "data_main"]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: the ``module:function`` that runs it and its one-line help."""
+
+    target: str
+    help: str
+
+    def load(self) -> Callable[[list[str]], int]:
+        """Import the module and return its main function, which takes ``argv`` and returns a status."""
+        module, _, func = self.target.partition(":")
+        return getattr(importlib.import_module(module), func)
+
+    def available(self) -> bool:
+        """Whether the module that runs the command exists in this version of the package."""
+        return importlib.util.find_spec(self.target.partition(":")[0]) is not None
+
+
+COMMANDS: dict[str, Command] = {
+    "sweep": Command("nnrnn.sweep:_main", "train (or resume) a sweep of copy, addition or psMNIST runs"),
+    "lm": Command("nnrnn.lm.cli:main", "train (or resume) the language-model runs of chapters 07 and 09"),
+    "train": Command("nnrnn.train:_main", "train one vanilla RNN on copy or addition and print its history"),
+    "book": Command("nnrnn.book:main", "execute every chapter with papermill and build the book"),
+    "bench": Command("nnrnn.bench:main", "time the RNN engine against torch.nn.RNN (speed and memory)"),
+    "data": Command("nnrnn.cli:data_main", "list the data sets, download them, verify their SHA-256"),
+    "verify": Command("nnrnn.verify:main", "re-run a sample of archived runs and compare their results"),
+}
+
+_EPILOG = """\
+examples:
+  nnrnn sweep --task copy --profile demo --dry-run
+  nnrnn book --profile smoke
+  nnrnn data fetch mnist ptb
+  nnrnn bench rnn --quick
+
+Each command has its own options: nnrnn <command> --help.
+`python -m nnrnn.<module>` (e.g. python -m nnrnn.sweep) runs the same commands."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nnrnn",
+        description="Non-normal RNN memory (Orhan & Pitkow, ICLR 2020): training sweeps, the book, "
+        "benchmarks and data.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"nnrnn {__version__}")
+    parser.add_argument("--traceback", action="store_true",
+                        help="on an error, show the full Python traceback instead of a one-line message")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", title="commands", required=True)
+    for name, cmd in COMMANDS.items():
+        sub.add_parser(name, help=cmd.help, add_help=False)
+    return parser
+
+
+def _run(name: str, argv: list[str], show_traceback: bool) -> int:
+    """Run one subcommand with ``argv``; a ``ValueError`` becomes an ``error:`` line and status 2."""
+    cmd = COMMANDS[name]
+    if not cmd.available():
+        print(f"nnrnn {name}: not available yet in nnrnn {__version__} "
+              f"({cmd.target.partition(':')[0]} is not installed).", file=sys.stderr)
+        return 1
+    try:
+        status = cmd.load()(argv)
+    except ValueError as exc:
+        if show_traceback:
+            raise
+        print(f"nnrnn {name}: error: {exc}", file=sys.stderr)
+        print("(run `nnrnn --traceback " + name + " ...` to see where it was raised)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nnnrnn {name}: interrupted", file=sys.stderr)
+        return 130
+    return int(status or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``nnrnn [--traceback] <command> [options]``; return the exit status.
+
+    Everything after the command name goes, unchanged, to that command's own parser.
+
+    Examples:
+        >>> sorted(COMMANDS)
+        ['bench', 'book', 'data', 'lm', 'sweep', 'train', 'verify']
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    # The first word that is not an option is the command; what follows belongs to it.
+    at = next((i for i, a in enumerate(argv) if not a.startswith("-")), len(argv))
+    args = parser.parse_args(argv[: at + 1])  # exits 2 on an unknown command, 0 on --help
+    return _run(args.command, argv[at + 1:], args.traceback)
+
+
+# ----------------------------------------------------------------------------- nnrnn data
+def _size(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def data_main(argv: Sequence[str] | None = None) -> int:
+    """``nnrnn data list|fetch|verify``: the data sets of :mod:`nnrnn.data`.
+
+    ``list`` shows each data set and its files; ``fetch NAME...`` finds each file (in the
+    data directory, then the download folder) or downloads it, and checks its SHA-256;
+    ``verify NAME...`` does the same without downloading and exits with status 1 if any
+    file is missing or differs.
+    """
+    from . import data  # imports torch: only when the command runs
+
+    names = list(data.DATASETS)
+    parser = argparse.ArgumentParser(
+        prog="nnrnn data",
+        description="List, download and verify the data sets (files checked against their SHA-256).",
+        epilog="examples:\n  nnrnn data list\n  nnrnn data fetch mnist ptb ptb-char\n"
+        "  NNRNN_DATA_DIR=/data/nnrnn nnrnn data verify all",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="action", metavar="<action>", required=True)
+    sub.add_parser("list", help="the data sets, their files and sizes")
+    for action, text in (("fetch", "find or download the files and check them"),
+                         ("verify", "check the files that are here; download nothing")):
+        p = sub.add_parser(action, help=text, description=text.capitalize() + ".")
+        p.add_argument("names", nargs="+", metavar="NAME", choices=[*names, "all"],
+                       help=f"data sets: {', '.join(names)} or all")
+        p.add_argument("--data-dir", default=None, metavar="DIR",
+                       help="the data directory searched first (default: $NNRNN_DATA_DIR, then the "
+                       "download folder)")
+    args = parser.parse_args(argv)
+
+    if args.action == "list":
+        for name, description in data.DATASETS.items():
+            files = [f for f in data.FILES if f.split("/")[0] == name]
+            total = sum(data.FILES[f][1] for f in files)
+            print(f"{name:<9} {description} ({len(files)} file{'s' * (len(files) != 1)}, {_size(total)})")
+            for f in files:
+                print(f"    {f:<34} {_size(data.FILES[f][1]):>9}  sha256 {data.FILES[f][0][:16]}...")
+        return 0
+
+    chosen = names if "all" in args.names else list(dict.fromkeys(args.names))
+    download = args.action == "fetch"
+    missing, wrong = [], []
+    for name in chosen:
+        for f in (f for f in data.FILES if f.split("/")[0] == name):
+            try:
+                path = data.fetch(f, data_dir=args.data_dir, download=download)
+            except data.DataNotFoundError as exc:
+                missing.append(f)
+                # without downloads, "not here" is the whole story; a failed download says why
+                print(f"missing {f}" + (f": {exc}" if download else ""), file=sys.stderr)
+            except (data.DataError, OSError) as exc:
+                wrong.append(f)
+                print(f"FAILED  {f}: {exc}", file=sys.stderr)
+            else:
+                print(f"ok      {f}  {path}")
+    if missing and not download:
+        print(f"{len(missing)} file(s) missing: `nnrnn data fetch {' '.join(chosen)}` downloads them; "
+              "`nnrnn data list` shows every file and its SHA-256.", file=sys.stderr)
+    if wrong:
+        print(f"{len(wrong)} file(s) unusable (see above)", file=sys.stderr)
+    return 1 if missing or wrong else 0
