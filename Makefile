@@ -4,8 +4,11 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PROFILE ?= demo
 DEVICE  ?= auto
-NNRNN_DATA_DIR ?= $(abspath ../shared/data)
+# The project's offline data copy, only where it exists (book/data.md); else nnrnn.data downloads.
+NNRNN_DATA_DIR ?= $(abspath $(wildcard ../shared/data))
+ifneq ($(NNRNN_DATA_DIR),)
 export NNRNN_DATA_DIR
+endif
 
 MATHJAX_VERSION := 3.2.2
 MATHJAX_SHA256  := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09

@@ -225,7 +225,8 @@ def test_same_size_edit_in_place_with_mtime_restored_is_caught(tmp_path):
         f.write(b"X")
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
     after = p.stat()
-    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)
+    key = (after.st_ino, after.st_size, after.st_mtime_ns)
+    assert key == (st.st_ino, st.st_size, st.st_mtime_ns)
     with pytest.raises(D.ChecksumError, match=hashlib.sha256(b"Xbcdef").hexdigest()):
         D.verify(p, good)
 
