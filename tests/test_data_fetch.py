@@ -8,12 +8,15 @@ fixture of ``conftest.py``; they are skipped without it).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.server
 import io
 import os
 import re
 import shutil
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,7 @@ from nnrnn.data import download as DL
 from nnrnn.data import registry as R
 
 REPO = Path(__file__).resolve().parent.parent
+_REAL_DOWNLOADER = DL._downloader  # pooch's own, before the fixture below replaces it
 
 
 def _offline(url, output_file, pooch):
@@ -440,3 +444,59 @@ def test_archive_member_with_wrong_digest_is_refused(tmp_path, monkeypatch):
     with pytest.raises(D.DataNotFoundError, match="checksum mismatch for ptb-char/ptb.char.valid"):
         D.fetch(rel, download=True)
     assert not (tmp_path / "cache").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Pooch's own HTTP downloader, against a server on the loopback interface
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def http_root(tmp_path, monkeypatch):
+    """A folder served over HTTP on 127.0.0.1 for the length of one test; yields (folder, URL)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setattr(DL, "_downloader", _REAL_DOWNLOADER)
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_http_download_through_pooch(http_root, tmp_path, monkeypatch, data_dir):
+    """No fake downloader: pooch's HTTPDownloader (requests) fetches, checks and renames."""
+    root, url = http_root
+    rel = "ptb/ptb.valid.txt"
+    shutil.copy(data_dir / rel, root / "ptb.valid.txt")
+    monkeypatch.setitem(R.SOURCES, rel, (url + "absent.txt",))
+    with pytest.raises(D.DataNotFoundError, match="404"):
+        D.fetch(rel)
+    assert not (tmp_path / "cache").exists()
+    monkeypatch.setitem(R.SOURCES, rel, (url + "absent.txt", url + "ptb.valid.txt"))
+    path = D.fetch(rel)
+    assert path == tmp_path / "cache" / rel
+    assert path.read_bytes() == (data_dir / rel).read_bytes()
+    assert _files(tmp_path / "cache") == [rel]
+
+
+def test_http_archive_download_through_pooch(http_root, tmp_path, monkeypatch, data_dir):
+    root, url = http_root
+    rel = "ptb-char/ptb.char.test.txt"
+    tgz = _tgz({"simple-examples/data/ptb.char.test.txt": (data_dir / rel).read_bytes()})
+    (root / "simple-examples.tgz").write_bytes(tgz)
+    archive = R.Archive(
+        "simple-examples.tgz",
+        (url + "simple-examples.tgz",),
+        hashlib.md5(tgz).hexdigest(),
+        R.SIMPLE_EXAMPLES.members,
+    )
+    monkeypatch.setitem(R.SOURCES, rel, (archive,))
+    assert D.fetch(rel).read_bytes() == (data_dir / rel).read_bytes()
+    assert _files(tmp_path / "cache") == [rel]

@@ -53,8 +53,8 @@ def default_cache() -> Path:
     """The download folder when none is named: ``pooch.os_cache("nnrnn") / "data"``.
 
     Examples:
-        >>> default_cache().parts[-2:]
-        ('nnrnn', 'data')
+        >>> default_cache().name
+        'data'
     """
     return pooch.os_cache("nnrnn") / "data"
 
