@@ -19,7 +19,8 @@ makes it run backwards in torch. That layout is available only as the explicit a
 
 Every in-place initializer is named ``name_(tensor, ..., *, generator=None)``, works under
 ``torch.no_grad()``, keeps the tensor's dtype and device and returns the same tensor, like
-``torch.nn.init``. ``*_matrix`` constructors return new float64 tensors for the theory
+``torch.nn.init``; it refuses integer tensors (which would truncate the values written), complex
+and empty ones, with a ``ValueError`` worded by :mod:`nnrnn.validate`. ``*_matrix`` constructors return new float64 tensors for the theory
 chapters. Random initializers draw only from the ``generator`` they are given (or from a
 fresh default generator of torch's global RNG when ``generator`` is ``None``).
 """
@@ -32,6 +33,8 @@ from typing import Callable, Literal
 
 import torch
 from torch import Tensor
+
+from . import validate
 
 __all__ = [
     "Orientation",
@@ -66,40 +69,26 @@ LSTM_GATES = ("i", "f", "g", "o")
 
 
 # ----------------------------------------------------------------------------- validation
+# Thin wrappers over nnrnn.validate (one wording for every error); the in-place fills refuse
+# integer tensors (the values would be truncated), complex and empty ones.
 def _check_square(w: Tensor, name: str) -> int:
-    if not isinstance(w, Tensor):
-        raise ValueError(f"{name} expects a torch.Tensor, got {type(w).__name__}")
-    if w.ndim != 2 or w.shape[0] != w.shape[1]:
-        raise ValueError(f"{name} expects a square 2-D tensor, got shape {tuple(w.shape)}")
-    return w.shape[0]
+    return validate.float_tensor(w, name, square=True).shape[0]
 
 
 def _check_2d(w: Tensor, name: str) -> None:
-    if not isinstance(w, Tensor):
-        raise ValueError(f"{name} expects a torch.Tensor, got {type(w).__name__}")
-    if w.ndim != 2:
-        raise ValueError(f"{name} expects a 2-D tensor, got shape {tuple(w.shape)}")
+    validate.float_tensor(w, name, ndim=2)
 
 
 def _check_finite(value: float, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return v
+    return validate.finite_float(value, name)
 
 
 def _check_size(n: int, name: str = "n") -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{name} must be a positive integer, got {n!r}")
-    return n
+    return validate.positive_int(n, name)
 
 
 def _check_orientation(orientation: str) -> None:
-    if orientation not in _ORIENTATIONS:
-        raise ValueError(f"orientation must be one of {list(_ORIENTATIONS)}, got {orientation!r}")
+    validate.choice(orientation, "orientation", _ORIENTATIONS)
 
 
 # ----------------------------------------------------------------------------- recurrent
@@ -117,7 +106,7 @@ def identity_(w: Tensor, gain: float = 1.0) -> Tensor:
         >>> bool(torch.equal(w, 0.5 * torch.eye(3)))
         True
     """
-    _check_square(w, "identity_")
+    _check_square(w, "w")
     gain = _check_finite(gain, "gain")
     with torch.no_grad():
         w.zero_()
@@ -155,10 +144,9 @@ def orthogonal_(
         >>> bool(torch.allclose(w @ w.T, torch.eye(4), atol=1e-6))
         True
     """
-    n = _check_square(w, "orthogonal_")
+    n = _check_square(w, "w")
     gain = _check_finite(gain, "gain")
-    if group not in _GROUPS:
-        raise ValueError(f"group must be one of {list(_GROUPS)}, got {group!r}")
+    validate.choice(group, "group", _GROUPS)
     q = orthogonal_matrix(n, group=group, generator=generator)
     with torch.no_grad():
         w.copy_(gain * q)
@@ -193,7 +181,7 @@ def chain_(w: Tensor, alpha: float = 1.0, *, orientation: Orientation = "forward
         >>> bool(w[1, 0] == 1.0 and w[0, 1] == 0.0)
         True
     """
-    _check_square(w, "chain_")
+    _check_square(w, "w")
     alpha = _check_finite(alpha, "alpha")
     _check_orientation(orientation)
     with torch.no_grad():
@@ -223,7 +211,7 @@ def fb_chain_(
         >>> [round(float(w[1, 0]), 2), round(float(w[0, 1]), 2), float(w[0, 0])]
         [0.99, 0.04, 0.0]
     """
-    _check_square(w, "fb_chain_")
+    _check_square(w, "w")
     alpha = _check_finite(alpha, "alpha")
     beta = _check_finite(beta, "beta")
     _check_orientation(orientation)
@@ -255,7 +243,7 @@ def ramp_(w: Tensor, end_gain: float = 0.01, *, orientation: Orientation = "forw
         >>> [round(float(w[2, 0]), 3), round(float(w[0, 2]), 3), float(w[1, 1])]
         [0.01, -0.01, 0.0]
     """
-    n = _check_square(w, "ramp_")
+    n = _check_square(w, "w")
     end_gain = _check_finite(end_gain, "end_gain")
     _check_orientation(orientation)
     with torch.no_grad():
@@ -278,7 +266,7 @@ def plain_(
         >>> bool(w.abs().max() <= 0.5)
         True
     """
-    _check_2d(w, "plain_")
+    _check_2d(w, "w")
     n = w.shape[1] if hidden_size is None else _check_size(hidden_size, "hidden_size")
     bound = 1.0 / math.sqrt(n)
     with torch.no_grad():
@@ -304,7 +292,7 @@ def source_(u: Tensor, gain: float = 0.9) -> Tensor:
         >>> u[:, 0].tolist() == [0.8999999761581421, 0.0, 0.0, 0.0]
         True
     """
-    _check_2d(u, "source_")
+    _check_2d(u, "u")
     gain = _check_finite(gain, "gain")
     with torch.no_grad():
         u.zero_()
@@ -335,12 +323,10 @@ def scaled_normal_(
         >>> scaled_normal_(torch.empty(100, 3), generator=g).shape
         torch.Size([100, 3])
     """
-    _check_2d(u, "scaled_normal_")
+    _check_2d(u, "u")
     if std is None:
         std = 0.9 / math.sqrt(u.shape[0])
-    std = _check_finite(std, "std")
-    if std < 0:
-        raise ValueError(f"std must be non-negative, got {std!r}")
+    std = validate.finite_float(std, "std", low=0.0)
     with torch.no_grad():
         u.copy_(std * torch.randn(u.shape, generator=generator, dtype=torch.float64))
     return u
@@ -368,8 +354,7 @@ def orthogonal_matrix(
     """
     _check_size(n)
     gain = _check_finite(gain, "gain")
-    if group not in _GROUPS:
-        raise ValueError(f"group must be one of {list(_GROUPS)}, got {group!r}")
+    validate.choice(group, "group", _GROUPS)
     a = torch.randn(n, n, generator=generator, dtype=torch.float64)
     q, r = torch.linalg.qr(a)
     d = torch.sign(torch.diagonal(r))
@@ -482,8 +467,9 @@ def init_rnn_(
         (1.0, True)
     """
     spec = get(name)
-    _check_square(weight_hh, f"init_rnn_({name!r}) weight_hh")
-    _check_2d(weight_ih, "init_rnn_ weight_ih")
+    scale = validate.finite_float(scale, "scale")
+    _check_square(weight_hh, "weight_hh")
+    _check_2d(weight_ih, "weight_ih")
     if weight_ih.shape[0] != weight_hh.shape[0]:
         raise ValueError(
             f"weight_ih must have {weight_hh.shape[0]} rows to match weight_hh, got shape {tuple(weight_ih.shape)}"

@@ -145,21 +145,87 @@ def test_registry_and_init_rnn():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: init.chain_(torch.empty(3, 5)), r"square 2-D tensor, got shape \(3, 5\)"),
+        (lambda: init.chain_(torch.empty(3, 5)), r"w must be a non-empty square 2-D real floating-point tensor, got shape \(3, 5\)"),
         (lambda: init.identity_(torch.empty(4)), r"got shape \(4,\)"),
         (lambda: init.orthogonal_(torch.empty(3, 3), group="U"), r"group must be one of \['O', 'SO'\], got 'U'"),
         (lambda: init.chain_(torch.empty(3, 3), orientation="up"), r"orientation must be one of .* got 'up'"),
-        (lambda: init.chain_(torch.empty(3, 3), alpha=float("nan")), r"alpha must be finite, got nan"),
+        (lambda: init.chain_(torch.empty(3, 3), alpha=float("nan")), r"alpha must be a finite number, got nan"),
         (lambda: init.get("xavier"), r"unknown initializer 'xavier'; expected one of \['chain'"),
         (lambda: init.chain_matrix(-2), r"n must be a positive integer, got -2"),
         (lambda: init.lstm_(torch.empty(10, 4), "mixed"), r"\(4N, N\), got \(10, 4\)"),
         (lambda: init.lstm_(torch.empty(16, 4), "banana"), r"unknown LSTM scheme 'banana'"),
         (lambda: init.lstm_(torch.empty(16, 4), "chain", weight_ih=torch.empty(15, 2)), r"got \(15, 2\)"),
         (lambda: init.lstm_(torch.empty(16, 4), "fb_chain", fb_alpha=float("inf")), r"fb_alpha must be (a )?finite.*got inf"),
-        (lambda: init.scaled_normal_(torch.empty(3, 3), std=-1.0), r"std must be non-negative, got -1.0"),
+        (lambda: init.scaled_normal_(torch.empty(3, 3), std=-1.0), r"std must be >= 0.0, got -1.0"),
         (lambda: init.init_rnn_(torch.empty(4, 4), torch.empty(3, 2), "chain", 1.0), r"got shape \(3, 2\)"),
     ],
 )
 def test_bad_input_raises_value_error_naming_it(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ----------------------------------------------------------------------------- bad inputs (issue 12, item 13)
+_FILLS = {
+    "identity_": lambda t: init.identity_(t, 1.5),
+    "orthogonal_": lambda t: init.orthogonal_(t, 1.5),
+    "chain_": lambda t: init.chain_(t, 1.5),
+    "fb_chain_": lambda t: init.fb_chain_(t, 0.5, 1.5),
+    "ramp_": lambda t: init.ramp_(t, 1.5),
+    "plain_": lambda t: init.plain_(t),
+    "source_": lambda t: init.source_(t, 1.5),
+    "scaled_normal_": lambda t: init.scaled_normal_(t),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.bool, torch.complex64])
+@pytest.mark.parametrize("fill", sorted(_FILLS))
+def test_fills_refuse_non_floating_tensors(fill, dtype):
+    """An integer tensor would silently truncate the gain (chain_ with alpha 1.5 wrote 1)."""
+    t = torch.zeros(3, 3, dtype=dtype)
+    with pytest.raises(ValueError, match=rf"real floating-point tensor, got dtype {dtype}$"):
+        _FILLS[fill](t)
+    assert not t.any()  # untouched
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (0, 3), (3, 0)])
+@pytest.mark.parametrize("fill", sorted(_FILLS))
+def test_fills_refuse_empty_tensors(fill, shape):
+    """scaled_normal_ and plain_ raised ZeroDivisionError on empty shapes; all fills now say why."""
+    if fill not in ("plain_", "source_", "scaled_normal_") and shape[0] != shape[1]:
+        match = r"square 2-D real floating-point tensor, got shape"
+    else:
+        match = rf"must be a non-empty .*tensor, got shape \({shape[0]}, {shape[1]}\)"
+    with pytest.raises(ValueError, match=match):
+        _FILLS[fill](torch.empty(shape))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: init.identity_(torch.empty(3, 3), "1.5"), r"gain must be a finite number, got '1.5'"),
+        (lambda: init.identity_(torch.empty(3, 3), True), r"gain must be a finite number, got True"),
+        (lambda: init.source_(torch.empty(3, 1), None), r"gain must be a finite number, got None"),
+        (lambda: init.fb_chain_(torch.empty(3, 3), float("inf")), r"beta must be a finite number, got inf"),
+        (lambda: init.orthogonal_(torch.empty(2, 3, 3)), r"got shape \(2, 3, 3\)"),
+        (lambda: init.plain_(torch.empty(3, 3), 0), r"hidden_size must be a positive integer, got 0"),
+        (lambda: init.scaled_normal_(torch.empty(3, 2), std=float("nan")), r"std must be a finite number, got nan"),
+        (lambda: init.chain_matrix(2.0), r"n must be a positive integer, got 2.0"),
+        (lambda: init.orthogonal_matrix(True), r"n must be a positive integer, got True"),
+        (lambda: init.ramp_matrix(4, float("nan")), r"end_gain must be a finite number, got nan"),
+        (lambda: init.init_rnn_([[1.0]], torch.empty(1, 1), "chain", 1.0), r"weight_hh must be .*, got list"),
+        (lambda: init.init_rnn_(torch.empty(3, 3), torch.empty(3, 1), "identity", float("nan")),
+         r"scale must be a finite number, got nan"),
+        (lambda: init.init_rnn_(torch.empty(3, 3), torch.empty(3, 1, dtype=torch.long), "chain", 1.0),
+         r"weight_ih must be .*, got dtype torch.int64"),
+    ],
+)
+def test_more_bad_inputs_are_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_fills_accept_every_float_dtype():
+    for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+        w = init.chain_(torch.empty(3, 3, dtype=dtype), 1.5)
+        assert w.dtype == dtype and float(w[1, 0]) == 1.5
