@@ -36,8 +36,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
+
+from . import validate
+from .analysis import eigenvalues
 
 __all__ = [
     "is_nilpotent",
@@ -54,19 +58,15 @@ _MAX_DOUBLINGS = 60
 
 
 def _as_matrix(w, name: str = "W") -> Tensor:
-    w = torch.as_tensor(w, dtype=torch.float64)
-    if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty square matrix, got shape {tuple(w.shape)}")
-    if not torch.isfinite(w).all():
-        raise ValueError(f"{name} must contain only finite values")
-    return w
+    return validate.real_array(w, name, square=True)
 
 
 def _as_vector(v, n: int) -> Tensor:
-    v = torch.as_tensor(v, dtype=torch.float64)
-    if v.ndim != 1 or v.shape[0] != n:
-        raise ValueError(f"v must be a vector of length {n}, got shape {tuple(v.shape)}")
-    return v
+    return validate.real_array(v, "v", length=n)
+
+
+def _sigma2(sigma2) -> float:
+    return validate.finite_float(sigma2, "sigma2", low=0.0, low_open=True)
 
 
 def is_nilpotent(w) -> bool:
@@ -99,9 +99,12 @@ def _doubling(w: Tensor, q: Tensor) -> Tensor:
             break
         if step.abs().max() <= 1e-17 * x.abs().max() and a.abs().max() < 1e-8:
             return x
-    raise ValueError(
-        "the noise covariance does not exist: the series sum_k W^k Q W^kT does not converge, "
-        "so the spectral radius of W is not below 1"
+    rho = float(np.abs(eigenvalues(w.numpy())).max())
+    if rho < 1 and not torch.isfinite(x).all():  # contracting, but its transient growth overflows
+        _overflow(w)
+    raise validate.error(
+        "W", "a matrix of spectral radius below 1 (or nilpotent), so that the noise covariance "
+        "sum_k W^k Q W^kT exists", f"spectral radius {rho:.6g}", raw=True,
     )
 
 
@@ -113,15 +116,23 @@ def _exact_sum(w: Tensor, q: Tensor) -> Tensor:
         if not term.any():
             break
         x = x + term
+    if not torch.isfinite(x).all():
+        _overflow(w)
     return x
 
 
+def _overflow(w: Tensor) -> None:
+    raise validate.error(
+        "W", "small enough for its noise covariance sum_k W^k W^kT to fit in float64 (it overflows; "
+        "for a chain use chain_memory_curve)", f"max |W_ij| = {float(w.abs().max()):.3g}", raw=True,
+    )
+
+
 def _series(w: Tensor, q: Tensor, method: str) -> Tensor:
-    if method not in ("auto", "exact", "lyapunov"):
-        raise ValueError(f"method must be one of ['auto', 'exact', 'lyapunov'], got {method!r}")
+    validate.choice(method, "method", ("auto", "exact", "lyapunov"))
     nil = is_nilpotent(w)
     if method == "exact" and not nil:
-        raise ValueError("method='exact' needs a nilpotent W (W^N = 0), e.g. a chain")
+        raise validate.error("W", "nilpotent (W^N = 0, e.g. a chain) for method='exact'", "W^N != 0", raw=True)
     if method == "exact" or (method == "auto" and nil):
         return _exact_sum(w, q)
     return _doubling(w, q)
@@ -142,8 +153,7 @@ def noise_covariance(w, sigma2: float = 1.0, method: str = "auto") -> Tensor:
         [1.333333, 1.333333]
     """
     w = _as_matrix(w)
-    if not (sigma2 > 0 and math.isfinite(sigma2)):
-        raise ValueError(f"sigma2 must be a positive finite number, got {sigma2!r}")
+    sigma2 = _sigma2(sigma2)
     return _series(w, sigma2 * torch.eye(w.shape[0], dtype=torch.float64), method)
 
 
@@ -169,10 +179,7 @@ def fisher_memory_curve(w, v, k_max: int | None = None, sigma2: float = 1.0, met
     w = _as_matrix(w)
     n = w.shape[0]
     v = _as_vector(v, n)
-    if k_max is None:
-        k_max = 2 * n
-    if isinstance(k_max, bool) or not isinstance(k_max, int) or k_max < 0:
-        raise ValueError(f"k_max must be a non-negative integer, got {k_max!r}")
+    k_max = 2 * n if k_max is None else validate.non_negative_int(k_max, "k_max")
     c = noise_covariance(w, sigma2, method)
     powers = torch.empty(k_max + 1, n, dtype=torch.float64)
     x = v.clone()
@@ -212,9 +219,8 @@ def signal_norms(w, v, k_max: int) -> Tensor:
         [1.0, 2.0, 4.0, 0.0, 0.0]
     """
     w = _as_matrix(w)
-    x = _as_vector(v, w.shape[0]).clone()
-    if isinstance(k_max, bool) or not isinstance(k_max, int) or k_max < 0:
-        raise ValueError(f"k_max must be a non-negative integer, got {k_max!r}")
+    x = _as_vector(v, w.shape[0])
+    k_max = validate.non_negative_int(k_max, "k_max")
     out = torch.empty(k_max + 1, dtype=torch.float64)
     for k in range(k_max + 1):
         out[k] = torch.linalg.vector_norm(x)
@@ -233,12 +239,9 @@ def chain_memory_curve(n: int, alpha: float, k_max: int | None = None) -> Tensor
         >>> [round(x, 4) for x in chain_memory_curve(3, 1.0, 3).tolist()]
         [1.0, 0.5, 0.3333, 0.0]
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if not (alpha > 0 and math.isfinite(alpha)):
-        raise ValueError(f"alpha must be a positive finite number, got {alpha!r}")
-    if k_max is None:
-        k_max = 2 * n
+    n = validate.positive_int(n, "n")
+    alpha = validate.finite_float(alpha, "alpha", low=0.0, low_open=True)
+    k_max = 2 * n if k_max is None else validate.non_negative_int(k_max, "k_max")
     k = torch.arange(k_max + 1, dtype=torch.float64)
     inv = torch.cumsum(torch.tensor(alpha, dtype=torch.float64) ** (-2 * k), dim=0)
     j = 1.0 / inv
@@ -263,7 +266,7 @@ def normal_memory_curve(lam: float, k_max: int) -> Tensor:
         >>> round(float(normal_memory_curve(0.9, 2000).sum()), 6)
         1.0
     """
-    if not (0 <= abs(lam) < 1):
-        raise ValueError(f"lam must satisfy |lam| < 1, got {lam!r}")
+    lam = validate.finite_float(lam, "lam", low=-1.0, high=1.0, low_open=True, high_open=True)
+    k_max = validate.non_negative_int(k_max, "k_max")
     k = torch.arange(k_max + 1, dtype=torch.float64)
     return (lam ** (2 * k)) * (1 - lam**2)

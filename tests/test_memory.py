@@ -114,7 +114,7 @@ def test_signal_norms_transient_amplification():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: memory.noise_covariance(torch.eye(3)), r"spectral radius of W is not below 1"),
+        (lambda: memory.noise_covariance(torch.eye(3)), r"W must be a matrix of spectral radius below 1 .*, got spectral radius 1$"),
         (lambda: memory.fisher_memory_curve(torch.zeros(3, 4), torch.zeros(3)), r"square matrix, got shape \(3, 4\)"),
         (lambda: memory.fisher_memory_curve(torch.zeros(3, 3), torch.zeros(4)), r"length 3, got shape \(4,\)"),
         (lambda: memory.fisher_memory_curve(torch.zeros(3, 3), torch.zeros(3), k_max=-1), r"got -1"),
@@ -126,3 +126,49 @@ def test_signal_norms_transient_amplification():
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ----------------------------------------------------------------------------- bad inputs (issue 12, item 13)
+NAN = float("nan")
+I3 = 0.5 * torch.eye(3, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        # the review's findings: silently accepted, or a raw torch error, or the wrong culprit
+        (lambda: memory.chain_memory_curve(5, 1.0, 2.5), r"^k_max must be a non-negative integer, got 2.5$"),
+        (lambda: memory.chain_memory_curve(5, 1.0, -1), r"^k_max must be a non-negative integer, got -1$"),
+        (lambda: memory.fisher_memory_curve(0.5j * torch.eye(3), e0(3)), r"^W must be a real-valued array, got dtype"),
+        (lambda: memory.total_memory(0.5j * torch.eye(3), e0(3)), r"^W must be a real-valued array, got dtype"),
+        (lambda: memory.total_memory(I3, torch.tensor([NAN, 0.0, 0.0])), r"^v must be finite, got 1 non-finite entry"),
+        (lambda: memory.fisher_memory_curve(I3, torch.tensor([0.0, float("inf"), 0.0])), r"^v must be finite"),
+        # more of the same kinds
+        (lambda: memory.noise_covariance(I3, 0.0), r"^sigma2 must be > 0.0, got 0.0$"),
+        (lambda: memory.noise_covariance(I3, "1"), r"^sigma2 must be a finite number, got '1'$"),
+        (lambda: memory.fisher_memory_curve(torch.tensor([[float("inf")]]), [1.0]), r"^W must be finite"),
+        (lambda: memory.fisher_memory_curve(I3, e0(3), 3.0), r"^k_max must be a non-negative integer, got 3.0$"),
+        (lambda: memory.total_memory(torch.zeros(0, 0), torch.zeros(0)), r"non-empty square matrix, got shape \(0, 0\)"),
+        (lambda: memory.total_memory(I3, e0(3), method=1), r"^method must be one of .*, got 1$"),
+        (lambda: memory.signal_norms(I3, e0(3), None), r"^k_max must be a non-negative integer, got None$"),
+        (lambda: memory.chain_memory_curve(5, 0.0), r"^alpha must be > 0.0, got 0.0$"),
+        (lambda: memory.chain_memory_curve(5, NAN), r"^alpha must be a finite number, got nan$"),
+        (lambda: memory.normal_memory_curve(NAN, 5), r"^lam must be a finite number, got nan$"),
+        (lambda: memory.normal_memory_curve(1.0, 5), r"^lam must be in \(-1.0, 1.0\), got 1.0$"),
+        (lambda: memory.normal_memory_curve(0.5, -3), r"^k_max must be a non-negative integer, got -3$"),
+        (lambda: memory.is_nilpotent(torch.ones(3)), r"square matrix, got shape \(3,\)"),
+        # a nilpotent W whose covariance overflows float64 returned NaN; a contracting one blamed rho
+        (lambda: memory.fisher_memory_curve(init.chain_matrix(50, 1e10), e0(50)),
+         r"^W must be small enough .* overflows.*, got max \|W_ij\| = 1e\+10$"),
+        (lambda: memory.noise_covariance(torch.tensor([[0.5, 1e200], [0.0, 0.5]], dtype=torch.float64)), r"overflows.*got max \|W_ij\| = 1e\+200$"),
+    ],
+)
+def test_bad_inputs_are_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_large_gain_chain_has_its_closed_form():
+    # where the covariance overflows, the closed form still answers (and does not overflow)
+    j = memory.chain_memory_curve(50, 1e10)
+    assert torch.isfinite(j).all() and j[0] == 1.0 and j[49] == pytest.approx(1.0) and j[50] == 0.0
