@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import validate
 from .init import chain_matrix, fb_chain_matrix, identity_matrix, orthogonal_matrix
 
 __all__ = [
@@ -73,53 +74,27 @@ SETTINGS: dict[str, tuple[str, bool]] = {
 #: networks understood by :func:`network`.
 NETWORKS: tuple[str, ...] = ("chain", "fb_chain", "orthogonal", "identity")
 
-#: pointwise nonlinearities understood by :func:`simulate`.
-NONLINEARITIES = {
-    "linear": lambda x: x,
-    "elu": torch.nn.functional.elu,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-}
+#: pointwise nonlinearities understood by :func:`simulate`: :data:`nnrnn.validate.WITH_LINEAR`.
+NONLINEARITIES = validate.WITH_LINEAR
 
 _F64 = torch.float64
 
 
 # ----------------------------------------------------------------------------- validation
-def _pos_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+_pos_int = validate.positive_int
 
 
 def _finite(value, name: str, *, minimum: float | None = None, strict: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if minimum is not None and (v < minimum or (strict and v == minimum)):
-        rel = ">" if strict else ">="
-        raise ValueError(f"{name} must be {rel} {minimum}, got {value!r}")
-    return v
+    return validate.finite_float(value, name, low=minimum, low_open=strict)
 
 
 def _nonlinearity(name: str):
-    if name not in NONLINEARITIES:
-        raise ValueError(f"nonlinearity must be one of {sorted(NONLINEARITIES)}, got {name!r}")
-    return NONLINEARITIES[name]
+    return validate.nonlinearity(name, allow_linear=True)
 
 
 def _weights(w, v) -> tuple[Tensor, Tensor]:
-    w = torch.as_tensor(w).detach().to("cpu", _F64)
-    if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] == 0:
-        raise ValueError(f"w must be a non-empty square matrix, got shape {tuple(w.shape)}")
-    v = torch.as_tensor(v).detach().to("cpu", _F64)
-    if v.ndim != 1 or v.shape[0] != w.shape[0]:
-        raise ValueError(f"v must be a vector of length {w.shape[0]}, got shape {tuple(v.shape)}")
-    if not (torch.isfinite(w).all() and torch.isfinite(v).all()):
-        raise ValueError("w and v must contain only finite values")
-    return w, v
+    w = validate.real_array(w, "w", square=True)
+    return w, validate.real_array(v, "v", length=w.shape[0])
 
 
 # ----------------------------------------------------------------------------- networks
@@ -162,8 +137,7 @@ def network(
         (1.0, True)
     """
     n = _pos_int(n, "n")
-    if name not in NETWORKS:
-        raise ValueError(f"unknown network {name!r}; expected one of {list(NETWORKS)}")
+    validate.choice(name, "name", NETWORKS)
     e0 = torch.zeros(n, dtype=_F64)
     e0[0] = 1.0
     if name == "chain":
@@ -230,9 +204,7 @@ def simulate(
     w, v = _weights(w, v)
     f = _nonlinearity(nonlinearity)
     noise = _finite(noise, "noise", minimum=0.0)
-    s = torch.as_tensor(signal).detach().to("cpu", _F64)
-    if s.ndim != 2 or s.shape[1] == 0:
-        raise ValueError(f"signal must have shape (batch, T) with T >= 1, got {tuple(s.shape)}")
+    s = validate.real_array(signal, "signal", ndim=2)
     batch, steps = s.shape
     n = w.shape[0]
     h = torch.zeros(batch, n, dtype=_F64)
@@ -271,14 +243,13 @@ def fit_readout(x, y, ridge: float = 0.0) -> tuple[Tensor, Tensor]:
         >>> round(b.item(), 6), round(c.item(), 6)
         (3.0, 1.0)
     """
-    x = torch.as_tensor(x).detach().to("cpu", _F64)
-    y = torch.as_tensor(y).detach().to("cpu", _F64)
+    x = validate.real_array(x, "x", nonempty=False)
+    y = validate.real_array(y, "y", nonempty=False)
     if y.ndim == 1:
         y = y[:, None]
-    if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0] or x.shape[0] < 2:
-        raise ValueError(
-            f"x and y must have shapes (n, N) and (n, K) with n >= 2, got {tuple(x.shape)} and {tuple(y.shape)}"
-        )
+    if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0] or x.shape[0] < 2 or x.shape[1] == 0 or y.shape[1] == 0:
+        raise validate.error("x and y", "of shapes (n, N) and (n, K) with n >= 2, N >= 1, K >= 1",
+                             f"{tuple(x.shape)} and {tuple(y.shape)}", raw=True)
     ridge = _finite(ridge, "ridge", minimum=0.0)
     xm, ym = x.mean(0), y.mean(0)
     xc, yc = x - xm, y - ym
@@ -300,14 +271,19 @@ def r2_score(y, y_hat) -> Tensor:
         >>> r2_score(y, torch.tensor([[1.0, 2.0], [2.0, 2.0], [3.0, 2.0]])).tolist()
         [1.0, 0.0]
     """
-    y = torch.as_tensor(y).to(_F64)
-    y_hat = torch.as_tensor(y_hat).to(_F64)
-    if y.ndim == 1:
-        y, y_hat = y[:, None], y_hat.reshape(-1, 1)
-    if y.shape != y_hat.shape:
-        raise ValueError(f"y and y_hat must have the same shape, got {tuple(y.shape)} and {tuple(y_hat.shape)}")
+    y = validate.real_array(y, "y")
+    y_hat = validate.real_array(y_hat, "y_hat")
+    if y.ndim == 1 and y_hat.ndim == 1:
+        y, y_hat = y[:, None], y_hat[:, None]
+    if y.shape != y_hat.shape or y.ndim != 2 or y.shape[0] < 2:
+        raise validate.error("y and y_hat", "of the same shape (n,) or (n, K) with n >= 2",
+                             f"{tuple(y.shape)} and {tuple(y_hat.shape)}", raw=True)
     ss_res = ((y - y_hat) ** 2).sum(0)
     ss_tot = ((y - y.mean(0)) ** 2).sum(0)
+    if not (ss_tot > 0).all():
+        cols = torch.nonzero(ss_tot == 0).flatten().tolist()
+        raise validate.error("y", "non-constant in every column (R² is undefined for a constant target)",
+                             f"constant column(s) {cols[:10]}", raw=True)
     return 1.0 - ss_res / ss_tot
 
 
@@ -381,7 +357,7 @@ def decoding_curve(
     n_train = _pos_int(n_train, "n_train")
     n_test = _pos_int(n_test, "n_test")
     if n_train < 2 or n_test < 2:
-        raise ValueError(f"n_train and n_test must be at least 2, got {n_train} and {n_test}")
+        raise validate.error("n_train and n_test", "at least 2", f"{n_train} and {n_test}", raw=True)
     batch = n_train + n_test
     s = sample_signal(batch, steps, signal_std=signal_std, generator=generator)
     y = s.flip(1)  # column k is s_{T-k}
@@ -478,7 +454,7 @@ def chain_nonlinear_r2(
     signal_std = _finite(signal_std, "signal_std", minimum=0.0, strict=True)
     grid = _pos_int(grid, "grid")
     if grid < 3:
-        raise ValueError(f"grid must be at least 3, got {grid!r}")
+        raise validate.error("grid", "at least 3", grid)
     x = torch.linspace(-12.0, 12.0, grid, dtype=_F64) * signal_std
     wts = torch.exp(-0.5 * (x / signal_std) ** 2)
     wts[0] *= 0.5
@@ -543,14 +519,19 @@ def run_fig2(
     repeats = _pos_int(repeats, "repeats")
     steps = n if steps is None else _pos_int(steps, "steps")
     noise = _finite(noise, "noise", minimum=0.0)
+    for value, name in ((alpha, "alpha"), (beta, "beta"), (fb_alpha, "fb_alpha"), (lam, "lam")):
+        _finite(value, name)
+    _finite(signal_std, "signal_std", minimum=0.0, strict=True)
+    _finite(ridge, "ridge", minimum=0.0)
+    if _pos_int(n_train, "n_train") < 2 or _pos_int(n_test, "n_test") < 2:
+        raise validate.error("n_train and n_test", "at least 2", f"{n_train} and {n_test}", raw=True)
+    if isinstance(networks, str) or isinstance(settings, str) or not networks or not settings:
+        raise validate.error("networks and settings", "non-empty sequences of names",
+                             f"{networks!r} and {settings!r}", raw=True)
     for name in networks:
-        if name not in NETWORKS:
-            raise ValueError(f"unknown network {name!r}; expected one of {list(NETWORKS)}")
+        validate.choice(name, "network", NETWORKS)
     for setting in settings:
-        if setting not in SETTINGS:
-            raise ValueError(f"unknown setting {setting!r}; expected one of {list(SETTINGS)}")
-    if not networks or not settings:
-        raise ValueError(f"networks and settings must be non-empty, got {list(networks)} and {list(settings)}")
+        validate.choice(setting, "setting", tuple(SETTINGS))
     out: dict[str, list[np.ndarray]] = {}
     for _ in range(repeats):
         for name in networks:

@@ -207,14 +207,15 @@ def test_global_rng_untouched():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: network("xavier", 5), "unknown network 'xavier'"),
+        (lambda: network("xavier", 5), r"name must be one of \['chain', 'fb_chain', 'orthogonal', 'identity'\], got 'xavier'"),
         (lambda: network("chain", 0), "n must be a positive integer, got 0"),
-        (lambda: network("chain", 4, alpha=float("nan")), "alpha must be finite"),
+        (lambda: network("chain", 4, alpha=float("nan")), "alpha must be a finite number, got nan"),
         (lambda: simulate(torch.eye(3), torch.ones(3), torch.zeros(2, 4), nonlinearity="softplus"),
          "nonlinearity must be one of .* got 'softplus'"),
         (lambda: simulate(torch.eye(3), torch.ones(4), torch.zeros(2, 4)), r"v must be a vector of length 3, got shape \(4,\)"),
         (lambda: simulate(torch.ones(3, 2), torch.ones(3), torch.zeros(2, 4)), r"square matrix, got shape \(3, 2\)"),
-        (lambda: simulate(torch.eye(3), torch.ones(3), torch.zeros(4)), r"signal must have shape \(batch, T\).* got \(4,\)"),
+        (lambda: simulate(torch.eye(3), torch.ones(3), torch.zeros(4)), r"signal must be a 2-D array, got shape \(4,\)"),
+        (lambda: simulate(torch.eye(3), torch.ones(3), torch.zeros(2, 0)), r"signal must be non-empty, got shape \(2, 0\)"),
         (lambda: simulate(torch.eye(3), torch.ones(3), torch.zeros(2, 4), noise=-1.0), "noise must be >= 0.0, got -1.0"),
         (lambda: decoding_curve(torch.eye(3), torch.ones(3), n_train=1), "at least 2, got 1"),
         (lambda: decoding_curve(torch.eye(3), torch.ones(3), n_test=0), "n_test must be a positive integer, got 0"),
@@ -223,11 +224,42 @@ def test_global_rng_untouched():
         (lambda: fit_readout(torch.zeros(5, 2), torch.zeros(4, 1)), r"got \(5, 2\) and \(4, 1\)"),
         (lambda: fit_readout(torch.zeros(5, 2), torch.zeros(5, 1), ridge=-0.1), "ridge must be >= 0.0, got -0.1"),
         (lambda: r2_score(torch.zeros(5, 2), torch.zeros(5, 3)), "same shape"),
-        (lambda: run_fig2(5, settings=("dropout",)), "unknown setting 'dropout'"),
+        (lambda: run_fig2(5, settings=("dropout",)), r"setting must be one of \['linear', 'noisy', 'elu'\], got 'dropout'"),
         (lambda: run_fig2(5, repeats=0), "repeats must be a positive integer, got 0"),
         (lambda: chain_nonlinear_r2(5, grid=2), "grid must be at least 3, got 2"),
     ],
 )
 def test_errors_name_the_received_value(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# ----------------------------------------------------------------------------- more bad inputs (issue 12, item 13)
+NAN = float("nan")
+E0 = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: simulate(1j * torch.eye(3), E0, torch.zeros(2, 3)), r"^w must be a real-valued array, got dtype torch.complex"),
+        (lambda: simulate(torch.eye(3), E0, torch.tensor([[NAN, 0.0]])), r"^signal must be finite, got 1 non-finite entry"),
+        (lambda: simulate(torch.eye(3), torch.tensor([NAN, 0.0, 0.0]), torch.zeros(1, 2)), r"^v must be finite"),
+        (lambda: fit_readout(torch.tensor([[NAN], [1.0], [2.0]]), torch.zeros(3)), r"^x must be finite"),
+        (lambda: fit_readout(torch.zeros(4, 0), torch.zeros(4)), r"^x and y must be of shapes .*, got \(4, 0\) and \(4, 1\)"),
+        (lambda: r2_score(torch.ones(5), torch.zeros(5)), r"^y must be non-constant in every column .*, got constant column\(s\) \[0\]"),
+        (lambda: r2_score(torch.arange(4.0), torch.arange(4.0)[None, :]), r"^y and y_hat must be of the same shape"),
+        (lambda: r2_score(torch.tensor([1.0, NAN]), torch.zeros(2)), r"^y must be finite"),
+        (lambda: sample_signal(-1, 3), r"^batch must be a positive integer, got -1$"),
+        (lambda: network("identity", 3, lam=float("inf")), r"^lam must be a finite number, got inf$"),
+        (lambda: linear_decoding_r2(torch.eye(3), E0, noise=NAN), r"^noise must be a finite number, got nan$"),
+        (lambda: chain_nonlinear_r2(5, nonlinearity="gelu"), r"^nonlinearity must be one of \['linear', 'elu', 'relu', 'tanh'\], got 'gelu'$"),
+        (lambda: run_fig2(4, networks="chain"), r"^networks and settings must be non-empty sequences of names, got 'chain'"),
+        (lambda: run_fig2(4, n_train=1), r"^n_train and n_test must be at least 2, got 1 and 2000$"),
+        (lambda: run_fig2(4, ridge=-1.0), r"^ridge must be >= 0.0, got -1.0$"),
+        (lambda: run_fig2(4, lam=NAN), r"^lam must be a finite number, got nan$"),
+    ],
+)
+def test_more_bad_inputs_are_named(call, match):
     with pytest.raises(ValueError, match=match):
         call()
