@@ -19,7 +19,12 @@ that receives the pulse (default 0: the only input of psMNIST, the marker channe
 its amplitude (1), the number of free steps (100, as the paper), and the jitter added to the
 integer peak times to break ties (``U(0, 1e-3)`` steps, far below one step, so it only orders
 units that peak at the same step). The pulse goes through the network's own input weights
-``U`` and bias ``b``: :math:`h_0 = f(U x_0 + b)`, then :math:`h_t = f(W h_{t-1} + b)`.
+``U`` and bias ``b``: :math:`h_0 = f(U x_0 + b)`, then :math:`h_t = f(W h_{t-1} + b)`. Units are
+ordered by the peak of :math:`|h_t - h_t^{free}|`, the distance from the same network run
+without the pulse (:func:`nnrnn.analysis.evoked_response`, the procedure of the LSTM analysis
+too): the learned biases alone make units drift and peak, and that drift must not order them.
+``network_profiles(..., control=True)`` adds the control: the same procedure without a pulse
+(amplitude 0), where the order is the random tie-break alone.
 
 **Untrained weights** are rebuilt exactly as :func:`nnrnn.train.train` builds them
 (:func:`initial_state`): :func:`nnrnn.models.model_for` with the generator
@@ -44,6 +49,7 @@ import pandas as pd
 import torch
 
 from . import analysis as _analysis
+from . import validate
 
 __all__ = [
     "PAPER_TABLE2",
@@ -59,6 +65,8 @@ __all__ = [
     "network_profiles",
     "aggregate_profiles",
     "control_profiles",
+    "PULSE",
+    "NO_PULSE",
     "profile_peak",
 ]
 
@@ -84,6 +92,9 @@ class PulseSettings:
         amplitude: pulse size. Default: ``1.0``.
         jitter: ties in peak time are broken by ``U(0, jitter)`` noise (in steps). Default: ``1e-3``.
         seed: seed of the jitter generator (one generator per call, reseeded per network).
+        subtract_free: order by the distance from the run without the pulse (default ``True``);
+            ``False`` orders by the raw hidden state, letting bias drift order the units (the
+            pitfall, kept for comparison).
 
     Examples:
         >>> PulseSettings().steps, PulseSettings(jitter=0.0).jitter
@@ -95,18 +106,15 @@ class PulseSettings:
     amplitude: float = 1.0
     jitter: float = 1e-3
     seed: int = 0
+    subtract_free: bool = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
-        if isinstance(self.channel, bool) or not isinstance(self.channel, int) or self.channel < 0:
-            raise ValueError(f"channel must be a non-negative integer, got {self.channel!r}")
-        if not math.isfinite(self.amplitude):
-            raise ValueError(f"amplitude must be finite, got {self.amplitude!r}")
-        if not (math.isfinite(self.jitter) and self.jitter >= 0):
-            raise ValueError(f"jitter must be a non-negative finite number, got {self.jitter!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        validate.positive_int(self.steps, "steps")
+        validate.non_negative_int(self.channel, "channel")
+        validate.finite_float(self.amplitude, "amplitude")
+        validate.finite_float(self.jitter, "jitter", low=0.0)
+        validate.non_negative_int(self.seed, "seed")
+        validate.choice(self.subtract_free, "subtract_free", (True, False))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -221,7 +229,10 @@ def henrici_table(networks: pd.DataFrame, *, root: Root = None) -> pd.DataFrame:
     Returns:
         ``networks`` plus ``hidden`` (N), ``henrici_before``, ``henrici_after``
         (:func:`nnrnn.analysis.henrici`, with balancing) and ``henrici_after_naive`` (unbalanced
-        LAPACK eigenvalues, for comparison), ``frobenius_after`` and ``spectral_radius_after``.
+        LAPACK eigenvalues, for comparison), ``frobenius_after``, ``spectral_radius_after``, and
+        the rounding floors ``henrici_floor_before`` and ``henrici_floor_after``
+        (:func:`nnrnn.analysis.henrici_noise_floor` for each matrix's own dtype): a trained network
+        has measurably moved away from normality when ``henrici_after > henrici_floor_after``.
     """
     rows = []
     for r in networks.to_dict("records"):
@@ -235,7 +246,9 @@ def henrici_table(networks: pd.DataFrame, *, root: Root = None) -> pd.DataFrame:
                 **r,
                 "hidden": int(w1.shape[0]),
                 "henrici_before": _analysis.henrici(w0),
+                "henrici_floor_before": _analysis.henrici_noise_floor(w0, w0.dtype),
                 "henrici_after": _analysis.henrici(w1) if finite else float("nan"),
+                "henrici_floor_after": _analysis.henrici_noise_floor(w1, w1.dtype) if finite else float("nan"),
                 "henrici_after_naive": _analysis.henrici_naive(w1) if finite else float("nan"),
                 "frobenius_after": float(np.linalg.norm(w1n)) if finite else float("nan"),
                 "spectral_radius_after": float(np.abs(_analysis.eigenvalues(w1)).max()) if finite else float("nan"),
@@ -275,6 +288,10 @@ def table2(
         >>> int(r["n"]), float(r["after_mean"]), float(r["after_sem"]), float(r["paper_mean"])
         (2, 2.5, 0.5, 2.72)
     """
+    need = ["task", "init", "selection", "hidden", "henrici_before", "henrici_after"]
+    missing = [c for c in need if c not in per_network.columns]
+    if missing:
+        raise validate.error("per_network", f"a henrici_table with columns {need}", f"one without {missing}", raw=True)
     rows = []
     for task in tasks:
         for init in inits:
@@ -305,7 +322,9 @@ def table2(
 
 
 # ----------------------------------------------------------------------------- hidden chains (Fig. 5)
-def _profile(state: Mapping[str, torch.Tensor], nonlinearity: str, settings: PulseSettings) -> tuple[np.ndarray, np.ndarray]:
+def _profile(
+    state: Mapping[str, torch.Tensor], nonlinearity: str, settings: PulseSettings, *, amplitude: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     gen = torch.Generator().manual_seed(settings.seed)
     return _analysis.pulse_order_profile(
         state["rnn.weight_hh"],
@@ -314,10 +333,15 @@ def _profile(state: Mapping[str, torch.Tensor], nonlinearity: str, settings: Pul
         nonlinearity=nonlinearity,
         steps=settings.steps,
         channel=settings.channel,
-        amplitude=settings.amplitude,
+        amplitude=settings.amplitude if amplitude is None else amplitude,
         jitter=settings.jitter,
+        subtract_free=settings.subtract_free,
         generator=gen,
     )
+
+
+#: the ``ordering`` labels of :func:`network_profiles` with ``control=True``.
+PULSE, NO_PULSE = "pulse", "no pulse"
 
 
 def network_profiles(
@@ -325,6 +349,7 @@ def network_profiles(
     settings: PulseSettings = PulseSettings(),
     *,
     root: Root = None,
+    control: bool = False,
 ) -> pd.DataFrame:
     """The order profile of every network, trained and untrained, in long form.
 
@@ -332,11 +357,19 @@ def network_profiles(
     network is rebuilt by :func:`initial_state`. The jitter generator is reseeded with
     ``settings.seed`` for every network.
 
+    With ``control=True`` every network is analysed a second time without the pulse (amplitude
+    0), the rows marked in an extra column ``ordering`` (:data:`PULSE` or :data:`NO_PULSE`).
+    Without a pulse the response is zero and the order is the jitter alone, a random
+    permutation: the profile a chain-free ordering gives the same weights. A bump that the
+    pulse ordering shows and this control does not is driven by the pulse.
+
     Returns:
         columns ``task``, ``init``, ``hash``, ``seed``, ``selection``, ``state``
-        (``"trained"`` or ``"untrained"``), ``lag`` (order difference i − j) and ``weight``
-        (mean :math:`W_{ij}` at that lag). Diverged (non-finite) networks are skipped.
+        (``"trained"`` or ``"untrained"``), [``ordering``,] ``lag`` (order difference i − j) and
+        ``weight`` (mean :math:`W_{ij}` at that lag). Diverged (non-finite) networks are skipped.
     """
+    validate.choice(control, "control", (True, False))
+    cols = ["task", "init", "hash", "seed", "selection", "state"] + (["ordering"] if control else []) + ["lag", "weight"]
     frames = []
     for r in networks.to_dict("records"):
         cfg = run_config(r["task"], r["hash"], root=root)
@@ -344,28 +377,23 @@ def network_profiles(
         for state_name, state in (("untrained", initial_state(cfg)), ("trained", final_state(r["task"], r["hash"], root=root))):
             if not all(torch.isfinite(v).all() for v in state.values()):
                 continue
-            lags, prof = _profile(state, act, settings)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "task": r["task"],
-                        "init": r["init"],
-                        "hash": r["hash"],
-                        "seed": r["seed"],
-                        "selection": r.get("selection", SUCCESS),
-                        "state": state_name,
-                        "lag": lags,
-                        "weight": prof,
-                    }
-                )
-            )
+            for ordering, amplitude in ((PULSE, None), (NO_PULSE, 0.0))[: 2 if control else 1]:
+                lags, prof = _profile(state, act, settings, amplitude=amplitude)
+                row = {"task": r["task"], "init": r["init"], "hash": r["hash"], "seed": r["seed"],
+                       "selection": r.get("selection", SUCCESS), "state": state_name, "ordering": ordering,
+                       "lag": lags, "weight": prof}
+                frames.append(pd.DataFrame({c: row[c] for c in cols}))
     if not frames:
-        return pd.DataFrame(columns=["task", "init", "hash", "seed", "selection", "state", "lag", "weight"])
+        return pd.DataFrame(columns=cols)
     return pd.concat(frames, ignore_index=True)
 
 
-def aggregate_profiles(profiles: pd.DataFrame, by: Sequence[str] = ("task", "init", "state")) -> pd.DataFrame:
+def aggregate_profiles(profiles: pd.DataFrame, by: Sequence[str] | None = None) -> pd.DataFrame:
     """Mean ± s.e.m. over networks of the order profiles, per group and lag.
+
+    ``by`` defaults to ``("task", "init", "state")``, plus ``"ordering"`` when the profiles
+    carry the no-pulse control (:func:`network_profiles` with ``control=True``), so that the
+    control is never averaged into the pulse ordering.
 
     Returns columns ``*by``, ``lag``, ``mean``, ``sem`` and ``n`` (networks).
 
@@ -375,7 +403,13 @@ def aggregate_profiles(profiles: pd.DataFrame, by: Sequence[str] = ("task", "ini
         >>> aggregate_profiles(p)[["lag", "mean", "sem", "n"]].values.tolist()
         [[0.0, 2.0, 1.0, 2.0], [1.0, 1.0, 1.0, 2.0]]
     """
+    if by is None:
+        by = ["task", "init", "state"] + (["ordering"] if "ordering" in profiles.columns else [])
     by = list(by)
+    missing = [c for c in [*by, "lag", "weight"] if c not in profiles.columns]
+    if missing:
+        raise validate.error("profiles", f"a table with columns {[*by, 'lag', 'weight']}",
+                             f"one without {missing}", raw=True)
     g = profiles.groupby([*by, "lag"], sort=True)["weight"]
     out = g.agg(mean="mean", n="count", sd=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0).reset_index()
     out["sem"] = out["sd"] / np.sqrt(out["n"].clip(lower=1))
@@ -409,6 +443,9 @@ def control_profiles(
     """
     from .init import chain_matrix, orthogonal_matrix
 
+    n = validate.positive_int(n, "n")
+    n_orthogonal = validate.non_negative_int(n_orthogonal, "n_orthogonal")
+    seed = validate.non_negative_int(seed, "seed")
     gen = torch.Generator().manual_seed(seed)
     rows = []
     mats = [("chain", chain_matrix(n, alpha))] + [
@@ -423,6 +460,7 @@ def control_profiles(
             channel=settings.channel,
             amplitude=settings.amplitude,
             jitter=settings.jitter,
+            subtract_free=settings.subtract_free,
             generator=jit,
         )
         rows.append(pd.DataFrame({"control": name, "hash": str(k), "lag": lags, "weight": prof}))
@@ -441,11 +479,16 @@ def profile_peak(agg: pd.DataFrame, max_lag: int = 10) -> pd.DataFrame:
         >>> profile_peak(c, 5).set_index("control").loc["chain", ["peak_lag", "peak_mean"]].tolist()
         [1.0, 1.0]
     """
+    max_lag = validate.positive_int(max_lag, "max_lag")
     keys = [c for c in agg.columns if c not in ("lag", "mean", "sem", "n")]
     rows = []
     for key, g in agg.groupby(keys, sort=False):
         key = key if isinstance(key, tuple) else (key,)
         near = g[(g["lag"].abs() >= 1) & (g["lag"].abs() <= max_lag)]
+        if near.empty:  # N = 1: no off-diagonal weight at all
+            rows.append({**dict(zip(keys, key)), "peak_lag": float("nan"), "peak_mean": float("nan"),
+                         "asymmetry": float("nan")})
+            continue
         best = near.loc[near["mean"].idxmax()]
         fwd = near[near["lag"] > 0]["mean"].mean()
         bwd = near[near["lag"] < 0]["mean"].mean()

@@ -38,7 +38,7 @@ def test_pulse_settings_are_used_and_validated():
     lags, prof = analysis.pulse_order_profile(w, nonlinearity="linear", steps=20, channel=4,
                                               generator=torch.Generator().manual_seed(0))
     assert prof[lags == 1][0] > 0.5
-    with pytest.raises(ValueError, match="jitter must be a non-negative finite number, got -1"):
+    with pytest.raises(ValueError, match=r"jitter must be >= 0.0, got -1.0"):
         weights.PulseSettings(jitter=-1.0)
     with pytest.raises(ValueError, match="steps must be a positive integer"):
         weights.PulseSettings(steps=0)
@@ -104,6 +104,12 @@ def test_henrici_table_before_is_zero_for_normal_inits(store):
     assert len(per) == len(runs) == 6
     normal = per[per["init"].isin(["identity", "orthogonal"])]
     assert (normal["henrici_before"] < 1e-6).all()
+    # the rounding floor (issue 12 item 4): normal inits start below it, chains and trained networks end above it
+    assert (normal["henrici_before"] <= normal["henrici_floor_before"]).all()
+    assert np.allclose(per["henrici_floor_after"],
+                       [analysis.henrici_noise_floor(sweep.load_weights("addition", h, root=root)["rnn.weight_hh"])
+                        for h in per["hash"]])
+    assert (per["henrici_after"] > per["henrici_floor_after"]).all()
     chain = per[per["init"] == "chain"]
     assert np.allclose(chain["henrici_before"], math.sqrt(7))
     # after training: recomputed from the stored weights
@@ -146,6 +152,59 @@ def test_network_profiles_trained_and_untrained(store):
     # deterministic: the same settings give the same profiles
     again = weights.network_profiles(sel, weights.PulseSettings(steps=30), root=root)
     pd.testing.assert_frame_equal(prof, again)
+    assert "ordering" not in prof.columns
+
+
+def test_network_profiles_no_pulse_control(store):
+    """control=True adds the amplitude-0 run of every network, kept apart by an ``ordering`` column:
+    its order is the jitter alone, and aggregation never mixes it into the pulse ordering."""
+    root, g = store
+    runs = sweep.load_runs("addition", configs=g, root=root)
+    sel = runs[runs["init"] == "chain"].assign(selection="success")
+    settings = weights.PulseSettings(steps=30)
+    prof = weights.network_profiles(sel, settings, root=root, control=True)
+    assert set(prof["ordering"]) == {weights.PULSE, weights.NO_PULSE}
+    pulse = prof[prof["ordering"] == weights.PULSE].drop(columns="ordering").reset_index(drop=True)
+    pd.testing.assert_frame_equal(pulse, weights.network_profiles(sel, settings, root=root))
+    agg = weights.aggregate_profiles(prof)
+    assert "ordering" in agg.columns and (agg["n"] == 2).all()
+    un = agg[(agg["state"] == "untrained") & (agg["lag"] == 1)].set_index("ordering")["mean"]
+    # the untrained chain: the pulse finds its links (lag 1, weight 1); without a pulse, chance does not
+    assert un[weights.PULSE] == pytest.approx(1.0) and un[weights.NO_PULSE] < 0.5
+    peaks = weights.profile_peak(agg, 3)
+    assert set(peaks["ordering"]) == {weights.PULSE, weights.NO_PULSE}
+
+
+def test_pulse_ordering_subtracts_the_free_run_by_default():
+    """Fig. 5's order comes from |h(pulse) - h(no pulse)|; PulseSettings(subtract_free=False)
+    restores the raw-state order, which bias drift can decide (issue 12 item 2)."""
+    n = 20
+    state = {"rnn.weight_hh": init.chain_matrix(n, 1.0), "rnn.weight_ih": init.source_(torch.empty(n, 1, dtype=torch.float64)),
+             "rnn.bias": 0.5 * torch.randn(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)}
+    lags, prof = weights._profile(state, "elu", weights.PulseSettings(steps=40))
+    assert prof[lags == 1][0] == 1.0 and np.abs(prof[lags != 1]).max() == 0.0
+    lags, raw = weights._profile(state, "elu", weights.PulseSettings(steps=40, subtract_free=False))
+    assert np.abs(raw[lags != 1]).max() > 0.0
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: weights.PulseSettings(amplitude=float("nan")), r"^amplitude must be a finite number, got nan$"),
+        (lambda: weights.PulseSettings(steps=2.0), r"^steps must be a positive integer, got 2.0$"),
+        (lambda: weights.PulseSettings(seed=-1), r"^seed must be a non-negative integer, got -1$"),
+        (lambda: weights.PulseSettings(subtract_free="yes"), r"^subtract_free must be one of \[True, False\], got 'yes'$"),
+        (lambda: weights.control_profiles(0), r"^n must be a positive integer, got 0$"),
+        (lambda: weights.control_profiles(5, n_orthogonal=-1), r"^n_orthogonal must be a non-negative integer, got -1$"),
+        (lambda: weights.profile_peak(weights.control_profiles(5, n_orthogonal=1), 0), r"^max_lag must be a positive integer, got 0$"),
+        (lambda: weights.aggregate_profiles(pd.DataFrame({"lag": [0], "weight": [1.0]})), r"^profiles must be a table with columns"),
+        (lambda: weights.table2(pd.DataFrame()), r"^per_network must be a henrici_table with columns"),
+        (lambda: weights.network_profiles(pd.DataFrame(), control=1), r"^control must be one of \[True, False\], got 1$"),
+    ],
+)
+def test_bad_inputs_are_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
 
 
 # ----------------------------------------------------------------------------- the chapter
