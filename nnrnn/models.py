@@ -106,7 +106,7 @@ def _load_extension():
             try:
                 from torch.utils import cpp_extension
 
-                if not hasattr(torch.ops.nnrnn_elman, "forward_"):
+                if not hasattr(torch.ops.nnrnn_elman, "backward_batched"):
                     cpp_extension.load(
                         name="nnrnn_elman",
                         sources=[str(_CSRC / "elman.cpp")],

@@ -22,6 +22,8 @@ import hashlib
 import json
 import math
 import os
+import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -44,7 +46,16 @@ __all__ = [
     "write_run_payload",
     "run_or_load",
     "ResultMissing",
+    "RunCorrupt",
+    "check_hash",
+    "file_sha256",
+    "run_status",
+    "read_run_meta",
+    "machine",
 ]
+
+#: a run's hash as it names its folder: 12 lower-case hex digits (:func:`config_hash`).
+_HASH_RE = re.compile(r"^[0-9a-f]{12}$")
 
 Cache = Literal["auto", "require", "off"]
 _CACHES = ("auto", "require", "off")
@@ -121,8 +132,22 @@ def git_sha() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def machine() -> str:
+    """This machine in words: CPU model (from ``/proc/cpuinfo`` where readable) and architecture."""
+    model = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model or platform.processor() or 'unknown CPU'} ({platform.machine()}, {os.cpu_count()} CPUs)"
+
+
 def provenance(device: str | None = None) -> dict[str, Any]:
-    """Versions and place of a computation: nnrnn version, git SHA, torch version, device."""
+    """Versions and place of a computation: nnrnn version, git SHA, torch version, device, machine, threads."""
     import torch
 
     from . import __version__
@@ -132,6 +157,8 @@ def provenance(device: str | None = None) -> dict[str, Any]:
         "git_sha": git_sha(),
         "torch_version": torch.__version__,
         "device": device,
+        "machine": machine(),
+        "torch_threads": torch.get_num_threads(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -152,20 +179,29 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         raise
 
 
-def write_run_dir(final: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+def write_run_dir(final: str | os.PathLike, write: Callable[[Path], None], *, replace: bool = False) -> Path:
     """Create directory ``final`` atomically: ``write(tmpdir)`` fills a sibling temp dir, then rename.
 
     If ``final`` already exists it is left untouched and returned (the run was finished
-    before). If ``write`` raises, the temporary directory is removed and nothing appears.
+    before), unless ``replace`` is true (a corrupt or incomplete run being repaired): then the
+    new directory takes its place. If ``write`` raises, the temporary directory is removed and
+    nothing appears. Every file is fsynced before the rename.
     """
     final = Path(final)
-    if final.is_dir():
+    if final.is_dir() and not replace:
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
     tmp.mkdir()
     try:
         write(tmp)
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        if final.is_dir() and replace:
+            old = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.old"
+            os.rename(final, old)
+            shutil.rmtree(old, ignore_errors=True)
         try:
             os.rename(tmp, final)
         except OSError:
@@ -195,26 +231,115 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
+def check_hash(value: Any) -> str:
+    """Return ``value`` if it is a well-formed run hash (12 lower-case hex digits), else raise.
+
+    Examples:
+        >>> check_hash("0123456789ab")
+        '0123456789ab'
+        >>> check_hash("../../etc")
+        Traceback (most recent call last):
+        ...
+        ValueError: a run hash must be 12 lower-case hex digits, got '../../etc'
+    """
+    if not isinstance(value, str) or not _HASH_RE.match(value):
+        raise ValueError(f"a run hash must be 12 lower-case hex digits, got {value!r}")
+    return value
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes, as hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class RunCorrupt(ValueError):
+    """A stored run whose files do not match the SHA-256 recorded in its ``config.json``."""
+
+
+def run_status(folder: str | os.PathLike) -> str:
+    """``"missing"``, ``"incomplete"`` (no readable ``config.json``), ``"corrupt"`` or ``"ok"``.
+
+    A run is ``"ok"`` when its ``config.json`` parses and every file it lists under ``files``
+    has the recorded SHA-256 (runs written before file hashes were recorded list none).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return "missing"
+    try:
+        meta = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return "incomplete"
+    for name, digest in (meta.get("files") or {}).items():
+        path = folder / name
+        if not path.is_file() or file_sha256(path) != digest:
+            return "corrupt"
+    return "ok"
+
+
+def read_run_meta(folder: str | os.PathLike, *, verify: bool = True) -> dict[str, Any]:
+    """The parsed ``config.json`` of a stored run, after checking its files' SHA-256 (``verify``).
+
+    Raises :class:`RunCorrupt` naming the file that does not match, or is missing.
+    """
+    folder = Path(folder)
+    path = folder / "config.json"
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunCorrupt(f"stored run {folder} has no config.json (an incomplete run; rerun its sweep to repair it)") from None
+    except ValueError as exc:
+        raise RunCorrupt(f"stored run file {path} is not valid JSON ({exc}); rerun its sweep to repair it") from None
+    if verify:
+        for name, digest in (meta.get("files") or {}).items():
+            f = folder / name
+            if not f.is_file():
+                raise RunCorrupt(f"stored run file {f} is missing; rerun its sweep to repair it")
+            got = file_sha256(f)
+            if got != digest:
+                raise RunCorrupt(
+                    f"stored run file {f} has SHA-256 {got}, but its config.json records {digest}; "
+                    "the file was changed or damaged; rerun its sweep to repair it"
+                )
+    return meta
+
+
 def write_run_payload(
-    payload: Mapping[str, Any], folder: str, root: str | os.PathLike | None = None, **extra_meta: Any
+    payload: Mapping[str, Any], folder: str, root: str | os.PathLike | None = None, *,
+    expected_hash: str | None = None, **extra_meta: Any,
 ) -> Path:
-    """Store one finished training run atomically in ``<root>/runs/<folder>/<payload["hash"]>/``.
+    """Store one finished training run atomically in ``<root>/runs/<folder>/<hash>/``.
 
     ``payload`` holds ``hash``, ``config``, ``result``, ``provenance``, ``history_csv`` (text)
     and ``weights`` (the bytes of ``torch.save(state_dict)``). The files are ``history.csv``,
-    ``weights.pt`` and, last, ``config.json`` (its presence marks the run as finished); the
-    directory appears only when all three are written (:func:`write_run_dir`).
+    ``weights.pt`` and, last, ``config.json`` (its presence marks the run as finished; it
+    records the SHA-256 of the other two under ``files``); the directory appears only when all
+    three are written (:func:`write_run_dir`).
+
+    ``expected_hash`` is the hash of the config that was submitted: a payload that claims another
+    hash (a worker running another version of the package) is refused, and so is any hash that
+    is not 12 hex digits. An existing folder that is incomplete or corrupt is replaced.
     """
-    final = results_root(root) / "runs" / folder / payload["hash"]
+    h = check_hash(payload["hash"])
+    if expected_hash is not None and h != check_hash(expected_hash):
+        raise ValueError(
+            f"a worker returned run hash {h} for the config submitted as {expected_hash}; the worker "
+            "probably runs another version of nnrnn (install the same version everywhere)"
+        )
+    final = results_root(root) / "runs" / folder / h
 
     def write(tmp: Path) -> None:
         (tmp / "history.csv").write_text(payload["history_csv"])
         (tmp / "weights.pt").write_bytes(payload["weights"])
         meta = {k: payload[k] for k in ("hash", "config", "result", "provenance")}
+        meta["files"] = {name: file_sha256(tmp / name) for name in ("history.csv", "weights.pt")}
         meta.update(extra_meta)
         (tmp / "config.json").write_text(json.dumps(json_safe(meta), indent=2, sort_keys=True))
 
-    return write_run_dir(final, write)
+    return write_run_dir(final, write, replace=run_status(final) in ("incomplete", "corrupt"))
 
 
 class ResultMissing(FileNotFoundError):

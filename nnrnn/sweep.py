@@ -60,10 +60,12 @@ import numpy as np
 import pandas as pd
 
 from . import init as _init
+from . import lockstep as _lockstep
 from . import tasks as _tasks
 from .profiles import check_profile
-from .store import ResultMissing, provenance, results_root, write_run_payload
-from .train import TrainConfig
+from .resources import default_workers
+from .store import ResultMissing, config_hash, provenance, read_run_meta, results_root, run_status, write_run_payload
+from .train import RunResult, TrainConfig, train
 
 __all__ = [
     "Grid",
@@ -78,6 +80,8 @@ __all__ = [
     "open_executor",
     "grid_from_settings",
     "run_one",
+    "run_group",
+    "plan_groups",
     "run_dir",
     "is_finished",
     "load_runs",
@@ -320,46 +324,109 @@ def run_dir(cfg: TrainConfig, root: str | os.PathLike | None = None) -> Path:
 
 
 def is_finished(cfg: TrainConfig, root: str | os.PathLike | None = None) -> bool:
-    """Whether ``cfg``'s run is in the store (its folder exists with a ``config.json``)."""
-    return (run_dir(cfg, root) / "config.json").is_file()
+    """Whether ``cfg``'s run is in the store, complete and intact (see :func:`nnrnn.store.run_status`).
+
+    An incomplete run (no ``config.json``) or a corrupt one (a file whose SHA-256 differs from
+    the one recorded) is not finished: the sweep trains it again and replaces it.
+    """
+    return run_status(run_dir(cfg, root)) == "ok"
 
 
-def run_one(cfg: TrainConfig | Mapping[str, Any], threads: int | None = None, progress: bool | None = False) -> dict[str, Any]:
-    """Train one config and return its files as plain data (run by the workers of a sweep).
+#: memory one lockstep run needs beyond its data, per (T x B x N) hidden state value (bytes): the
+#: state and its gradient buffers, inputs and logits, with headroom.
+_BYTES_PER_STATE = 24
+
+
+def _payload(result: RunResult) -> dict[str, Any]:
+    """A run's files as plain data: config, result summary, provenance, history CSV, weights bytes."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(result.state_dict, buf)
+    prov = provenance(result.device)
+    prov.update(wall_s=result.wall_s, **result.extra)
+    return {
+        "hash": result.config.hash(),
+        "config": result.config.as_dict(),
+        "result": result.summary(),
+        "provenance": prov,
+        "history_csv": result.history.to_csv(index=False),
+        "weights": buf.getvalue(),
+    }
+
+
+@contextlib.contextmanager
+def _threads(threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` torch intra-op threads (``None``: leave them), restoring the setting after."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def run_one(cfg: TrainConfig | Mapping[str, Any], threads: int | None = 1, progress: bool | None = False) -> dict[str, Any]:
+    """Train one config with the single-run trainer and return its files as plain data.
 
     Args:
         cfg: a :class:`TrainConfig` or its dict.
-        threads: set torch's intra-op threads first (1 in pool workers); ``None`` leaves it.
+        threads: torch intra-op threads for the run (1, as in every executor, so a result does
+            not depend on where it ran); ``None`` leaves the setting.
         progress: passed to :func:`nnrnn.train.train`.
 
     Returns:
         ``{"hash", "config", "result", "provenance", "history_csv", "weights"}`` with the
         history as CSV text and the weights as ``torch.save`` bytes.
     """
-    import torch
-
-    from .train import train
-
-    if threads is not None:
-        torch.set_num_threads(threads)
     if not isinstance(cfg, TrainConfig):
         cfg = TrainConfig.from_dict(dict(cfg))
-    result = train(cfg, progress=progress)
-    buf = io.BytesIO()
-    torch.save(result.state_dict, buf)
-    return {
-        "hash": cfg.hash(),
-        "config": cfg.as_dict(),
-        "result": result.summary(),
-        "provenance": provenance(result.device),
-        "history_csv": result.history.to_csv(index=False),
-        "weights": buf.getvalue(),
-    }
+    with _threads(threads):
+        return _payload(train(cfg, progress=progress))
 
 
-def _store(payload: Mapping[str, Any], root: str | os.PathLike | None) -> Path:
-    """Write a run's files atomically into the store (``data/runs/<task>/<hash>/``)."""
-    return write_run_payload(payload, payload["config"]["task"], root)
+def group_id(cfgs: Sequence[TrainConfig]) -> str:
+    """The name of a lockstep group (its checkpoint file): a hash of its runs' hashes."""
+    return config_hash(sorted(c.hash() for c in cfgs))
+
+
+def run_group(
+    cfgs: Sequence[TrainConfig | Mapping[str, Any]],
+    threads: int | None = 1,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every_s: float = 300.0,
+    progress: bool | None = False,
+) -> list[dict[str, Any]]:
+    """Train one lockstep group (:func:`nnrnn.lockstep.train_group`) and return each run's files.
+
+    With ``checkpoint_dir``, the group saves its state to ``<checkpoint_dir>/<group id>.pt``
+    every ``checkpoint_every_s`` seconds and resumes from it when run again.
+    """
+    cfgs = [c if isinstance(c, TrainConfig) else TrainConfig.from_dict(dict(c)) for c in cfgs]
+    ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"{group_id(cfgs)}.pt"
+    with _threads(threads):
+        results = _lockstep.train_group(cfgs, progress=progress, checkpoint=ckpt, checkpoint_every_s=checkpoint_every_s)
+    return [_payload(r) for r in results]
+
+
+def plan_groups(cfgs: Sequence[TrainConfig], workers: int, group_size: int | None = None) -> list[list[TrainConfig]]:
+    """Split ``cfgs`` into lockstep groups: the unit of work sent to one worker.
+
+    ``group_size=None`` chooses ``ceil(len / workers)`` capped at 32, so every worker gets about
+    one group; ``1`` gives single runs. The grouping depends only on ``cfgs`` and the sizes, so
+    a resumed sweep forms the same groups (and finds their checkpoints) again.
+    """
+    if group_size is None:
+        group_size = max(1, min(32, -(-len(cfgs) // max(1, workers))))
+    return _lockstep.group_configs(cfgs, group_size)
+
+
+def _store(payload: Mapping[str, Any], root: str | os.PathLike | None, cfg: TrainConfig) -> Path:
+    """Write a run's files atomically into the store under the hash of the submitted ``cfg``."""
+    return write_run_payload(payload, cfg.task, root, expected_hash=cfg.hash())
 
 
 @dataclass
@@ -416,10 +483,10 @@ def open_executor(kind: str | Executor, max_workers: int | None, scheduler: str 
     if max_workers is not None and (isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1):
         raise ValueError(f"max_workers must be a positive integer or None, got {max_workers!r}")
     if kind == "serial":
-        yield _SerialExecutor(), None
+        yield _SerialExecutor(), 1
         return
     if kind == "local":
-        workers = max_workers or os.cpu_count() or 1
+        workers = max_workers or default_workers()
         ex = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
         try:
             yield ex, 1
@@ -457,17 +524,25 @@ def run_sweep(
     progress: bool | None = None,
     on_result: Callable[[TrainConfig, dict[str, Any]], None] | None = None,
     raise_errors: bool = True,
+    group_size: int | None = None,
+    checkpoint_every_s: float = 300.0,
 ) -> SweepReport:
     """Run every config that is not yet in the store, and store each as it finishes.
+
+    Runs are trained in lockstep groups (:mod:`nnrnn.lockstep`) of compatible configs; a group
+    is the unit sent to a worker, and each of its runs is stored under its own config hash,
+    exactly as a run trained alone. ``group_size=1`` trains every run alone with
+    :func:`nnrnn.train.train`, the reference.
 
     Args:
         configs: a :class:`Grid` or an iterable of :class:`TrainConfig` (one task).
         root: results root (see :func:`nnrnn.store.results_root`).
         executor: ``"local"`` (a process pool, default), ``"serial"`` (this process), ``"dask"``
             or a ``concurrent.futures.Executor``.
-        max_workers: pool size for ``"local"`` (default ``os.cpu_count()``) and for a Dask
-            ``LocalCluster`` started when ``scheduler`` is ``None``.
-        scheduler: a Dask scheduler address such as ``"tcp://host:8786"``.
+        max_workers: pool size for ``"local"`` (default: the CPUs this process may use, see
+            :func:`nnrnn.resources.default_workers`) and for a Dask ``LocalCluster`` started
+            when ``scheduler`` is ``None``.
+        scheduler: a Dask scheduler address such as ``"tcp://host:8786"`` (with ``executor="dask"``).
         cache: ``"auto"`` skips stored runs and trains the rest; ``"require"`` trains nothing
             and raises :class:`nnrnn.store.ResultMissing` if any run is missing; ``"off"`` trains
             everything into a fresh temporary root (``report.root``) and leaves the store alone.
@@ -475,6 +550,9 @@ def run_sweep(
         on_result: called as ``on_result(cfg, summary)`` after each run is stored.
         raise_errors: after the sweep, raise a ``RuntimeError`` if any run raised (the other
             runs are stored first). Diverged runs are results, not errors.
+        group_size: runs per lockstep group (see :func:`plan_groups`); ``None`` chooses.
+        checkpoint_every_s: a lockstep group saves its state to ``<root>/checkpoints/<task>/``
+            this often, and a rerun of the sweep resumes it from there.
 
     Returns:
         a :class:`SweepReport`.
@@ -484,6 +562,10 @@ def run_sweep(
     t0 = time.perf_counter()
     if cache not in _CACHES:
         raise ValueError(f"cache must be one of {list(_CACHES)}, got {cache!r}")
+    if group_size is not None and (isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1):
+        raise ValueError(f"group_size must be a positive integer or None, got {group_size!r}")
+    if scheduler is not None and executor != "dask":
+        raise ValueError(f"scheduler={scheduler!r} is only used with executor='dask', got executor={executor!r}")
     cfgs = configs.configs() if isinstance(configs, Grid) else list(configs)
     if not cfgs:
         raise ValueError("the sweep is empty: no configs to run")
@@ -498,45 +580,66 @@ def run_sweep(
     base = results_root(root)
     report = SweepReport(base, tasks[0], [c.hash() for c in cfgs])
 
-    todo: list[TrainConfig] = []
-    seen: set[str] = set()
+    unique: dict[str, TrainConfig] = {}
     for c, h in zip(cfgs, report.hashes):
-        if h in seen:
-            continue
-        seen.add(h)
+        unique.setdefault(h, c)
+    todo = []
+    for h, c in unique.items():
         if is_finished(c, base):
             report.skipped.append(h)
         else:
             todo.append(c)
     if cache == "require" and todo:
         raise ResultMissing(
-            f"{len(todo)} of {len(seen)} runs of this {tasks[0]} sweep are not in the store under "
+            f"{len(todo)} of {len(unique)} runs of this {tasks[0]} sweep are not in the store under "
             f"{base / 'runs' / tasks[0]} (first missing hash {todo[0].hash()}); run the sweep first, e.g. "
             f"`python -m nnrnn.sweep --task {tasks[0]} --profile <profile>`, or use cache='auto'"
         )
     if not todo:
         report.wall_s = time.perf_counter() - t0
         return report
+    _check_writable(base)
+    ckpt_dir = base / "checkpoints" / tasks[0]
 
     bar = tqdm(total=len(todo), disable=(not progress) if progress is not None else None, desc=f"{tasks[0]} sweep", unit="run")
     try:
         with open_executor(executor, max_workers, scheduler) as (ex, threads):
-            futures = {ex.submit(run_one, c.as_dict(), threads): c for c in todo}
-            try:
-                for fut in as_completed(futures):
-                    c = futures[fut]
-                    try:
-                        payload = fut.result()
-                    except Exception as exc:  # a bug or an environment problem in one run
+            workers = max_workers or (default_workers() if executor == "local" else 1)
+            # groups are planned over the whole sweep, then filtered, so a resumed sweep finds its checkpoints
+            groups = [[c for c in g if c in todo] for g in plan_groups(list(unique.values()), workers, group_size)]
+            def submit(g: list[TrainConfig]) -> Future:
+                if len(g) == 1 and group_size == 1:
+                    return ex.submit(run_one, g[0].as_dict(), threads)
+                return ex.submit(run_group, [c.as_dict() for c in g], threads, str(ckpt_dir), checkpoint_every_s)
+
+            def collect(fut: Future, group: list[TrainConfig]) -> None:
+                try:
+                    out = fut.result()
+                    payloads = [out] if isinstance(out, Mapping) else list(out)
+                    if len(payloads) != len(group):
+                        raise RuntimeError(f"a worker returned {len(payloads)} runs for a group of {len(group)}")
+                except Exception as exc:  # a bug or an environment problem in one group
+                    for c in group:
                         report.errors[c.hash()] = f"{type(exc).__name__}: {exc}"
-                        bar.update(1)
-                        continue
-                    _store(payload, base)
-                    report.ran.append(payload["hash"])
+                    bar.update(len(group))
+                    return
+                for c, payload in zip(group, payloads):
+                    _store(payload, base, c)
+                    report.ran.append(c.hash())
                     bar.update(1)
                     bar.set_postfix(status=payload["result"]["status"])
                     if on_result is not None:
                         on_result(c, payload["result"])
+
+            futures: dict[Future, list[TrainConfig]] = {}
+            try:
+                if isinstance(ex, _SerialExecutor):  # runs at submit: store each group before the next
+                    for g in (g for g in groups if g):
+                        collect(submit(g), g)
+                else:
+                    futures = {submit(g): g for g in groups if g}
+                    for fut in as_completed(futures):
+                        collect(fut, futures[fut])
             except BaseException:
                 for f in futures:
                     f.cancel()
@@ -550,6 +653,16 @@ def run_sweep(
             f"{len(report.errors)} of {len(todo)} runs raised (the others are stored); first: {first[0]}: {first[1]}"
         )
     return report
+
+
+def _check_writable(base: Path) -> None:
+    """Fail before training when the store cannot be written (rather than losing the work after)."""
+    try:
+        (base / "runs").mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=base / "runs", prefix=".write-probe-", delete=True)
+        probe.close()
+    except OSError as exc:
+        raise ValueError(f"the results root {base} is not writable ({exc.strerror or exc}); pass a writable root") from None
 
 
 # ----------------------------------------------------------------------------- loading

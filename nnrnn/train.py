@@ -33,10 +33,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Literal
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
 
+from . import analysis as _analysis
 from . import init as _init
 from . import tasks as _tasks
 from .profiles import resolve_device
@@ -51,6 +53,7 @@ __all__ = [
     "make_optimizer",
     "random_baseline",
     "succeeded",
+    "weight_diagnostics",
 ]
 
 Status = Literal["finished", "early_stopped", "diverged"]
@@ -277,6 +280,27 @@ def _eval_points(cfg: TrainConfig) -> set[int]:
     return points
 
 
+def weight_diagnostics(weight_hh: Tensor) -> dict[str, float]:
+    """Spectral radius and Henrici index of the recurrent matrix, recorded at every validation point.
+
+    They show when a run diverges (the spectral radius of a chain starts at 0, since the chain is
+    nilpotent, and grows during training) and whether a chain stays a chain. NaN when ``W`` is
+    not finite.
+
+    Examples:
+        >>> d = weight_diagnostics(torch.eye(3))
+        >>> round(d["w_spectral_radius"], 6), round(d["w_henrici"], 6)
+        (1.0, 0.0)
+    """
+    w = weight_hh.detach().to("cpu", torch.float64)
+    if not bool(torch.isfinite(w).all()):
+        return {"w_spectral_radius": float("nan"), "w_henrici": float("nan")}
+    return {
+        "w_spectral_radius": float(np.abs(_analysis.eigenvalues(w)).max()),
+        "w_henrici": float(_analysis.henrici(w)),
+    }
+
+
 def initial_model(cfg: TrainConfig, device: str | torch.device = "cpu") -> torch.nn.Module:
     """The untrained network of ``cfg``, drawn from the run's own "init" random stream.
 
@@ -344,6 +368,7 @@ def train(
             "train_loss": train_loss,
             "val_loss": ev.pop("loss"),
             **{f"val_{k}": v for k, v in ev.items()},
+            **weight_diagnostics(model.rnn.weight_hh),
             "wall_s": time.perf_counter() - t0,
         }
         rows.append(row)
@@ -398,7 +423,7 @@ def train(
     finally:
         bar.close()
     if status == "diverged":
-        nan_metrics = {k: float("nan") for k in rows[0] if k.startswith("val_")}
+        nan_metrics = {k: float("nan") for k in rows[0] if k.startswith(("val_", "w_"))}
         rows.append({"update": update, "epoch": update / cfg.updates_per_epoch, "train_loss": float("nan"),
                      **nan_metrics, "wall_s": time.perf_counter() - t0})
     elif rows[-1]["update"] != update:  # pragma: no cover - the last update is always a point

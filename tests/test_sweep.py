@@ -251,9 +251,27 @@ def test_errors_in_runs_are_collected_then_raised(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sweep, "run_one", flaky)
     with pytest.raises(RuntimeError, match="1 of 2 runs raised.*out of memory"):
-        sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
-    report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False, raise_errors=False)
+        sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False, group_size=1)
+    report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False, raise_errors=False, group_size=1)
     assert list(report.errors) == [bad] and len(report.skipped) == 1
+
+
+def test_an_error_in_a_lockstep_group_fails_its_runs_only(tmp_path, monkeypatch):
+    g = tiny_grid(seeds=(1, 2))
+    real = sweep.run_group
+    calls = []
+
+    def flaky(cfgs, *args, **kwargs):
+        calls.append(len(cfgs))
+        if len(calls) == 1:
+            raise RuntimeError("out of memory")
+        return real(cfgs, *args, **kwargs)
+
+    monkeypatch.setattr(sweep, "run_group", flaky)
+    report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False, raise_errors=False, group_size=2)
+    assert calls == [2, 2] and len(report.errors) == 2 and len(report.ran) == 2
+    report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
+    assert len(report.ran) == 2 and len(report.skipped) == 2
 
 
 # ----------------------------------------------------------------------------- summaries

@@ -28,7 +28,7 @@ def test_history_layout_and_eval_points():
     cfg = TrainConfig(task="copy", init="chain", scale=1.0, **TINY)
     r = train(cfg, progress=False)
     h = r.history
-    assert list(h.columns) == ["update", "epoch", "train_loss", "val_loss", "val_acc", "val_recall_acc", "wall_s"]
+    assert list(h.columns) == ["update", "epoch", "train_loss", "val_loss", "val_acc", "val_recall_acc", "w_spectral_radius", "w_henrici", "wall_s"]
     # 64 sequences / batch 16 = 4 updates per epoch, 2 evaluations per epoch, plus update 0
     assert h["update"].tolist() == [0, 2, 4, 6, 8]
     assert h["epoch"].tolist() == [0.0, 0.5, 1.0, 1.5, 2.0]
@@ -37,7 +37,7 @@ def test_history_layout_and_eval_points():
     assert r.final_val_loss == h["val_loss"].iloc[-1]
     assert r.baseline == pytest.approx(10 * math.log(8) / 30)
     add = train(TrainConfig(task="addition", init="identity", **TINY), progress=False)
-    assert list(add.history.columns) == ["update", "epoch", "train_loss", "val_loss", "wall_s"]
+    assert list(add.history.columns) == ["update", "epoch", "train_loss", "val_loss", "w_spectral_radius", "w_henrici", "wall_s"]
 
 
 @pytest.mark.parametrize("task,init", [("copy", "chain"), ("addition", "fb_chain")])

@@ -9,6 +9,7 @@
 // Nonlinearity codes: 0 = elu (alpha 1), 1 = relu, 2 = tanh. Derivatives are computed from the
 // outputs: elu' = min(h, 0) + 1, relu' = [h > 0], tanh' = 1 - h^2.
 
+#include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
@@ -401,6 +402,89 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> backward(
   return std::make_tuple(r.dx, r.dh0, r.du, r.dw, r.db);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Lockstep training (nnrnn.lockstep): K independent runs of the same shape, stacked on a leading
+// dimension. Each run's loop is exactly the single-run loop above, on its own contiguous slice,
+// so a run's states and gradients do not depend on which other runs share the group. The runs
+// are spread over torch's intra-op threads (each run on one BLAS thread): no synchronisation
+// inside the time loop.
+
+// out (K, T, B, N) holds U x_t + b on entry and h_t on exit; h0 (K, B, N); w (K, N, N).
+void forward_batched_(at::Tensor out, const at::Tensor& h0, const at::Tensor& w, int64_t act) {
+  check(out, "out", 4);
+  check(h0, "h0", 3);
+  check(w, "weight_hh", 3);
+  TORCH_CHECK(act >= 0 && act <= 2, "nnrnn_elman: unknown nonlinearity code ", act);
+  TORCH_CHECK(h0.scalar_type() == out.scalar_type() && w.scalar_type() == out.scalar_type(),
+              "nnrnn_elman: dtypes differ");
+  TORCH_CHECK(h0.size(0) == out.size(0) && w.size(0) == out.size(0), "nnrnn_elman: run counts differ");
+  TORCH_CHECK(out.scalar_type() == at::kFloat || out.scalar_type() == at::kDouble,
+              "nnrnn_elman: float32 or float64 only, got ", out.scalar_type());
+  at::parallel_for(0, out.size(0), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      at::Tensor o = out.select(0, k);
+      if (out.scalar_type() == at::kFloat) {
+        forward_impl<float>(o, h0.select(0, k), w.select(0, k), act);
+      } else {
+        forward_impl<double>(o, h0.select(0, k), w.select(0, k), act);
+      }
+    }
+  });
+}
+
+// Gradients (dx, dh0, dU, dW, db) of K stacked runs; shapes as in `backward` with a leading K.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> backward_batched(
+    const c10::optional<at::Tensor>& grad, const c10::optional<at::Tensor>& grad_last, const at::Tensor& out,
+    const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w_ih, const at::Tensor& w_hh, int64_t act,
+    bool need_x, bool need_h0, bool need_w_ih, bool need_w_hh, bool need_b, int64_t chunk) {
+  check(out, "out", 4);
+  check(x, "x", 4);
+  check(h0, "h0", 3);
+  check(w_ih, "weight_ih", 3);
+  check(w_hh, "weight_hh", 3);
+  if (grad.has_value()) {
+    check(*grad, "grad", 4);
+    TORCH_CHECK(grad->sizes() == out.sizes(), "nnrnn_elman: grad and out shapes differ");
+  }
+  if (grad_last.has_value()) {
+    check(*grad_last, "grad_last", 3);
+    TORCH_CHECK(grad_last->sizes() == h0.sizes(), "nnrnn_elman: grad_last and h0 shapes differ");
+  }
+  TORCH_CHECK(act >= 0 && act <= 2, "nnrnn_elman: unknown nonlinearity code ", act);
+  TORCH_CHECK(out.scalar_type() == at::kFloat || out.scalar_type() == at::kDouble,
+              "nnrnn_elman: float32 or float64 only, got ", out.scalar_type());
+  const auto opt = out.options();
+  const int64_t runs = out.size(0), n = out.size(3), d = x.size(3);
+  Grads all;
+  if (need_x) all.dx = at::empty({runs, out.size(1), out.size(2), d}, opt);
+  if (need_h0) all.dh0 = at::empty({runs, out.size(2), n}, opt);
+  if (need_w_ih) all.du = at::zeros({runs, n, d}, opt);
+  if (need_w_hh) all.dw = at::zeros({runs, n, n}, opt);
+  if (need_b) all.db = at::zeros({runs, n}, opt);
+  at::parallel_for(0, runs, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      Grads r;
+      if (need_x) r.dx = all.dx.select(0, k);
+      if (need_h0) r.dh0 = all.dh0.select(0, k);
+      if (need_w_ih) r.du = all.du.select(0, k);
+      if (need_w_hh) r.dw = all.dw.select(0, k);
+      if (need_b) r.db = all.db.select(0, k);
+      const c10::optional<at::Tensor> gk =
+          grad.has_value() ? c10::optional<at::Tensor>(grad->select(0, k)) : c10::nullopt;
+      const c10::optional<at::Tensor> glk =
+          grad_last.has_value() ? c10::optional<at::Tensor>(grad_last->select(0, k)) : c10::nullopt;
+      if (out.scalar_type() == at::kFloat) {
+        backward_impl<float>(gk, glk, out.select(0, k), x.select(0, k), h0.select(0, k), w_ih.select(0, k),
+                             w_hh.select(0, k), act, chunk, r);
+      } else {
+        backward_impl<double>(gk, glk, out.select(0, k), x.select(0, k), h0.select(0, k), w_ih.select(0, k),
+                              w_hh.select(0, k), act, chunk, r);
+      }
+    }
+  });
+  return std::make_tuple(all.dx, all.dh0, all.du, all.dw, all.db);
+}
+
 // Ask Linux for transparent huge pages on the 2 MiB-aligned interior of a fresh, untouched
 // buffer. A (784, 128, 100) float state buffer is 40 MB: touching it page by page costs about
 // 30 ms of page faults on every call, versus about 5 ms with huge pages. Only this buffer's
@@ -433,6 +517,12 @@ TORCH_LIBRARY(nnrnn_elman, m) {
       "int act, bool need_x, bool need_h0, bool need_w_ih, bool need_w_hh, bool need_b, int chunk) "
       "-> (Tensor, Tensor, Tensor, Tensor, Tensor)",
       &backward);
+  m.def("forward_batched_(Tensor(a!) out, Tensor h0, Tensor w, int act) -> ()", &forward_batched_);
+  m.def(
+      "backward_batched(Tensor? grad, Tensor? grad_last, Tensor out, Tensor x, Tensor h0, Tensor w_ih, "
+      "Tensor w_hh, int act, bool need_x, bool need_h0, bool need_w_ih, bool need_w_hh, bool need_b, int chunk) "
+      "-> (Tensor, Tensor, Tensor, Tensor, Tensor)",
+      &backward_batched);
   m.def("has_blas() -> bool", &has_blas);
   m.def("advise_hugepages(Tensor t) -> bool", &advise_hugepages);
   m.def("set_blas(bool on) -> ()", &set_blas);

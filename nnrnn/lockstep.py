@@ -1,0 +1,551 @@
+r"""Lockstep training: many runs of one shape trained as one computation.
+
+A sweep is a grid of small, independent runs (a 100-unit RNN at batch 16). One such run keeps a
+CPU core busy mostly with call overhead and a GPU with kernel launches, so :func:`train_group`
+trains ``K`` runs that share the task, sequence length, hidden size, nonlinearity, batch size,
+training schedule and device **together**: their weights are stacked on a leading dimension and
+every time step is one call for all of them.
+
+Everything that makes a run *that* run stays per run, exactly as in
+:func:`nnrnn.train.train`, which remains the reference:
+
+* initializer, scale, learning rate and seed: the initial weights, the training and validation
+  sets and the batch order come from the run's own random streams;
+* RMSprop state and learning rate; global-norm gradient clipping of the run's own gradient;
+* validation points, early stopping (a run that reaches the threshold stops at exactly the
+  update where the single-run trainer stops) and divergence (a run whose loss or gradient norm
+  becomes NaN or infinite is recorded as diverged at the same update; it never touches the
+  others, and it leaves the group).
+
+Runs that stop leave the group, so the remaining ones do not pay for them.
+
+**Engines.** On the CPU the recurrence and its hand-written backward run in the C++ extension
+(``forward_batched_`` / ``backward_batched`` in ``nnrnn/csrc/elman.cpp``): each run's time loop
+is the single-run loop on its own slice, and the runs are spread over torch's threads. Elsewhere
+(CUDA, or no compiler) the same algorithm runs in pure PyTorch with one batched matmul
+(``torch.baddbmm``) per time step for all runs. The input projection, readout, clipping and
+RMSprop are batched tensor operations on both.
+
+**Checkpoints.** A group that runs for hours writes its whole state (weights, optimizer state,
+random-stream states, the position in the epoch, histories so far) to ``checkpoint`` every
+``checkpoint_every_s`` seconds, atomically; :func:`train_group` with the same configs resumes
+from it. A checkpoint never changes a result: the resumed group computes exactly what the
+uninterrupted group would have.
+
+Examples:
+    >>> from nnrnn.train import TrainConfig
+    >>> base = dict(task="copy", T=25, hidden_size=8, n_train=32, n_val=16, epochs=1)
+    >>> cfgs = [TrainConfig(init=i, lr=1e-3, **base) for i in ("chain", "orthogonal")]
+    >>> [(r.status, r.n_updates) for r in train_group(cfgs, progress=False)]
+    [('finished', 2), ('finished', 2)]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+from tqdm.std import tqdm
+
+from . import models as _models
+from .profiles import resolve_device
+from .tasks import stream_generator
+from .train import RunResult, TrainConfig, _datasets, _eval_points, initial_model, weight_diagnostics
+
+__all__ = ["GROUP_FIELDS", "group_key", "group_configs", "train_group", "LockstepModel"]
+
+#: config fields that may differ inside one lockstep group; every other field is shared.
+GROUP_FIELDS = ("init", "scale", "lr", "seed")
+
+#: a validation forward pass holds about this many hidden-state values at once (all runs).
+_EVAL_VALUES = 1 << 25
+
+
+def group_key(cfg: TrainConfig) -> tuple:
+    """What runs of one lockstep group must share: every config field but :data:`GROUP_FIELDS`.
+
+    Examples:
+        >>> a, b = TrainConfig(init="chain", lr=1e-4), TrainConfig(init="identity", lr=1e-5, seed=2)
+        >>> group_key(a) == group_key(b), group_key(a) == group_key(a.replace(T=100))
+        (True, False)
+    """
+    d = cfg.as_dict()
+    return tuple(sorted((k, v) for k, v in d.items() if k not in GROUP_FIELDS))
+
+
+def group_configs(configs: Sequence[TrainConfig], max_size: int = 32) -> list[list[TrainConfig]]:
+    """Split ``configs`` into lockstep groups of at most ``max_size`` compatible runs.
+
+    Configs keep their order inside a group; groups follow the order of each key's first config.
+
+    Examples:
+        >>> cfgs = [TrainConfig(T=t, lr=lr) for t in (100, 200) for lr in (1e-4, 1e-5, 3e-5)]
+        >>> [len(g) for g in group_configs(cfgs, max_size=2)]
+        [2, 1, 2, 1]
+    """
+    if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+        raise ValueError(f"max_size must be a positive integer, got {max_size!r}")
+    by_key: dict[tuple, list[TrainConfig]] = {}
+    for c in configs:
+        if not isinstance(c, TrainConfig):
+            raise ValueError(f"configs must be TrainConfig objects, got {type(c).__name__}")
+        by_key.setdefault(group_key(c), []).append(c)
+    return [g[i : i + max_size] for g in by_key.values() for i in range(0, len(g), max_size)]
+
+
+# ----------------------------------------------------------------------------- the batched engine
+def _py_forward_batched_(out: Tensor, h0: Tensor, w: Tensor, act: str) -> None:
+    """``out[:, t] <- f(out[:, t] + out[:, t-1] @ W_k^T)`` for all runs ``k`` at once (``torch.baddbmm``)."""
+    wt = w.transpose(1, 2)
+    prev = h0
+    for t in range(out.shape[1]):
+        cur = torch.baddbmm(out[:, t], prev, wt)
+        _models._act_(cur, act)
+        out[:, t] = cur
+        prev = cur
+
+
+def _py_backward_batched(grad: Tensor | None, grad_last: Tensor | None, out: Tensor, x: Tensor, h0: Tensor,
+                         w: Tensor, act: str) -> tuple[Tensor, Tensor, Tensor]:
+    """``(dU, dW, db)`` of ``K`` stacked runs: the batched form of the single-run Python engine."""
+    runs, steps, batch, n = out.shape
+    da = torch.empty_like(out)
+    if grad_last is not None:
+        dh = grad_last.clone() if grad is None else grad_last + grad[:, steps - 1]
+    else:
+        dh = grad[:, steps - 1].clone()
+    for t in range(steps - 1, -1, -1):
+        da_t = torch.empty_like(dh)
+        _models._act_grad(dh, out[:, t], act, da_t)
+        da[:, t] = da_t
+        if t > 0:
+            dh = torch.bmm(da_t, w) if grad is None else torch.baddbmm(grad[:, t - 1], da_t, w)
+    da2 = da.view(runs, steps * batch, n)
+    du = torch.bmm(da2.transpose(1, 2), x.reshape(runs, steps * batch, -1))
+    dw = torch.bmm(da[:, 0].transpose(1, 2), h0)
+    if steps > 1:
+        dw.baddbmm_(da[:, 1:].reshape(runs, -1, n).transpose(1, 2), out[:, :-1].reshape(runs, -1, n))
+    return du, dw, da2.sum(1)
+
+
+class LockstepModel:
+    """The models of ``K`` runs with stacked parameters, and their forward and backward passes.
+
+    ``params`` are ``weight_ih (K, N, d)``, ``weight_hh (K, N, N)``, ``bias (K, N)``,
+    ``readout_w (K, O, N)`` and ``readout_b (K, O)``, each run's initial values exactly those of
+    :func:`nnrnn.train.initial_model`; :meth:`state_dict` gives run ``k``'s weights under the
+    names of the single-run model.
+
+    The gradient is computed by hand around the task's loss (the only part left to autograd), in
+    buffers kept from one update to the next: a fresh ``(K, T, B, N)`` buffer per update would
+    cost a page fault per 4 KiB on every pass, more than the arithmetic at copy size.
+    """
+
+    NAMES = ("rnn.weight_ih", "rnn.weight_hh", "rnn.bias", "readout.weight", "readout.bias")
+
+    def __init__(self, cfgs: Sequence[TrainConfig], device: torch.device):
+        models = [initial_model(c, device) for c in cfgs]
+        self.params = [torch.stack([m.state_dict()[k] for m in models]) for k in self.NAMES]
+        first = models[0]
+        self.nonlinearity = first.rnn.nonlinearity
+        self.per_step = first.per_step
+        self.engine = _models.resolve_engine(first.rnn.engine, device, self.params[0].dtype)
+        if self.engine == "autograd":
+            raise ValueError("engine 'autograd' is not available for lockstep training; use 'cpp', 'python' or 'auto'")
+        self._buffers: dict[str, Tensor] = {}
+
+    def keep(self, index: Tensor) -> None:
+        """Keep only the runs at ``index`` (positions in the current stack)."""
+        self.params = [p[index] for p in self.params]
+
+    def state_dict(self, k: int) -> dict[str, Tensor]:
+        return {name: p[k].to("cpu").clone() for name, p in zip(self.NAMES, self.params)}
+
+    def _buffer(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+        """A persistent buffer of ``shape`` (the first ``shape[0]`` runs of a larger one if it fits)."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape[1:] != shape[1:] or buf.shape[0] < shape[0] or buf.dtype != like.dtype:
+            buf = torch.empty(shape, dtype=like.dtype, device=like.device)
+            if self.engine == "cpp" and buf.nbytes >= _models._HUGEPAGE_BYTES:
+                _models._ext_state["module"].advise_hugepages(buf)
+            self._buffers[name] = buf
+        return buf[: shape[0]]
+
+    def _states(self, x: Tensor, keep: bool) -> tuple[Tensor, Tensor, Tensor]:
+        """Time-major inputs ``(K, T, B, d)``, all states ``(K, T, B, N)`` and ``h0`` for ``x (K, B, T, d)``."""
+        u, w, b = self.params[:3]
+        runs, batch, steps, d = x.shape
+        n = w.shape[-1]
+        xt = self._buffer("x", (runs, steps, batch, d), x) if keep else torch.empty(runs, steps, batch, d, dtype=x.dtype, device=x.device)
+        xt.copy_(x.transpose(1, 2))
+        out = self._buffer("states", (runs, steps, batch, n), x) if keep else torch.empty(runs, steps, batch, n, dtype=x.dtype, device=x.device)
+        torch.baddbmm(b.unsqueeze(1), xt.view(runs, steps * batch, d), u.transpose(1, 2), out=out.view(runs, steps * batch, n))
+        h0 = torch.zeros(runs, batch, n, dtype=x.dtype, device=x.device)
+        if self.engine == "cpp":
+            _models._ext_state["module"].forward_batched_(out, h0, w.contiguous(), _models._ACT_CODE[self.nonlinearity])
+        else:
+            _py_forward_batched_(out, h0, w, self.nonlinearity)
+        return xt, out, h0
+
+    def _readout(self, states: Tensor) -> Tensor:
+        v, c = self.params[3:]
+        runs, steps, batch, n = states.shape
+        if self.per_step:
+            return torch.baddbmm(c.unsqueeze(1), states.view(runs, steps * batch, n), v.transpose(1, 2))
+        return torch.baddbmm(c.unsqueeze(1), states[:, -1], v.transpose(1, 2))
+
+    def _outputs(self, logits: Tensor, steps: int) -> Tensor:
+        """The per-run outputs in the single-run model's layout: ``(K, B, T, O)`` or ``(K, B, O)``."""
+        if self.per_step:
+            runs, rows, o = logits.shape
+            return logits.view(runs, steps, rows // steps, o).transpose(1, 2)
+        return logits
+
+    @torch.no_grad()
+    def __call__(self, x: Tensor) -> Tensor:
+        """Outputs of every run for inputs ``x (K, B, T, d)``: ``(K, B, T, O)`` or ``(K, B, O)``."""
+        _, states, _ = self._states(x, keep=False)
+        return self._outputs(self._readout(states), x.shape[2])
+
+    def loss_and_grad(self, x: Tensor, targets: Sequence[Tensor], loss_fn) -> tuple[list[float], list[int], list[Tensor] | None]:
+        """Each run's loss ``loss_fn(output_k, target_k)`` and the gradient of the finite ones.
+
+        Returns ``(losses, finite, grads)``: the loss values, the positions with a finite loss,
+        and the gradients ``(K, ...)`` in the order of ``params`` (rows of runs with a
+        non-finite loss are meaningless), or ``None`` if no loss is finite.
+        """
+        u, w, b, v, c = self.params
+        runs, batch, steps, _ = x.shape
+        with torch.no_grad():
+            xt, states, h0 = self._states(x, keep=True)
+            logits = self._readout(states)
+        leaf = logits.requires_grad_(True)
+        with torch.enable_grad():
+            # unbind: one backward node for all runs (indexing would zero-fill K full-size gradients)
+            losses = [loss_fn(o, y) for o, y in zip(self._outputs(leaf, steps).unbind(0), targets)]
+            values = torch.stack([lo.detach() for lo in losses]).tolist()
+            finite = [k for k, val in enumerate(values) if math.isfinite(val)]
+            if not finite:
+                return values, finite, None
+            (dlogits,) = torch.autograd.grad(torch.stack([losses[k] for k in finite]).sum(), leaf)
+        with torch.no_grad():
+            n = w.shape[-1]
+            if self.per_step:
+                flat = states.view(runs, steps * batch, n)
+                dv = torch.bmm(dlogits.transpose(1, 2), flat)
+                grad = self._buffer("dstates", states.shape, states)
+                torch.bmm(dlogits, v, out=grad.view(runs, steps * batch, n))
+                grad_last = None
+            else:
+                dv = torch.bmm(dlogits.transpose(1, 2), states[:, -1])
+                grad, grad_last = None, torch.bmm(dlogits, v)
+            dc = dlogits.sum(1)
+            if self.engine == "cpp":
+                chunk = max(1, -(-_models._CHUNK_ROWS // batch))
+                _, _, du, dw, db = _models._ext_state["module"].backward_batched(
+                    grad, grad_last, states, xt, h0, u.contiguous(), w.contiguous(), _models._ACT_CODE[self.nonlinearity],
+                    False, False, True, True, True, chunk,
+                )  # fmt: skip
+            else:
+                du, dw, db = _py_backward_batched(grad, grad_last, states, xt, h0, w, self.nonlinearity)
+        return values, finite, [du, dw, db, dv, dc]
+
+
+# ----------------------------------------------------------------------------- the trainer
+@dataclass
+class _Run:
+    """Per-run state of a lockstep group."""
+
+    cfg: TrainConfig
+    train_data: Any
+    val_data: Any
+    order_gen: torch.Generator
+    rows: list
+    status: str = "finished"
+    update: int = 0
+    run_loss: float = 0.0
+    run_count: int = 0
+    perm: Tensor | None = None
+    state: dict | None = None  # final weights once the run has left the group
+
+
+def _batch(runs: Sequence[_Run], start: int, size: int) -> tuple[Tensor, list[Tensor]]:
+    xs, ys = [], []
+    for r in runs:
+        x, y = r.train_data.batch(r.perm[start : start + size])
+        xs.append(x)
+        ys.append(y)
+    return torch.stack(xs), ys
+
+
+@torch.no_grad()
+def _evaluate(model: LockstepModel, task, runs: Sequence[_Run]) -> list[dict[str, float]]:
+    """Mean loss and metrics of every run over its own validation set (as :func:`nnrnn.train.evaluate`)."""
+    n = len(runs[0].val_data)
+    cfg = runs[0].cfg
+    per_seq = cfg.seq_len * cfg.hidden_size * len(runs)
+    chunk = max(1, min(cfg.eval_batch_size, _EVAL_VALUES // per_seq))
+    totals: list[dict[str, float]] = [{} for _ in runs]
+    for start in range(0, n, chunk):
+        index = torch.arange(start, min(start + chunk, n), device=runs[0].perm.device if runs[0].perm is not None else "cpu")
+        pairs = [r.val_data.batch(index) for r in runs]
+        out = model(torch.stack([x for x, _ in pairs]))
+        w = len(index) / n
+        for k, (tot, (_, y)) in enumerate(zip(totals, pairs)):
+            tot["loss"] = tot.get("loss", 0.0) + w * task.loss(out[k], y).item()
+            for name, v in task.metrics(out[k], y).items():
+                tot[name] = tot.get(name, 0.0) + w * v
+    return totals
+
+
+def _clip_and_check(grads: list[Tensor], clip_norm: float) -> Tensor:
+    """Clip each run's gradient to global norm ``clip_norm`` in place; return the norms ``(K,)``.
+
+    The same arithmetic as ``torch.nn.utils.clip_grad_norm_`` on one run's parameters.
+    """
+    norms = torch.stack([torch.linalg.vector_norm(g.flatten(1), 2, dim=1) for g in grads], dim=1)
+    total = torch.linalg.vector_norm(norms, 2, dim=1)
+    coef = torch.clamp(clip_norm / (total + 1e-6), max=1.0)
+    for g in grads:
+        g.mul_(coef.view(-1, *([1] * (g.ndim - 1))))
+    return total
+
+
+def _rmsprop_(params: list[Tensor], grads: list[Tensor], square: list[Tensor], lr: Tensor, alpha: float, eps: float) -> None:
+    """One RMSprop step per run, as ``torch.optim.RMSprop`` (single-tensor path) with lr ``lr[k]``."""
+    with torch.no_grad():
+        for p, g, s in zip(params, grads, square):
+            s.mul_(alpha).addcmul_(g, g, value=1 - alpha)
+            avg = s.sqrt().add_(eps)
+            p.add_(g.mul(-lr.view(-1, *([1] * (g.ndim - 1)))).div_(avg))
+
+
+def _record(run: _Run, ev: dict[str, float], weight_hh: Tensor, update: int, train_loss: float, t0: float) -> dict:
+    row = {
+        "update": update,
+        "epoch": update / run.cfg.updates_per_epoch,
+        "train_loss": train_loss,
+        "val_loss": ev.pop("loss"),
+        **{f"val_{k}": v for k, v in ev.items()},
+        **weight_diagnostics(weight_hh),
+        "wall_s": time.perf_counter() - t0,
+    }
+    run.rows.append(row)
+    return row
+
+
+def _diverged_row(run: _Run, t0: float) -> None:
+    """The last history row of a diverged run: NaN everywhere at the update where it stopped."""
+    nan = {k: float("nan") for k in run.rows[0] if k.startswith(("val_", "w_"))}
+    run.rows.append({"update": run.update, "epoch": run.update / run.cfg.updates_per_epoch, "train_loss": float("nan"),
+                     **nan, "wall_s": time.perf_counter() - t0})
+
+
+class _Group:
+    """The state of a lockstep group: stacked model and optimizer state of the active runs."""
+
+    def __init__(self, cfgs: Sequence[TrainConfig], device: torch.device, t0: float):
+        self.cfg = cfgs[0]
+        self.device = device
+        self.t0 = t0
+        self.task = self.cfg.make_task()
+        self.runs: list[_Run] = []
+        for c in cfgs:
+            tr, va = _datasets(c.task, c.T, c.n_train, c.n_val, c.seed)
+            self.runs.append(_Run(c, tr.to(device), va.to(device), stream_generator(c.seed, "order"), []))
+        self.model = LockstepModel(cfgs, device)
+        self.square = [torch.zeros_like(p) for p in self.model.params]
+        self.lr = torch.tensor([c.lr for c in cfgs], dtype=self.model.params[0].dtype, device=device)
+        self.active = list(range(len(cfgs)))  # run indices, in stack order
+        self.epoch = self.start = self.update = 0
+
+    def leave(self, keep: list[int]) -> None:
+        """Keep the runs at stack positions ``keep``; the others leave with their current weights."""
+        if len(keep) == len(self.active):
+            return
+        for pos, i in enumerate(self.active):
+            if pos not in keep:
+                self.runs[i].state = self.model.state_dict(pos)
+        index = torch.tensor(keep, dtype=torch.long, device=self.device)
+        self.model.keep(index)
+        self.square = [s[index] for s in self.square]
+        self.lr = self.lr[index]
+        self.active = [self.active[p] for p in keep]
+
+    def validate(self, first: bool = False) -> None:
+        evs = _evaluate(self.model, self.task, [self.runs[i] for i in self.active])
+        keep = []
+        for pos, (i, ev) in enumerate(zip(self.active, evs)):
+            r = self.runs[i]
+            train_loss = float("nan") if first else r.run_loss / r.run_count
+            row = _record(r, ev, self.model.params[1][pos], self.update, train_loss, self.t0)
+            r.run_loss, r.run_count = 0.0, 0
+            if not math.isfinite(row["val_loss"]):
+                r.status = "diverged"
+            elif row["val_loss"] < r.cfg.early_stop:
+                r.status = "early_stopped"
+            else:
+                keep.append(pos)
+        self.leave(keep)
+
+    def step(self) -> None:
+        """One update of every active run.
+
+        A run whose loss or gradient norm is not finite is marked diverged and leaves the group
+        before the step, keeping its weights, as in the single-run trainer.
+        """
+        cfg = self.cfg
+        if self.start == 0:
+            for i in self.active:
+                self.runs[i].perm = torch.randperm(cfg.n_train, generator=self.runs[i].order_gen).to(self.device)
+        act_runs = [self.runs[i] for i in self.active]
+        x, ys = _batch(act_runs, self.start, cfg.batch_size)
+        values, finite, grads = self.model.loss_and_grad(x, ys, self.task.loss)
+        ok: list[int] = []
+        if grads is not None:
+            gnorm = _clip_and_check(grads, cfg.clip_norm).tolist()
+            ok = [p for p in finite if math.isfinite(gnorm[p])]
+        for pos, r in enumerate(act_runs):
+            if pos not in ok:
+                r.status = "diverged"
+        self.leave(ok)
+        if ok:
+            if len(ok) < len(act_runs):
+                sel = torch.tensor(ok, device=self.device)
+                grads = [g[sel] for g in grads]
+            _rmsprop_(self.model.params, list(grads), self.square, self.lr, cfg.rms_alpha, cfg.rms_eps)
+        self.update += 1
+        for pos in ok:
+            r = act_runs[pos]
+            r.update = self.update
+            r.run_loss += values[pos]
+            r.run_count += 1
+        self.start += cfg.batch_size
+        if self.start >= cfg.n_train:
+            self.epoch, self.start = self.epoch + 1, 0
+
+    # ------------------------------------------------------------------ checkpoints
+    def save(self, path: Path, hashes: list[str]) -> None:
+        """Write the whole state atomically (a temporary file renamed into place)."""
+        state = {
+            "hashes": hashes,
+            "params": [p.cpu() for p in self.model.params],
+            "square": [s.cpu() for s in self.square],
+            "lr": self.lr.cpu(),
+            "active": self.active,
+            "position": [self.epoch, self.start, self.update],
+            "runs": [
+                {"status": r.status, "update": r.update, "run_loss": r.run_loss, "run_count": r.run_count,
+                 "rows": r.rows, "perm": None if r.perm is None else r.perm.cpu(),
+                 "order_gen": r.order_gen.get_state(), "state": r.state}
+                for r in self.runs
+            ],
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(state, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load(self, path: Path, hashes: list[str]) -> None:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+        if state["hashes"] != hashes:
+            raise ValueError(f"checkpoint {path} belongs to another lockstep group (runs {state['hashes']}), not {hashes}")
+        self.model.params = [p.to(self.device) for p in state["params"]]
+        self.square = [s.to(self.device) for s in state["square"]]
+        self.lr = state["lr"].to(self.device)
+        self.active = list(state["active"])
+        self.epoch, self.start, self.update = state["position"]
+        for r, saved in zip(self.runs, state["runs"]):
+            r.status, r.update, r.run_loss, r.run_count = saved["status"], saved["update"], saved["run_loss"], saved["run_count"]
+            r.rows = saved["rows"]
+            r.perm = None if saved["perm"] is None else saved["perm"].to(self.device)
+            r.order_gen.set_state(saved["order_gen"])
+            r.state = saved["state"]
+
+
+def train_group(
+    cfgs: Sequence[TrainConfig],
+    *,
+    progress: bool | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every_s: float = 300.0,
+) -> list[RunResult]:
+    """Train ``cfgs`` (one lockstep group, see :func:`group_key`) and return one result per config.
+
+    Args:
+        cfgs: configs that differ only in :data:`GROUP_FIELDS`; no config twice.
+        progress: a tqdm bar over updates; ``None`` shows it only on a terminal.
+        checkpoint: a file to save the group's state to every ``checkpoint_every_s`` seconds
+            and to resume from if it exists (removed when the group finishes).
+        checkpoint_every_s: seconds between checkpoints.
+
+    Returns:
+        :class:`nnrnn.train.RunResult` objects in the order of ``cfgs``, equal to what
+        :func:`nnrnn.train.train` returns for each config up to float32 rounding (see
+        ``tests/test_lockstep.py`` for the tolerance and its derivation).
+    """
+    cfgs = list(cfgs)
+    if not cfgs:
+        raise ValueError("a lockstep group needs at least one config, got none")
+    keys = {group_key(c) for c in cfgs}
+    if len(keys) != 1:
+        fields = sorted({k for key in keys for k, v in key if any(dict(o).get(k) != v for o in keys)})
+        raise ValueError(f"configs of one lockstep group may differ only in {list(GROUP_FIELDS)}; these differ: {fields}")
+    hashes = [c.hash() for c in cfgs]
+    if len(set(hashes)) != len(hashes):
+        raise ValueError("a lockstep group must not contain the same config twice")
+    if not (isinstance(checkpoint_every_s, (int, float)) and checkpoint_every_s > 0):
+        raise ValueError(f"checkpoint_every_s must be a positive number of seconds, got {checkpoint_every_s!r}")
+    t0 = time.perf_counter()
+    cfg = cfgs[0]
+    device = resolve_device(cfg.device)
+    group = _Group(cfgs, device, t0)
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    resumed = ckpt is not None and ckpt.is_file()
+    if resumed:
+        group.load(ckpt, hashes)
+    else:
+        group.validate(first=True)
+    total = cfg.epochs * cfg.updates_per_epoch
+    points = _eval_points(cfg)
+    bar = tqdm(total=total, initial=group.update, disable=(not progress) if progress is not None else None,
+               leave=False, desc=f"{cfg.task} lockstep x{len(cfgs)}", unit="update")
+    last_save = time.monotonic()
+    try:
+        while group.active and group.epoch < cfg.epochs:
+            group.step()
+            bar.update(1)
+            if group.update in points and group.active:
+                group.validate()
+            if ckpt is not None and group.active and time.monotonic() - last_save >= checkpoint_every_s:
+                group.save(ckpt, hashes)
+                last_save = time.monotonic()
+    finally:
+        bar.close()
+    group.leave([])
+    wall = time.perf_counter() - t0
+    results = []
+    for r in group.runs:
+        if r.status == "diverged":
+            _diverged_row(r, t0)
+        results.append(RunResult(r.cfg, pd.DataFrame(r.rows), r.state, r.status, wall, r.update, group.task.baseline,
+                                 str(device), extra={"lockstep_runs": len(cfgs), "resumed": resumed}))
+    if ckpt is not None:
+        ckpt.unlink(missing_ok=True)
+    return results

@@ -1,0 +1,182 @@
+"""Lockstep training equals single-run training (nnrnn.lockstep against nnrnn.train).
+
+Tolerance. The two trainers do the same float32 arithmetic except where a batched kernel may sum
+in another order (the input projection and readout matmuls, the gradient norms). One update
+then changes a weight ``p`` by an increment that may differ in its last bits, so ``p + Δ`` may
+round to a neighbouring float32: at most one unit in the last place, ``2u|p|`` with the unit
+roundoff ``u = 2**-24``. Over ``U`` updates that is at most ``2uU|p|`` per weight, as long as
+training does not amplify differences (a few updates at small learning rates, as here). Losses,
+metrics and the weight diagnostics are smooth functions of the weights of order-one
+sensitivity at these sizes, so we allow twice that, ``4uU max(1, |value|)``, for every history
+value and every final weight. Nothing here depends on the CPU: the bound holds for any
+summation order, on AMD and Intel alike (measured: at most 1.2e-7 on weights of size about 1
+after 18 updates, where the bound is 4.3e-6).
+"""
+
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from nnrnn import lockstep, store, sweep
+from nnrnn.train import TrainConfig, train
+
+U = 2.0**-24
+INITS = [("identity", 1.0), ("orthogonal", 1.0), ("chain", 1.02), ("fb_chain", 0.04)]
+BASE = {
+    "copy": dict(task="copy", T=30, hidden_size=16, n_train=96, n_val=32, epochs=3, evals_per_epoch=2),
+    "addition": dict(task="addition", T=30, hidden_size=16, n_train=96, n_val=32, epochs=3, evals_per_epoch=2),
+    "psmnist": dict(task="psmnist", hidden_size=8, n_train=48, n_val=32, epochs=2, evals_per_epoch=1),
+}
+
+
+def _assert_close(a, b, updates: int) -> None:
+    """``a`` (lockstep) equals ``b`` (single run) within the derived float32 tolerance."""
+    assert a.status == b.status and a.n_updates == b.n_updates, (a.config, a.status, b.status, a.n_updates, b.n_updates)
+    cols = [c for c in b.history.columns if c != "wall_s"]
+    assert list(a.history.columns) == list(b.history.columns)
+    x, y = a.history[cols].to_numpy(float), b.history[cols].to_numpy(float)
+    assert np.array_equal(np.isnan(x), np.isnan(y))
+    tol = 4 * U * max(updates, 1) * np.maximum(1.0, np.abs(np.nan_to_num(y)))
+    assert (np.abs(np.nan_to_num(x) - np.nan_to_num(y)) <= tol).all(), (a.config, np.abs(x - y).max())
+    for k, v in b.state_dict.items():
+        w = a.state_dict[k]
+        assert w.shape == v.shape and w.dtype == v.dtype
+        assert bool(((w - v).abs() <= 4 * U * max(updates, 1) * v.abs().clamp(min=1.0)).all()), (a.config, k)
+
+
+def _mixed_group(task: str) -> list[TrainConfig]:
+    """All four initializers, two learning rates and two seeds, one run that diverges, and an
+    early-stop threshold that stops some runs but not others."""
+    base = BASE[task]
+    cfgs = [TrainConfig(init=i, scale=s, lr=lr, seed=sd, **base) for i, s in INITS for lr in (1e-3, 3e-4) for sd in (1, 2)]
+    cfgs.append(TrainConfig(init="identity", scale=1.05, lr=0.5, seed=3, **base))  # diverges
+    pilot = [train(c, progress=False) for c in cfgs]
+    values = np.sort(np.concatenate([p.history["val_loss"].to_numpy()[1:] for p in pilot if p.status != "diverged"]))
+    mid = len(values) // 2
+    gaps = np.diff(values[mid // 2 : mid + mid // 2])  # the widest gap near the median
+    i = mid // 2 + int(np.argmax(gaps))
+    threshold = float((values[i] + values[i + 1]) / 2)
+    return [c.replace(early_stop=threshold) for c in cfgs]
+
+
+@pytest.mark.parametrize("task", ["copy", "addition", "psmnist"])
+def test_a_mixed_group_equals_single_runs(task):
+    cfgs = _mixed_group(task)
+    group = lockstep.train_group(cfgs, progress=False)
+    single = [train(c, progress=False) for c in cfgs]
+    statuses = {r.status for r in single}
+    assert statuses == {"finished", "early_stopped", "diverged"}, statuses
+    for a, b in zip(group, single):
+        _assert_close(a, b, b.n_updates + 1)
+
+
+def test_group_composition_does_not_change_a_run():
+    base = BASE["copy"]
+    target = TrainConfig(init="chain", scale=1.02, lr=1e-3, seed=1, **base)
+    others_a = [TrainConfig(init="identity", scale=1.0, lr=3e-4, seed=2, **base)]
+    others_b = [TrainConfig(init=i, scale=s, lr=8e-4, seed=3, **base) for i, s in INITS]
+    a = lockstep.train_group([*others_a, target], progress=False)[-1]
+    b = lockstep.train_group([target, *others_b], progress=False)[0]
+    _assert_close(a, b, b.n_updates + 1)
+
+
+def test_lockstep_results_do_not_depend_on_the_thread_count():
+    cfgs = [TrainConfig(init=i, scale=s, lr=1e-3, **BASE["addition"]) for i, s in INITS]
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = lockstep.train_group(cfgs, progress=False)
+        torch.set_num_threads(2)
+        two = lockstep.train_group(cfgs, progress=False)
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(one, two):
+        _assert_close(a, b, b.n_updates + 1)
+
+
+def test_python_engine_matches_the_cpp_engine(monkeypatch):
+    cfgs = [TrainConfig(init=i, scale=s, lr=1e-3, **BASE["copy"]) for i, s in INITS]
+    cpp = lockstep.train_group(cfgs, progress=False)
+    monkeypatch.setenv("NNRNN_ENGINE", "python")
+    py = lockstep.train_group(cfgs, progress=False)
+    for a, b in zip(py, cpp):
+        _assert_close(a, b, b.n_updates + 1)
+
+
+def test_bad_groups_are_refused_with_clear_errors():
+    a = TrainConfig(init="chain", **BASE["copy"])
+    with pytest.raises(ValueError, match="may differ only in.*'T'"):
+        lockstep.train_group([a, a.replace(T=40, seed=2)])
+    with pytest.raises(ValueError, match="same config twice"):
+        lockstep.train_group([a, a])
+    with pytest.raises(ValueError, match="at least one config"):
+        lockstep.train_group([])
+    with pytest.raises(ValueError, match="max_size must be a positive integer, got 0"):
+        lockstep.group_configs([a], max_size=0)
+
+
+KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from nnrnn import lockstep, sweep
+    from nnrnn.train import TrainConfig
+    steps = {"n": 0}
+    real = lockstep._Group.step
+    def step(self):
+        real(self)
+        steps["n"] += 1
+        if steps["n"] == int(os.environ["KILL_AFTER"]):
+            os.kill(os.getpid(), signal.SIGKILL)
+    lockstep._Group.step = step
+    """
+)
+
+
+def _run_killed(code: str, kill_after: int) -> int:
+    env = dict(os.environ, KILL_AFTER=str(kill_after))
+    return subprocess.run([sys.executable, "-c", KILLER + textwrap.dedent(code)], env=env).returncode
+
+
+def test_a_killed_group_resumes_from_its_checkpoint_to_the_same_result(tmp_path):
+    base = BASE["copy"]
+    cfgs = [TrainConfig(init=i, scale=s, lr=1e-3, seed=1, **base) for i, s in INITS]
+    ckpt = tmp_path / "group.pt"
+    code = f"""
+    cfgs = [TrainConfig(init=i, scale=s, lr=1e-3, seed=1, **{base!r}) for i, s in {INITS!r}]
+    lockstep.train_group(cfgs, progress=False, checkpoint={str(ckpt)!r}, checkpoint_every_s=1e-9)
+    """
+    assert _run_killed(code, kill_after=7) == -9
+    assert ckpt.is_file()
+    resumed = lockstep.train_group(cfgs, progress=False, checkpoint=ckpt, checkpoint_every_s=1e-9)
+    full = lockstep.train_group(cfgs, progress=False)
+    assert not ckpt.exists()
+    for a, b in zip(resumed, full):
+        assert a.extra["resumed"] and a.status == b.status and a.n_updates == b.n_updates
+        cols = [c for c in b.history.columns if c != "wall_s"]
+        assert a.history[cols].equals(b.history[cols])
+        assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in b.state_dict)
+
+
+def test_a_killed_sweep_keeps_finished_groups_and_retrains_only_the_rest(tmp_path):
+    base = {k: v for k, v in BASE["copy"].items() if k != "task"}
+    grid = sweep.Grid("copy", {"chain": (1.0,), "orthogonal": (1.0,)}, lrs=(1e-3,), seeds=(1, 2), base=base)
+    code = f"""
+    grid = sweep.Grid("copy", {{"chain": (1.0,), "orthogonal": (1.0,)}}, lrs=(1e-3,), seeds=(1, 2), base={base!r})
+    sweep.run_sweep(grid, root={str(tmp_path)!r}, executor="serial", progress=False, group_size=2, checkpoint_every_s=1e-9)
+    """
+    per_group = 3 * math.ceil(base["n_train"] / 16)
+    assert _run_killed(code, kill_after=per_group + 2) == -9  # during the second group
+    stored = [c for c in grid.configs() if sweep.is_finished(c, tmp_path)]
+    assert len(stored) == 2
+    assert len(list((tmp_path / "checkpoints" / "copy").glob("*.pt"))) == 1
+    report = sweep.run_sweep(grid, root=tmp_path, executor="serial", progress=False, group_size=2)
+    assert sorted(report.skipped) == sorted(c.hash() for c in stored) and len(report.ran) == 2
+    metas = [store.read_run_meta(sweep.run_dir(c, tmp_path)) for c in grid.configs()]
+    assert sum(bool(m["provenance"].get("resumed")) for m in metas) == 2
+    assert not list((tmp_path / "checkpoints" / "copy").glob("*.pt"))
