@@ -143,6 +143,7 @@ def eigenvalues(w, balance: bool = True) -> np.ndarray:
         True
     """
     w = _matrix(w)
+    balance = validate.flag(balance, "balance")
     if not np.any(np.triu(w, 1)) or not np.any(np.tril(w, -1)):
         return np.diag(w).astype(complex)
     scale = _power_of_two_scale(w)
@@ -169,6 +170,7 @@ def henrici(w, balance: bool = True) -> float:
         True
     """
     w = _matrix(w)
+    balance = validate.flag(balance, "balance")
     scale = _power_of_two_scale(w)  # exact; W's entries may be as large as 1e200 or as small as 1e-200
     w = w / scale
     lam = eigenvalues(w, balance=balance)
@@ -390,7 +392,7 @@ def pulse_response(
         [0, 1, 2, 3]
     """
     run, d = _rnn(weight_hh, weight_ih, bias, nonlinearity)
-    if subtract_free:
+    if validate.flag(subtract_free, "subtract_free"):
         return evoked_response(run, d, steps=steps, channel=channel, amplitude=amplitude)
     steps = validate.non_negative_int(steps, "steps")
     channel = validate.non_negative_int(channel, "channel")

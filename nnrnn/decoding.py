@@ -204,6 +204,7 @@ def simulate(
     w, v = _weights(w, v)
     f = _nonlinearity(nonlinearity)
     noise = _finite(noise, "noise", minimum=0.0)
+    return_sequence = validate.flag(return_sequence, "return_sequence")
     s = validate.real_array(signal, "signal", ndim=2)
     batch, steps = s.shape
     n = w.shape[0]
@@ -353,6 +354,7 @@ def decoding_curve(
     w, v = _weights(w, v)
     _nonlinearity(nonlinearity)
     noise = _finite(noise, "noise", minimum=0.0)
+    linear_shortcut = validate.flag(linear_shortcut, "linear_shortcut")
     steps = w.shape[0] if steps is None else _pos_int(steps, "steps")
     n_train = _pos_int(n_train, "n_train")
     n_test = _pos_int(n_test, "n_test")

@@ -41,6 +41,7 @@ __all__ = [
     "non_negative_int",
     "finite_float",
     "choice",
+    "flag",
     "finite",
     "float_tensor",
     "real_array",
@@ -161,6 +162,18 @@ def choice(value: Any, name: str, options: Sequence[Any]) -> Any:
         if same:
             return value
     raise error(name, f"one of {list(options)}", value)
+
+
+def flag(value: Any, name: str) -> bool:
+    """``value`` as a ``bool`` if it is ``True`` or ``False`` (numpy's too); a truthy string is refused.
+
+    Examples:
+        >>> flag(np.bool_(True), "balance")
+        True
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise error(name, "True or False", value)
+    return bool(value)
 
 
 # ----------------------------------------------------------------------------- arrays

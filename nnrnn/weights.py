@@ -82,6 +82,14 @@ SUCCESS = "success"
 FALLBACK = "best (not successful)"
 
 
+def _require_columns(table, columns: Sequence[str], name: str) -> None:
+    have = list(table.columns) if isinstance(table, pd.DataFrame) else None
+    missing = [c for c in columns if have is None or c not in have]
+    if missing:
+        got = type(table).__name__ if have is None else f"one without {missing}"
+        raise validate.error(name, f"a table with columns {list(columns)}", got, raw=True)
+
+
 @dataclass(frozen=True)
 class PulseSettings:
     """The open choices of the pulse-ordering analysis (Fig. 5); see the module docstring.
@@ -114,7 +122,7 @@ class PulseSettings:
         validate.finite_float(self.amplitude, "amplitude")
         validate.finite_float(self.jitter, "jitter", low=0.0)
         validate.non_negative_int(self.seed, "seed")
-        validate.choice(self.subtract_free, "subtract_free", (True, False))
+        validate.flag(self.subtract_free, "subtract_free")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,6 +136,9 @@ Root = Union[str, os.PathLike, Mapping[str, Union[str, os.PathLike]], None]
 def _root_for(root, task: str):
     """``root`` itself, or ``root[task]`` when it maps task names to roots (one store per task)."""
     if isinstance(root, Mapping):
+        if task not in root:
+            raise validate.error("root", f"a results root or a mapping with an entry for task {task!r}",
+                                 f"a mapping of {sorted(root)}", raw=True)
         return root[task]
     return root
 
@@ -138,9 +149,10 @@ def run_config(task: str, hash: str, *, root: Root = None):
     ``root`` is a results root (:func:`nnrnn.store.results_root`), or a mapping from task name
     to results root; every function of this module accepts either.
     """
-    from .store import results_root
+    from .store import check_hash, results_root
     from .train import TrainConfig
 
+    hash = check_hash(hash)
     meta = json.loads((results_root(_root_for(root, task)) / "runs" / task / hash / "config.json").read_text())
     return TrainConfig.from_dict(meta["config"])
 
@@ -197,6 +209,8 @@ def select_networks(
     """
     from .sweep import best_settings
 
+    fallback = validate.flag(fallback, "fallback")
+    _require_columns(runs, ["task", "init", "scale", "lr", "seed", "success", "diverged"], "runs")
     frames = []
     for (task, init), g in runs[runs["init"].isin(list(inits))].groupby(["task", "init"], sort=False):
         ok = g[g["success"].astype(bool)]
@@ -234,6 +248,7 @@ def henrici_table(networks: pd.DataFrame, *, root: Root = None) -> pd.DataFrame:
         (:func:`nnrnn.analysis.henrici_noise_floor` for each matrix's own dtype): a trained network
         has measurably moved away from normality when ``henrici_after > henrici_floor_after``.
     """
+    _require_columns(networks, ["task", "hash"], "networks")
     rows = []
     for r in networks.to_dict("records"):
         cfg = run_config(r["task"], r["hash"], root=root)
@@ -288,10 +303,8 @@ def table2(
         >>> int(r["n"]), float(r["after_mean"]), float(r["after_sem"]), float(r["paper_mean"])
         (2, 2.5, 0.5, 2.72)
     """
-    need = ["task", "init", "selection", "hidden", "henrici_before", "henrici_after"]
-    missing = [c for c in need if c not in per_network.columns]
-    if missing:
-        raise validate.error("per_network", f"a henrici_table with columns {need}", f"one without {missing}", raw=True)
+    _require_columns(per_network, ["task", "init", "selection", "hidden", "henrici_before", "henrici_after"],
+                     "per_network")
     rows = []
     for task in tasks:
         for init in inits:
@@ -368,7 +381,8 @@ def network_profiles(
         (``"trained"`` or ``"untrained"``), [``ordering``,] ``lag`` (order difference i − j) and
         ``weight`` (mean :math:`W_{ij}` at that lag). Diverged (non-finite) networks are skipped.
     """
-    validate.choice(control, "control", (True, False))
+    validate.flag(control, "control")
+    _require_columns(networks, ["task", "init", "hash", "seed"], "networks")
     cols = ["task", "init", "hash", "seed", "selection", "state"] + (["ordering"] if control else []) + ["lag", "weight"]
     frames = []
     for r in networks.to_dict("records"):
@@ -406,10 +420,7 @@ def aggregate_profiles(profiles: pd.DataFrame, by: Sequence[str] | None = None) 
     if by is None:
         by = ["task", "init", "state"] + (["ordering"] if "ordering" in profiles.columns else [])
     by = list(by)
-    missing = [c for c in [*by, "lag", "weight"] if c not in profiles.columns]
-    if missing:
-        raise validate.error("profiles", f"a table with columns {[*by, 'lag', 'weight']}",
-                             f"one without {missing}", raw=True)
+    _require_columns(profiles, [*by, "lag", "weight"], "profiles")
     g = profiles.groupby([*by, "lag"], sort=True)["weight"]
     out = g.agg(mean="mean", n="count", sd=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0).reset_index()
     out["sem"] = out["sd"] / np.sqrt(out["n"].clip(lower=1))
@@ -480,6 +491,7 @@ def profile_peak(agg: pd.DataFrame, max_lag: int = 10) -> pd.DataFrame:
         [1.0, 1.0]
     """
     max_lag = validate.positive_int(max_lag, "max_lag")
+    _require_columns(agg, ["lag", "mean"], "agg")
     keys = [c for c in agg.columns if c not in ("lag", "mean", "sem", "n")]
     rows = []
     for key, g in agg.groupby(keys, sort=False):

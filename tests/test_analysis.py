@@ -109,6 +109,9 @@ def test_peak_order_determinism_and_jitter():
         (lambda: analysis.exceeds_noise_floor(np.eye(3), -1.0), r"^d must be >= 0.0, got -1.0$"),
         (lambda: analysis.evoked_response(lambda x: [0], 1, steps=2), r"^run\(pulse\) must be a tensor of shape \(3, N\), got list$"),
         (lambda: analysis.evoked_response(lambda x: x, 2, channel=2), r"^channel must be in \[0, 2\), got 2$"),
+        (lambda: analysis.henrici(np.eye(3), balance="no"), r"^balance must be True or False, got 'no'$"),
+        (lambda: analysis.eigenvalues(np.eye(3), balance=0), r"^balance must be True or False, got 0$"),
+        (lambda: analysis.pulse_response(np.eye(3), subtract_free="yes"), r"^subtract_free must be True or False, got 'yes'$"),
     ],
 )
 def test_errors(call, match):

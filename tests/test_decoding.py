@@ -258,6 +258,8 @@ E0 = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
         (lambda: run_fig2(4, n_train=1), r"^n_train and n_test must be at least 2, got 1 and 2000$"),
         (lambda: run_fig2(4, ridge=-1.0), r"^ridge must be >= 0.0, got -1.0$"),
         (lambda: run_fig2(4, lam=NAN), r"^lam must be a finite number, got nan$"),
+        (lambda: simulate(torch.eye(3), E0, torch.zeros(1, 2), return_sequence="yes"), r"^return_sequence must be True or False"),
+        (lambda: decoding_curve(torch.eye(3), E0, linear_shortcut="no"), r"^linear_shortcut must be True or False, got 'no'$"),
     ],
 )
 def test_more_bad_inputs_are_named(call, match):

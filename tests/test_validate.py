@@ -54,6 +54,8 @@ WORDING = r"^\S.* must be .+, got .+$"  # "<name> must be <allowed>, got <value>
         (lambda: validate.real_array(np.zeros(4), "v", length=3), r"^v must be a vector of length 3, got shape \(4,\)$"),
         (lambda: validate.real_array(np.zeros((2, 0)), "x", ndim=2), r"^x must be non-empty, got shape \(2, 0\)$"),
         (lambda: validate.real_array([np.nan], "v"), r"^v must be finite, got 1 non-finite entry \(nan at index \(0,\)\)$"),
+        (lambda: validate.flag("no", "balance"), r"^balance must be True or False, got 'no'$"),
+        (lambda: validate.flag(0, "balance"), r"^balance must be True or False, got 0$"),
         (lambda: validate.nonlinearity("linear"), r"^nonlinearity must be one of \['elu', 'relu', 'tanh'\], got 'linear'$"),
     ],
 )
@@ -71,6 +73,10 @@ def test_every_error_reads_the_same(call, match):
 def test_finite_float_accepts_real_scalars(value, want):
     got = validate.finite_float(value, "x")
     assert type(got) is float and got == want
+
+
+def test_flag_accepts_python_and_numpy_bools():
+    assert validate.flag(np.bool_(False), "f") is False and validate.flag(True, "f") is True
 
 
 def test_ints_accept_numpy_integers_and_return_python_ints():
