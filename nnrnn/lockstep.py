@@ -275,6 +275,7 @@ class _Run:
     run_loss: float = 0.0
     run_count: int = 0
     perm: Tensor | None = None
+    epoch_rng: Tensor | None = None  # order_gen's state before this epoch's permutation (checkpoints)
     state: dict | None = None  # final weights once the run has left the group
 
 
@@ -406,7 +407,9 @@ class _Group:
         cfg = self.cfg
         if self.start == 0:
             for i in self.active:
-                self.runs[i].perm = torch.randperm(cfg.n_train, generator=self.runs[i].order_gen).to(self.device)
+                r = self.runs[i]
+                r.epoch_rng = r.order_gen.get_state()
+                r.perm = torch.randperm(cfg.n_train, generator=r.order_gen).to(self.device)
         act_runs = [self.runs[i] for i in self.active]
         x, ys = _batch(act_runs, self.start, cfg.batch_size)
         values, finite, grads = self.model.loss_and_grad(x, ys, self.task.loss)
@@ -445,8 +448,7 @@ class _Group:
             "position": [self.epoch, self.start, self.update],
             "runs": [
                 {"status": r.status, "update": r.update, "run_loss": r.run_loss, "run_count": r.run_count,
-                 "rows": r.rows, "perm": None if r.perm is None else r.perm.cpu(),
-                 "order_gen": r.order_gen.get_state(), "state": r.state}
+                 "rows": r.rows, "epoch_rng": r.epoch_rng, "order_gen": r.order_gen.get_state(), "state": r.state}
                 for r in self.runs
             ],
         }
@@ -474,9 +476,15 @@ class _Group:
         for r, saved in zip(self.runs, state["runs"]):
             r.status, r.update, r.run_loss, r.run_count = saved["status"], saved["update"], saved["run_loss"], saved["run_count"]
             r.rows = saved["rows"]
-            r.perm = None if saved["perm"] is None else saved["perm"].to(self.device)
-            r.order_gen.set_state(saved["order_gen"])
             r.state = saved["state"]
+            r.epoch_rng = saved["epoch_rng"]
+            if self.start > 0 and r.status == "finished" and r.epoch_rng is not None:
+                # redraw this epoch's permutation instead of storing it (a checkpoint stays small)
+                r.order_gen.set_state(r.epoch_rng)
+                r.perm = torch.randperm(self.cfg.n_train, generator=r.order_gen).to(self.device)
+                if not torch.equal(r.order_gen.get_state(), saved["order_gen"]):
+                    raise ValueError(f"checkpoint {path}: the batch order of run {r.cfg.hash()} cannot be restored")
+            r.order_gen.set_state(saved["order_gen"])
 
 
 def train_group(
