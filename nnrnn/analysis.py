@@ -66,10 +66,13 @@ def _matrix(w, name: str = "W") -> np.ndarray:
 
 
 def _power_of_two_scale(w: np.ndarray) -> float:
-    """A power of two near ``max |W_ij|`` (1 for a zero matrix): dividing by it is exact and
-    keeps squares of the entries far from overflow (1e200) and underflow (1e-200)."""
+    """1 when ``max |W_ij|`` lies in [2^-200, 2^200] (squares and sums of squares are then safe,
+    and results stay bit for bit what they were); otherwise a power of two near it, so that
+    dividing by it is exact and keeps the squares of entries of 1e200 or 1e-200 in range."""
     m = float(np.abs(w).max())
-    return 1.0 if m == 0.0 else math.ldexp(1.0, math.frexp(m)[1])
+    if m == 0.0 or 2.0**-200 <= m <= 2.0**200:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(m)[1])
 
 
 def balance(w, max_iter: int = 100, tol: float = 1e-13) -> np.ndarray:
