@@ -1,24 +1,32 @@
 """Build the book: execute every chapter with papermill, then render with Jupyter Book 1.
 
-    python -m nnrnn.book [--profile demo] [--device auto] [--only 01-fisher-memory] [--out _build]
+    python -m nnrnn.book [--profile demo] [--device auto] [--only 01-fisher-memory] [--no-html] [--out _build]
 
 1. The chapters are the notebooks listed in ``_toc.yml`` (in order).
 2. Each is executed by papermill with ``profile``/``device`` (and any ``-p name value``)
    into ``<out>/stage-<profile>/notebooks/``. A parameter the notebook does not declare in
    its ``parameters`` cell is an error, not a warning; a failing cell stops the build and
    shows the cell and its traceback; each cell has the profile's timeout
-   (:func:`nnrnn.profiles.cell_timeout`).
+   (:func:`nnrnn.profiles.cell_timeout`). The kernels run with ``NNRNN_BOOK_BUILD=1``
+   (:func:`nnrnn.report.in_book_build`): glued values are recorded, not shown twice, and
+   progress bars go to the kernel's stderr, which is copied to this terminal and then
+   removed from the executed notebook. The parameters cell is rewritten to show the values
+   the page was built with.
 3. The staged tree (config, ``book/``, executed notebooks) is rendered by
-   ``jupyter-book build -W -n --keep-going`` from a clean output folder, into ``<out>/html``.
-   The book never executes a notebook itself (``execute_notebooks: off``).
+   ``jupyter-book build -W -n --keep-going`` from a clean output folder, into ``<out>/html``,
+   with a banner on every page naming the profile. The book never executes a notebook
+   itself (``execute_notebooks: off``).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
+import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,12 +35,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .profiles import PROFILES, cell_timeout, check_profile
+import nbformat
+import yaml
 
-__all__ = ["REPO", "toc_notebooks", "check_parameters", "execute", "build_html", "build", "main", "BookError"]
+from .profiles import PROFILES, cell_timeout, check_profile
+from .report import BOOK_BUILD_ENV
+
+__all__ = ["REPO", "BANNERS", "toc_notebooks", "check_parameters", "execute", "build_html", "build", "main", "BookError"]
 
 REPO = Path(__file__).resolve().parent.parent
 _STAGED = ("_config.yml", "_toc.yml", "book")
+
+#: the banner at the top of every page, per profile.
+BANNERS = {
+    "smoke": "Built on the <code>smoke</code> profile: tiny sizes that check that the code runs. "
+    "Its numbers do not test the paper's claims.",
+    "demo": "Built on the <code>demo</code> profile: reduced settings, stated in each chapter, that a laptop "
+    "CPU can afford. Not the paper's scale.",
+    "paper": "Built on the <code>paper</code> profile: the paper's grids and budgets; each chapter states "
+    "where its settings differ from the paper's.",
+}
 
 
 class BookError(RuntimeError):
@@ -56,8 +78,6 @@ def _toc_files(node) -> Iterable[str]:
 
 def toc_notebooks(repo: Path = REPO) -> list[Path]:
     """The chapter notebooks listed in ``_toc.yml``, in book order."""
-    import yaml
-
     toc = yaml.safe_load((repo / "_toc.yml").read_text())
     out = []
     for entry in _toc_files(toc):
@@ -118,7 +138,7 @@ def execute(
         log(f"[book] executing {nb.name} (profile={profile}, device={device}) ...")
         t0 = time.perf_counter()
         try:
-            with _tolerate_tagged_errors():
+            with _tolerate_tagged_errors(), _book_build_env():
                 pm.execute_notebook(
                     str(nb),
                     str(out),
@@ -128,6 +148,7 @@ def execute(
                     execution_timeout=cell_timeout(profile),
                     progress_bar=False,
                     report_mode=False,
+                    stderr_file=sys.stderr,  # the kernels' progress bars and warnings, live
                 )
         except PapermillExecutionError as e:
             cell = _failed_cell_source(out, e.exec_count)
@@ -137,10 +158,25 @@ def execute(
             ) from None
         dt = time.perf_counter() - t0
         _check_expected_errors(out)
-        _hide_injected_parameters(out)
+        _strip_progress(out)
+        _show_parameters(out, f"python -m nnrnn.book --profile {profile}")
         log(f"[book] {nb.name}: {dt:.1f} s")
         done.append(Executed(nb.name, dt, out))
     return done
+
+
+@contextlib.contextmanager
+def _book_build_env():
+    """Run the kernels with ``NNRNN_BOOK_BUILD=1`` (they inherit this process's environment)."""
+    saved = os.environ.get(BOOK_BUILD_ENV)
+    os.environ[BOOK_BUILD_ENV] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(BOOK_BUILD_ENV, None)
+        else:
+            os.environ[BOOK_BUILD_ENV] = saved
 
 
 @contextlib.contextmanager
@@ -150,9 +186,7 @@ def _tolerate_tagged_errors():
     nbclient already continues past such a cell, but papermill afterwards rejects any error
     output. Here its check only sees the cells that are not tagged.
     """
-    import copy
-
-    import papermill.execute as pe
+    import papermill.execute as pe  # heavy: imported when a build runs
 
     original = pe.raise_for_execution_errors
 
@@ -181,15 +215,61 @@ def _check_expected_errors(path: Path) -> None:
                 raise BookError(f"{path.name}: cell {i} is tagged raises-exception but did not raise:\n{src}")
 
 
-def _hide_injected_parameters(path: Path) -> None:
-    """Tag papermill's injected-parameters cell ``remove-cell``: the run card states the values."""
-    import nbformat
+#: one line of a tqdm text bar, e.g. ``runs:  50%|#####     | 2/4 [00:01<00:01, 1.9run/s]``
+_TQDM_LINE = re.compile(r"^.*\d+%\|.*\|\s*[\d.]+[kMGT]?/[\d.?]+[kMGT]?\s*\[.*\]\s*$")
 
+
+def _strip_progress(path: Path) -> None:
+    """Remove progress bars from the stderr streams of an executed notebook (they were shown live)."""
     nb = nbformat.read(str(path), as_version=4)
+    changed = False
     for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            cell.metadata["tags"] = [*tags, "remove-cell"]
+        outputs = []
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "stream" and o.get("name") == "stderr":
+                lines = re.split(r"[\r\n]", o.get("text", ""))
+                kept = [ln for ln in lines if ln.strip() and not _TQDM_LINE.match(ln)]
+                if len(kept) != len([ln for ln in lines if ln.strip()]):
+                    changed = True
+                    if not kept:
+                        continue
+                    o["text"] = "\n".join(kept) + "\n"
+            outputs.append(o)
+        if cell.cell_type == "code":
+            cell.outputs = outputs
+    if changed:
+        nbformat.write(nb, str(path))
+
+
+def _show_parameters(path: Path, command: str) -> None:
+    """Make the parameters cell show the values the notebook ran with, and hide papermill's cell.
+
+    Each assignment in the ``parameters`` cell whose name papermill injected gets the injected
+    value (its comment is kept), and a first comment line says where the values came from.
+    """
+    nb = nbformat.read(str(path), as_version=4)
+    injected = next((c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])), None)
+    params = next((c for c in nb.cells if "parameters" in c.metadata.get("tags", [])), None)
+    if injected is not None:
+        tags = injected.metadata.get("tags", [])
+        if "remove-cell" not in tags:
+            injected.metadata["tags"] = [*tags, "remove-cell"]
+    if injected is not None and params is not None:
+        values = {}
+        for node in ast.parse(injected.source).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                values[node.targets[0].id] = ast.get_source_segment(injected.source, node.value)
+        lines = params.source.split("\n")
+        set_here = []
+        for node in ast.parse(params.source).body:
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                    and node.targets[0].id in values and node.value.lineno == node.value.end_lineno):
+                line = lines[node.value.lineno - 1]
+                new = line[: node.value.col_offset] + values[node.targets[0].id] + line[node.value.end_col_offset:]
+                lines[node.value.lineno - 1] = new
+                set_here.append(node.targets[0].id)
+        if set_here:
+            params.source = f"# {', '.join(set_here)}: as this page was built ({command})\n" + "\n".join(lines)
     nbformat.write(nb, str(path))
 
 
@@ -205,8 +285,12 @@ def _failed_cell_source(path: Path, exec_count) -> str:
     return "<unavailable>"
 
 
-def stage_sources(stage: Path, repo: Path = REPO) -> None:
-    """Copy the book's configuration and narrative pages next to the executed notebooks."""
+def stage_sources(stage: Path, repo: Path = REPO, profile: str | None = None) -> None:
+    """Copy the book's configuration and narrative pages next to the executed notebooks.
+
+    With ``profile``, the staged ``_config.yml`` gets a banner for every page that names it
+    (``html.announcement``, :data:`BANNERS`).
+    """
     stage.mkdir(parents=True, exist_ok=True)
     for name in _STAGED:
         src, dst = repo / name, stage / name
@@ -218,6 +302,10 @@ def stage_sources(stage: Path, repo: Path = REPO) -> None:
             shutil.copytree(src, dst)
         else:
             shutil.copy2(src, dst)
+    if profile is not None:
+        config = yaml.safe_load((stage / "_config.yml").read_text())
+        config.setdefault("html", {})["announcement"] = BANNERS[check_profile(profile)]
+        (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
 
 def build_html(stage: Path, out: Path, log=print) -> Path:
@@ -245,8 +333,13 @@ def build(
     only: Sequence[str] = (),
     extra: dict | None = None,
     log=print,
+    html: bool = True,
 ) -> Path:
-    """Execute the chapters and render the book; returns the html folder."""
+    """Execute the chapters and render the book; returns the html folder.
+
+    ``html=False`` stops after executing (``<out>/stage-<profile>/notebooks``, returned), for
+    checking single chapters with ``only``.
+    """
     out = Path(out)
     stage = out / f"stage-{profile}"
     notebooks = toc_notebooks()
@@ -255,12 +348,18 @@ def build(
         if missing:
             raise ValueError(f"--only {missing}: not in _toc.yml; chapters are {[nb.stem for nb in notebooks]}")
     t0 = time.perf_counter()
-    stage_sources(stage)
+    stage_sources(stage, profile=profile)
     todo = [nb for nb in notebooks if not only or nb.stem in only or nb.name in only]
     timings = execute(todo, stage, profile, device, extra, log=log)
+    if not html:
+        for t in timings:
+            log(f"  {t.name:<40s} {t.seconds:8.1f} s -> {t.output}")
+        return stage / "notebooks"
     missing_exec = [nb.name for nb in notebooks if not (stage / "notebooks" / nb.name).is_file()]
     if missing_exec:
-        raise BookError(f"not executed on profile {profile!r} yet: {missing_exec}; run without --only")
+        raise BookError(
+            f"not executed on profile {profile!r} yet: {missing_exec}; run without --only, or add --no-html"
+        )
     html = build_html(stage, out, log=log)
     log("\n[book] chapter timings (profile %s):" % profile)
     for t in timings:
@@ -284,11 +383,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--profile", default=os.environ.get("PROFILE", "demo"), choices=PROFILES)
     ap.add_argument("--device", default=os.environ.get("DEVICE", "auto"))
     ap.add_argument("--out", default=str(REPO / "_build"))
-    ap.add_argument("--only", nargs="*", default=[], help="execute only these chapters (stems)")
+    ap.add_argument("--only", nargs="*", default=[], help="execute only these chapters (stems), e.g. --only 01-fisher-memory")
+    ap.add_argument("--no-html", action="store_true", help="execute only; do not render the html book")
     ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     args = ap.parse_args(argv)
     try:
-        build(args.profile, args.device, args.out, args.only, _parse_extra(args.parameter))
+        build(args.profile, args.device, args.out, args.only, _parse_extra(args.parameter), html=not args.no_html)
     except (BookError, ValueError) as e:
         print(f"\n[book] FAILED: {e}", file=sys.stderr)
         return 1

@@ -1,25 +1,78 @@
-"""Reporting helpers for the notebooks: glue, run cards, and reading glued values back.
+"""Reporting helpers for the notebooks: glue, tables, progress, run cards and verdicts.
 
-``glue`` wraps myst-nb's glue so that headline numbers in the prose come from the code; it
-stores plain Python values (floats, ints, strings) and is a no-op where myst-nb is absent.
-``read_glue`` reads those values back from an executed notebook, for the tests.
+``glue`` wraps myst-nb's glue so that headline numbers in the prose come from the code. Under
+the book build (:func:`in_book_build`) it only records the value, which the page shows where
+the text asks for it; in a live run (Jupyter, Colab, Binder, plain papermill) it also shows the
+value in the cell's output, a figure as an image and a number as text, because ``{glue:text}``
+roles are not rendered there. ``read_glue`` reads recorded values back from an executed
+notebook, for the tests.
+
+``progress`` is the one progress bar of the package: a ``tqdm.auto`` bar in a live run, and a
+plain text bar on the kernel's stderr under the book build, which the build copies to its
+terminal and strips from the page (:mod:`nnrnn.book`).
+
+``check_parameters`` makes a misspelt papermill parameter (``-p profil smoke``) an error in
+the notebook itself, however papermill was called. ``verdict`` compares success counts with a
+one-sided Fisher exact test and says no more than the test supports.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
+import importlib.util
 import json
+import math
+import numbers
 import os
 import platform
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
+import pandas as pd
+from tqdm.std import tqdm as text_bar
 
-__all__ = ["glue", "read_glue", "plain_number", "RunCard", "run_card"]
+__all__ = [
+    "BOOK_BUILD_ENV",
+    "in_book_build",
+    "glue",
+    "read_glue",
+    "plain_number",
+    "table",
+    "Table",
+    "progress",
+    "check_parameters",
+    "expect_error",
+    "describe_sweep",
+    "Verdict",
+    "VERDICTS",
+    "verdict",
+    "fisher_greater",
+    "RunCard",
+    "run_card",
+]
 
 _GLUE_MIME = "application/papermill.record/text/plain"
+
+#: set to ``"1"`` by :mod:`nnrnn.book` for the kernels it runs; glue and progress read it.
+BOOK_BUILD_ENV = "NNRNN_BOOK_BUILD"
+
+
+def in_book_build() -> bool:
+    """True while :mod:`nnrnn.book` executes the notebook (``$NNRNN_BOOK_BUILD`` is ``"1"``)."""
+    return os.environ.get(BOOK_BUILD_ENV) == "1"
+
+
+def _ipython():
+    """The running IPython shell, or None in plain Python."""
+    if "IPython" not in sys.modules:
+        return None
+    from IPython import get_ipython  # already imported by the running shell
+
+    return get_ipython()
 
 
 def plain_number(value: Any) -> Any:
@@ -36,14 +89,34 @@ def plain_number(value: Any) -> Any:
     return value
 
 
+def _show(name: str, value: Any) -> None:
+    """Show a glued value in a live notebook: a figure as an image, anything else as text."""
+    if _ipython() is None:
+        return
+    from IPython.display import display
+
+    if hasattr(value, "savefig"):  # a matplotlib figure: image/png through the inline backend
+        display(value)
+    else:
+        print(f"{name} = {value!r}")
+
+
 def glue(name: str, value: Any, display: bool = False) -> Any:
-    """Glue ``value`` under ``name`` for ``{glue:text}`` in the book; returns the plain value."""
+    """Glue ``value`` under ``name`` for ``{glue:text}`` / ``{glue:figure}``; returns the plain value.
+
+    Under the book build the value is only recorded (``display=False``) and the page shows it
+    where the text refers to it. In a live run it is also shown in the cell's output, so a
+    notebook run in Jupyter or Colab shows every figure and headline number.
+    """
     value = plain_number(value)
     try:
         from myst_nb import glue as _glue
-    except ImportError:  # outside the book tool chain: nothing to record
-        return value
-    _glue(name, value, display=display)
+    except ImportError:  # outside the book tool chain (e.g. Colab): nothing to record
+        _glue = None
+    if _glue is not None:
+        _glue(name, value, display=display)
+    if not display and not in_book_build():
+        _show(name, value)
     return value
 
 
@@ -67,6 +140,302 @@ def read_glue(path: str | os.PathLike) -> dict[str, Any]:
             except (ValueError, SyntaxError):
                 out[meta["name"]] = text
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# tables
+
+_TABLE_STYLES = [
+    {"selector": "", "props": [("border-collapse", "collapse"), ("margin", "0.5em 0")]},
+    {"selector": "th, td", "props": [("padding", "0.3em 0.9em"), ("text-align", "right"), ("white-space", "nowrap")]},
+    {"selector": "thead th", "props": [("border-bottom", "1px solid currentColor"), ("vertical-align", "bottom")]},
+    {"selector": "th.row_heading, th.index_name", "props": [("text-align", "left")]},
+]
+
+
+class Table:
+    """A table for a notebook page: human headers, padded cells, and a scroll bar when wide.
+
+    Its HTML is the ``pandas`` Styler's, with padding on every cell, wrapped in a container
+    that scrolls horizontally instead of clipping; its text form (a terminal, the test logs)
+    is the formatted frame.
+    """
+
+    def __init__(self, styler, frame: pd.DataFrame):
+        self.styler, self.frame = styler, frame
+
+    def _repr_html_(self) -> str:
+        return f'<div class="nnrnn-table" style="overflow-x: auto; max-width: 100%;">{self.styler.to_html()}</div>'
+
+    def __repr__(self) -> str:
+        return self.frame.to_string()
+
+    @property
+    def data(self) -> pd.DataFrame:
+        """The frame as displayed (renamed columns and index)."""
+        return self.frame
+
+
+def _formatter(spec):
+    if spec is None or callable(spec):
+        return spec
+    return lambda v: "–" if isinstance(v, float) and not math.isfinite(v) else spec.format(v)
+
+
+def table(
+    df: pd.DataFrame,
+    columns: Mapping[str, str] | None = None,
+    *,
+    formats: Mapping[str, Any] | str | None = None,
+    index: bool | Mapping[Any, str] = True,
+    index_name: str | None = None,
+    keep: Sequence[str] | None = None,
+) -> Table:
+    """Prepare ``df`` for a page: keep and rename columns, format numbers, pad the cells.
+
+    Args:
+        df: the frame.
+        columns: ``{column: header}``; headers are what a reader sees, e.g.
+            ``{"mean_final_val_loss": "mean final validation loss"}``.
+        formats: ``{column: "{:.4f}"}`` (the original column name) or a callable, or one
+            format for every column; NaN shows as ``–``.
+        index: ``False`` hides the index; a mapping renames its labels.
+        index_name: a header for the index column.
+        keep: the columns to show, in order (default: all).
+
+    Examples:
+        >>> t = table(pd.DataFrame({"n_success": [1, 2]}), {"n_success": "successful runs"}, index=False)
+        >>> list(t.data.columns)
+        ['successful runs']
+    """
+    frame = df.loc[:, list(keep)] if keep is not None else df.copy()
+    if isinstance(formats, str):
+        formats = {c: formats for c in frame.columns}
+    formats = dict(formats or {})
+    columns = dict(columns or {})
+    labels = set(frame.columns)
+    if isinstance(frame.columns, pd.MultiIndex):  # a header of any level can be renamed
+        labels |= {x for level in frame.columns.levels for x in level}
+    missing = [c for c in [*columns, *formats] if c not in labels]
+    if missing:
+        raise ValueError(f"columns must be columns of the table {list(frame.columns)}, got {missing}")
+
+    def renamed(c):
+        return tuple(columns.get(x, x) for x in c) if isinstance(c, tuple) else columns.get(c, c)
+
+    fmt = {renamed(c): _formatter(f) for c, f in formats.items()}
+    frame = frame.rename(columns=columns)
+    if isinstance(index, Mapping):
+        frame = frame.rename(index=index)
+    if index_name is not None:
+        frame.index.name = index_name
+    styler = frame.style.format(fmt, na_rep="–").set_table_styles(_TABLE_STYLES)
+    text_columns = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if text_columns:  # numbers align right (the default above), text aligns left
+        styler = styler.set_properties(subset=text_columns, **{"text-align": "left"})
+    styler = styler.set_table_attributes('class="dataframe nnrnn"')
+    if index is False:
+        styler = styler.hide(axis="index")
+    shown = frame.reset_index(drop=True) if index is False else frame
+    return Table(styler, shown)
+
+
+def describe_sweep(rep, what: str = "runs") -> str:
+    """One line for a page about what a sweep did, without paths or object dumps.
+
+    ``rep`` is a sweep report with ``hashes``, ``ran``, ``skipped`` and ``errors``.
+    """
+    errors = len(getattr(rep, "errors", {}) or {})
+    line = f"{len(rep.hashes)} {what}: {len(rep.ran)} trained now, {len(rep.skipped)} loaded from the run store"
+    return line + (f", {errors} failed" if errors else "")
+
+
+# --------------------------------------------------------------------------------------------
+# progress
+
+
+def progress(total: int | None, desc: str | None = None, unit: str = "it", **kwargs):
+    """A progress bar over ``total`` steps (runs done, rate, time left).
+
+    In a live notebook it is a ``tqdm.auto`` bar (a widget where ``ipywidgets`` is installed,
+    text otherwise); on a terminal a text bar. Under the book build it is a text bar on the
+    kernel's stderr: :mod:`nnrnn.book` copies that stream to its own terminal and removes the
+    bar from the page.
+
+    Examples:
+        >>> with progress(3, "runs", "run", disable=True) as bar:
+        ...     bar.total
+        3
+    """
+    if total is not None and (isinstance(total, bool) or not isinstance(total, numbers.Integral) or total < 0):
+        raise ValueError(f"total must be a non-negative integer or None, got {total!r}")
+    kwargs.setdefault("desc", desc)
+    kwargs.setdefault("unit", unit)
+    if in_book_build():
+        kwargs.setdefault("file", sys.stderr)
+        kwargs.setdefault("mininterval", 1.0)
+        kwargs.setdefault("ascii", True)
+        return text_bar(total=total, **kwargs)
+    shell = _ipython()
+    in_kernel = shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+    if in_kernel and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm as auto_bar  # imported here: tqdm.auto probes IPython on import
+
+        return auto_bar(total=total, **kwargs)
+    kwargs.setdefault("file", sys.stderr)
+    return text_bar(total=total, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# parameters and expected errors
+
+_INJECTED_HEADER = "# Parameters"  # papermill's comment at the top of the cell it injects
+
+
+def _assigned_names(source: str) -> list[str]:
+    """Names assigned at the top level of a cell's source (``x = 1``, ``x: int = 1``)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def check_parameters(namespace: Mapping[str, Any]) -> None:
+    """Fail if papermill injected a parameter that the notebook's ``parameters`` cell does not declare.
+
+    Papermill only warns about an unknown ``-p name value`` and runs the notebook with its
+    defaults, so ``-p profil smoke`` would silently run ``demo``. Called from a cell after the
+    parameters cell as ``report.check_parameters(globals())``, this reads the kernel's input
+    history: papermill's injected cell starts with ``# Parameters`` and directly follows the
+    parameters cell, so the names assigned in the one must be among those assigned in the
+    other. In a live run nothing was injected and nothing is checked.
+
+    Raises:
+        ValueError: naming the unknown parameters and the declared ones.
+    """
+    history = list(namespace.get("In") or namespace.get("_ih") or [])
+    for i in range(len(history) - 1, 0, -1):
+        if history[i].lstrip().startswith(_INJECTED_HEADER):
+            injected, declared = _assigned_names(history[i]), _assigned_names(history[i - 1])
+            unknown = sorted(set(injected) - set(declared))
+            if unknown:
+                raise ValueError(
+                    f"unknown parameter(s) {unknown}: parameters must be among those the notebook "
+                    f"declares, {sorted(declared)} (check the spelling of papermill's -p options)"
+                )
+            return
+
+
+@contextlib.contextmanager
+def expect_error(*types: type[BaseException]) -> Iterator[None]:
+    """Show the error a block raises as one line (type and message), and fail if it raises none.
+
+    For the cells of a chapter that demonstrate an error message: the page shows
+    ``ValueError: ...`` without a traceback or the paths of the installed package.
+
+    Examples:
+        >>> with expect_error(ValueError):
+        ...     int("x")
+        ValueError: invalid literal for int() with base 10: 'x'
+    """
+    types = types or (Exception,)
+    try:
+        yield
+    except types as e:
+        print(f"{type(e).__name__}: {e}")
+    else:
+        raise AssertionError(f"expected {' or '.join(t.__name__ for t in types)}, but nothing was raised")
+
+
+# --------------------------------------------------------------------------------------------
+# verdicts on success counts
+
+#: the verdicts :func:`verdict` can return.
+VERDICTS = ("reproduced", "consistent", "not reproduced", "not tested at the paper's scale")
+
+
+class Verdict(NamedTuple):
+    """A verdict and the one-sided Fisher exact p-value behind it."""
+
+    label: str
+    p_value: float
+    significant: bool
+
+    def __str__(self) -> str:
+        return f"{self.label} (one-sided Fisher exact test, p = {self.p_value:.2g})"
+
+
+def _count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def fisher_greater(k_a: int, n_a: int, k_b: int, n_b: int) -> float:
+    """One-sided Fisher exact p-value that group a succeeds more often than group b.
+
+    ``k`` successes out of ``n`` runs per group; the p-value is the hypergeometric tail
+    P(X >= k_a), computed exactly with integers (scipy's ``fisher_exact(...,
+    alternative="greater")`` on ``[[k_a, n_a - k_a], [k_b, n_b - k_b]]``).
+
+    Examples:
+        >>> fisher_greater(1, 24, 0, 24)
+        0.5
+        >>> fisher_greater(46 + 11, 924, 0, 1188) < 1e-15
+        True
+    """
+    k_a, n_a, k_b, n_b = (_count(v, name) for v, name in ((k_a, "k_a"), (n_a, "n_a"), (k_b, "k_b"), (n_b, "n_b")))
+    if k_a > n_a or k_b > n_b:
+        raise ValueError(f"successes must not exceed runs, got {k_a}/{n_a} and {k_b}/{n_b}")
+    if n_a == 0 or n_b == 0:
+        raise ValueError(f"each group needs at least one run, got {n_a} and {n_b}")
+    total, succ = n_a + n_b, k_a + k_b
+    denom = math.comb(total, n_a)
+    tail = sum(math.comb(succ, x) * math.comb(total - succ, n_a - x) for x in range(k_a, min(succ, n_a) + 1))
+    return tail / denom
+
+
+def verdict(k_a: int, n_a: int, k_b: int, n_b: int, *, paper_scale: bool, alpha: float = 0.05) -> Verdict:
+    """What success counts say about the paper's claim that group a succeeds more often than b.
+
+    The test is one-sided Fisher exact in the paper's direction (:func:`fisher_greater`).
+
+    - ``"not tested at the paper's scale"``: a reduced profile (``paper_scale=False``); the
+      p-value is still given, and says only what this profile shows;
+    - ``"reproduced"``: at the paper's scale, significant at ``alpha``;
+    - ``"consistent"``: at the paper's scale, a higher success rate for a but not significant;
+    - ``"not reproduced"``: at the paper's scale, no higher success rate for a.
+
+    Examples:
+        >>> verdict(1, 24, 0, 24, paper_scale=True).label
+        'consistent'
+        >>> verdict(57, 924, 0, 1188, paper_scale=True).label
+        'reproduced'
+        >>> verdict(57, 924, 0, 1188, paper_scale=False).label
+        "not tested at the paper's scale"
+    """
+    if not (isinstance(alpha, numbers.Real) and 0 < alpha < 1):
+        raise ValueError(f"alpha must be a number between 0 and 1, got {alpha!r}")
+    p = fisher_greater(k_a, n_a, k_b, n_b)
+    significant = p < alpha
+    if not paper_scale:
+        label = VERDICTS[3]
+    elif significant:
+        label = VERDICTS[0]
+    elif k_a / n_a > k_b / n_b:
+        label = VERDICTS[1]
+    else:
+        label = VERDICTS[2]
+    return Verdict(label, p, significant)
+
+
+# --------------------------------------------------------------------------------------------
+# run cards
 
 
 class RunCard:
