@@ -39,6 +39,7 @@ __all__ = [
     "error",
     "positive_int",
     "non_negative_int",
+    "integer",
     "finite_float",
     "choice",
     "flag",
@@ -89,6 +90,31 @@ def non_negative_int(value: Any, name: str) -> int:
     """
     if not _is_int(value) or value < 0:
         raise error(name, "a non-negative integer", value)
+    return int(value)
+
+
+def integer(value: Any, name: str, *, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an ``int`` if it is an integer in ``[low, high]`` (either bound optional).
+
+    Examples:
+        >>> integer(3, "nlayers", low=2)
+        3
+        >>> try:
+        ...     integer(70000, "n_train", low=1, high=60000)
+        ... except ValueError as e:
+        ...     print(e)
+        n_train must be an integer in [1, 60000], got 70000
+    """
+    if low is not None and high is not None:
+        allowed = f"an integer in [{low}, {high}]"
+    elif low is not None:
+        allowed = f"an integer >= {low}"
+    elif high is not None:
+        allowed = f"an integer <= {high}"
+    else:
+        allowed = "an integer"
+    if not _is_int(value) or (low is not None and value < low) or (high is not None and value > high):
+        raise error(name, allowed, value)
     return int(value)
 
 

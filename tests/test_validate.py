@@ -21,6 +21,10 @@ WORDING = r"^\S.* must be .+, got .+$"  # "<name> must be <allowed>, got <value>
         (lambda: validate.positive_int(2.0, "n"), r"^n must be a positive integer, got 2.0$"),
         (lambda: validate.non_negative_int(-1, "k_max"), r"^k_max must be a non-negative integer, got -1$"),
         (lambda: validate.non_negative_int(2.5, "k_max"), r"^k_max must be a non-negative integer, got 2.5$"),
+        (lambda: validate.integer(1, "nlayers", low=2), r"^nlayers must be an integer >= 2, got 1$"),
+        (lambda: validate.integer(70000, "n", low=1, high=60000), r"^n must be an integer in \[1, 60000\], got 70000$"),
+        (lambda: validate.integer(5, "k", high=3), r"^k must be an integer <= 3, got 5$"),
+        (lambda: validate.integer("3", "k"), r"^k must be an integer, got '3'$"),
         (lambda: validate.finite_float(float("nan"), "alpha"), r"^alpha must be a finite number, got nan$"),
         (lambda: validate.finite_float(float("-inf"), "alpha"), r"^alpha must be a finite number, got -inf$"),
         (lambda: validate.finite_float("1.5", "alpha"), r"^alpha must be a finite number, got '1.5'$"),
@@ -82,6 +86,7 @@ def test_flag_accepts_python_and_numpy_bools():
 def test_ints_accept_numpy_integers_and_return_python_ints():
     assert type(validate.positive_int(np.int32(3), "n")) is int
     assert validate.non_negative_int(0, "k") == 0
+    assert validate.integer(np.int64(-4), "k") == -4 and type(validate.integer(2, "k", low=2, high=2)) is int
 
 
 def test_float_tensor_and_real_array_return_values():
