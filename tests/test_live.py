@@ -1,0 +1,217 @@
+"""The live path: a chapter run in Jupyter, Colab or plain papermill, not through the book build.
+
+Outside the book build every figure and headline number is visible in the notebook's own
+outputs, a misspelt papermill parameter is an error, and every chapter has the same Colab
+install cell. Also the helpers of ``nnrnn.report`` that the chapters use for this.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import papermill as pm
+import pytest
+from nbclient import NotebookClient
+
+from nnrnn import memory, report
+from tools import nb as nbtool
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+_SHOWN = re.compile(r"^(nb\d\d_\w+) = (.*)$", re.M)
+
+
+def _run(cells: list[str], tmp_path: Path, env: dict[str, str | None]) -> nbformat.NotebookNode:
+    """Execute ``cells`` in a fresh kernel with ``env`` applied, the way Jupyter would."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    saved = {k: os.environ.get(k) for k in env}
+    try:
+        for k, v in env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return nb
+
+
+def _mimes(nb) -> list[str]:
+    return [m for c in nb.cells for o in c.get("outputs", []) for m in o.get("data", {})]
+
+
+def _stdout(nb) -> str:
+    return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
+                   if o.get("output_type") == "stream" and o.get("name") == "stdout")
+
+
+GLUE_CELLS = [
+    "import matplotlib.pyplot as plt\nfrom nnrnn import report",
+    'fig, ax = plt.subplots()\nax.plot([0, 1])\nreport.glue("nb00_x", 1.5)\nreport.glue("nb00_fig", fig)\nplt.close(fig)',
+]
+
+
+@pytest.mark.slow
+def test_glue_shows_figures_and_numbers_in_a_live_kernel(tmp_path):
+    nb = _run(GLUE_CELLS, tmp_path, {"MPLBACKEND": None, report.BOOK_BUILD_ENV: None})
+    assert "image/png" in _mimes(nb)
+    assert "nb00_x = 1.5" in _stdout(nb)
+
+
+@pytest.mark.slow
+def test_glue_only_records_under_the_book_build(tmp_path):
+    nb = _run(GLUE_CELLS, tmp_path, {"MPLBACKEND": None, report.BOOK_BUILD_ENV: "1"})
+    assert "image/png" not in _mimes(nb) and "nb00_x" not in _stdout(nb)
+    assert "application/papermill.record/image/png" in _mimes(nb)
+
+
+def test_progress_is_a_text_bar_on_stderr_under_the_book_build(monkeypatch):
+    monkeypatch.setenv(report.BOOK_BUILD_ENV, "1")
+    with report.progress(4, "runs", "run") as bar:
+        bar.update(4)
+    assert getattr(bar.fp, "_wrapped", bar.fp) is sys.stderr  # the kernel's stderr, which nnrnn.book copies
+    assert bar.n == 4 and bar.unit == "run" and bar.ascii
+    with pytest.raises(ValueError, match="total must be a non-negative integer"):
+        report.progress(-1)
+
+
+def test_check_parameters_reads_papermills_injected_cell():
+    params = 'profile = "demo"  # smoke | demo | paper\nseed = 0\ndevice = "auto"'
+    history = ["", params, '# Parameters\nprofil = "smoke"\n', "import nnrnn", "report.check_parameters(globals())"]
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['profil'\].*\['device', 'profile', 'seed'\]"):
+        report.check_parameters({"In": history})
+    history[2] = '# Parameters\nprofile = "smoke"\ndevice = "cpu"\n'
+    report.check_parameters({"In": history})  # declared names: fine
+    report.check_parameters({"In": ["", params, "report.check_parameters(globals())"]})  # live run: nothing injected
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_checks_its_parameters_before_any_work(path):
+    cells = [c for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code"]
+    p = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
+    imports, setup = cells[p + 1], cells[p + 2]
+    assert all(line.startswith(("import ", "from ", "#")) or not line.strip() for line in imports.source.splitlines())
+    assert setup.source.startswith("report.check_parameters(globals())"), path.name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", ["01-fisher-memory", "04-copy"])
+def test_misspelt_papermill_parameter_fails(stem, tmp_path, monkeypatch):
+    """``papermill notebooks/04-copy.ipynb out.ipynb -p profil smoke`` fails, naming the parameter."""
+    monkeypatch.setenv("NNRNN_RESULTS_DIR", str(tmp_path / "store"))
+    with pytest.raises(pm.PapermillExecutionError, match=r"unknown parameter\(s\) \['profil'\].*'profile'"):
+        pm.execute_notebook(str(REPO / "notebooks" / f"{stem}.ipynb"), str(tmp_path / "out.ipynb"),
+                            parameters={"profil": "smoke"}, cwd=str(REPO / "notebooks"), progress_bar=False)
+    out = json.loads((tmp_path / "out.ipynb").read_text())
+    ran = [c for c in out["cells"] if c["cell_type"] == "code" and c.get("execution_count")]
+    assert len(ran) <= 5, "the notebook went on past its set-up cell"
+
+
+def test_install_cell_is_generated_from_the_config():
+    src = nbtool.install_source()
+    assert nbtool.repository_url() in src and "nnrnn[fast] @ git+" in src and "[book]" not in src
+    assert src.rstrip().endswith(f'@{nbtool.install_ref()}"')
+    assert nbtool.install_source("https://example.org/a/b", "abc123").count("git+https://example.org/a/b@abc123") == 1
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_has_the_generated_install_cell(path):
+    cells = nbformat.read(str(path), as_version=4).cells
+    install = [c for c in cells if nbtool.is_install_cell(c)]
+    assert len(install) == 1, f"{path.name}: {len(install)} install cells"
+    fresh = nbtool.install_cell()
+    assert install[0].source == fresh.source, f"{path.name}: run `python -m tools.nb install`"
+    assert install[0].metadata.get("tags") == ["remove-cell"]
+    params = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
+    assert cells.index(install[0]) < params
+
+
+def test_expect_error_fails_when_nothing_is_raised(capsys):
+    with report.expect_error(ValueError):
+        raise ValueError("shown")
+    assert capsys.readouterr().out == "ValueError: shown\n"
+    with pytest.raises(AssertionError, match="expected ValueError"):
+        with report.expect_error(ValueError):
+            pass
+
+
+def test_table_renames_headers_formats_and_scrolls():
+    df = pd.DataFrame({"mean_final_val_loss": [0.1234567, math.nan], "n_success": [1, 2]}, index=["chain", "fb_chain"])
+    t = report.table(df, {"mean_final_val_loss": "mean final validation loss", "n_success": "successful runs"},
+                     formats={"mean_final_val_loss": "{:.3f}"}, index={"fb_chain": "feedback chain"}, index_name="initializer")
+    html = t._repr_html_()
+    assert 'overflow-x: auto' in html and "padding" in html
+    assert "mean final validation loss" in html and "mean_final_val_loss" not in html and "n_success" not in html
+    assert "0.123" in html and "0.1234567" not in html and "–" in html and "feedback chain" in html
+    with pytest.raises(ValueError, match=r"columns must be columns of the table.*got \['nope'\]"):
+        report.table(df, {"nope": "x"})
+
+
+@pytest.mark.parametrize("args, label", [
+    ((1, 24, 0, 24, True), "consistent"),  # the issue's example: 1/24 against 0/24 is no evidence
+    ((0, 24, 0, 24, True), "not reproduced"),
+    ((0, 24, 3, 24, True), "not reproduced"),
+    ((46 + 11, 924, 0, 1188, True), "reproduced"),  # the paper's copy counts
+    ((46 + 11, 924, 0, 1188, False), "not tested at the paper's scale"),
+])
+def test_verdict_needs_a_significant_fisher_test(args, label):
+    *counts, paper_scale = args
+    v = report.verdict(*counts, paper_scale=paper_scale)
+    assert v.label == label and v.label in report.VERDICTS
+    assert v.significant == (v.p_value < 0.05)
+
+
+def test_fisher_greater_matches_hand_values_and_scipy():
+    assert report.fisher_greater(3, 4, 1, 4) == pytest.approx(17 / 70)  # Fisher's tea tasting, one-sided
+    assert report.fisher_greater(4, 4, 0, 4) == pytest.approx(1 / 70)
+    assert report.fisher_greater(0, 5, 3, 5) == 1.0
+    for bad in [(-1, 4, 0, 4), (5, 4, 0, 4), (0, 0, 0, 4), (1.5, 4, 0, 4), (True, 4, 0, 4)]:
+        with pytest.raises(ValueError):
+            report.fisher_greater(*bad)
+    stats = pytest.importorskip("scipy.stats")
+    for k_a, n_a, k_b, n_b in [(1, 24, 0, 24), (5, 12, 1, 12), (46, 462, 0, 594), (7, 30, 9, 30)]:
+        expected = stats.fisher_exact([[k_a, n_a - k_a], [k_b, n_b - k_b]], alternative="greater").pvalue
+        assert report.fisher_greater(k_a, n_a, k_b, n_b) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_chapter_run_live_shows_its_figures_and_numbers(tmp_path, data_dir, monkeypatch):
+    """Chapter 01 on smoke, executed by nbclient as Jupyter would (no papermill, no book build)."""
+    path = REPO / "notebooks" / "01-fisher-memory.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params.source = params.source.replace('profile = "demo"', 'profile = "smoke"')  # as a reader would edit it
+    assert 'profile = "smoke"' in params.source
+    monkeypatch.delenv(report.BOOK_BUILD_ENV, raising=False)
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    monkeypatch.setenv("NNRNN_RESULTS_DIR", str(tmp_path / "store"))
+    NotebookClient(nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(path.parent)}}).execute()
+
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    figures = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(figures) >= 4, "Figs. 1a-c and the total-memory sweep must be visible"
+    shown = dict(_SHOWN.findall(_stdout(nb)))
+    out = tmp_path / "live.ipynb"
+    nbformat.write(nb, str(out))
+    recorded = report.read_glue(out)
+    numbers = {k for k, v in recorded.items() if not str(v).startswith("<Figure")}
+    assert numbers and numbers <= set(shown), f"glued but not shown: {sorted(numbers - set(shown))}"
+    # the headline numbers, as printed, are the closed forms
+    n, alpha = int(shown["nb01_N"]), float(shown["nb01_alpha"])
+    assert shown["nb01_profile"] == "'smoke'"
+    assert float(shown["nb01_jtot_chain"]) == pytest.approx(memory.chain_total_memory(n, alpha), rel=1e-9)
+    assert float(shown["nb01_jtot_orthogonal"]) == pytest.approx(1.0, abs=1e-8)
