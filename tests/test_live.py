@@ -99,6 +99,14 @@ def test_check_parameters_reads_papermills_injected_cell():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_parses_every_parameter(path):
+    """Papermill skips a line it cannot parse (ch. 02's ``ridge`` with ``=`` in its comment)."""
+    cell = next(c for c in nbformat.read(str(path), as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+    assigned = [ln.split("=")[0].strip() for ln in cell.source.splitlines() if re.match(r"^\w+\s*=", ln)]
+    assert sorted(pm.inspect_notebook(str(path))) == sorted(assigned), path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_notebook_checks_its_parameters_before_any_work(path):
     cells = [c for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code"]
     p = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
