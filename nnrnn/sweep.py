@@ -61,6 +61,7 @@ import pandas as pd
 
 from . import init as _init
 from . import lockstep as _lockstep
+from . import paper as _paper
 from . import tasks as _tasks
 from .profiles import check_profile
 from .resources import default_workers
@@ -98,23 +99,11 @@ _EXECUTORS = ("local", "serial", "dask")
 _CACHES = ("auto", "require", "off")
 _INITS = ("identity", "orthogonal", "chain", "fb_chain")
 
-#: the paper's scale grid per initializer for the synthetic tasks (§3.2 of PAPER.md).
-PAPER_SCALES: dict[str, tuple[float, ...]] = {
-    "identity": (0.01, 0.96, 0.99, 1.00, 1.01, 1.02, 1.03, 1.04, 1.05),
-    "orthogonal": (0.01, 0.96, 0.99, 1.00, 1.01, 1.02, 1.03, 1.04, 1.05),
-    "chain": (0.99, 1.00, 1.01, 1.02, 1.03, 1.04, 1.05),
-    "fb_chain": (0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07),
-}
-#: the paper's learning rates.
-PAPER_LRS: tuple[float, ...] = (8e-4, 5e-4, 3e-4, 1e-4, 8e-5, 5e-5, 3e-5, 1e-5, 8e-6, 5e-6, 3e-6)
-#: the paper's seeds.
-PAPER_SEEDS: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
-#: successful runs / runs reported by the paper (Fig. 3d); addition appears only as bars.
-PAPER_SUCCESS: dict[str, dict[str, tuple[int, int]] | None] = {
-    "copy": {"identity": (0, 594), "orthogonal": (0, 594), "chain": (46, 462), "fb_chain": (11, 462)},
-    "addition": None,
-    "psmnist": None,
-}
+#: the paper's grids, seeds and Fig. 3d counts, re-exported from :mod:`nnrnn.paper`.
+PAPER_SCALES = _paper.PAPER_SCALES
+PAPER_LRS = _paper.PAPER_LRS
+PAPER_SEEDS = _paper.PAPER_SEEDS
+PAPER_SUCCESS = _paper.PAPER_SUCCESS
 
 
 # ----------------------------------------------------------------------------- grids
@@ -230,7 +219,7 @@ _PROFILE_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         },
     },
 }
-_PAPER_BASE = dict(hidden_size=100, n_train=60_000, n_val=10_000, epochs=100, evals_per_epoch=1, early_stop=0.0025)
+_PAPER_BASE = _paper.SYNTHETIC_BASE
 
 
 def grid(task: str, profile: str = "demo", *, base_seed: int = 0, **overrides: Any) -> Grid:

@@ -40,6 +40,7 @@ from torch import Tensor
 
 from . import analysis as _analysis
 from . import init as _init
+from . import paper as _paper
 from . import tasks as _tasks
 from .profiles import resolve_device
 
@@ -78,7 +79,7 @@ def _pos_float(value: Any, name: str, *, allow_zero: bool = False) -> None:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything one training run depends on.
+    """Everything one training run depends on; the defaults are the paper's (:mod:`nnrnn.paper`).
 
     Args:
         task: ``"copy"`` or ``"addition"`` (any name in :func:`nnrnn.tasks.known_tasks`, e.g. ``"psmnist"``).
@@ -111,17 +112,17 @@ class TrainConfig:
     lr: float = 1e-4
     seed: int = 1
     T: int | None = None
-    hidden_size: int = 100
+    hidden_size: int = _paper.SYNTHETIC_BASE["hidden_size"]
     nonlinearity: str | None = None
-    n_train: int = 60_000
-    n_val: int = 10_000
-    epochs: int = 100
-    batch_size: int = 16
-    evals_per_epoch: int = 1
-    early_stop: float = 0.0025
-    clip_norm: float = 10.0
-    rms_alpha: float = 0.9
-    rms_eps: float = 1e-7
+    n_train: int = _paper.SYNTHETIC_BASE["n_train"]
+    n_val: int = _paper.SYNTHETIC_BASE["n_val"]
+    epochs: int = _paper.SYNTHETIC_BASE["epochs"]
+    batch_size: int = _paper.OPTIMIZER["batch_size"]
+    evals_per_epoch: int = _paper.SYNTHETIC_BASE["evals_per_epoch"]
+    early_stop: float = _paper.SYNTHETIC_BASE["early_stop"]
+    clip_norm: float = _paper.OPTIMIZER["clip_norm"]
+    rms_alpha: float = _paper.OPTIMIZER["rms_alpha"]
+    rms_eps: float = _paper.OPTIMIZER["rms_eps"]
     eval_batch_size: int = 500
     orientation: str = "forward"
     device: str = "cpu"

@@ -4,7 +4,8 @@ r"""The language-model run configuration and what the paper states about it.
 run's folder in the store. :func:`paper_config` fills in the paper's per-corpus settings
 (awd-lstm-lm's sizes, the paper's epochs and dropouts), :func:`scale_grid` the paper's
 21-value scale grids. The paper's tables (:data:`PAPER_TABLE1`, :data:`PAPER_TABLE1_LSTM`,
-:data:`PAPER_TABLE3`) and the metric's units (:func:`nats_to_bits`) live here too.
+:data:`PAPER_TABLE3`) are re-exported from :mod:`nnrnn.paper`, where every number the paper
+and awd-lstm-lm state is written down; the metric's units (:func:`nats_to_bits`) live here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .. import paper as _paper
 from .. import store as _store
 
 __all__ = [
@@ -52,41 +54,27 @@ TOKEN_UNITS = {"ptb": "bits per word", "ptb-char": "bits per character", "enwik8
 
 #: the scale used when ``LMConfig.scale`` is ``None``. The paper tuned the vanilla scales over
 #: :data:`PAPER_SCALE_GRID` and does not report the winners; these are our choices (the LSTM
-#: values are the authors' code defaults: 1.02 chains, 0.04 feedback).
+#: values are the authors' code defaults, :mod:`nnrnn.paper`: 1.02 chains, 0.04 feedback).
 DEFAULT_SCALE: dict[str, dict[str, float | None]] = {
     "rnn": {"identity": 1.0, "orthogonal": 1.0, "chain": 1.0, "fb_chain": 0.04, "plain": None},
-    "lstm": {"orthogonal": 1.0, "chain": 1.02, "fb_chain": 0.04, "plain": None, "mixed": 1.02},
+    "lstm": {"orthogonal": 1.0, "chain": _paper.LSTM_CHAIN_GAIN, "fb_chain": _paper.LSTM_FB_FEEDBACK_GAIN,
+             "plain": None, "mixed": _paper.LSTM_CHAIN_GAIN},
 }
 #: forward gain of the feedback chain when ``LMConfig.fb_alpha`` is ``None``: the vanilla
 #: default chain α (the paper fixes it at the best chain value), and the authors' 0.99 in LSTMs.
-DEFAULT_FB_ALPHA = {"rnn": 1.0, "lstm": 0.99}
+DEFAULT_FB_ALPHA = {"rnn": 1.0, "lstm": _paper.FB_CHAIN_FORWARD_GAIN}
 #: end value of the mixed initializer's ramp (the authors' ``ramp_init(end_gain=0.01)``).
-DEFAULT_RAMP_GAIN = 0.01
+DEFAULT_RAMP_GAIN = _paper.RAMP_END_GAIN
 
-#: the paper's vanilla-RNN scale grids (§5): 21 values each, 3 seeds per value.
-PAPER_SCALE_GRID: dict[str, tuple[float, ...]] = {
-    "identity": tuple(round(0.05 + 0.05 * k, 2) for k in range(21)),
-    "orthogonal": tuple(round(0.05 + 0.05 * k, 2) for k in range(21)),
-    "chain": tuple(round(0.05 + 0.05 * k, 2) for k in range(21)),
-    "fb_chain": tuple(round(0.01 * (k + 1), 2) for k in range(21)),
-}
-
+#: the paper's vanilla-RNN scale grids (§5): 21 values each, 3 seeds per value
+#: (:data:`nnrnn.paper.LM_SCALE_GRID`).
+PAPER_SCALE_GRID: dict[str, tuple[float, ...]] = _paper.LM_SCALE_GRID
 #: Table 1 of the paper: test loss in bits (mean, s.e.m. over 3 runs) of vanilla RNN LMs.
-PAPER_TABLE1: dict[str, dict[str, tuple[float, float]]] = {
-    "identity": {"ptb": (6.550, 0.002), "ptb-char": (1.312, 0.000), "enwik8": (1.783, 0.003)},
-    "orthogonal": {"ptb": (6.557, 0.002), "ptb-char": (1.312, 0.001), "enwik8": (1.843, 0.046)},
-    "chain": {"ptb": (6.514, 0.001), "ptb-char": (1.308, 0.000), "enwik8": (1.803, 0.017)},
-    "fb_chain": {"ptb": (6.510, 0.001), "ptb-char": (1.307, 0.000), "enwik8": (1.774, 0.002)},
-}
+PAPER_TABLE1: dict[str, dict[str, tuple[float, float]]] = _paper.PAPER_TABLE1
 #: Table 1's 3-layer LSTM row, quoted there from Merity et al. (2018a,b).
-PAPER_TABLE1_LSTM: dict[str, float] = {"ptb": 5.878, "ptb-char": 1.175, "enwik8": 1.232}
+PAPER_TABLE1_LSTM: dict[str, float] = _paper.PAPER_TABLE1_LSTM
 #: Table 3 of the paper: test loss in bits (mean, s.e.m. over 3 runs) of 3-layer LSTM LMs.
-PAPER_TABLE3: dict[str, dict[str, tuple[float, float]]] = {
-    "orthogonal": {"ptb": (5.937, 0.002), "ptb-char": (1.230, 0.001), "enwik8": (1.583, 0.001)},
-    "chain": {"ptb": (5.935, 0.001), "ptb-char": (1.230, 0.001), "enwik8": (1.586, 0.000)},
-    "plain": {"ptb": (5.949, 0.007), "ptb-char": (1.245, 0.001), "enwik8": (1.584, 0.002)},
-    "mixed": {"ptb": (5.944, 0.004), "ptb-char": (1.227, 0.000), "enwik8": (1.577, 0.001)},
-}
+PAPER_TABLE3: dict[str, dict[str, tuple[float, float]]] = _paper.PAPER_TABLE3
 
 _LN2 = math.log(2.0)
 
@@ -315,23 +303,19 @@ class LMConfig:
         return sizes
 
 
-#: awd-lstm-lm's README commands per corpus (sizes, batch, optimizer), for the LSTMs.
+#: word PTB's Adam learning rate: our choice (awd-lstm-lm's word command trains with SGD/ASGD
+#: at lr 30, the paper used Adam).
+_PTB_ADAM_LR = 1e-3
+#: awd-lstm-lm's README commands per corpus (sizes, batch, optimizer) with the paper's epochs.
 _AWD = {
-    "ptb": dict(nlayers=3, emsize=400, nhid=1150, bptt=70, batch_size=20, lr=1e-3, wdecay=1.2e-6, when=(),
-                ar_alpha=2.0, tar_beta=1.0, epochs=60),
-    "ptb-char": dict(nlayers=3, emsize=200, nhid=1000, bptt=150, batch_size=128, lr=2e-3, wdecay=1.2e-6,
-                     when=(300, 400), ar_alpha=0.0, tar_beta=0.0, epochs=500),
-    "enwik8": dict(nlayers=3, emsize=400, nhid=1840, bptt=200, batch_size=128, lr=1e-3, wdecay=1.2e-6,
-                   when=(25, 35), ar_alpha=0.0, tar_beta=0.0, epochs=35),
+    corpus: dict(_paper.AWD_LSTM_LM[corpus], epochs=_paper.LM_EPOCHS[corpus],
+                 **({"lr": _PTB_ADAM_LR} if corpus == "ptb" else {}))
+    for corpus in CORPORA
 }
 #: dropouts: vanilla RNNs as the paper states (§5); LSTMs as awd-lstm-lm's commands.
 _DROPOUTS = {
-    ("rnn", "ptb"): dict(dropout=0.1, dropouth=0.1, dropouti=0.1, dropoute=0.1, wdrop=0.1),
-    ("rnn", "ptb-char"): dict(dropout=0.1, dropouth=0.1, dropouti=0.1, dropoute=0.0, wdrop=0.1),
-    ("rnn", "enwik8"): dict(dropout=0.0, dropouth=0.0, dropouti=0.0, dropoute=0.0, wdrop=0.0),
-    ("lstm", "ptb"): dict(dropout=0.4, dropouth=0.25, dropouti=0.4, dropoute=0.1, wdrop=0.5),
-    ("lstm", "ptb-char"): dict(dropout=0.1, dropouth=0.25, dropouti=0.1, dropoute=0.0, wdrop=0.5),
-    ("lstm", "enwik8"): dict(dropout=0.4, dropouth=0.1, dropouti=0.1, dropoute=0.0, wdrop=0.2),
+    **{("rnn", corpus): dict(_paper.LM_RNN_DROPOUTS[corpus]) for corpus in CORPORA},
+    **{("lstm", corpus): dict(_paper.AWD_LSTM_LM_DROPOUTS[corpus]) for corpus in CORPORA},
 }
 
 

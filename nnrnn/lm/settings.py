@@ -23,6 +23,7 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
+from .. import paper as _paper
 from ..profiles import check_profile
 from .config import CELLS, CORPORA, INITS, LMConfig, _check_int, paper_config, scale_grid
 
@@ -45,7 +46,7 @@ _PROFILE_SETTINGS: dict[tuple[str, str], dict[str, Any]] = {
     ),
     # the paper's runs, but at one scale per initializer (DEFAULT_SCALE); the paper's Table 1
     # is the best of a 21-value scale sweep per initializer (grid=True); see the docstring of this module
-    ("rnn", "paper"): dict(corpora=CORPORA, inits=INITS["rnn"][:4], n_seeds=3, changes={}),
+    ("rnn", "paper"): dict(corpora=CORPORA, inits=INITS["rnn"][:4], n_seeds=len(_paper.LM_SEEDS), changes={}),
     ("lstm", "smoke"): dict(
         corpora=("ptb-char",), inits=("orthogonal", "chain", "plain", "mixed"), n_seeds=1,
         changes=dict(nlayers=2, emsize=16, nhid=16, bptt=20, batch_size=8, eval_batch_size=8,
@@ -61,7 +62,8 @@ _PROFILE_SETTINGS: dict[tuple[str, str], dict[str, Any]] = {
                      dropout=0.1, dropouth=0.1, dropouti=0.1, dropoute=0.0, wdrop=0.1),
     ),
     # the paper states no LSTM scales: the authors' code defaults (DEFAULT_SCALE)
-    ("lstm", "paper"): dict(corpora=CORPORA, inits=("orthogonal", "chain", "plain", "mixed"), n_seeds=3, changes={}),
+    ("lstm", "paper"): dict(corpora=CORPORA, inits=("orthogonal", "chain", "plain", "mixed"),
+                            n_seeds=len(_paper.LM_SEEDS), changes={}),
 }
 
 
@@ -214,10 +216,11 @@ def settings_table(configs: Sequence[LMConfig], label: str = "this run") -> pd.D
     for corpus in dict.fromkeys(c.corpus for c in configs):
         mine = [c for c in configs if c.corpus == corpus]
         paper = [paper_config(corpus, mine[0].cell, i, s) for i in dict.fromkeys(c.init for c in mine)
-                 for s in (1, 2, 3)]
+                 for s in _paper.LM_SEEDS]
         ours, theirs = _settings(mine), _settings(paper)
         theirs["scales"] = _PAPER_SCALES[mine[0].cell]
-        theirs["runs"] = f"{len(paper) * (21 if mine[0].cell == 'rnn' else 1)}"
+        n_scales = len(_paper.LM_SCALE_GRID["chain"]) if mine[0].cell == "rnn" else 1
+        theirs["runs"] = f"{len(paper) * n_scales}"
         cols[f"{corpus}: {'paper profile' if label == 'paper' else label}"] = ours
         cols[f"{corpus}: paper"] = theirs
     t = pd.DataFrame(cols).drop(index="corpus")
