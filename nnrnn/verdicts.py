@@ -1,0 +1,139 @@
+r"""Verdicts on the paper's claims, computed from our numbers and a statistical test.
+
+No verdict in the book is written by hand: the results page (:mod:`nnrnn.results`) and the
+chapters' verdict sentences call these functions.
+
+Verdicts:
+
+* ``reproduced``: our estimate points the paper's way and the test rejects "no difference";
+* ``consistent``: it points the paper's way, but the test cannot exclude no difference;
+* ``inconclusive``: it points the other way, but not significantly;
+* ``not reproduced``: it points the other way, significantly;
+* ``not tested at the paper's scale``: the numbers come from a reduced profile (``demo``,
+  ``smoke``) or the runs are not in the archive; the test is still reported for what it is.
+
+Tests (our choices, stated on the page): success counts by Fisher's exact test (two-sided,
+``scipy.stats.fisher_exact``); differences of final validation loss by a percentile bootstrap
+over runs (``scipy.stats.bootstrap``, 9,999 resamples, 95 %), which with three to six seeds per
+initializer is a rough interval and says so; the change of Henrici's index during training by a
+bootstrap over networks of the increase. Exact computations (the theory) need no test: their
+verdict is decided by the sign of the computed difference alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["VERDICTS", "Verdict", "verdict", "success_verdict", "difference_verdict", "increase_verdict"]
+
+VERDICTS = ("reproduced", "consistent", "inconclusive", "not reproduced", "not tested at the paper's scale")
+_ALPHA = 0.05
+
+@dataclass(frozen=True)
+class Verdict:
+    """A verdict with the test behind it.
+
+    Attributes:
+        label: one of :data:`VERDICTS`.
+        effect: the estimate, signed so that positive points the paper's way.
+        test: the test in words.
+        p_value: the test's p-value (NaN where the test is a confidence interval or exact).
+        ci: a 95 % confidence interval of ``effect`` (``None`` where the test gives none).
+    """
+
+    label: str
+    effect: float
+    test: str
+    p_value: float = float("nan")
+    ci: tuple[float, float] | None = None
+
+    def describe(self) -> str:
+        """The test and its outcome in one phrase, e.g. ``Fisher's exact test, p = 0.003``."""
+        parts = [self.test]
+        if not math.isnan(self.p_value):
+            parts.append(f"p = {self.p_value:.2g}")
+        if self.ci is not None:
+            parts.append(f"95 % CI [{self.ci[0]:.3g}, {self.ci[1]:.3g}]")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.describe()})"
+
+def verdict(effect: float, significant: bool, at_paper_scale: bool) -> str:
+    """The verdict label from the direction of ``effect`` (positive: the paper's way) and a test.
+
+    Examples:
+        >>> verdict(0.3, True, True), verdict(0.3, False, True), verdict(-0.3, False, True)
+        ('reproduced', 'consistent', 'inconclusive')
+        >>> verdict(-0.3, True, True), verdict(0.3, True, False)
+        ('not reproduced', "not tested at the paper's scale")
+    """
+    if not at_paper_scale:
+        return VERDICTS[4]
+    if not math.isfinite(effect):
+        raise ValueError(f"effect must be a finite number, got {effect!r}")
+    if effect > 0:
+        return VERDICTS[0] if significant else VERDICTS[1]
+    return VERDICTS[3] if significant else VERDICTS[2]
+
+def success_verdict(k_a: int, n_a: int, k_b: int, n_b: int, *, at_paper_scale: bool) -> Verdict:
+    """The paper's claim "group a succeeds more often than group b", by Fisher's exact test.
+
+    Examples:
+        >>> v = success_verdict(57, 924, 0, 1188, at_paper_scale=True)
+        >>> v.label, v.p_value < 1e-15
+        ('reproduced', True)
+        >>> success_verdict(1, 24, 0, 24, at_paper_scale=True).label
+        'consistent'
+    """
+    for value, name in ((k_a, "k_a"), (n_a, "n_a"), (k_b, "k_b"), (n_b, "n_b")):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if k_a > n_a or k_b > n_b or n_a == 0 or n_b == 0:
+        raise ValueError(f"counts must satisfy 0 <= k <= n and n >= 1, got {k_a}/{n_a} and {k_b}/{n_b}")
+    p = float(stats.fisher_exact([[k_a, n_a - k_a], [k_b, n_b - k_b]], alternative="two-sided")[1])
+    effect = k_a / n_a - k_b / n_b
+    label = verdict(effect, p < _ALPHA, at_paper_scale) if effect != 0 else (
+        VERDICTS[4] if not at_paper_scale else VERDICTS[2])
+    return Verdict(label, effect, "Fisher's exact test (two-sided)", p_value=p)
+
+def _bootstrap_ci(data: tuple[np.ndarray, ...], statistic: Callable, seed: int) -> tuple[float, float]:
+    res = stats.bootstrap(data, statistic, n_resamples=9999, confidence_level=0.95, method="percentile",
+                          vectorized=True, axis=-1, random_state=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+def difference_verdict(a: Sequence[float], b: Sequence[float], *, at_paper_scale: bool, seed: int = 0) -> Verdict:
+    """The paper's claim "values ``a`` exceed values ``b``" (e.g. normal minus non-normal loss).
+
+    ``effect = mean(a) - mean(b)`` with a percentile bootstrap CI (runs resampled within each
+    group); significant when the CI excludes 0. Needs two values per group.
+
+    Examples:
+        >>> v = difference_verdict([0.04, 0.041, 0.042], [0.01, 0.012, 0.011], at_paper_scale=True)
+        >>> v.label, round(v.effect, 3)
+        ('reproduced', 0.03)
+    """
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 2 or len(b) < 2 or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError(f"need at least two finite values per group, got {a.tolist()} and {b.tolist()}")
+    effect = float(a.mean() - b.mean())
+    lo, hi = _bootstrap_ci((a, b), lambda x, y, axis=-1: x.mean(axis=axis) - y.mean(axis=axis), seed)
+    return Verdict(verdict(effect, lo > 0 or hi < 0, at_paper_scale), effect, "bootstrap over runs", ci=(lo, hi))
+
+def increase_verdict(increase: Sequence[float], *, at_paper_scale: bool, floor: float = 0.0, seed: int = 0) -> Verdict:
+    """The paper's claim "the quantity increases" from per-unit increases (e.g. Henrici after - before).
+
+    Significant when the bootstrap CI of the mean increase lies above ``floor`` (a noise floor)
+    or below ``-floor``.
+    """
+    x = np.asarray(increase, float)
+    if len(x) < 2 or not np.isfinite(x).all():
+        raise ValueError(f"need at least two finite values, got {x.tolist()}")
+    effect = float(x.mean())
+    lo, hi = _bootstrap_ci((x,), lambda v, axis=-1: v.mean(axis=axis), seed)
+    return Verdict(verdict(effect, lo > floor or hi < -floor, at_paper_scale), effect, "bootstrap over networks", ci=(lo, hi))

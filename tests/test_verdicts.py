@@ -1,0 +1,85 @@
+"""Verdicts are computed from numbers and a test (nnrnn.verdicts, nnrnn.results)."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from nnrnn import results, verdicts
+
+
+@pytest.mark.parametrize(
+    ("effect", "significant", "at_scale", "label"),
+    [
+        (0.2, True, True, "reproduced"),
+        (0.2, False, True, "consistent"),
+        (-0.2, False, True, "inconclusive"),
+        (-0.2, True, True, "not reproduced"),
+        (0.2, True, False, "not tested at the paper's scale"),
+        (-0.2, True, False, "not tested at the paper's scale"),
+    ],
+)
+def test_the_verdict_follows_direction_significance_and_scale(effect, significant, at_scale, label):
+    assert verdicts.verdict(effect, significant, at_scale) == label
+
+
+def test_success_counts_use_fishers_exact_test():
+    v = verdicts.success_verdict(46 + 11, 924, 0, 1188, at_paper_scale=True)
+    assert v.label == "reproduced" and v.p_value == pytest.approx(stats.fisher_exact([[57, 867], [0, 1188]])[1])
+    # 1/24 against 0/24 "agrees" only by a strict inequality; the test says it is not significant
+    assert verdicts.success_verdict(1, 24, 0, 24, at_paper_scale=True).label == "consistent"
+    assert verdicts.success_verdict(0, 24, 9, 24, at_paper_scale=True).label == "not reproduced"
+    assert verdicts.success_verdict(0, 3, 0, 3, at_paper_scale=True).label == "inconclusive"
+
+
+def test_bootstrap_difference_and_increase():
+    rng = np.random.default_rng(1)
+    a, b = 1.0 + 0.01 * rng.standard_normal(6), 0.5 + 0.01 * rng.standard_normal(6)
+    v = verdicts.difference_verdict(a, b, at_paper_scale=True)
+    assert v.label == "reproduced" and v.ci[0] < v.effect < v.ci[1] and v.ci[0] > 0
+    same = verdicts.difference_verdict(a, a[::-1] + 1e-3 * rng.standard_normal(6), at_paper_scale=True)
+    assert same.label in ("consistent", "inconclusive") and same.ci[0] < 0 < same.ci[1]
+    # an increase inside the noise floor is not significant
+    small = verdicts.increase_verdict([1e-7, 2e-7, 1.5e-7], at_paper_scale=True, floor=1e-5)
+    assert small.label == "consistent"
+    assert verdicts.increase_verdict([1.0, 2.0, 1.5], at_paper_scale=True, floor=1e-5).label == "reproduced"
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: verdicts.success_verdict(5, 3, 0, 3, at_paper_scale=True), "0 <= k <= n"),
+        (lambda: verdicts.success_verdict(-1, 3, 0, 3, at_paper_scale=True), "k_a must be a non-negative integer"),
+        (lambda: verdicts.difference_verdict([1.0], [2.0, 3.0], at_paper_scale=True), "at least two finite values"),
+        (lambda: verdicts.difference_verdict([1.0, math.nan], [2.0, 3.0], at_paper_scale=True), "at least two finite"),
+        (lambda: verdicts.verdict(math.nan, True, True), "effect must be a finite number"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def _fake_stage2(task):
+    rows = []
+    for init, losses in {"identity": [0.0416, 0.0417, 0.0415], "orthogonal": [0.0416, 0.0416, 0.0417],
+                         "chain": [0.001, 0.002, 0.0416], "fb_chain": [0.003, 0.0416, 0.0416]}.items():
+        for seed, loss in enumerate(losses, 1):
+            rows.append({"init": init, "seed": seed, "final_val_loss": loss, "success": loss < 0.0208, "diverged": False})
+    return pd.DataFrame(rows)
+
+
+def test_claims_are_computed_from_the_archive(monkeypatch):
+    monkeypatch.setattr(results, "replicate_runs", lambda task, root=None: _fake_stage2(task) if task == "copy" else pd.DataFrame(columns=["init"]))
+    monkeypatch.setattr(results, "_table2_rows", lambda root: [])
+    table = results.claims(tasks=("copy", "addition"))
+    copy = table[table["claim"].str.startswith("copy")].set_index("claim")
+    success = copy.loc["copy (T = 500): non-normal initializers succeed more often"]
+    assert "chain 2/3" in success["ours"] and "identity 0/3" in success["ours"]
+    expected = verdicts.success_verdict(3, 6, 0, 6, at_paper_scale=True)
+    assert success["verdict"] == expected.label and f"p = {expected.p_value:.2g}" in success["test"]
+    missing = table[table["claim"].str.startswith("addition")]
+    assert (missing["verdict"] == "not tested at the paper's scale").all()
+    assert table.loc[0, "verdict"] == "reproduced" and "12.087" in table.loc[0, "ours"]
