@@ -196,7 +196,7 @@ def test_fisher_greater_matches_hand_values_and_scipy():
 
 
 @pytest.mark.slow
-def test_chapter_run_live_shows_its_figures_and_numbers(tmp_path, data_dir, monkeypatch):
+def test_chapter_run_live_shows_its_figures_and_numbers(tmp_path, monkeypatch):
     """Chapter 01 on smoke, executed by nbclient as Jupyter would (no papermill, no book build)."""
     path = REPO / "notebooks" / "01-fisher-memory.ipynb"
     nb = nbformat.read(str(path), as_version=4)
