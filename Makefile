@@ -14,11 +14,16 @@ MATHJAX_VERSION := 3.2.2
 MATHJAX_SHA256  := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
 MATHJAX_JS      := book/_mathjax/mathjax/tex-svg-full.js
 
-.PHONY: book test bench bench-quick venv mathjax clean lock
+.PHONY: book test verify bench bench-quick venv mathjax clean lock
 
-## book: execute every chapter on PROFILE (smoke|demo|paper) and build _build/html
+## book: execute every chapter on PROFILE (smoke|demo|replicate|paper) and build _build/html;
+## FRESH=1 recomputes everything into a fresh, empty results root (nothing stored is reused)
 book: venv mathjax
-	$(PY) -m nnrnn.book --profile $(PROFILE) --device $(DEVICE)
+	$(if $(FRESH),NNRNN_RESULTS_DIR=$$(mktemp -d -t nnrnn-fresh-XXXXXX)) $(PY) -m nnrnn.book --profile $(PROFILE) --device $(DEVICE)
+
+## verify: check every archived run's SHA-256, retrain SAMPLE (default 2) of them up to their first validation point
+verify: venv
+	$(PY) -m nnrnn.verify --sample $(or $(SAMPLE),2) $(if $(MAX_UPDATES),--max-updates $(MAX_UPDATES))
 
 ## test: unit tests, smoke execution of every chapter, the book build, a browser check
 test: venv mathjax

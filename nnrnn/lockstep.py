@@ -493,6 +493,7 @@ def train_group(
     progress: bool | None = None,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every_s: float = 300.0,
+    max_updates: int | None = None,
 ) -> list[RunResult]:
     """Train ``cfgs`` (one lockstep group, see :func:`group_key`) and return one result per config.
 
@@ -502,6 +503,8 @@ def train_group(
         checkpoint: a file to save the group's state to every ``checkpoint_every_s`` seconds
             and to resume from if it exists (removed when the group finishes).
         checkpoint_every_s: seconds between checkpoints.
+        max_updates: stop every run after this many updates (a partial run, e.g. to re-check
+            the first validation points of a stored run; not part of the config).
 
     Returns:
         :class:`nnrnn.train.RunResult` objects in the order of ``cfgs``, equal to what
@@ -520,6 +523,8 @@ def train_group(
         raise ValueError("a lockstep group must not contain the same config twice")
     if not (isinstance(checkpoint_every_s, (int, float)) and checkpoint_every_s > 0):
         raise ValueError(f"checkpoint_every_s must be a positive number of seconds, got {checkpoint_every_s!r}")
+    if max_updates is not None and (isinstance(max_updates, bool) or not isinstance(max_updates, int) or max_updates < 0):
+        raise ValueError(f"max_updates must be a non-negative integer or None, got {max_updates!r}")
     t0 = time.perf_counter()
     cfg = cfgs[0]
     device = resolve_device(cfg.device)
@@ -536,7 +541,7 @@ def train_group(
                leave=False, desc=f"{cfg.task} lockstep x{len(cfgs)}", unit="update")
     last_save = time.monotonic()
     try:
-        while group.active and group.epoch < cfg.epochs:
+        while group.active and group.epoch < cfg.epochs and (max_updates is None or group.update < max_updates):
             group.step()
             bar.update(1)
             if group.update in points and group.active:

@@ -31,10 +31,17 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Iterable
 
-import pooch
+from tqdm import TqdmWarning
+
+with warnings.catch_warnings():
+    # pooch imports tqdm.auto, which warns ("IProgress not found") in a Jupyter kernel without
+    # ipywidgets; our downloads draw plain text bars, so the warning says nothing useful
+    warnings.simplefilter("ignore", TqdmWarning)
+    import pooch
 from pooch.downloaders import choose_downloader
 
 from .errors import DataError, DataNotFoundError

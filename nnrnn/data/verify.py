@@ -9,9 +9,16 @@ in 0.04 s), far less than decompressing or tokenizing the same files.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
-import pooch
+from tqdm import TqdmWarning
+
+with warnings.catch_warnings():
+    # pooch imports tqdm.auto, which warns ("IProgress not found") in a Jupyter kernel without
+    # ipywidgets; our downloads draw plain text bars, so the warning says nothing useful
+    warnings.simplefilter("ignore", TqdmWarning)
+    import pooch
 
 from .errors import ChecksumError
 

@@ -1,0 +1,131 @@
+r"""Re-check the results archive: file integrity, then a partial retraining of sampled runs.
+
+``nnrnn verify`` (``make verify``) picks stored runs at random, checks the SHA-256 of each of
+their files against the one recorded in ``config.json``, retrains each run from its config up to
+its first validation points (lockstep trainer, the one the archive was trained with) and compares
+the retrained history with the stored one.
+
+**Tolerance.** The retraining may run on another CPU, whose BLAS sums in another order. As
+derived in ``tests/test_lockstep.py``, that changes each float32 weight by at most one unit in the
+last place per update, so after ``U`` updates we allow ``4 u U max(1, |value|)`` (``u = 2**-24``)
+for every history value (losses, metrics, the spectral radius and the Henrici index of W).
+Anything beyond that is a real difference: other data, another code path, a damaged file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .lockstep import train_group
+from .store import RunCorrupt, read_run_meta, results_root
+from .train import TrainConfig
+
+__all__ = ["U", "archived_runs", "verify_run", "main"]
+
+#: float32 unit roundoff.
+U = 2.0**-24
+
+
+def archived_runs(root=None, tasks: Sequence[str] | None = None) -> list[Path]:
+    """Every stored run folder of the synthetic tasks under ``<root>/runs`` (sorted)."""
+    base = results_root(root) / "runs"
+    names = tasks if tasks is not None else ("copy", "addition", "psmnist")
+    return sorted(d for t in names if (base / t).is_dir() for d in (base / t).iterdir()
+                  if not d.name.startswith(".") and d.is_dir())
+
+
+def _first_points(history: pd.DataFrame, points: int) -> pd.DataFrame:
+    after = history[history["update"] > 0]
+    return history[history["update"] <= int(after["update"].iloc[min(points, len(after)) - 1])] if len(after) else history
+
+
+def verify_run(folder: str | Path, *, points: int = 1) -> dict[str, Any]:
+    """Check one stored run: file hashes, then its history up to its first ``points`` validation points.
+
+    Returns a summary with ``ok`` and, when not ok, ``problem`` naming what differed.
+    """
+    folder = Path(folder)
+    t0 = time.perf_counter()
+    try:
+        meta = read_run_meta(folder)
+    except RunCorrupt as exc:
+        return {"run": str(folder), "ok": False, "problem": str(exc)}
+    cfg = TrainConfig.from_dict(meta["config"])
+    stored = _first_points(pd.read_csv(folder / "history.csv"), points)
+    if stored["val_loss"].isna().any():  # the run diverged before its first point: compare what exists
+        stored = stored[stored["val_loss"].notna()]
+    upto = int(stored["update"].max())
+    result = train_group([cfg], progress=False, max_updates=upto)[0]
+    new = result.history[result.history["update"] <= upto]
+    cols = [c for c in stored.columns if c not in ("wall_s",) and c in new.columns]
+    out = {"run": str(folder), "task": cfg.task, "hash": cfg.hash(), "updates": upto, "wall_s": 0.0}
+    if list(new["update"]) != list(stored["update"]):
+        out.update(ok=False, problem=f"validation points differ: stored {list(stored['update'])}, retrained {list(new['update'])}")
+    else:
+        x, y = new[cols].to_numpy(float), stored[cols].to_numpy(float)
+        tol = 4 * U * max(upto, 1) * np.maximum(1.0, np.abs(np.nan_to_num(y)))
+        diff = np.abs(np.nan_to_num(x) - np.nan_to_num(y))
+        bad = (diff > tol) | (np.isnan(x) != np.isnan(y))
+        out["max_rel_excess"] = float((diff / tol).max()) if diff.size else 0.0
+        if bad.any():
+            r, c = map(int, np.argwhere(bad)[0])
+            out.update(ok=False, problem=f"{cols[c]} at update {int(y[r, 0])}: stored {y[r, c]!r}, retrained {x[r, c]!r}, "
+                                         f"allowed difference {tol[r, c]:.3g}")
+        else:
+            out["ok"] = True
+    out["wall_s"] = time.perf_counter() - t0
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="nnrnn verify",
+        description="Check the SHA-256 of archived runs and retrain a random sample up to their first validation points.",
+        epilog="example: nnrnn verify --sample 2 --max-updates 1000",
+    )
+    p.add_argument("--sample", type=int, default=2, help="runs to retrain, picked at random (default: 2; 0 checks hashes only)")
+    p.add_argument("--seed", type=int, default=None, help="random seed of the pick (default: a fresh one, printed)")
+    p.add_argument("--points", type=int, default=1, help="validation points to compare after update 0 (default: 1)")
+    p.add_argument("--max-updates", type=int, default=None,
+                   help="pick only runs whose first points come within this many updates (default: any)")
+    p.add_argument("--root", default=None, help="results root (default: the repository's data/ folder)")
+    a = p.parse_args(argv)
+    for name in ("sample", "points"):
+        if getattr(a, name) < (0 if name == "sample" else 1):
+            p.error(f"--{name} must be {'non-negative' if name == 'sample' else 'positive'}, got {getattr(a, name)}")
+    runs = archived_runs(a.root)
+    corrupt = []
+    for d in runs:
+        try:
+            read_run_meta(d)
+        except RunCorrupt as exc:
+            corrupt.append(str(exc))
+    print(f"{len(runs)} archived runs under {results_root(a.root) / 'runs'}; {len(runs) - len(corrupt)} intact")
+    for c in corrupt:
+        print(f"  CORRUPT: {c}")
+    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(2**31)
+    intact = [d for d in runs if not any(str(d) in c for c in corrupt)]
+    if a.max_updates is not None:
+        intact = [d for d in intact if _first_points(pd.read_csv(d / "history.csv"), a.points)["update"].max() <= a.max_updates]
+    pick = random.Random(seed).sample(intact, min(a.sample, len(intact)))
+    print(f"retraining {len(pick)} run(s) (seed {seed}, {a.points} validation point(s) each)")
+    failed = 0
+    for d in pick:
+        r = verify_run(d, points=a.points)
+        status = "ok" if r["ok"] else f"DIFFERS: {r['problem']}"
+        extra = f", largest difference {r['max_rel_excess']:.2g} of the allowed" if "max_rel_excess" in r else ""
+        print(f"  {d.parent.name}/{d.name}: {status} ({r.get('updates', 0)} updates, {r['wall_s']:.0f} s{extra})")
+        failed += not r["ok"]
+    return 1 if corrupt or failed else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
