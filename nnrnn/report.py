@@ -13,7 +13,7 @@ terminal and strips from the page (:mod:`nnrnn.book`).
 
 ``check_parameters`` makes a misspelt papermill parameter (``-p profil smoke``) an error in
 the notebook itself, however papermill was called. ``verdict`` compares success counts with a
-one-sided Fisher exact test and says no more than the test supports.
+two-sided Fisher exact test (:mod:`nnrnn.verdicts`, the one implementation the results page uses too) and says no more than the test supports.
 """
 
 from __future__ import annotations
@@ -29,11 +29,13 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from tqdm.std import tqdm as text_bar
+
+from .verdicts import VERDICTS, Verdict, success_verdict
 
 __all__ = [
     "BOOK_BUILD_ENV",
@@ -50,7 +52,6 @@ __all__ = [
     "Verdict",
     "VERDICTS",
     "verdict",
-    "fisher_greater",
     "RunCard",
     "run_card",
 ]
@@ -355,83 +356,17 @@ def expect_error(*types: type[BaseException]) -> Iterator[None]:
 # --------------------------------------------------------------------------------------------
 # verdicts on success counts
 
-#: the verdicts :func:`verdict` can return.
-VERDICTS = ("reproduced", "consistent", "not reproduced", "not tested at the paper's scale")
+def verdict(k_a: int, n_a: int, k_b: int, n_b: int, *, paper_scale: bool) -> Verdict:
+    """The verdict on "group a succeeds more often than group b" from success counts.
 
-
-class Verdict(NamedTuple):
-    """A verdict and the one-sided Fisher exact p-value behind it."""
-
-    label: str
-    p_value: float
-    significant: bool
-
-    def __str__(self) -> str:
-        return f"{self.label} (one-sided Fisher exact test, p = {self.p_value:.2g})"
-
-
-def _count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def fisher_greater(k_a: int, n_a: int, k_b: int, n_b: int) -> float:
-    """One-sided Fisher exact p-value that group a succeeds more often than group b.
-
-    ``k`` successes out of ``n`` runs per group; the p-value is the hypergeometric tail
-    P(X >= k_a), computed exactly with integers (scipy's ``fisher_exact(...,
-    alternative="greater")`` on ``[[k_a, n_a - k_a], [k_b, n_b - k_b]]``).
-
-    Examples:
-        >>> fisher_greater(1, 24, 0, 24)
-        0.5
-        >>> fisher_greater(46 + 11, 924, 0, 1188) < 1e-15
-        True
-    """
-    k_a, n_a, k_b, n_b = (_count(v, name) for v, name in ((k_a, "k_a"), (n_a, "n_a"), (k_b, "k_b"), (n_b, "n_b")))
-    if k_a > n_a or k_b > n_b:
-        raise ValueError(f"successes must not exceed runs, got {k_a}/{n_a} and {k_b}/{n_b}")
-    if n_a == 0 or n_b == 0:
-        raise ValueError(f"each group needs at least one run, got {n_a} and {n_b}")
-    total, succ = n_a + n_b, k_a + k_b
-    denom = math.comb(total, n_a)
-    tail = sum(math.comb(succ, x) * math.comb(total - succ, n_a - x) for x in range(k_a, min(succ, n_a) + 1))
-    return tail / denom
-
-
-def verdict(k_a: int, n_a: int, k_b: int, n_b: int, *, paper_scale: bool, alpha: float = 0.05) -> Verdict:
-    """What success counts say about the paper's claim that group a succeeds more often than b.
-
-    The test is one-sided Fisher exact in the paper's direction (:func:`fisher_greater`).
-
-    - ``"not tested at the paper's scale"``: a reduced profile (``paper_scale=False``); the
-      p-value is still given, and says only what this profile shows;
-    - ``"reproduced"``: at the paper's scale, significant at ``alpha``;
-    - ``"consistent"``: at the paper's scale, a higher success rate for a but not significant;
-    - ``"not reproduced"``: at the paper's scale, no higher success rate for a.
+    The one implementation is :func:`nnrnn.verdicts.success_verdict` (Fisher's exact test,
+    two-sided); the results page uses it too.
 
     Examples:
         >>> verdict(1, 24, 0, 24, paper_scale=True).label
         'consistent'
-        >>> verdict(57, 924, 0, 1188, paper_scale=True).label
-        'reproduced'
-        >>> verdict(57, 924, 0, 1188, paper_scale=False).label
-        "not tested at the paper's scale"
     """
-    if not (isinstance(alpha, numbers.Real) and 0 < alpha < 1):
-        raise ValueError(f"alpha must be a number between 0 and 1, got {alpha!r}")
-    p = fisher_greater(k_a, n_a, k_b, n_b)
-    significant = p < alpha
-    if not paper_scale:
-        label = VERDICTS[3]
-    elif significant:
-        label = VERDICTS[0]
-    elif k_a / n_a > k_b / n_b:
-        label = VERDICTS[1]
-    else:
-        label = VERDICTS[2]
-    return Verdict(label, p, significant)
+    return success_verdict(k_a, n_a, k_b, n_b, at_paper_scale=paper_scale)
 
 
 # --------------------------------------------------------------------------------------------

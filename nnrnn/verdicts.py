@@ -52,6 +52,13 @@ class Verdict:
     p_value: float = float("nan")
     ci: tuple[float, float] | None = None
 
+    @property
+    def significant(self) -> bool:
+        """Whether the test rejects "no difference" at the 5 % level."""
+        return self.label in (VERDICTS[0], VERDICTS[3]) or (
+            not math.isnan(self.p_value) and self.p_value < _ALPHA
+        ) or (self.ci is not None and (self.ci[0] > 0 or self.ci[1] < 0))
+
     def describe(self) -> str:
         """The test and its outcome in one phrase, e.g. ``Fisher's exact test, p = 0.003``."""
         parts = [self.test]
