@@ -35,6 +35,7 @@ noisy linear or a noiseless elu network — lives in :mod:`nnrnn.decoding`
 from __future__ import annotations
 
 import math
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -42,6 +43,7 @@ from torch import Tensor
 
 from . import validate
 from .analysis import eigenvalues
+from .init import chain_matrix, fb_chain_matrix, identity_matrix, orthogonal_matrix
 
 __all__ = [
     "is_nilpotent",
@@ -52,6 +54,13 @@ __all__ = [
     "chain_memory_curve",
     "chain_total_memory",
     "normal_memory_curve",
+    "NETWORKS",
+    "REFERENCE_TOTALS",
+    "source_vector",
+    "four_networks",
+    "memory_curves",
+    "total_vs_n",
+    "reference_table",
 ]
 
 _MAX_DOUBLINGS = 60
@@ -270,3 +279,153 @@ def normal_memory_curve(lam: float, k_max: int) -> Tensor:
     k_max = validate.non_negative_int(k_max, "k_max")
     k = torch.arange(k_max + 1, dtype=torch.float64)
     return (lam ** (2 * k)) * (1 - lam**2)
+
+
+# ----------------------------------------------------------------------------- the four networks of Fig. 1
+#: the four recurrent matrices of the paper's Fig. 1a, in the order chapter 01 draws them.
+NETWORKS = ("identity", "orthogonal", "chain", "fb_chain")
+
+#: Reference values of :math:`J_\mathrm{tot}` computed independently (closed form and a
+#: Lyapunov solve) when the book was planned, rounded: ``(network, gain, feedback, N, value,
+#: decimals)``; ``gain`` is α for the chains and λ for λ·Q (random unit ``v``); the chains take
+#: ``v = e_0``.
+REFERENCE_TOTALS: list[tuple[str, float, float | None, int, float, int]] = [
+    ("chain", 1.00, None, 20, 3.598, 3), ("chain", 1.02, None, 20, 3.943, 3), ("chain", 1.05, None, 20, 4.511, 3),
+    ("chain", 1.10, None, 20, 5.530, 3), ("chain", 1.50, None, 20, 11.786, 3), ("chain", 2.00, None, 20, 15.316, 3),
+    ("chain", 1.00, None, 100, 5.187, 3), ("chain", 1.02, None, 100, 7.606, 3), ("chain", 1.05, None, 100, 12.087, 3),
+    ("chain", 1.10, None, 100, 19.433, 3), ("chain", 1.50, None, 100, 56.23, 2), ("chain", 2.00, None, 100, 75.32, 2),
+    ("fb_chain", 1.02, 0.04, 100, 8.42, 2), ("fb_chain", 0.99, 0.04, 100, 5.35, 2),
+    ("orthogonal", 0.90, None, 20, 1.0, 3), ("orthogonal", 0.99, None, 20, 1.0, 3),
+    ("orthogonal", 0.90, None, 100, 1.0, 3), ("orthogonal", 0.99, None, 100, 1.0, 3),
+]
+
+
+def source_vector(n: int) -> Tensor:
+    """The unit input vector :math:`e_0` (float64): the input enters a chain at its source.
+
+    Examples:
+        >>> source_vector(3).tolist()
+        [1.0, 0.0, 0.0]
+    """
+    e0 = torch.zeros(validate.positive_int(n, "n"), dtype=torch.float64)
+    e0[0] = 1.0
+    return e0
+
+
+def four_networks(
+    n: int,
+    *,
+    lam: float = 0.9,
+    alpha: float = 1.05,
+    fb_alpha: float = 0.99,
+    beta: float = 0.04,
+    generator: torch.Generator | None = None,
+) -> dict[str, tuple[Tensor, Tensor]]:
+    r"""The (W, v) pairs of the four networks of Fig. 1a, keyed by :data:`NETWORKS`.
+
+    ``lam·I`` and ``lam·Q`` (Q Haar-random) share one random unit input vector (for a normal W
+    every unit ``v`` gives the same memory); the chain of gain ``alpha`` and the feedback chain
+    (forward ``fb_alpha``, feedback ``beta``) take :math:`v = e_0`, their source. ``generator``
+    draws Q first, then ``v``; nothing else is random.
+
+    Examples:
+        >>> nets = four_networks(4, generator=torch.Generator().manual_seed(0))
+        >>> list(nets), nets["chain"][1].tolist(), float(nets["chain"][0][1, 0])
+        (['identity', 'orthogonal', 'chain', 'fb_chain'], [1.0, 0.0, 0.0, 0.0], 1.05)
+        >>> round(float(nets["identity"][1].norm()), 12), nets["identity"][1] is nets["orthogonal"][1]
+        (1.0, True)
+    """
+    q = orthogonal_matrix(n, lam, generator=generator)
+    v = torch.randn(n, generator=generator, dtype=torch.float64)
+    v = v / torch.linalg.vector_norm(v)
+    e0 = source_vector(n)
+    return {
+        "identity": (identity_matrix(n, lam), v),
+        "orthogonal": (q, v),
+        "chain": (chain_matrix(n, alpha), e0),
+        "fb_chain": (fb_chain_matrix(n, beta, fb_alpha), e0),
+    }
+
+
+def memory_curves(
+    n: int,
+    k_max: int,
+    *,
+    lam: float = 0.9,
+    alpha: float = 1.05,
+    fb_alpha: float = 0.99,
+    beta: float = 0.04,
+    generator: torch.Generator | None = None,
+) -> dict[str, Any]:
+    r"""Figs. 1b-c for the :func:`four_networks`: ``J_<name>`` (:func:`fisher_memory_curve` up to
+    ``k_max``), ``norm_<name>`` (:func:`signal_norms`) and ``jtot_<name>`` (:func:`total_memory`).
+
+    ``lam``, ``alpha``, ``fb_alpha``, ``beta`` and ``generator`` are those of :func:`four_networks`.
+
+    Examples:
+        >>> out = memory_curves(5, 6, generator=torch.Generator().manual_seed(0), alpha=1.0)
+        >>> round(out["jtot_chain"], 6), round(out["jtot_orthogonal"], 6), out["J_chain"].shape
+        (2.283333, 1.0, torch.Size([7]))
+    """
+    k_max = validate.non_negative_int(k_max, "k_max")
+    out: dict[str, Any] = {}
+    nets = four_networks(n, lam=lam, alpha=alpha, fb_alpha=fb_alpha, beta=beta, generator=generator)
+    for name, (w, v) in nets.items():
+        out[f"J_{name}"] = fisher_memory_curve(w, v, k_max)
+        out[f"norm_{name}"] = signal_norms(w, v, k_max)
+        out[f"jtot_{name}"] = total_memory(w, v)
+    return out
+
+
+def total_vs_n(
+    ns: Sequence[int],
+    *,
+    lam: float = 0.9,
+    alpha: float = 1.05,
+    fb_alpha: float = 0.99,
+    beta: float = 0.04,
+    generator: torch.Generator | None = None,
+) -> dict[str, list]:
+    r""":math:`J_\mathrm{tot}` of the :func:`four_networks` at each size in ``ns`` (fresh Q and
+    ``v`` at every size, drawn in order from ``generator``), and the chain's closed form.
+
+    Returns ``{"ns": [...], "identity": [...], "orthogonal": [...], "chain": [...],
+    "fb_chain": [...], "chain_closed": [...]}``.
+
+    Examples:
+        >>> out = total_vs_n([3, 6], generator=torch.Generator().manual_seed(0), alpha=1.0)
+        >>> [round(x, 4) for x in out["chain"]], [round(x, 6) for x in out["identity"]]
+        ([1.8333, 2.45], [1.0, 1.0])
+    """
+    ns = [validate.positive_int(n, "each size in ns") for n in ns]
+    out: dict[str, list] = {name: [] for name in NETWORKS}
+    out["chain_closed"] = []
+    for n in ns:
+        nets = four_networks(n, lam=lam, alpha=alpha, fb_alpha=fb_alpha, beta=beta, generator=generator)
+        for name, (w, v) in nets.items():
+            out[name].append(total_memory(w, v))
+        out["chain_closed"].append(chain_total_memory(n, alpha))
+    return {"ns": list(ns), **out}
+
+
+def reference_table(
+    rows: Sequence[tuple] = REFERENCE_TOTALS, *, generator: torch.Generator | None = None
+) -> dict[str, list[float]]:
+    r"""Our :math:`J_\mathrm{tot}` (``"ours"``) and the closed form (``"closed"``: the chain's,
+    1 for λ·Q, NaN for the feedback chain) for each row of :data:`REFERENCE_TOTALS`.
+
+    Each row's network comes from :func:`four_networks` with the row's gain (and feedback).
+
+    Examples:
+        >>> t = reference_table(REFERENCE_TOTALS[:1] + REFERENCE_TOTALS[-1:], generator=torch.Generator().manual_seed(0))
+        >>> [round(x, 3) for x in t["ours"]], [round(x, 3) for x in t["closed"]]
+        ([3.598, 1.0], [3.598, 1.0])
+    """
+    ours, closed = [], []
+    for row in rows:
+        name, gain, fb, n = row[:4]
+        validate.choice(name, "network", ("chain", "fb_chain", "orthogonal"))
+        nets = four_networks(n, lam=gain, alpha=gain, fb_alpha=gain, beta=0.04 if fb is None else fb, generator=generator)
+        ours.append(total_memory(*nets[name]))
+        closed.append({"chain": chain_total_memory(n, gain), "fb_chain": float("nan"), "orthogonal": 1.0}[name])
+    return {"ours": ours, "closed": closed}
