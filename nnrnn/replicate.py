@@ -20,10 +20,10 @@ second half of the pilot (the last three validation points), so a single lucky p
 decide. A setting that diverged is never chosen. Among the settings whose score is within 5 % of
 the task's random baseline of the best score, we take the **smallest learning rate** (ties: the
 lower score). Why this is fair: a short pilot rewards fast starters, large learning rates that
-reach the baseline quickly but may stall there or diverge over a run 100 times longer (the
-authors' README example, chain 1.02 at lr 5e-5, diverges at update 529 with its loss still
-falling). Among settings the pilot cannot tell apart, the rule prefers the slowest, most stable
-one, for every initializer alike; a setting that is clearly better in the pilot still wins.
+reach the baseline quickly but may stall there or diverge over a run 100 times longer (a chain's
+spectral radius starts at 0 and grows during training; every run records it). Among settings the
+pilot cannot tell apart, the rule prefers the slowest, most stable one, for every initializer
+alike; a setting that is clearly better in the pilot still wins.
 
 **Stage 2.** Each initializer's selected setting x seeds x a long budget, the same for every
 initializer:
@@ -68,6 +68,7 @@ __all__ = [
     "select",
     "stage2_grid",
     "run",
+    "protocol_markdown",
 ]
 
 TASKS = ("copy", "addition", "psmnist")
@@ -95,6 +96,12 @@ _STAGE2: dict[str, dict[str, Any]] = {
     "addition": {"seeds": (1, 2, 3, 4, 5, 6), "base": dict(_sweep._PAPER_BASE, epochs=10)},
     "psmnist": {"seeds": (1, 2, 3, 4, 5, 6), "base": dict(_psmnist.PAPER_BASE, epochs=20)},
 }
+
+
+def protocol_markdown() -> str:
+    """The protocol as the results page shows it: the stages and the selection rule of this docstring."""
+    text = __doc__.split("**Stage 1 (pilot).**", 1)[1].split("``python -m nnrnn.replicate", 1)[0]
+    return "**Stage 1 (pilot).**" + text.rstrip()
 
 
 def _check_task(task: str) -> str:

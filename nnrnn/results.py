@@ -10,6 +10,9 @@ Verdicts and their tests are in :mod:`nnrnn.verdicts`.
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -21,14 +24,64 @@ from . import replicate as _replicate
 from . import sweep as _sweep
 from . import weights as _weights
 from .init import orthogonal_matrix
+from .store import read_run_meta, results_root
 from .verdicts import VERDICTS, Verdict, difference_verdict, increase_verdict, success_verdict, verdict
 
-__all__ = ["replicate_runs", "claims", "NORMAL", "NON_NORMAL"]
+__all__ = ["archive_root", "archive_commit", "archive_status", "replicate_runs", "claims", "NORMAL", "NON_NORMAL"]
 
 NORMAL = ("identity", "orthogonal")
 NON_NORMAL = ("chain", "fb_chain")
 
 # ----------------------------------------------------------------------------- the archive
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def archive_root() -> Path:
+    """Where the committed results archive lives: ``$NNRNN_ARCHIVE_DIR``, else the repository's ``data/``.
+
+    It is read, never written, by the results page, so a build with its own scratch store
+    (``NNRNN_RESULTS_DIR``, as the tests use) still shows the archive.
+    """
+    env = os.environ.get("NNRNN_ARCHIVE_DIR")
+    return Path(env) if env else _REPO / "data"
+
+
+def archive_commit(root=None) -> str:
+    """The last commit that changed the archive's run store, as ``"<sha> (<date>)"``, or a note why not."""
+    root = Path(root) if root is not None else archive_root()
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%h (%cs)", "--", str(root / "runs")], cwd=_REPO,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return out.stdout.strip() or "not committed yet"
+
+
+def archive_status(root=None) -> pd.DataFrame:
+    """Per task: pilot and stage-2 runs stored (of planned) and the worker time they took.
+
+    Worker time sums each run's share of its lockstep group's wall time (``wall_s / lockstep_runs``).
+    """
+    rows = []
+    for task in _replicate.TASKS:
+        pilot = _replicate.pilot_grid(task)
+        p = _sweep.load_runs(task, configs=pilot, root=root)
+        s2 = replicate_runs(task, root)
+        planned = len(_replicate._STAGE2[task]["seeds"]) * len(_replicate.PILOT_SCALES)
+        rows.append({"task": task, "pilot runs": f"{len(p)} / {len(pilot)}", "stage-2 runs": f"{len(s2)} / {planned}",
+                     "worker hours": float(sum(_worker_seconds(r, root) for r in (p, s2)) / 3600)})
+    return pd.DataFrame(rows).set_index("task")
+
+
+def _worker_seconds(runs: pd.DataFrame, root) -> float:
+    total = 0.0
+    for r in runs.itertuples(index=False):
+        meta = read_run_meta(results_root(root) / "runs" / r.task / r.hash, verify=False)
+        prov = meta.get("provenance", {})
+        total += float(prov.get("wall_s", r.wall_s or 0.0)) / max(1, int(prov.get("lockstep_runs", 1)))
+    return total
+
+
 def replicate_runs(task: str, root=None) -> pd.DataFrame:
     """The stored stage-2 runs of the replicate protocol for ``task`` (empty if the pilot is incomplete)."""
     pilot = _replicate.pilot_grid(task)
