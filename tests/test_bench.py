@@ -1,0 +1,233 @@
+"""The benchmarks: ``bench rnn`` and ``bench sweep`` interleave their variants and end with their summary
+line; ``tools/gpu-check`` runs on a CPU and writes its JSON.
+
+Timings are not tested (they depend on the machine and its load); what is tested is what the
+commands measure, in what order, and what they write.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from nnrnn import bench, lockstep
+from nnrnn.train import TrainConfig
+
+REPO = Path(__file__).resolve().parent.parent
+GPU_CHECK = REPO / "tools" / "gpu-check"
+
+
+def _run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=REPO, timeout=timeout, env=env)
+
+
+def _gpu_check_module():
+    loader = importlib.machinery.SourceFileLoader("gpu_check", str(GPU_CHECK))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("gpu_check", loader))
+    loader.exec_module(module)
+    return module
+
+
+# ----------------------------------------------------------------------------- interleaving
+def test_bench_rnn_times_all_candidates_in_one_interleaved_loop(monkeypatch):
+    calls = []
+    real = bench.interleave
+
+    def spy(fns, rounds, warmup=0):
+        calls.append(list(fns))
+        return real(fns, rounds, warmup)
+
+    monkeypatch.setattr(bench, "interleave", spy)
+    size = bench.BenchSize("tiny", 25, 4, 8, 10, 9, True, "ce")
+    cands = [("ours elu", "elu", "ours"), ("nn.RNN relu", "relu", "torch")]
+    rows = bench.bench_rnn([size], repeats=3, warmup=1, candidates=cands)
+    # one loop over every candidate's training step and forward pass: A B A B ..., not all A then all B
+    assert calls == [[("ours elu", "train"), ("ours elu", "fwd"), ("nn.RNN relu", "train"), ("nn.RNN relu", "fwd")]]
+    base = next(r for r in rows if r["model"] == "nn.RNN relu")
+    assert base["train_ratio"] == base["forward_ratio"] == 1.0
+
+
+def test_interleave_runs_rounds_in_turn_and_drops_the_warmup():
+    order = []
+    fns = {k: (lambda k=k: order.append(k) or len(order)) for k in "abc"}
+    out = bench.interleave(fns, rounds=2, warmup=1)
+    assert "".join(order) == "abcabcabc"
+    assert out == {"a": [4, 7], "b": [5, 8], "c": [6, 9]}
+
+
+def test_paired_ratio_compares_within_rounds():
+    # a load spike in round 2 slows both variants threefold: the within-round ratio stays 2
+    assert bench.paired_ratio([2.0, 6.0, 2.0], [1.0, 3.0, 1.0]) == 2.0
+    with pytest.raises(ValueError):
+        bench.paired_ratio([1.0, 2.0], [1.0])
+
+
+# ----------------------------------------------------------------------------- bench sweep
+def test_sweep_configs_form_one_lockstep_group_of_distinct_runs():
+    cfgs = bench.sweep_configs("addition", 40, 8, 9, batch=4)
+    assert len(lockstep.group_configs(cfgs, max_size=100)) == 1
+    assert len({c.hash() for c in cfgs}) == 9
+    assert {c.init for c in cfgs} == {"identity", "orthogonal", "chain", "fb_chain"}
+    assert all(c.batch_size == 4 and c.n_train == 32 and c.early_stop == 0.0 for c in cfgs)
+
+
+def test_update_flops_counts_the_matmuls_of_a_last_step_readout():
+    # addition: d = 2 inputs, one output at the last step
+    t, b, n = 750, 16, 100
+    expected = 6 * t * b * n * n + 4 * t * b * 2 * n + 6 * b * n * 1
+    assert bench.update_flops(TrainConfig(task="addition", T=t, hidden_size=n)) == expected
+
+
+def test_update_generators_step_and_count_run_updates():
+    cfgs = bench.sweep_configs("copy", 25, 8, 3, batch=4)
+    group = bench.lockstep_updates(cfgs)
+    assert next(group) == 0  # built, nothing trained yet
+    assert [next(group) for _ in range(10)] == [3] * 10  # past an epoch of 8 updates
+    single = bench.single_run_updates(cfgs[0])
+    assert next(single) == 0 and [next(single) for _ in range(10)] == [1] * 10
+    done, wall = bench.time_updates(group, 0.0, 4, torch.device("cpu"))
+    assert done == 12 and wall > 0
+
+
+def test_single_run_updates_step_as_train_does(monkeypatch):
+    """The pool's unit of work is nnrnn.train.train's update: the same losses, in the same order."""
+    cfg = bench.sweep_configs("copy", 25, 8, 1, batch=4)[0].replace(epochs=2, evals_per_epoch=1)
+    seen = []
+    task_cls = type(cfg.make_task())
+    real = task_cls.loss
+
+    def loss(self, out, y):
+        value = real(self, out, y)
+        if torch.is_grad_enabled():
+            seen.append(value.item())
+        return value
+
+    monkeypatch.setattr(task_cls, "loss", loss)
+    from nnrnn.train import train
+
+    train(cfg, progress=False)
+    reference, seen[:] = list(seen), []
+    updates = bench.single_run_updates(cfg)
+    for _ in range(1 + 2 * cfg.updates_per_epoch):
+        next(updates)
+    assert seen == reference and len(seen) == 16
+
+
+def test_bench_sweep_quick_reports_every_layout_and_ends_with_the_ratio(tmp_path):
+    out = _run("-m", "nnrnn.bench", "sweep", "--quick", "--cores", "2", "--json", str(tmp_path / "sweep.json"))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert re.fullmatch(r"sweep throughput at copy size: lockstep \d+\.\d\dx process pool", lines[-1]), lines[-1]
+    assert lines[-2].startswith("best lockstep layout at copy size: lockstep K=")
+    head = "\n".join(lines[:3])
+    assert "machine:" in head and f"torch {torch.__version__}" in head and re.search(r"\d{4}-\d\d-\d\d", head)
+    data = json.loads((tmp_path / "sweep.json").read_text())
+    variants = [r["variant"] for r in data["rows"]]
+    assert variants == ["process pool", "lockstep K=2", "lockstep K=2 per core", "lockstep K=4", "lockstep K=4 per core"]
+    rows = {r["variant"]: r for r in data["rows"]}
+    assert rows["process pool"]["vs_pool"] == 1.0 and rows["process pool"]["layout"] == "2 proc x 1 thr x 1 run"
+    assert rows["lockstep K=4"]["layout"] == "1 proc x 2 thr x 4 run"
+    assert rows["lockstep K=4 per core"]["layout"] == "2 proc x 1 thr x 2 run"
+    for r in data["rows"]:
+        assert r["run_updates_per_s"] > 0 and 0 < r["gemm_fraction"] and r["peak_mib_per_process"] > 0
+    best = max(r["vs_pool"] for r in data["rows"] if r["variant"] != "process pool")
+    assert lines[-1].endswith(f"lockstep {best:.2f}x process pool")
+    assert set(data["gemm_gflops"]) == {"1", "2"} and all(g > 0 for g in data["gemm_gflops"].values())
+
+
+def test_bench_rnn_quick_ends_with_the_copy_ratio():
+    out = _run("-m", "nnrnn.bench", "rnn", "--quick", "--sizes", "copy")
+    assert out.returncode == 0, out.stderr
+    last = out.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"training step at copy size: ours elu \d+\.\d\dx nn\.RNN relu", last), last
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["sweep", "--ks", "0"], "--ks must be positive"),
+        (["sweep", "--ks", "8,x"], "--ks must be positive"),
+        (["sweep", "--rounds", "0"], "--rounds and --window must be positive"),
+        (["sweep", "--window", "-1"], "--rounds and --window must be positive"),
+    ],
+)
+def test_bench_sweep_rejects_bad_options(args, message, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(args)
+    assert message in capsys.readouterr().err
+
+
+def test_bench_sweep_rejects_unknown_size():
+    with pytest.raises(SystemExit, match="unknown size"):
+        bench.main(["sweep", "--sizes", "copy,mnist"])
+
+
+# ----------------------------------------------------------------------------- tools/gpu-check
+def test_gpu_check_runs_on_cpu_and_writes_its_json(tmp_path, data_dir):
+    out = _run(str(GPU_CHECK), "--device", "cpu", "--max-k", "4", "--quick", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    (path,) = tmp_path.glob("gpu-check-*.json")
+    report = json.loads(path.read_text())
+    assert report["device"] == "cpu" and report["device_name"].startswith("CPU ") and report["torch"] == torch.__version__
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", report["date"]) and report["quick"] is True
+    (eq,) = report["equivalence"]
+    assert eq["task"] == "copy" and eq["passed"] and eq["statuses"] == ["diverged", "early_stopped", "finished"]
+    copy = [r for r in report["timing"] if r["task"] == "copy"]
+    assert [r["K"] for r in copy] == [1, 4]
+    for r in report["timing"]:
+        assert r["seconds_per_update"] > 0
+        assert r["run_updates_per_second"] == pytest.approx(r["K"] / r["seconds_per_update"])
+    assert {r["task"] for r in report["timing"]} == {"copy", "addition", "psmnist"}
+    est = {e["task"]: e for e in report["grid_estimates"]}
+    assert est["copy"]["grid_runs"] == 2112 and est["copy"]["updates_per_run"] == 100 * 3750
+    assert est["copy"]["wall_seconds"] == pytest.approx(2112 * 375_000 / est["copy"]["run_updates_per_second"])
+    assert "no early stopping" in est["copy"]["assumptions"] and "note" in est["copy"]  # --quick: not the grid's sizes
+
+
+def test_gpu_check_lists_the_paper_ks_up_to_max_k():
+    gc = _gpu_check_module()
+    assert gc.ks_to_time(4) == [1, 4]
+    assert gc.ks_to_time(64) == [1, 64]
+    assert gc.ks_to_time(10_000) == [1, 64, 512, 2112]
+
+
+def test_gpu_check_falls_back_to_smaller_k_when_memory_runs_out():
+    gc = _gpu_check_module()
+    tried, said = [], []
+
+    def measure(k):
+        tried.append(k)
+        if k > 16:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 6.00 GiB")
+        return {"K": k}
+
+    assert gc.with_fallback(measure, 64, said.append) == {"K": 16}
+    assert tried == [64, 32, 16] and len(said) == 2 and "falling back to K = 32" in said[0]
+
+    def broken(k):
+        raise RuntimeError("shape mismatch")
+
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        gc.with_fallback(broken, 8, said.append)
+
+
+def test_gpu_check_equivalence_check_detects_a_difference():
+    gc = _gpu_check_module()
+    cfg = TrainConfig(task="copy", T=25, hidden_size=8, n_train=16, n_val=8, epochs=1)
+    from nnrnn.train import train
+
+    a = train(cfg, progress=False)
+    b = train(cfg, progress=False)
+    assert gc.excess(a, b) == 0.0
+    b.state_dict["rnn.weight_hh"] = b.state_dict["rnn.weight_hh"] + 1e-3
+    assert gc.excess(a, b) > 1.0
