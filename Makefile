@@ -14,7 +14,7 @@ MATHJAX_VERSION := 3.2.2
 MATHJAX_SHA256  := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
 MATHJAX_JS      := book/_mathjax/mathjax/tex-svg-full.js
 
-.PHONY: book test verify bench bench-quick venv mathjax clean lock
+.PHONY: book test verify bench bench-quick gpu-check venv mathjax clean lock
 
 ## book: execute every chapter on PROFILE (smoke|demo|replicate|paper) and build _build/html;
 ## FRESH=1 recomputes everything into a fresh, empty results root (nothing stored is reused)
@@ -29,13 +29,19 @@ verify: venv
 test: venv mathjax
 	$(PY) -m pytest
 
-## bench: the RNN engine benchmark (ratios against torch.nn.RNN, measured side by side)
+## bench: the RNN engine against torch.nn.RNN, then sweep throughput (process pool vs lockstep); on a quiet machine
 bench: venv
-	$(PY) -m nnrnn.bench rnn
+	$(PY) -m nnrnn.bench rnn --json data/bench/rnn.json
+	$(PY) -m nnrnn.bench sweep --json data/bench/sweep.json
 
-## bench-quick: the same on tiny sizes (seconds; checks that the benchmark runs)
+## bench-quick: both on tiny sizes (about a minute; checks that the benchmarks run)
 bench-quick: venv
 	$(PY) -m nnrnn.bench rnn --quick
+	$(PY) -m nnrnn.bench sweep --quick
+
+## gpu-check: lockstep on one GPU (within 8 minutes): equivalence, time per update up to K = 2,112, JSON in data/bench/
+gpu-check: venv
+	$(PY) tools/gpu-check $(GPU_CHECK_ARGS)
 
 venv: $(VENV)/.installed
 
