@@ -1,4 +1,5 @@
-"""Figures of the benchmark chapters (copy, addition, psMNIST): task examples and Fig. 3 analogues.
+"""Figures of the benchmark chapters (copy, addition, psMNIST): task examples, Fig. 3 analogues,
+the replicate profile's pilot scores and the recurrent matrix during training.
 
 Every function takes the tables of :mod:`nnrnn.sweep` (or a task's tensors), draws on a new
 figure (or on ``ax``) and returns the figure. Nothing here trains or loads anything.
@@ -13,7 +14,11 @@ import pandas as pd
 
 from . import INIT_COLORS, INIT_LABELS, band
 
-__all__ = ["copy_example", "addition_example", "psmnist_example", "fig3_curves", "fig3_success"]
+__all__ = ["copy_example", "addition_example", "psmnist_example", "fig3_curves", "fig3_success", "pilot_scores",
+           "w_diagnostics", "SCALE_SYMBOLS"]
+
+#: the symbol of each initializer's scale in the paper: λ (identity, orthogonal), α (chain), β (feedback chain).
+SCALE_SYMBOLS = {"identity": "λ", "orthogonal": "λ", "chain": "α", "fb_chain": "β"}
 
 
 def _fig_ax(ax, figsize):
@@ -227,5 +232,119 @@ def fig3_success(
         ax2.legend(handles=[Patch(facecolor="#777777", label="this book"),
                             Patch(facecolor="#777777", alpha=0.45, hatch="//", label="paper")], fontsize=8)
         ax2.set_title("share of runs: book vs paper")
+    fig.tight_layout()
+    return fig
+
+
+def pilot_scores(
+    scores: pd.DataFrame,
+    *,
+    baseline: float,
+    selection: pd.DataFrame | None = None,
+    band_width: float | None = None,
+    ylabel: str = "pilot score (mean late validation loss)",
+):
+    """The replicate profile's pilot: each setting's score against its learning rate, one panel per initializer.
+
+    Args:
+        scores: :func:`nnrnn.replicate.pilot_scores` output (``init``, ``scale``, ``lr``,
+            ``score``, ``diverged``); may hold only part of the pilot.
+        baseline: the random-baseline loss, drawn dashed.
+        selection: :func:`nnrnn.replicate.select` output (index ``init``; ``scale``, ``lr``,
+            ``best_score``): the selected setting is ringed and the band of settings within
+            ``band_width`` of the best score shaded.
+        band_width: the width of the selection band in loss units (:data:`nnrnn.replicate.BAND`
+            times the baseline).
+
+    A diverged setting is drawn as a cross at the top of its panel.
+
+    Examples:
+        >>> s = pd.DataFrame({"init": ["chain"] * 2, "scale": [1.0, 1.0], "lr": [1e-4, 1e-5],
+        ...                   "score": [0.05, float("inf")], "diverged": [False, True]})
+        >>> len(pilot_scores(s, baseline=0.0416).axes)
+        1
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.transforms import blended_transform_factory
+
+    present = list(dict.fromkeys(scores["init"]))
+    inits = [i for i in INIT_LABELS if i in present] + [i for i in present if i not in INIT_LABELS]
+    fig, axes = plt.subplots(1, len(inits), figsize=(2.6 * len(inits) + 0.8, 3.4), sharey=True, squeeze=False)
+    finite = scores.loc[np.isfinite(scores["score"].to_numpy(float)), "score"]
+    markers = ("o", "s", "^", "D")
+    for ax, init in zip(axes[0], inits):
+        g = scores[scores["init"] == init]
+        top = blended_transform_factory(ax.transData, ax.transAxes)
+        for k, (scale, gs) in enumerate(g.groupby("scale", sort=True)):
+            gs = gs.sort_values("lr")
+            ok = gs[~gs["diverged"] & np.isfinite(gs["score"].to_numpy(float))]
+            (line,) = ax.plot(ok["lr"], ok["score"], marker=markers[k % len(markers)], markersize=4, linewidth=1.0,
+                              label=f"{SCALE_SYMBOLS.get(init, 'scale')} = {scale:g}")
+            bad = gs[gs["diverged"] | ~np.isfinite(gs["score"].to_numpy(float))]
+            if len(bad):
+                ax.scatter(bad["lr"], np.full(len(bad), 0.96), marker="x", color=line.get_color(), transform=top,
+                           clip_on=False, zorder=3)
+        if selection is not None and init in selection.index:
+            pick = selection.loc[init]
+            if band_width is not None:
+                ax.axhspan(pick["best_score"], pick["best_score"] + band_width, color="#bbbbbb", alpha=0.5, linewidth=0)
+            ax.plot([pick["lr"]], [pick["score"]], "o", mfc="none", mec="k", markersize=11, mew=1.5)
+        ax.axhline(baseline, color="k", linestyle="--", linewidth=1.0)
+        ax.set_xscale("log")
+        ax.set_title(INIT_LABELS.get(init, init))
+        ax.set_xlabel("learning rate")
+        ax.legend(fontsize=7, loc="best")
+    if len(finite) and (finite > 0).all():
+        axes[0][0].set_yscale("log")
+    axes[0][0].set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def w_diagnostics(
+    radius: pd.DataFrame,
+    henrici: pd.DataFrame,
+    *,
+    x: str = "epoch",
+    diverged: pd.DataFrame | None = None,
+    paper_henrici: Mapping[str, tuple[float, float]] | None = None,
+):
+    """The recurrent matrix during training: spectral radius (left) and Henrici index (right) of W.
+
+    Args:
+        radius, henrici: :func:`nnrnn.sweep.best_curves` output for the history columns
+            ``w_spectral_radius`` and ``w_henrici`` (``init``, ``x``, ``mean``, ``sem``).
+        x: the progress column (``"epoch"`` or ``"update"``).
+        diverged: one row per diverged run with ``init``, ``x`` (the last validation point
+            before the divergence) and ``w_spectral_radius`` there; drawn as crosses.
+        paper_henrici: the paper's Henrici index after training, ``{init: (mean, sem)}``
+            (Table 2), drawn as error bars at the right edge.
+
+    Examples:
+        >>> c = pd.DataFrame({"init": "chain", "epoch": [0.0, 1.0], "mean": [0.0, 0.5], "sem": [0.0, 0.1]})
+        >>> [a.get_ylabel() for a in w_diagnostics(c, c).axes]
+        ['spectral radius of W', 'Henrici index d(W)']
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.0, 3.6))
+    for ax, curves in ((ax1, radius), (ax2, henrici)):
+        for init, c in curves.groupby("init", sort=False):
+            band(ax, c[x].to_numpy(), c["mean"].to_numpy(), c["sem"].to_numpy(), label=INIT_LABELS.get(init, init),
+                 color=INIT_COLORS.get(init))
+        ax.set_xlabel(f"training progress ({'epochs' if x == 'epoch' else 'updates'})")
+    ax1.axhline(1.0, color="k", linestyle=":", linewidth=1.0, label="radius 1")
+    if diverged is not None and len(diverged):
+        ax1.scatter(diverged[x], diverged["w_spectral_radius"], marker="x", s=40, zorder=3,
+                    c=[INIT_COLORS.get(i, "#949494") for i in diverged["init"]], label="last point before divergence")
+    if paper_henrici:
+        right = float(henrici[x].max()) if len(henrici) else 1.0
+        for k, (init, (m, s)) in enumerate(paper_henrici.items()):
+            ax2.errorbar([right * (1.02 + 0.03 * k)], [m], yerr=[s], fmt="D", color=INIT_COLORS.get(init), mfc="none",
+                         capsize=3, label=f"paper, Table 2 ({INIT_LABELS.get(init, init)})")
+    ax1.set_ylabel("spectral radius of W")
+    ax2.set_ylabel("Henrici index d(W)")
+    ax1.legend(fontsize=8, loc="best")
+    ax2.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig

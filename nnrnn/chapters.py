@@ -1,0 +1,699 @@
+r"""What the benchmark chapters (copy, addition, psMNIST) compute, in one place.
+
+Chapters 4-6 tell three stories about one experiment; what they compute lives here, so each
+notebook is its narrative plus calls and differs from the others only where its story does:
+
+* :func:`replicate_section` reads a chapter's **main result**, the ``replicate`` runs of the
+  committed results archive (:mod:`nnrnn.replicate`): the protocol and budget beside the paper's
+  settings, the pilot's scores and selection, Fig. 3-style curves, the success counts with the
+  results page's verdicts (:mod:`nnrnn.verdicts`, called as :func:`nnrnn.results.claims` calls
+  them), the spectral radius and Henrici index of W during training, and the paper's values
+  beside ours. Where the archive lacks the runs it says so, from the counts, and shows what is
+  there.
+* :func:`benchmark_summary` turns a chapter's **live sweep** (the profile a reader reruns:
+  ``smoke``, ``demo`` or ``paper``; ``demo`` when the book is built on ``replicate``) into the
+  tables, figures and glued numbers of its Fig. 3 analogue; :func:`check_benchmark` holds the
+  checks that fail the build on a wrong result.
+
+Nothing here trains, and the archive is only read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import paper as _paper
+from . import profiles as _profiles
+from . import psmnist as _psmnist
+from . import replicate as _replicate
+from . import report
+from . import results as _results
+from . import sweep as _sweep
+from . import tasks as _tasks
+from . import validate
+from .plotting import INIT_LABELS
+from .plotting import benchmarks as _plot
+from .verdicts import VERDICTS, Verdict, difference_verdict, success_verdict
+
+__all__ = ["TASKS", "FIGURES", "LOSS_UNITS", "live_profile", "live_grid", "example_figure", "glue_all",
+           "glue_figure", "BenchmarkSummary", "benchmark_summary", "check_benchmark", "accuracy_table",
+           "accuracy_values", "psmnist_profile_values", "ReplicateSection", "replicate_section"]
+
+TASKS = ("copy", "addition", "psmnist")
+#: the paper's figures per task: (learning curves, success counts).
+FIGURES = {"copy": ("Fig. 3a", "Fig. 3d"), "addition": ("Fig. 3b", "Fig. 3e"), "psmnist": ("Fig. 3c", "Fig. 3f")}
+#: the unit of each task's loss, for axis labels and captions.
+LOSS_UNITS = {"copy": "nats per step", "addition": "MSE", "psmnist": "nats"}
+_NAMES = {"copy": "copy", "addition": "addition", "psmnist": "psMNIST"}
+_NORMAL, _NON_NORMAL = _results.NORMAL, _results.NON_NORMAL
+_AXES = ("task", "init", "scale", "lr", "seed")
+
+
+def _check_task(task: str) -> str:
+    return validate.choice(task, "task", TASKS)
+
+
+def live_profile(profile: str) -> str:
+    """The profile of a chapter's live sweep: ``profile``, or ``"demo"`` on ``"replicate"`` (which
+    has no single grid: its runs are the archive's, and ``demo`` is what a reader reruns).
+
+    Examples:
+        >>> live_profile("smoke"), live_profile("replicate")
+        ('smoke', 'demo')
+    """
+    _profiles.check_profile(profile)
+    return "demo" if profile == "replicate" else profile
+
+
+def live_grid(task: str, profile: str, *, seed: int = 0, device: str = "cpu", **overrides: Any) -> _sweep.Grid:
+    """The grid of a chapter's live sweep (:func:`nnrnn.sweep.grid` on :func:`live_profile`).
+
+    Examples:
+        >>> g = live_grid("copy", "replicate")
+        >>> g.profile, g.configs()[0].T
+        ('demo', 100)
+    """
+    return _sweep.grid(_check_task(task), live_profile(profile), base_seed=seed, device=str(device), **overrides)
+
+
+def example_figure(task: str, T: int, seed: int = 0):
+    """One sequence of the copy or addition task at length ``T``, drawn from ``seed``'s stream."""
+    task = validate.choice(task, "task", ("copy", "addition"))
+    make = {"copy": (_tasks.copy_sequences, _plot.copy_example), "addition": (_tasks.addition_sequences, _plot.addition_example)}
+    sequences, draw = make[task]
+    x, y = sequences(1, T, generator=_profiles.generator(seed))
+    return draw(x[0], y[0])
+
+
+def glue_all(prefix: str, values: Mapping[str, Any]) -> None:
+    """Glue every value under ``<prefix>_<name>`` (:func:`nnrnn.report.glue`)."""
+    for name, value in values.items():
+        report.glue(f"{prefix}_{name}", value)
+
+
+def glue_figure(name: str, fig) -> None:
+    """Glue a figure for ``{glue:figure}`` (shown in place in a live run) and close it."""
+    import matplotlib.pyplot as plt  # only when figures are drawn
+
+    report.glue(name, fig)
+    plt.close(fig)
+
+
+def _mean_sem(v) -> tuple[float, float]:
+    v = np.asarray(v, float)
+    v = v[np.isfinite(v)]
+    return (float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0) if len(v) else (math.nan, math.nan)
+
+
+def _group_counts(counts: pd.DataFrame) -> dict[str, int]:
+    out = {}
+    for group, inits in (("normal", _NORMAL), ("nonnormal", _NON_NORMAL)):
+        rows = counts.loc[[i for i in inits if i in counts.index]]
+        out.update({f"success_{group}": int(rows["n_success"].sum()), f"runs_{group}": int(rows["n_runs"].sum())})
+    return out
+
+
+def _success_test(counts: pd.DataFrame, at_paper_scale: bool) -> Verdict | None:
+    """The results page's test of "non-normal initializers succeed more often" (None if a group is empty)."""
+    g = _group_counts(counts)
+    if not g["runs_normal"] or not g["runs_nonnormal"]:
+        return None
+    return success_verdict(g["success_nonnormal"], g["runs_nonnormal"], g["success_normal"], g["runs_normal"],
+                           at_paper_scale=at_paper_scale)
+
+
+# ----------------------------------------------------------------------------- the live sweep
+@dataclass
+class BenchmarkSummary:
+    """A live sweep's Fig. 3 analogue (built by :func:`benchmark_summary`).
+
+    Attributes:
+        grid: the sweep's grid; ``runs``/``history``: its stored runs and histories.
+        baseline: the random-baseline loss; ``x``: the progress column of the curves.
+        best: :func:`nnrnn.sweep.best_settings`; ``curves``: :func:`nnrnn.sweep.best_curves`;
+        counts: :func:`nnrnn.sweep.success_counts`; ``verdict``: the success verdict
+            (not at the paper's scale unless the profile is ``paper``).
+    """
+
+    grid: _sweep.Grid
+    runs: pd.DataFrame
+    history: pd.DataFrame
+    baseline: float
+    x: str
+    best: pd.DataFrame
+    curves: pd.DataFrame
+    counts: pd.DataFrame
+    verdict: Verdict | None
+
+    @property
+    def task(self) -> str:
+        return self.grid.task
+
+    @property
+    def profile(self) -> str:
+        return self.grid.profile
+
+    def per_setting_table(self) -> report.Table:
+        """One row per (initializer, scale, learning rate): mean final loss and seed counts."""
+        per = (self.runs.groupby(["init", "scale", "lr"])
+               .agg(mean_final_loss=("final_val_loss", "mean"), successes=("success", "sum"), seeds=("seed", "size"),
+                    diverged=("diverged", "sum"))
+               .reset_index())
+        per["init"] = per["init"].map(lambda i: INIT_LABELS.get(i, i))
+        return report.table(per, {"init": "initializer", "lr": "learning rate", "mean_final_loss": "mean final validation loss",
+                                  "successes": "successful seeds", "diverged": "diverged seeds"},
+                            formats={"mean_final_loss": "{:.4f}", "lr": "{:g}", "scale": "{:g}"}, index=False)
+
+    def counts_table(self) -> report.Table:
+        """Successful runs per initializer on this profile beside the paper's (copy) or "bars only"."""
+        c, where = self.counts, f"profile {self.profile}"
+        paper = _paper.PAPER_SUCCESS[self.task]
+        table = pd.DataFrame({f"successful ({where})": c["n_success"], f"runs ({where})": c["n_runs"],
+                              f"share ({where})": [f"{100 * k / max(n, 1):.1f} %" for k, n in zip(c["n_success"], c["n_runs"])]})
+        if paper:
+            table["successful (paper)"] = [paper[i][0] if i in paper else "–" for i in c.index]
+            table["runs (paper)"] = [paper[i][1] if i in paper else "–" for i in c.index]
+            table["share (paper)"] = [f"{100 * paper[i][0] / paper[i][1]:.1f} %" if i in paper else "–" for i in c.index]
+        else:
+            table["paper"] = f"bars only ({FIGURES[self.task][1]})"
+        table[f"diverged ({where})"] = c["n_diverged"]
+        return report.table(table, index={i: INIT_LABELS.get(i, i) for i in c.index}, index_name="initializer")
+
+    def best_table(self) -> report.Table:
+        """The settings behind the curves, with their mean and s.e.m. of final validation loss."""
+        return report.table(
+            self.best,
+            {"lr": "learning rate", "mean_final_val_loss": f"mean final validation loss ({LOSS_UNITS[self.task]})",
+             "sem_final_val_loss": "s.e.m.", "n_success": "successful seeds", "n_seeds": "seeds"},
+            keep=["scale", "lr", "mean_final_val_loss", "sem_final_val_loss", "n_success", "n_seeds"],
+            formats={"scale": "{:g}", "lr": "{:g}", "mean_final_val_loss": "{:.4f}", "sem_final_val_loss": "{:.4f}"},
+            index=INIT_LABELS, index_name="initializer")
+
+    def curves_figure(self):
+        """Fig. 3a-c analogue: validation loss at each initializer's best setting."""
+        return _plot.fig3_curves(self.curves, baseline=self.baseline, best=self.best, x=self.x,
+                                 ylabel=f"validation loss ({LOSS_UNITS[self.task]})")
+
+    def success_figure(self):
+        """Fig. 3d-f analogue: successful runs per initializer (beside the paper's shares for copy)."""
+        return _plot.fig3_success(self.counts, paper=_paper.PAPER_SUCCESS[self.task],
+                                  title=f"{_NAMES[self.task]}, profile {self.profile}")
+
+    def values(self) -> dict[str, Any]:
+        """The numbers the chapter's prose quotes, by glue name (without the chapter's prefix)."""
+        cfg, runs, counts, best = self.grid.configs()[0], self.runs, self.counts, self.best
+        v: dict[str, Any] = {
+            "profile": self.profile, "T": int(cfg.seq_len), "T_paper": int(_paper.SEQUENCE_LENGTH[self.task]),
+            "baseline": float(self.baseline), "threshold": float(_paper.SUCCESS_FRACTION * self.baseline),
+            "baseline_paper": float(_tasks.random_baseline(self.task, T=_paper.SEQUENCE_LENGTH[self.task])),
+            "n_runs": int(len(runs)), "n_seeds": int(len(self.grid.seeds)), "updates": int(cfg.epochs * cfg.updates_per_epoch),
+            "n_diverged": int(runs["diverged"].sum()), "sweep_wall_min": float(runs["wall_s"].sum() / 60),
+        }
+        for init in counts.index:
+            k, n = int(counts.loc[init, "n_success"]), int(counts.loc[init, "n_runs"])
+            v.update({f"success_{init}": k, f"runs_{init}": n, f"rate_{init}": float(100 * k / max(n, 1))})
+        for init in best.index:
+            v.update({f"best_val_{init}": float(best.loc[init, "mean_final_val_loss"]),
+                      f"best_scale_{init}": float(best.loc[init, "scale"]), f"best_lr_{init}": float(best.loc[init, "lr"])})
+        g = _group_counts(counts)
+        v.update(g)
+        rate_nn, rate_n = g["success_nonnormal"] / max(g["runs_nonnormal"], 1), g["success_normal"] / max(g["runs_normal"], 1)
+        v["comparison"] = "more often than" if rate_nn > rate_n else "less often than" if rate_nn < rate_n else "as often as"
+        if self.verdict is not None:
+            v.update({"p_value": float(self.verdict.p_value), "verdict": self.verdict.label,
+                      "significance": "significant" if self.verdict.significant else "not significant"})
+        top = best["mean_final_val_loss"].idxmin()
+        v.update({"best_init": INIT_LABELS.get(top, top), "best_val": float(best.loc[top, "mean_final_val_loss"])})
+        for init, (k, n) in (_paper.PAPER_SUCCESS[self.task] or {}).items():
+            v.update({f"paper_success_{init}": int(k), f"paper_runs_{init}": int(n)})
+        return v
+
+    def glue(self, prefix: str) -> None:
+        """Glue :meth:`values` under ``<prefix>_<name>`` (the figures are glued where the page shows them)."""
+        glue_all(prefix, self.values())
+
+
+def benchmark_summary(grid: _sweep.Grid, runs: pd.DataFrame, history: pd.DataFrame) -> BenchmarkSummary:
+    """Best settings, curves, success counts and the success verdict of a chapter's live sweep.
+
+    Args:
+        grid: the sweep's grid (:func:`live_grid`).
+        runs, history: :func:`nnrnn.sweep.load_runs` and :func:`nnrnn.sweep.load_history` of it.
+
+    The curves run over epochs when the runs last more than two epochs, else over updates.
+    """
+    if runs.empty:
+        raise ValueError(f"runs must hold at least one stored run of the grid, got an empty table ({len(grid)} requested)")
+    cfg = grid.configs()[0]
+    x = "epoch" if cfg.epochs > 2 else "update"
+    best = _sweep.best_settings(runs)
+    counts = _sweep.success_counts(runs)
+    baseline = float(runs["baseline"].iloc[0])
+    return BenchmarkSummary(grid, runs, history, baseline, x, best, _sweep.best_curves(history, best, x=x), counts,
+                            _success_test(counts, at_paper_scale=grid.profile == "paper"))
+
+
+def check_benchmark(s: BenchmarkSummary) -> None:
+    """The chapter's checks: a wrong result fails the build (an ``AssertionError`` naming it)."""
+    runs, grid, counts, ok = s.runs, s.grid, s.counts, s.runs[~s.runs["diverged"]]
+    first = s.history[s.history["update"] == 0].set_index("hash")["val_loss"]
+    best = runs.set_index("hash")["best_val_loss"]
+    succeeded = runs["final_val_loss"].lt(_paper.SUCCESS_FRACTION * s.baseline) & ~runs["diverged"]
+    checks = [
+        (len(runs) == len(grid), f"{len(runs)} runs loaded, {len(grid)} requested"),
+        (set(runs["hash"]) == {c.hash() for c in grid.configs()}, "the loaded runs differ from the grid"),
+        (np.isclose(runs["baseline"], s.baseline).all(), "the runs disagree about the random baseline"),
+        (np.isfinite(ok["final_val_loss"].to_numpy(float)).all(), "a run that did not diverge has a non-finite loss"),
+        ((runs["success"] == succeeded).all(), "a run's success flag disagrees with its final loss"),
+        (counts["n_runs"].to_dict() == grid.runs_per_init(), "the success counts do not count every run once"),
+        (int(counts["n_success"].sum()) == int(runs["success"].sum()), "the success counts disagree with the runs"),
+        ((best <= first.reindex(best.index) + 1e-12).all(), "a run's best validation loss is above its first"),
+        (grid.profile != "paper" or (grid.configs()[0].seq_len == _paper.SEQUENCE_LENGTH[grid.task] and len(grid) == 2112),
+         "the paper profile must be the paper's grid"),
+    ]
+    for passed, message in checks:
+        if not bool(passed):
+            raise AssertionError(message)
+
+
+def psmnist_profile_values(hidden_size: int) -> dict[str, Any]:
+    """What chapter 6 says about how ``demo`` and ``smoke`` reduce the paper's psMNIST grid (glue names)."""
+    demo, smoke, paper = (_psmnist.grid(p, hidden_size=hidden_size) for p in ("demo", "smoke", "paper"))
+    cfg = demo.configs()[0]
+    ranks = sorted(paper.lrs, reverse=True)
+    ordinals = {1: "the largest", 2: "the second largest", 3: "the third largest"}
+    return {
+        "demo_n_train": int(cfg.n_train), "demo_n_val": int(cfg.n_val), "demo_updates": int(cfg.epochs * cfg.updates_per_epoch),
+        "demo_scales": "; ".join(f"{INIT_LABELS[i]} {', '.join(f'{v:g}' for v in demo.scales[i])}" + (" (β)" if i == "fb_chain" else "")
+                                 for i in demo.inits),
+        "demo_lrs": " and ".join(f"{lr:g}" for lr in demo.lrs),
+        "demo_lr_ranks": " and ".join(ordinals.get(r, f"number {r} from the top") for r in (ranks.index(lr) + 1 for lr in demo.lrs)),
+        "paper_n_lrs": len(ranks), "demo_n_seeds": len(demo.seeds), "smoke_n_train": int(smoke.configs()[0].n_train),
+        "smoke_n_test": int(_psmnist.N_TEST["smoke"]), "paper_runs": int(len(paper)),
+    }
+
+
+def accuracy_table(runs: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
+    """psMNIST: test accuracy (%) at each initializer's best setting (mean, s.e.m.), its test loss
+    and the best single run; ``runs`` carries ``test_acc``/``test_loss`` (:func:`nnrnn.psmnist.evaluate_test_set`)."""
+    rows = {}
+    for init, b in best.iterrows():
+        at = runs[(runs["init"] == init) & np.isclose(runs["scale"], b["scale"]) & np.isclose(runs["lr"], b["lr"])]
+        mean, sem = _mean_sem(at["test_acc"])
+        rows[init] = {"test accuracy, best setting (%)": 100 * mean, "s.e.m. (%)": 100 * sem,
+                      "test loss (nats)": float(at["test_loss"].mean()),
+                      "best single run (%)": 100 * float(runs.loc[runs["init"] == init, "test_acc"].max()), "seeds": len(at)}
+    return pd.DataFrame(rows).T
+
+
+def accuracy_values(table: pd.DataFrame) -> dict[str, Any]:
+    """Chapter 6's glued accuracies from :func:`accuracy_table`: per initializer and the best one."""
+    col = "test accuracy, best setting (%)"
+    top = table[col].astype(float).idxmax()
+    v: dict[str, Any] = {"acc_best_label": INIT_LABELS.get(top, top), "acc_best": float(table.loc[top, col])}
+    for init in table.index:
+        v.update({f"test_acc_{init}": float(table.loc[init, col]), f"test_acc_sem_{init}": float(table.loc[init, "s.e.m. (%)"])})
+    return v
+
+
+# ----------------------------------------------------------------------------- the replicate section
+_PARTS = ("protocol", "status", "pilot", "curves", "success", "weights", "paper")
+
+
+@dataclass
+class ReplicateSection:
+    """A chapter's main result: the ``replicate`` runs of ``task`` in the archive (:func:`replicate_section`).
+
+    ``archive`` names the archive as the page does (its commit, never a path); ``pilot`` is stage
+    1's grid, ``scores`` its stored runs' scores; ``selection`` is ``None`` until the pilot is
+    complete (``selection_note`` says why); ``plan`` is stage 2's configs (before the selection, of
+    a placeholder setting, for the budget only); ``success``/``loss`` are the results page's verdicts.
+    """
+
+    task: str
+    archive: str
+    pilot: _sweep.Grid
+    pilot_runs: pd.DataFrame
+    scores: pd.DataFrame
+    selection: pd.DataFrame | None
+    selection_note: str
+    plan: list
+    runs: pd.DataFrame
+    history: pd.DataFrame
+    baseline: float
+    success: Verdict | None
+    loss: Verdict | None
+    loss_note: str
+
+    @property
+    def pilot_complete(self) -> bool:
+        return len(self.pilot_runs) == len(self.pilot)
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({c.seed for c in self.plan})
+
+    def _seeds_text(self) -> str:
+        s = self.seeds
+        return f"{s[0]}-{s[-1]}" if s == list(range(s[0], s[-1] + 1)) and len(s) > 1 else ", ".join(map(str, s))
+
+    @property
+    def budget_pct(self) -> float:
+        """Stage 2's epoch cap as a percentage of the paper's (100 epochs)."""
+        return 100.0 * self.plan[0].epochs / _paper.SYNTHETIC_BASE["epochs"]
+
+    def values(self) -> dict[str, Any]:
+        """The numbers the chapter's prose quotes, by glue name (without the chapter's prefix)."""
+        c = self.plan[0]
+        v: dict[str, Any] = {"n_pilot": int(len(self.pilot_runs)), "n_pilot_planned": int(len(self.pilot)),
+                             "n_stage2": int(len(self.runs)), "n_stage2_planned": int(len(self.plan)), "T": int(c.seq_len),
+                             "hidden": int(c.hidden_size), "epochs": int(c.epochs), "budget_pct": float(self.budget_pct),
+                             "seeds": self._seeds_text(), "n_seeds": len(self.seeds), "archive": self.archive,
+                             "verdict": self.success.label if self.success is not None else VERDICTS[4]}
+        if len(self.runs):
+            counts = _sweep.success_counts(self.runs)
+            for init in counts.index:
+                v.update({f"success_{init}": int(counts.loc[init, "n_success"]), f"runs_{init}": int(counts.loc[init, "n_runs"])})
+            v.update(_group_counts(counts), n_diverged=int(self.runs["diverged"].sum()))
+        if self.success is not None:
+            v["p_value"] = float(self.success.p_value)
+        if self.loss is not None:
+            v.update(loss_verdict=self.loss.label, loss_effect=float(self.loss.effect))
+        return v
+
+    def glue(self, prefix: str) -> None:
+        """Glue :meth:`values` under ``<prefix>_<name>``."""
+        glue_all(prefix, self.values())
+
+    def settings(self) -> pd.DataFrame:
+        """Stage 1, stage 2 and the paper's settings side by side (:func:`nnrnn.sweep.settings_table`)."""
+        paper = _sweep.grid(self.task, "paper")
+        pilot = _sweep.settings_table(self.pilot, reference=paper)
+        c = self.plan[0]
+        base = {f.name: getattr(c, f.name) for f in dataclasses.fields(c) if f.name not in _AXES}
+        inits = list(dict.fromkeys(cfg.init for cfg in self.plan))
+        pick = {i: next(cfg for cfg in self.plan if cfg.init == i) for i in inits}
+        stage2 = _sweep.Grid(self.task, {i: (pick[i].scale,) for i in inits}, (c.lr,), self.seeds, base, profile="replicate")
+        col = _sweep.settings_table(stage2, reference=paper).iloc[:, 0].copy()
+        for i in inits:
+            col[f"scales: {i}"] = (f"{pick[i].scale:g} (learning rate {pick[i].lr:g})" if self.selection is not None
+                                   else "selected by the pilot")
+        col["learning rates"] = ("one per initializer, selected by the pilot (beside its scale)" if self.selection is not None
+                                 else "selected by the pilot")
+        ref = pilot.iloc[:, 1].copy()
+        if self.task == "psmnist":  # the authors trained on every training digit and validated on the test digits
+            per_epoch = _paper.N_MNIST_TRAIN // c.batch_size
+            ref["training sequences"] = f"{_paper.N_MNIST_TRAIN:,} digits (authors' code)"
+            ref["validation sequences"] = f"the {_paper.N_MNIST_TEST:,} test digits (authors' code)"
+            ref["updates per run (at most)"] = f"{_paper.SYNTHETIC_BASE['epochs'] * per_epoch:,}"
+        table = pd.DataFrame({"replicate: stage 1 (pilot)": pilot.iloc[:, 0], "replicate: stage 2": col, "paper": ref})
+        table = table.rename(index={f"{what}: {i}": f"{what}: {INIT_LABELS.get(i, i)}" for what in ("scales", "runs")
+                                    for i in _plot.SCALE_SYMBOLS})
+        table.loc["epoch cap as a share of the paper's"] = [
+            f"{100 * self.pilot.configs()[0].epochs / _paper.SYNTHETIC_BASE['epochs']:g} %", f"{self.budget_pct:g} %", "100 %"]
+        return table
+
+    def status(self) -> pd.DataFrame:
+        """Runs stored of those planned, per stage."""
+        p, c = self.pilot.configs()[0], self.plan[0]
+        return pd.DataFrame({
+            "runs in the archive": [len(self.pilot_runs), len(self.runs)],
+            "runs planned": [len(self.pilot), len(self.plan)],
+            "budget per run": [f"{p.epochs} epoch(s) of {p.updates_per_epoch:,} updates",
+                               f"at most {c.epochs} epochs of {c.updates_per_epoch:,} updates"],
+            "seeds": [", ".join(map(str, self.pilot.seeds)), self._seeds_text()],
+        }, index=pd.Index(["stage 1 (pilot)", "stage 2"], name="stage"))
+
+    def status_text(self) -> str:
+        """Where the archive stands, in one paragraph generated from the counts."""
+        name, np_, nP, n2, N2 = _NAMES[self.task], len(self.pilot_runs), len(self.pilot), len(self.runs), len(self.plan)
+        head = f"The results archive ({self.archive}) holds "
+        if np_ == 0 and n2 == 0:
+            return (head + f"**none of the replicate runs of {name} yet**: 0 of {nP} pilot runs and 0 of {N2} stage-2 runs. "
+                    "The replicate runs are not in the archive yet, so this section states the protocol and shows no result; "
+                    f"the verdict on the paper's claim stays *{VERDICTS[4]}* until they are in.")
+        if not self.pilot_complete:
+            return (head + f"{np_} of {nP} pilot runs of {name} and no stage-2 run: the pilot is still training, so the "
+                    "selection and the stage-2 runs are not in the archive yet. The pilot's scores so far are below; the "
+                    f"verdict on the paper's claim stays *{VERDICTS[4]}* until the stage-2 runs are in.")
+        if self.selection is None:
+            return head + f"the whole pilot of {name} ({nP} runs), but no setting can be selected: {self.selection_note}"
+        tail = ("." if n2 == N2 else "; the results below are those of the stored runs and will change as the rest arrive.")
+        return head + f"the whole pilot of {name} ({nP} runs) and {n2} of {N2} stage-2 runs" + tail
+
+    def protocol_text(self) -> str:
+        """The protocol and budget of this task, generated from :mod:`nnrnn.replicate` (Markdown)."""
+        p, c = self.pilot.configs()[0], self.plan[0]
+        points = p.epochs * p.evals_per_epoch
+        scales = "; ".join(f"{INIT_LABELS.get(i, i)} {_plot.SCALE_SYMBOLS.get(i, 'scale')} ∈ {{{', '.join(f'{s:g}' for s in v)}}}"
+                           for i, v in self.pilot.scales.items())
+        band = _replicate.BAND * self.baseline
+        return (
+            f"**Stage 1 (pilot).** The paper's {len(self.pilot.lrs)} learning rates × {len(next(iter(self.pilot.scales.values())))} "
+            f"scales per initializer ({scales}) × seed {', '.join(map(str, self.pilot.seeds))} × {p.epochs} epoch of "
+            f"{p.updates_per_epoch:,} updates: {len(self.pilot)} runs, validated {points} times on {p.n_val:,} held-out "
+            f"{'digits' if self.task == 'psmnist' else 'sequences'}.\n\n"
+            f"**Selection, on validation data only.** A setting's score is its mean validation loss over the last "
+            f"{points - points // 2} validation points; a setting that diverged is never chosen. Among the settings whose score "
+            f"is within {100 * _replicate.BAND:g} % of the random baseline ({band:.3g}) of the best score, the smallest learning "
+            "rate is chosen. A short pilot rewards fast starters; among settings it cannot tell apart, the rule prefers the "
+            "slowest, most stable one, for every initializer alike, and a setting that is clearly better still wins.\n\n"
+            f"**Stage 2.** Each initializer's selected setting × seeds {self._seeds_text()} × at most {c.epochs} epochs "
+            f"of {c.updates_per_epoch:,} updates ({self.budget_pct:g} % of the paper's 100-epoch cap, early stop below "
+            f"{c.early_stop:g}), the same for every initializer: {len(self.plan)} runs. Everything that defines the "
+            f"experiment is the paper's: T = {c.seq_len}, N = {c.hidden_size}, {c.n_train:,} training "
+            f"{'digits' if self.task == 'psmnist' else 'sequences'}, RMSprop, batch {c.batch_size}, clipping at "
+            f"{c.clip_norm:g} (`nnrnn.replicate`; all of the reduction is our choice). The stage-2 runs of seed "
+            f"{self.pilot.seeds[0]} share their data and initial weights with the pilot run of the selected setting, a mild "
+            "selection effect on one seed that we state rather than hide."
+        )
+
+    def curves(self, column: str = "val_loss") -> pd.DataFrame:
+        """Mean and s.e.m. over seeds of a history column at the selected settings (empty without runs)."""
+        if self.selection is None or self.history.empty:
+            return pd.DataFrame(columns=["init", "epoch", "mean", "sem", "n"])
+        return _sweep.best_curves(self.history, self.selection, column=column, x="epoch")
+
+    def divergences(self) -> pd.DataFrame:
+        """One row per diverged stage-2 run: when it diverged and W at its last validation point before."""
+        rows = []
+        for r in self.runs[self.runs["diverged"]].itertuples(index=False):
+            h = self.history[self.history["hash"] == r.hash].sort_values("update")
+            fin = h[np.isfinite(h["val_loss"].to_numpy(float))]
+            last = fin.iloc[-1] if len(fin) else h.iloc[0]
+            rows.append({"init": r.init, "scale": r.scale, "lr": r.lr, "seed": r.seed, "diverged_at": int(h["update"].iloc[-1]),
+                         "last_update": int(last["update"]), "epoch": float(last["epoch"]),
+                         "w_spectral_radius": float(last["w_spectral_radius"]), "w_henrici": float(last["w_henrici"]),
+                         "radius_start": float(h["w_spectral_radius"].iloc[0])})
+        return pd.DataFrame(rows, columns=["init", "scale", "lr", "seed", "diverged_at", "last_update", "epoch",
+                                           "w_spectral_radius", "w_henrici", "radius_start"])
+
+    def paper_table(self) -> pd.DataFrame:
+        """Per initializer: ours (replicate) beside the paper's success counts, final loss and Table 2."""
+        counts = _sweep.success_counts(self.runs)
+        paper = _paper.PAPER_SUCCESS[self.task] or {}
+        curves_fig, bars_fig = FIGURES[self.task]
+        rows = {}
+        for init in counts.index:
+            g = self.runs[(self.runs["init"] == init) & ~self.runs["diverged"]]
+            loss = _mean_sem(g["final_val_loss"])
+            after = [h.sort_values("update")["w_henrici"].dropna().iloc[-1]
+                     for _, h in self.history[self.history["hash"].isin(g["hash"])].groupby("hash")
+                     if h["w_henrici"].notna().any()]
+            d = _mean_sem(after)
+            t2 = _paper.PAPER_TABLE2.get((self.task, init))
+            k, n = paper.get(init, (None, None))
+            rows[INIT_LABELS.get(init, init)] = {
+                "successful runs: replicate": f"{counts.loc[init, 'n_success']} / {counts.loc[init, 'n_runs']}",
+                "successful runs: paper": f"{k} / {n} ({100 * k / n:.1f} %)" if k is not None else f"bars only ({bars_fig})",
+                "final validation loss: replicate": f"{loss[0]:.4g} ± {loss[1]:.2g}" if math.isfinite(loss[0]) else "–",
+                "final validation loss: paper": f"curves only ({curves_fig})",
+                "Henrici index after training: replicate": f"{d[0]:.3g} ± {d[1]:.2g}" if math.isfinite(d[0]) else "–",
+                "Henrici index after training: paper": f"{t2[0]:g} ± {t2[1]:g} (Table 2)" if t2 else "not reported",
+            }
+        return pd.DataFrame(rows).T
+
+    def render(self, part: str) -> list:
+        """What :meth:`show` displays for ``part`` (``protocol``, ``status``, ``pilot``, ``curves``, ``success``,
+        ``weights`` or ``paper``): Markdown strings, report tables and figures, in order."""
+        part = validate.choice(part, "part", _PARTS)
+        return getattr(self, f"_render_{part}")()
+
+    def show(self, part: str) -> None:
+        """Display :meth:`render` ``(part)`` in the notebook (figures closed after display)."""
+        import matplotlib.pyplot as plt  # only when figures are drawn
+        from IPython.display import Markdown, display  # only inside a notebook
+
+        for item in self.render(part):
+            display(Markdown(item) if isinstance(item, str) else item)
+            if hasattr(item, "savefig"):
+                plt.close(item)
+
+    def _missing(self) -> str:
+        return (f"*Not in the archive yet:* {len(self.runs)} of the {len(self.plan)} stage-2 runs of {_NAMES[self.task]} are "
+                "stored, so there is nothing to show here yet.")
+
+    def _where(self) -> str:
+        return f"on profile `replicate` from the results archive ({self.archive})"
+
+    def _render_protocol(self) -> list:
+        return [self.protocol_text(), report.table(self.settings(), index_name="setting")]
+
+    def _render_status(self) -> list:
+        return [self.status_text(), report.table(self.status())]
+
+    def _render_pilot(self) -> list:
+        if self.pilot_runs.empty:
+            return [f"*Not in the archive yet:* none of the {len(self.pilot)} pilot runs of {_NAMES[self.task]} is stored."]
+        fig = _plot.pilot_scores(self.scores, baseline=self.baseline, selection=self.selection,
+                                 band_width=_replicate.BAND * self.baseline,
+                                 ylabel=f"pilot score ({LOSS_UNITS[self.task]})")
+        state = ("the whole pilot" if self.pilot_complete
+                 else f"**provisional**: {len(self.pilot_runs)} of {len(self.pilot)} pilot runs stored, no selection yet")
+        cap = (f"**Figure.** Pilot scores of {_NAMES[self.task]} ({state}), computed {self._where()} by "
+               "`nnrnn.replicate.pilot_scores`: each setting's mean validation loss over the second half of its validation "
+               "points, against its learning rate, one line per scale; a cross at the top marks a diverged setting, the dashed "
+               "line the random baseline. The paper ran no pilot: it trained its whole grid.")
+        if self.selection is None:
+            return [fig, cap]
+        cap += (" Ringed: the setting selected for stage 2 (`nnrnn.replicate.select`); shaded: settings within "
+                f"{100 * _replicate.BAND:g} % of the baseline of the best score.")
+        sel = report.table(self.selection, {"scale": "scale", "lr": "learning rate", "score": "score of the selected setting",
+                                            "best_score": "best score", "n_in_band": "settings in the band"},
+                           formats={"scale": "{:g}", "lr": "{:g}", "score": "{:.4g}", "best_score": "{:.4g}"},
+                           index=INIT_LABELS, index_name="initializer")
+        return [fig, cap, sel]
+
+    def _render_curves(self) -> list:
+        if self.runs.empty:
+            return [self._missing()]
+        fig = _plot.fig3_curves(self.curves(), baseline=self.baseline, best=self.selection, x="epoch",
+                                ylabel=f"validation loss ({LOSS_UNITS[self.task]})")
+        c = self.plan[0]
+        cap = (f"**Figure.** Validation loss of the stage-2 runs of {_NAMES[self.task]} (T = {c.seq_len}, {len(self.runs)} "
+               f"runs) at each initializer's setting selected by the pilot, mean ± s.e.m. over seeds {self._seeds_text()}, "
+               f"computed {self._where()} by `nnrnn.sweep.best_curves`. Dashed: the random baseline ({self.baseline:.4g}); "
+               f"dotted: the success threshold, half of it. The paper's {FIGURES[self.task][0]} shows the same at "
+               f"T = {_paper.SEQUENCE_LENGTH[self.task]} for its best settings of the full grid (6 seeds, up to 100 epochs); "
+               "its text says that the non-normal initializers generally do better.")
+        return [fig, cap]
+
+    def _render_success(self) -> list:
+        if self.runs.empty:
+            return [self._missing()]
+        counts = _sweep.success_counts(self.runs)
+        fig = _plot.fig3_success(counts, paper=_paper.PAPER_SUCCESS[self.task], title=f"{_NAMES[self.task]}, profile replicate")
+        paper = _paper.PAPER_SUCCESS[self.task]
+        said = ("reported " + ", ".join(f"{INIT_LABELS[i]} {k} / {n}" for i, (k, n) in paper.items()) +
+                " over its full grid; the right panel puts the shares side by side") if paper else "shows these counts as bars only, without numbers"
+        cap = (f"**Figure.** Stage-2 runs of {_NAMES[self.task]} whose final validation loss is below half the random baseline, "
+               f"per initializer, computed {self._where()}. The paper's {FIGURES[self.task][1]} {said}.")
+        return [fig, cap, self.verdict_text()]
+
+    def verdict_text(self) -> str:
+        """The verdict sentences: the results page's success and loss verdicts, with their tests."""
+        if self.success is None:
+            return f"There is no verdict yet: the archive holds no stage-2 run of both groups of initializers ({self.selection_note})."
+        g = _group_counts(_sweep.success_counts(self.runs))
+        out = (f"On the `replicate` profile, {g['success_nonnormal']} of the {g['runs_nonnormal']} chain and feedback-chain "
+               f"stage-2 runs succeeded, against {g['success_normal']} of the {g['runs_normal']} identity and orthogonal runs; "
+               f"{self.success.describe()}; verdict on the paper's claim: **{self.success.label}**. ")
+        if self.loss is None:
+            return out + self.loss_note
+        return out + (f"Mean final validation loss, normal minus non-normal initializers (positive is the paper's direction): "
+                      f"{self.loss.effect:.3g}; {self.loss.describe()}; verdict: **{self.loss.label}**. The results page "
+                      "computes the same verdicts with the same functions (`nnrnn.verdicts`).")
+
+    def _render_weights(self) -> list:
+        if self.runs.empty:
+            return [self._missing()]
+        div = self.divergences()
+        paper = {i: _paper.PAPER_TABLE2[(self.task, i)] for i in _NORMAL if (self.task, i) in _paper.PAPER_TABLE2}
+        fig = _plot.w_diagnostics(self.curves("w_spectral_radius"), self.curves("w_henrici"), diverged=div, paper_henrici=paper)
+        said = ("The paper's Table 2 reports d(W) after training for the successful identity and orthogonal runs only "
+                "(diamonds, mean ± s.e.m.)" if paper else "The paper reports no Henrici index for this task (its Table 2 has no "
+                "copy row: no normal-initialized copy run succeeded there)")
+        cap = (f"**Figure.** Spectral radius (left) and Henrici index (right) of the recurrent matrix W of the stage-2 runs of "
+               f"{_NAMES[self.task]} at every validation point, recorded during training by `nnrnn.train.weight_diagnostics`: "
+               f"mean ± s.e.m. over seeds at the selected settings, computed {self._where()}. {said}; it reports no "
+               "spectral radius.")
+        items: list = [fig, cap]
+        if div.empty:
+            items.append(f"No stage-2 run of {_NAMES[self.task]} diverged.")
+            return items
+        above = int((div["w_spectral_radius"] > 1).sum())
+        text = (f"{len(div)} of {len(self.runs)} stage-2 runs diverged: their loss became NaN or infinite, they count as "
+                "failures and drop out of the curves. At the last validation point before each divergence the spectral radius "
+                f"of W was between {div['w_spectral_radius'].min():.3g} and {div['w_spectral_radius'].max():.3g}; in {above} of "
+                f"them it was above 1, which lets W amplify the hidden state along the {self.plan[0].seq_len} steps of a "
+                "sequence, one way for the forward pass to overflow.")
+        if above < len(div):
+            text += (" Where it was not, the radius alone does not explain the divergence: W was last measured "
+                     f"{int((div['diverged_at'] - div['last_update']).max()):,} updates or fewer before it, and may have changed since.")
+        if ((div["init"] == "chain") & (div["radius_start"] < 1e-6)).any():
+            text += " A chain starts nilpotent, with spectral radius 0: training made its radius grow."
+        table = report.table(div.assign(init=div["init"].map(lambda i: INIT_LABELS.get(i, i))),
+                             {"init": "initializer", "lr": "learning rate", "diverged_at": "diverged at update",
+                              "last_update": "last validation point (update)", "w_spectral_radius": "spectral radius there",
+                              "w_henrici": "Henrici index there", "radius_start": "spectral radius at the start"},
+                             keep=[c for c in div.columns if c != "epoch"], index=False,
+                             formats={"scale": "{:g}", "lr": "{:g}", "w_spectral_radius": "{:.3g}", "w_henrici": "{:.3g}",
+                                      "radius_start": "{:.3g}", "diverged_at": "{:,}", "last_update": "{:,}"})
+        return items + [text, table]
+
+    def _render_paper(self) -> list:
+        if self.runs.empty:
+            return [self._missing()]
+        note = (f"The paper's numbers and ours (profile `replicate`, {len(self.runs)} stage-2 runs, seeds {self._seeds_text()}; "
+                f"the paper's counts are over its whole grid of 594 or 462 runs per initializer, ours over each initializer's "
+                "selected setting). Ours: mean ± s.e.m. over the runs that did not diverge.")
+        return [note, report.table(self.paper_table(), index_name="initializer")]
+
+
+def replicate_section(task: str, root: str | Path | None = None) -> ReplicateSection:
+    """Read the ``replicate`` runs of ``task`` from the archive (default :func:`nnrnn.results.archive_root`).
+
+    Never trains and never writes. The stage-2 runs are :func:`nnrnn.results.replicate_runs`,
+    the runs the results page tests.
+    """
+    task = _check_task(task)
+    root = Path(root) if root is not None else _results.archive_root()
+    pilot = _replicate.pilot_grid(task)
+    pilot_runs = _sweep.load_runs(task, configs=pilot, root=root)
+    baseline = _tasks.random_baseline(task, T=pilot.configs()[0].seq_len)
+    empty = pd.DataFrame(columns=["init", "scale", "lr", "hash", "score", "diverged"])
+    scores = _replicate.pilot_scores(pilot_runs, _sweep.load_history(pilot_runs, root=root)) if len(pilot_runs) else empty
+    selection, note = None, f"the pilot is incomplete ({len(pilot_runs)} of {len(pilot)} runs)"
+    if len(pilot_runs) == len(pilot):
+        try:
+            selection, note = _replicate.select(task, scores), ""
+        except ValueError as e:
+            note = str(e)
+    # before the selection, one placeholder setting per initializer gives stage 2's planned runs and budget
+    placeholder = pd.DataFrame({"scale": [v[0] for v in pilot.scales.values()], "lr": pilot.lrs[0]}, index=list(pilot.scales))
+    plan = _replicate.stage2_grid(task, selection if selection is not None else placeholder)
+    runs = _results.replicate_runs(task, root) if selection is not None else pilot_runs.iloc[0:0]
+    history = _sweep.load_history(runs, root=root) if len(runs) else pd.DataFrame(columns=["hash", "update", "val_loss"])
+    success = _success_test(_sweep.success_counts(runs), at_paper_scale=True) if len(runs) else None
+    loss, loss_note = None, ""
+    if success is not None:
+        ok = runs[~runs["diverged"]]
+        normal = ok.loc[ok["init"].isin(_NORMAL), "final_val_loss"].dropna().to_numpy()
+        nonnormal = ok.loc[ok["init"].isin(_NON_NORMAL), "final_val_loss"].dropna().to_numpy()
+        try:
+            loss = difference_verdict(normal, nonnormal, at_paper_scale=True)
+        except ValueError:
+            loss_note = (f"The loss difference needs two runs that did not diverge in each group; the archive holds "
+                         f"{len(normal)} normal and {len(nonnormal)} non-normal ones.")
+    commit = _results.archive_commit(root)
+    label = f"commit {commit}" if re.fullmatch(r"[0-9a-f]{4,40} \(.+\)", commit) else commit
+    return ReplicateSection(task, label, pilot, pilot_runs, scores, selection, note, plan, runs, history, baseline, success,
+                            loss, loss_note)
