@@ -29,7 +29,8 @@ variable, read at every call):
 
 Task models (:func:`model_for`) follow the paper (§4.1) and the authors' Keras code: an
 ``ElmanRNN`` with zero bias, initialized by name (:func:`nnrnn.init.get`), then a linear readout
-at every step (copy) or at the last step (addition, psMNIST).
+at every step (copy) or at the last step (addition, psMNIST). Their sizes, nonlinearity and
+readout come from the :class:`nnrnn.tasks.Task` (:func:`nnrnn.tasks.get_task`).
 """
 
 from __future__ import annotations
@@ -40,13 +41,15 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import init as _init
+from . import tasks as _tasks
+from . import validate
 from .profiles import resolve_device
 
 __all__ = [
@@ -57,7 +60,6 @@ __all__ = [
     "ElmanRNN",
     "SequenceModel",
     "TaskSpec",
-    "TASK_SPECS",
     "model_for",
     "elman",
     "engine_available",
@@ -66,7 +68,8 @@ __all__ = [
 
 Nonlinearity = Literal["elu", "relu", "tanh"]
 Engine = Literal["auto", "cpp", "python", "autograd"]
-NONLINEARITIES: tuple[str, ...] = ("elu", "relu", "tanh")
+#: the names of :data:`nnrnn.validate.NONLINEARITIES`, the package's one nonlinearity table.
+NONLINEARITIES: tuple[str, ...] = tuple(validate.NONLINEARITIES)
 ENGINES: tuple[str, ...] = ("auto", "cpp", "python", "autograd")
 _ACT_CODE = {"elu": 0, "relu": 1, "tanh": 2}
 _ENV = "NNRNN_ENGINE"
@@ -75,14 +78,13 @@ _CSRC = Path(__file__).resolve().parent / "csrc"
 
 # ----------------------------------------------------------------------------- validation
 def _check_choice(value: object, allowed: tuple[str, ...], name: str) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
-    return value
+    return validate.choice(value, name, allowed)
 
 
 def _check_size(n: object, name: str) -> int:
+    """A size: a plain positive ``int`` (``2.0`` and numpy integers are refused, as before)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{name} must be a positive integer, got {n!r}")
+        raise validate.error(name, "a positive integer", n)
     return n
 
 
@@ -104,7 +106,7 @@ def _load_extension():
         errors = []
         for _attempt in range(2):  # a second try covers a race with a concurrent build
             try:
-                from torch.utils import cpp_extension
+                from torch.utils import cpp_extension  # lazy: the C++ extension builds on first use only
 
                 if not hasattr(torch.ops.nnrnn_elman, "backward_batched"):
                     cpp_extension.load(
@@ -307,7 +309,7 @@ def _autograd_loop(
     x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias: Tensor | None, act: str
 ) -> Tensor:
     """The plain reference: a step-by-step loop differentiated by autograd."""
-    f = {"elu": F.elu, "relu": torch.relu, "tanh": torch.tanh}[act]
+    f = validate.NONLINEARITIES[act]
     h = h0
     hs = []
     for t in range(x.shape[0]):
@@ -524,10 +526,8 @@ class SequenceModel(nn.Module):
 # ----------------------------------------------------------------------------- task models
 @dataclass(frozen=True)
 class TaskSpec:
-    """Sizes of a benchmark task's model (Orhan & Pitkow, 2020, §4.1).
-
-    ``per_step`` says whether the readout acts at every step; ``seq_len`` is the paper's T.
-    """
+    """Deprecated: the sizes of a task's model; use the :class:`nnrnn.tasks.Task` itself
+    (:func:`nnrnn.tasks.get_task`), from which :data:`TASK_SPECS` is computed."""
 
     name: str
     input_size: int
@@ -539,13 +539,18 @@ class TaskSpec:
     description: str
 
 
-#: The paper's model for each task. psMNIST uses N = 25 as the paper states (the authors' code
-#: defaults to 100).
-TASK_SPECS: dict[str, TaskSpec] = {
-    "copy": TaskSpec("copy", 10, 9, True, "elu", 100, 500, "one-hot symbols in, 9-way softmax at every step"),
-    "addition": TaskSpec("addition", 2, 1, False, "relu", 100, 750, "indicator + value in, sum out at the last step"),
-    "psmnist": TaskSpec("psmnist", 1, 10, False, "elu", 25, 784, "one pixel per step, 10-way softmax at the last step"),
-}
+def _task_spec(task: _tasks.Task) -> TaskSpec:
+    return TaskSpec(task.name, task.input_size, task.output_size, task.per_step, task.default_nonlinearity,
+                    task.default_hidden, task.T, task.description)
+
+
+def __getattr__(name: str) -> Any:
+    """``TASK_SPECS``, deprecated: computed from the task registry on each access, with a warning."""
+    if name == "TASK_SPECS":
+        warnings.warn("nnrnn.models.TASK_SPECS is deprecated; use nnrnn.tasks.get_task(name) (its input_size, "
+                      "output_size, per_step, default_hidden, default_nonlinearity, T)", DeprecationWarning, stacklevel=2)
+        return {t: _task_spec(_tasks.get_task(t)) for t in _tasks.task_names()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _uniform_(t: Tensor, bound: float, generator: torch.Generator | None) -> None:
@@ -554,7 +559,7 @@ def _uniform_(t: Tensor, bound: float, generator: torch.Generator | None) -> Non
 
 
 def model_for(
-    task: str,
+    task: str | _tasks.Task,
     init: str,
     scale: float,
     *,
@@ -566,7 +571,7 @@ def model_for(
     device: torch.device | str = "cpu",
     engine: Engine | None = None,
 ) -> SequenceModel:
-    r"""Build the paper's model for ``task`` with a named initializer (Orhan & Pitkow, 2020).
+    r"""Build the paper's model for ``task`` (a name or a :class:`nnrnn.tasks.Task`) with a named initializer.
 
     The recurrent and input weights are set by :func:`nnrnn.init.get` ``(init)`` with ``scale``
     (λ for identity/orthogonal, α for chain, β for fb_chain); the RNN bias is zero; the readout
@@ -575,7 +580,9 @@ def model_for(
     generators give identical models on every device.
 
     Args:
-        task: ``"copy"``, ``"addition"`` or ``"psmnist"`` (sizes in :data:`TASK_SPECS`).
+        task: ``"copy"``, ``"addition"``, ``"psmnist"`` (:func:`nnrnn.tasks.get_task`) or a
+            :class:`nnrnn.tasks.Task`, whose ``input_size``, ``output_size``, ``per_step``,
+            ``default_hidden`` and ``default_nonlinearity`` define the model.
         init: ``"identity"``, ``"orthogonal"``, ``"chain"`` or ``"fb_chain"``.
         scale: the initializer's scale.
         hidden_size: ``N``. Default: the task's (100, 100, 25).
@@ -595,15 +602,13 @@ def model_for(
         >>> tuple(model_for("psmnist", "orthogonal", 1.0)(torch.zeros(2, 7, 1)).shape)
         (2, 10)
     """
-    if task not in TASK_SPECS:
-        raise ValueError(f"unknown task {task!r}; expected one of {sorted(TASK_SPECS)}")
-    spec = TASK_SPECS[task]
+    spec = task if isinstance(task, _tasks.Task) else _tasks.get_task(task)
     init_spec = _init.get(init)
     _check_choice(orientation, ("forward", "reversed"), "orientation")
-    n = spec.hidden_size if hidden_size is None else _check_size(hidden_size, "hidden_size")
-    act = spec.nonlinearity if nonlinearity is None else _check_choice(nonlinearity, NONLINEARITIES, "nonlinearity")
+    n = spec.default_hidden if hidden_size is None else _check_size(hidden_size, "hidden_size")
+    act = spec.default_nonlinearity if nonlinearity is None else _check_choice(nonlinearity, NONLINEARITIES, "nonlinearity")
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise ValueError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
+        raise validate.error("dtype", "a floating-point torch.dtype", dtype)
     dev = device if isinstance(device, torch.device) else resolve_device(device)
 
     # skip_init: no draws from the global RNG; every value is set below from ``generator``.

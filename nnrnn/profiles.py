@@ -1,42 +1,143 @@
-"""Run profiles and device selection shared by every chapter.
+"""Run profiles as data: what every profile trains for every task, how, and the shared helpers.
 
-Three profiles exist for every notebook:
+Four profiles exist:
 
 * ``smoke``: CI, seconds per notebook; exercises every code path on tiny sizes.
 * ``demo``: the default; a laptop CPU, minutes per notebook; a reduced version of the paper's
   experiment that each chapter states plainly.
-* ``paper``: the paper's exact settings; meant for a GPU (or a Dask cluster of them).
+* ``paper``: the paper's settings (:mod:`nnrnn.paper`); meant for a GPU or a Dask cluster.
+* ``replicate``: the paper's sequence lengths and models with a reduced, two-stage search
+  (:mod:`nnrnn.replicate`); the chapters render it from the committed run archive.
 
-Each chapter module keeps its own per-profile settings (a frozen dataclass per profile); this
-module holds what they share.
+:data:`SWEEPS` holds every profile's sweep of every synthetic task as data (scales, learning
+rates, seeds and the fixed :class:`nnrnn.train.TrainConfig` fields), :func:`get` returns one of
+them with its executor; :func:`nnrnn.sweep.grid` builds the grid from it. A new profile is a
+table entry here. The ``replicate`` profile has no single grid (its second stage depends on
+the first stage's results), so :func:`get` points to :mod:`nnrnn.replicate` for it. The
+language-model profiles are in :mod:`nnrnn.lm.settings`.
+
+Examples:
+    >>> s = get("copy", "demo")
+    >>> s["lrs"], s["base"]["T"], s["executor"]
+    ((0.0005, 0.0003), 100, 'local')
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import copy
+from typing import Any, Literal, Sequence
 
 import torch
 
-__all__ = ["Profile", "PROFILES", "check_profile", "resolve_device", "cell_timeout", "generator"]
+from . import paper as _paper
+from . import validate
+from .tasks import stream_generator
 
-Profile = Literal["smoke", "demo", "paper"]
-PROFILES: tuple[str, ...] = ("smoke", "demo", "paper")
+__all__ = [
+    "Profile",
+    "PROFILES",
+    "SWEEPS",
+    "EXECUTOR",
+    "PSMNIST_N_TEST",
+    "get",
+    "check_profile",
+    "resolve_device",
+    "cell_timeout",
+    "generator",
+]
+
+Profile = Literal["smoke", "demo", "paper", "replicate"]
+PROFILES: tuple[str, ...] = ("smoke", "demo", "paper", "replicate")
 _DEVICES = ("auto", "cpu", "cuda")
 
-#: per-cell execution timeout (seconds) that papermill enforces for each profile.
-_CELL_TIMEOUT = {"smoke": 300, "demo": 1800, "paper": 48 * 3600}
+#: per-cell execution timeout (seconds) that papermill enforces for each profile; ``replicate``
+#: renders stored runs, as fast as ``demo``.
+_CELL_TIMEOUT = {"smoke": 300, "demo": 1800, "paper": 48 * 3600, "replicate": 1800}
+
+#: the executor of a profile's sweeps (:func:`nnrnn.sweep.run_sweep`): tiny runs in this process,
+#: the others one run per CPU core.
+EXECUTOR: dict[str, str] = {"smoke": "serial", "demo": "local", "paper": "local", "replicate": "local"}
+
+#: MNIST test digits behind the psMNIST test accuracy (:func:`nnrnn.psmnist.evaluate_test_set`);
+#: smoke uses a subset, and says so.
+PSMNIST_N_TEST: dict[str, int] = {"smoke": 500, "demo": _paper.N_MNIST_TEST, "paper": _paper.N_MNIST_TEST,
+                                  "replicate": _paper.N_MNIST_TEST}
+
+_SCALES_ONE = {"identity": (1.0,), "orthogonal": (1.0,), "chain": (1.0,), "fb_chain": (0.04,)}
+_SCALES_TWO = {"identity": (1.0, 1.02), "orthogonal": (1.0, 1.02), "chain": (1.0, 1.02), "fb_chain": (0.02, 0.04)}
+_SMOKE_BASE = dict(T=30, hidden_size=16, n_train=64, n_val=32, epochs=2, evals_per_epoch=2)
+_DEMO_BASE = dict(T=100, hidden_size=100, n_train=32_000, n_val=1_000, epochs=1, evals_per_epoch=10)
+_PAPER = {"scales": _paper.PAPER_SCALES, "lrs": _paper.PAPER_LRS, "seeds": _paper.PAPER_SEEDS}
+_PSMNIST_N = _paper.PSMNIST_HIDDEN_TEXT
+
+#: every profile's sweep per task: ``scales`` (initializer -> scales), ``lrs``, ``seeds`` and
+#: ``base`` (the fixed TrainConfig fields). ``paper`` is the paper's grid and settings; psMNIST's
+#: ``paper`` base holds 10,000 training digits out for validation (the authors validated on the
+#: test digits), our choice.
+SWEEPS: dict[str, dict[str, dict[str, Any]]] = {
+    "copy": {
+        "smoke": {"scales": _SCALES_ONE, "lrs": (1e-3,), "seeds": (1, 2), "base": _SMOKE_BASE},
+        "demo": {"scales": _SCALES_TWO, "lrs": (5e-4, 3e-4), "seeds": (1, 2, 3), "base": _DEMO_BASE},
+        "paper": {**_PAPER, "base": _paper.SYNTHETIC_BASE},
+    },
+    "addition": {
+        "smoke": {"scales": _SCALES_ONE, "lrs": (1e-3,), "seeds": (1, 2), "base": _SMOKE_BASE},
+        "demo": {"scales": _SCALES_TWO, "lrs": (3e-4, 1e-4), "seeds": (1, 2, 3), "base": _DEMO_BASE},
+        "paper": {**_PAPER, "base": _paper.SYNTHETIC_BASE},
+    },
+    "psmnist": {
+        "smoke": {"scales": _SCALES_ONE, "lrs": (1e-3,), "seeds": (1,),
+                  "base": dict(hidden_size=_PSMNIST_N, n_train=64, n_val=64, epochs=1, evals_per_epoch=2)},
+        "demo": {"scales": _SCALES_ONE, "lrs": (8e-4, 3e-4), "seeds": (1, 2, 3),
+                 "base": dict(hidden_size=_PSMNIST_N, n_train=58_000, n_val=2_000, epochs=1, evals_per_epoch=6)},
+        "paper": {**_PAPER, "base": dict(_paper.SYNTHETIC_BASE, hidden_size=_PSMNIST_N,
+                                         n_train=_paper.N_MNIST_TRAIN - 10_000, n_val=10_000)},
+    },
+}
 
 
-def check_profile(profile: str) -> str:
-    """Return ``profile`` if it is known, else raise a ValueError naming the allowed ones.
+def check_profile(profile: str, allowed: Sequence[str] = PROFILES) -> str:
+    """Return ``profile`` if it is one of ``allowed`` (default: every profile), else raise a ValueError.
 
     Examples:
         >>> check_profile("demo")
         'demo'
+        >>> check_profile("replicate", ("smoke", "demo", "paper"))
+        Traceback (most recent call last):
+        ...
+        ValueError: profile must be one of ['smoke', 'demo', 'paper'], got 'replicate'
     """
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {list(PROFILES)}, got {profile!r}")
-    return profile
+    return validate.choice(profile, "profile", tuple(allowed))
+
+
+def get(task: str, profile: str) -> dict[str, Any]:
+    """The sweep of ``task`` on ``profile`` as data: ``scales``, ``lrs``, ``seeds``, ``base`` and ``executor``.
+
+    psMNIST's also holds ``n_test``, the test digits of its test accuracy. The result is a copy:
+    changing it changes nothing here. ``"replicate"`` has no single grid: its runs come from
+    :func:`nnrnn.replicate.pilot_grid` and :func:`nnrnn.replicate.stage2_grid`.
+
+    Examples:
+        >>> get("psmnist", "smoke")["n_test"], get("copy", "paper")["base"]["n_train"]
+        (500, 60000)
+        >>> get("copy", "replicate")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: the 'replicate' profile has no single grid: its runs come in two stages from nnrnn.replicate ...
+    """
+    check_profile(profile)
+    task = validate.choice(task, "task", tuple(SWEEPS))
+    if profile == "replicate":
+        raise ValueError(
+            "the 'replicate' profile has no single grid: its runs come in two stages from nnrnn.replicate "
+            f"(pilot_grid({task!r}), then stage2_grid({task!r}, selection)); run `python -m nnrnn.replicate "
+            f"--task {task}`"
+        )
+    out = copy.deepcopy(SWEEPS[task][profile])
+    out["executor"] = EXECUTOR[profile]
+    if task == "psmnist":
+        out["n_test"] = PSMNIST_N_TEST[profile]
+    return out
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -47,7 +148,7 @@ def resolve_device(device: str = "auto") -> torch.device:
         device(type='cpu')
     """
     if not isinstance(device, str) or not (device in _DEVICES or device.startswith("cuda:")):
-        raise ValueError(f"device must be one of {list(_DEVICES)} or 'cuda:N', got {device!r}")
+        raise validate.error("device", f"one of {list(_DEVICES)} or 'cuda:N'", device)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -56,18 +157,23 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def cell_timeout(profile: str) -> int:
-    """Per-cell timeout in seconds used when papermill executes a notebook on ``profile``."""
+    """Per-cell timeout in seconds used when papermill executes a notebook on ``profile``.
+
+    Examples:
+        >>> cell_timeout("replicate") == cell_timeout("demo")
+        True
+    """
     return _CELL_TIMEOUT[check_profile(profile)]
 
 
 def generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
-    """A fresh ``torch.Generator`` seeded with ``seed`` (the global RNG is never touched).
+    """A fresh ``torch.Generator`` seeded with ``seed``: :func:`nnrnn.tasks.stream_generator` ``(seed)``.
+
+    The theory chapters' single random stream; the global RNG is never touched.
 
     Examples:
         >>> a, b = generator(3), generator(3)
         >>> bool(torch.equal(torch.rand(2, generator=a), torch.rand(2, generator=b)))
         True
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return torch.Generator(device=device).manual_seed(seed)
+    return stream_generator(seed, device=device)

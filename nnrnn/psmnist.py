@@ -1,28 +1,15 @@
-r"""The psMNIST benchmark: MNIST digits read one permuted pixel per step (Orhan & Pitkow, 2020).
+r"""The psMNIST chapter's helpers: the task (re-exported), its grids, test-set metrics and settings table.
 
-The task (Le, Jaitly & Hinton 2015; MNIST by LeCun et al. 1998):
+The task itself, its data and its constants live in :mod:`nnrnn.tasks.psmnist` and are
+re-exported here, so ``nnrnn.psmnist.datasets``, ``nnrnn.psmnist.PsMNISTTask`` and the other
+names keep working. What needs the sweep, the models or the run store sits here, above them:
 
-* each 28 × 28 image is flattened row by row, its 784 pixels are reordered by one fixed random
-  permutation (:func:`nnrnn.data.permutation` ``(seed)``: one permutation per seed, the same
-  for every image and split), scaled to ``[0, 1]``, and fed **one pixel per step**, so
-  ``T = 784`` and the input has one channel;
-* a 10-way linear readout acts **at the last step** only; the loss is the cross-entropy;
-* the random baseline is :math:`\ln 10 \approx 2.303` nats (the paper's Fig. 3 caption), so a
-  run *succeeds* when its final validation loss is below :math:`\tfrac12\ln 10 \approx 1.151`.
+* :func:`grid`: :func:`nnrnn.sweep.grid` for ``"psmnist"`` with the hidden size as an argument;
+* :func:`evaluate_test_set`: the test loss and accuracy of stored runs, stored once per run;
+* :func:`settings_table`: what a profile trains, beside the paper's settings.
 
-**Splits.** The authors' Keras code trained on all 60,000 training digits and validated on the
-10,000 test digits. We chose to keep the test set out of every choice: the validation set is the
-*last* ``n_val`` digits of the MNIST training file and the training set its *first* ``n_train``
-(disjoint for ``n_train + n_val <= 60000``), and the test set is used only for the test
-accuracy reported after training (:func:`evaluate_test_set`). ``validate_on="test"`` in
-:func:`datasets` reproduces the authors' arrangement.
-
-**Hidden size.** The paper's text says N = 25 for psMNIST while the authors' code defaults to
-100; the task default (:attr:`PsMNISTTask.default_hidden`) and every profile here use 25,
-and :func:`grid` takes ``hidden_size=`` to change it.
-
-Images are kept as ``uint8`` (47 MB for the full training set) and converted to ``float32`` one
-batch at a time.
+The profiles' settings (:data:`PROFILE_SETTINGS`, :data:`PAPER_BASE`, :data:`N_TEST`) are
+re-exported from :mod:`nnrnn.profiles`.
 
 Examples:
     >>> task = PsMNISTTask()
@@ -34,18 +21,35 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Literal, Mapping
+from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import data as _data
-from . import tasks as _tasks
+from . import paper as _paper
+from . import profiles as _profiles
+from . import sweep as _sweep
+from . import validate
+from .models import model_for
+from .store import load_weights, run_or_load
+from .tasks import stream_generator
+from .tasks.psmnist import (
+    DEFAULT_HIDDEN,
+    N_CLASSES,
+    N_MNIST_TEST,
+    N_MNIST_TRAIN,
+    PAPER_HIDDEN_CODE,
+    PAPER_HIDDEN_TEXT,
+    T,
+    PsMNISTData,
+    PsMNISTTask,
+    ValidateOn,
+    baseline,
+    datasets,
+    test_set,
+)
 
 __all__ = [
     "T",
@@ -55,6 +59,7 @@ __all__ = [
     "DEFAULT_HIDDEN",
     "PAPER_HIDDEN_TEXT",
     "PAPER_HIDDEN_CODE",
+    "ValidateOn",
     "baseline",
     "PsMNISTData",
     "PsMNISTTask",
@@ -69,219 +74,26 @@ __all__ = [
     "register",
 ]
 
-#: sequence length: one pixel per step.
-T = 784
-N_CLASSES = 10
-N_MNIST_TRAIN = 60_000
-N_MNIST_TEST = 10_000
-#: the hidden size the paper's text states for psMNIST (the default here) ...
-PAPER_HIDDEN_TEXT = 25
-#: ... and the default of the authors' code.
-PAPER_HIDDEN_CODE = 100
-DEFAULT_HIDDEN = PAPER_HIDDEN_TEXT
-
-ValidateOn = Literal["holdout", "test"]
-
-
-def baseline() -> float:
-    r"""Cross-entropy of the uniform guess over 10 classes: :math:`\ln 10` nats.
-
-    Examples:
-        >>> round(baseline(), 3)
-        2.303
-    """
-    return math.log(N_CLASSES)
-
-
-# ----------------------------------------------------------------------------- data
-@lru_cache(maxsize=2)
-def _mnist_flat(split: str, data_dir: str | None, download: bool) -> tuple[Tensor, Tensor]:
-    """MNIST images as ``uint8 (n, 784)`` (row-major) and labels, read once per process."""
-    images, labels = _data.load_mnist(split, data_dir=data_dir, download=download)
-    return images.reshape(images.shape[0], T).contiguous(), labels
-
-
-@dataclass(frozen=True)
-class PsMNISTData(_tasks.TaskData):
-    """A fixed set of permuted digits: ``pixels`` ``uint8 (n, 784)`` already permuted, ``labels`` ``(n,)``.
-
-    :meth:`batch` returns ``float32`` inputs ``(B, 784, 1)`` in ``[0, 1]`` and ``int64`` labels.
-
-    Examples:
-        >>> d = PsMNISTData(torch.full((3, 784), 255, dtype=torch.uint8), torch.tensor([1, 2, 3]))
-        >>> x, y = d.batch(torch.tensor([0, 2]))
-        >>> tuple(x.shape), float(x.max()), y.tolist()
-        ((2, 784, 1), 1.0, [1, 3])
-    """
-
-    pixels: Tensor
-    labels: Tensor
-
-    def __len__(self) -> int:
-        return self.pixels.shape[0]
-
-    def batch(self, index: Tensor) -> tuple[Tensor, Tensor]:
-        x = self.pixels[index].to(torch.float32).div_(255.0).unsqueeze(-1)
-        return x, self.labels[index]
-
-    def to(self, device) -> "PsMNISTData":
-        return PsMNISTData(self.pixels.to(device), self.labels.to(device))
-
-
-def _check_count(n: Any, name: str, upper: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{name} must be a positive integer, got {n!r}")
-    if n > upper:
-        raise ValueError(f"{name} must be at most {upper:,}, got {n:,}")
-    return int(n)
-
-
-def _dir(data_dir: str | os.PathLike | None) -> str | None:
-    return None if data_dir is None else str(data_dir)
-
-
-def datasets(
-    n_train: int,
-    n_val: int,
-    seed: int,
-    *,
-    validate_on: ValidateOn = "holdout",
-    data_dir: str | os.PathLike | None = None,
-    download: bool = True,
-) -> tuple[PsMNISTData, PsMNISTData]:
-    """The training and validation sets of psMNIST for ``seed`` (whose permutation they use).
-
-    Args:
-        n_train: the first ``n_train`` digits of the MNIST training file.
-        n_val: validation digits: the *last* ``n_val`` of the training file
-            (``validate_on="holdout"``, default; ``n_train + n_val <= 60000`` keeps them
-            disjoint) or the first ``n_val`` of the test file (``"test"``, as the authors' code).
-        seed: the run's seed; it selects the pixel permutation (:func:`nnrnn.data.permutation`).
-        validate_on: ``"holdout"`` or ``"test"``.
-        data_dir, download: where MNIST is found (see :mod:`nnrnn.data`).
-
-    Examples:
-        >>> datasets(59_000, 2_000, seed=1)
-        Traceback (most recent call last):
-        ...
-        ValueError: n_train + n_val must be at most 60,000 so that the held-out validation digits are not trained on; got 59,000 + 2,000
-    """
-    if validate_on not in ("holdout", "test"):
-        raise ValueError(f"validate_on must be one of ['holdout', 'test'], got {validate_on!r}")
-    n_train = _check_count(n_train, "n_train", N_MNIST_TRAIN)
-    n_val = _check_count(n_val, "n_val", N_MNIST_TRAIN if validate_on == "holdout" else N_MNIST_TEST)
-    if validate_on == "holdout" and n_train + n_val > N_MNIST_TRAIN:
-        raise ValueError(
-            f"n_train + n_val must be at most {N_MNIST_TRAIN:,} so that the held-out validation digits are not "
-            f"trained on; got {n_train:,} + {n_val:,}"
-        )
-    perm = _data.permutation(seed, T)
-    px, lab = _mnist_flat("train", _dir(data_dir), download)
-    train = PsMNISTData(px[:n_train][:, perm].contiguous(), lab[:n_train].clone())
-    if validate_on == "holdout":
-        val = PsMNISTData(px[-n_val:][:, perm].contiguous(), lab[-n_val:].clone())
-    else:
-        tpx, tlab = _mnist_flat("test", _dir(data_dir), download)
-        val = PsMNISTData(tpx[:n_val][:, perm].contiguous(), tlab[:n_val].clone())
-    return train, val
-
-
-def test_set(
-    seed: int, n: int | None = None, *, data_dir: str | os.PathLike | None = None, download: bool = True
-) -> PsMNISTData:
-    """The MNIST test digits (all 10,000, or the first ``n``) under ``seed``'s permutation."""
-    n = N_MNIST_TEST if n is None else _check_count(n, "n", N_MNIST_TEST)
-    perm = _data.permutation(seed, T)
-    px, lab = _mnist_flat("test", _dir(data_dir), download)
-    return PsMNISTData(px[:n][:, perm].contiguous(), lab[:n].clone())
-
-
-test_set.__test__ = False  # not a pytest test, despite the name
-
-
-# ----------------------------------------------------------------------------- the task
-class PsMNISTTask(_tasks.Task):
-    """psMNIST for the trainer: elu network, 10-way softmax at the last step, cross-entropy.
-
-    ``T`` is always 784 (one pixel per step); the metric ``acc`` is the classification accuracy.
-    The validation set is held out of the training split (see the module docstring).
-
-    Examples:
-        >>> PsMNISTTask(T=100)
-        Traceback (most recent call last):
-        ...
-        ValueError: psMNIST has T = 784 (one pixel per step); got T=100
-    """
-
-    name = "psmnist"
-    T = T
-    input_size = 1
-    output_size = N_CLASSES
-    per_step = False
-    default_hidden = DEFAULT_HIDDEN
-    default_nonlinearity = "elu"
-
-    def __init__(self, T: int | None = None):  # noqa: N803 - the registry passes T
-        if T is not None and T != self.T:
-            raise ValueError(f"psMNIST has T = {self.T} (one pixel per step); got T={T!r}")
-
-    @property
-    def baseline(self) -> float:
-        return baseline()
-
-    def datasets(self, n_train: int, n_val: int, seed: int) -> tuple[PsMNISTData, PsMNISTData]:
-        return datasets(n_train, n_val, seed)
-
-    def loss(self, output: Tensor, target: Tensor) -> Tensor:
-        return F.cross_entropy(output, target)
-
-    def metrics(self, output: Tensor, target: Tensor) -> dict[str, float]:
-        return {"acc": (output.argmax(-1) == target).float().mean().item()}
+#: the ``paper`` profile's fixed settings for psMNIST (:mod:`nnrnn.profiles`; 10,000 training
+#: digits held out for validation, our choice).
+PAPER_BASE: dict[str, Any] = _profiles.SWEEPS["psmnist"]["paper"]["base"]
+#: the reduced grids of the ``smoke`` and ``demo`` profiles (:mod:`nnrnn.profiles`).
+PROFILE_SETTINGS: dict[str, dict[str, Any]] = {p: _profiles.SWEEPS["psmnist"][p] for p in ("smoke", "demo")}
+#: test digits used for the test accuracy on each profile (:data:`nnrnn.profiles.PSMNIST_N_TEST`).
+N_TEST: dict[str, int] = _profiles.PSMNIST_N_TEST
 
 
 def register() -> None:
-    """Make ``"psmnist"`` known to :func:`nnrnn.tasks.get_task` in this process (idempotent)."""
-    if "psmnist" not in _tasks.task_names():
-        _tasks.register_task("psmnist", PsMNISTTask)
-
-
-# ----------------------------------------------------------------------------- sweep grids
-#: held-out validation digits and training digits of the paper profile: the authors trained on
-#: 60,000 and validated on the test set; we hold 10,000 training digits out instead.
-PAPER_BASE: dict[str, Any] = dict(
-    hidden_size=DEFAULT_HIDDEN, n_train=50_000, n_val=10_000, epochs=100, evals_per_epoch=1, early_stop=0.0025
-)
-
-_SCALES_ONE = {"identity": (1.0,), "orthogonal": (1.0,), "chain": (1.0,), "fb_chain": (0.04,)}
-
-#: the reduced grids of the ``smoke`` and ``demo`` profiles (``paper`` is the paper's grid).
-PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
-    "smoke": {
-        "scales": _SCALES_ONE,
-        "lrs": (1e-3,),
-        "seeds": (1,),
-        "base": dict(hidden_size=DEFAULT_HIDDEN, n_train=64, n_val=64, epochs=1, evals_per_epoch=2),
-    },
-    "demo": {
-        "scales": _SCALES_ONE,
-        "lrs": (8e-4, 3e-4),
-        "seeds": (1, 2, 3),
-        "base": dict(hidden_size=DEFAULT_HIDDEN, n_train=58_000, n_val=2_000, epochs=1, evals_per_epoch=6),
-    },
-}
-
-#: test digits used for the test accuracy on each profile (smoke uses a subset, and says so).
-N_TEST: dict[str, int] = {"smoke": 500, "demo": N_MNIST_TEST, "paper": N_MNIST_TEST}
+    """Nothing to do: ``"psmnist"`` is in :mod:`nnrnn.tasks`' registry from the start (kept for callers)."""
 
 
 def grid(profile: str = "demo", *, hidden_size: int = DEFAULT_HIDDEN, base_seed: int = 0, **overrides: Any):
-    """The psMNIST sweep grid of ``profile`` (a :class:`nnrnn.sweep.Grid`).
+    """The psMNIST sweep grid of ``profile``: :func:`nnrnn.sweep.grid` ``("psmnist", profile)`` with N = ``hidden_size``.
 
-    ``paper`` is the paper's grid (9 or 7 scales, 11 learning rates, seeds 1-6: 2,112 runs) with
-    N = ``hidden_size``; ``smoke`` and ``demo`` are reduced (see :data:`PROFILE_SETTINGS`).
-    ``base_seed`` shifts every seed, as in :func:`nnrnn.sweep.grid` (which calls this function
-    for ``"psmnist"``). ``overrides`` replace grid axes (``scales``, ``lrs``, ``seeds``) or any
-    fixed :class:`nnrnn.train.TrainConfig` field.
+    ``paper`` is the paper's grid (9 or 7 scales, 11 learning rates, seeds 1-6: 2,112 runs);
+    ``smoke`` and ``demo`` are reduced (:data:`nnrnn.profiles.SWEEPS`). ``base_seed`` shifts
+    every seed; ``overrides`` replace grid axes (``scales``, ``lrs``, ``seeds``) or any fixed
+    :class:`nnrnn.train.TrainConfig` field.
 
     Examples:
         >>> g = grid("paper")
@@ -292,22 +104,11 @@ def grid(profile: str = "demo", *, hidden_size: int = DEFAULT_HIDDEN, base_seed:
         >>> grid("demo", base_seed=10).seeds
         (11, 12, 13)
     """
-    from . import profiles
-    from . import sweep as _sweep
-
-    register()
-    profiles.check_profile(profile)
-    if profile == "paper":
-        settings = {"scales": _sweep.PAPER_SCALES, "lrs": _sweep.PAPER_LRS, "seeds": _sweep.PAPER_SEEDS, "base": PAPER_BASE}
-    else:
-        settings = PROFILE_SETTINGS[profile]
-    return _sweep.grid_from_settings("psmnist", profile, settings, base_seed=base_seed, hidden_size=hidden_size, **overrides)
+    return _sweep.grid("psmnist", profile, base_seed=base_seed, hidden_size=hidden_size, **overrides)
 
 
 # ----------------------------------------------------------------------------- test metrics
 def _model_from_row(row: Mapping[str, Any], state: Mapping[str, Tensor]):
-    from .models import model_for
-
     nl = row.get("nonlinearity")
     model = model_for(
         "psmnist",
@@ -316,7 +117,7 @@ def _model_from_row(row: Mapping[str, Any], state: Mapping[str, Tensor]):
         hidden_size=int(row["hidden_size"]),
         nonlinearity=None if nl is None or (isinstance(nl, float) and math.isnan(nl)) else nl,
         orientation=row.get("orientation", "forward") or "forward",
-        generator=torch.Generator().manual_seed(0),
+        generator=stream_generator(0),  # any draw: the stored weights replace it
     )
     model.load_state_dict(state)
     return model
@@ -324,8 +125,6 @@ def _model_from_row(row: Mapping[str, Any], state: Mapping[str, Tensor]):
 
 @torch.no_grad()
 def _evaluate_run(row: Mapping[str, Any], n_test: int, root, batch_size: int) -> dict[str, float]:
-    from .sweep import load_weights
-
     if row.get("diverged") or row.get("status") == "diverged":
         return {"test_loss": float("nan"), "test_acc": float("nan")}
     state = load_weights("psmnist", row["hash"], root=root)
@@ -372,9 +171,10 @@ def evaluate_test_set(
     Returns:
         ``runs`` with columns ``test_loss``, ``test_acc`` and ``n_test`` added.
     """
-    from .store import run_or_load
-
-    n_test = N_TEST[profile] if n_test is None else _check_count(n_test, "n_test", N_MNIST_TEST)
+    if n_test is None:
+        n_test = N_TEST[_profiles.check_profile(profile)]
+    else:
+        n_test = validate.integer(n_test, "n_test", low=1, high=N_MNIST_TEST)
     out = runs.copy()
     losses, accs = [], []
     for row in runs.to_dict("records"):
@@ -408,7 +208,6 @@ def settings_table(g, *, n_test: int, paper_n_test: int = N_MNIST_TEST) -> pd.Da
         >>> t.loc["runs per initializer (identity, orthogonal / chains)", "paper (Orhan & Pitkow)"]
         '594 / 462'
     """
-    from . import sweep as _sweep
 
     def column(gr, nt, seeds_text=None):
         c = gr.configs()[0]
@@ -418,7 +217,7 @@ def settings_table(g, *, n_test: int, paper_n_test: int = N_MNIST_TEST) -> pd.Da
         return {
             "sequence length T (steps)": f"{c.seq_len}",
             "hidden units N": f"{c.hidden_size}",
-            "nonlinearity": c.nonlinearity or "elu",
+            "nonlinearity": c.nonlinearity or c.make_task().default_nonlinearity,
             "training digits": f"{c.n_train:,}",
             "validation digits": f"{c.n_val:,} (held out: the last of the training file)",
             "epochs (max)": f"{c.epochs}",
@@ -432,13 +231,16 @@ def settings_table(g, *, n_test: int, paper_n_test: int = N_MNIST_TEST) -> pd.Da
             "test digits (test accuracy)": f"{nt:,}",
         }
 
-    paper = _sweep.Grid("psmnist", dict(_sweep.PAPER_SCALES), _sweep.PAPER_LRS, _sweep.PAPER_SEEDS,
+    paper = _sweep.Grid("psmnist", dict(_paper.PAPER_SCALES), _paper.PAPER_LRS, _paper.PAPER_SEEDS,
                         {**PAPER_BASE}, profile="paper")
     cols = {f"this profile ({g.profile})": column(g, n_test)}
     p = column(paper, paper_n_test)
-    p["training digits"] = "60,000 (authors' code)"
-    p["validation digits"] = "the 10,000 test digits (authors' code)"
-    p["updates per run (max)"] = f"{100 * 60_000 // 16:,} (100 epochs of 3,750; early stop at loss 0.0025)"
+    base, opt = _paper.SYNTHETIC_BASE, _paper.OPTIMIZER
+    per_epoch = N_MNIST_TRAIN // opt["batch_size"]
+    p["training digits"] = f"{N_MNIST_TRAIN:,} (authors' code)"
+    p["validation digits"] = f"the {N_MNIST_TEST:,} test digits (authors' code)"
+    p["updates per run (max)"] = (f"{base['epochs'] * per_epoch:,} ({base['epochs']} epochs of {per_epoch:,}; "
+                                  f"early stop at loss {base['early_stop']:g})")
     p["hidden units N"] = f"{PAPER_HIDDEN_TEXT} (text; code default {PAPER_HIDDEN_CODE})"
     p["test digits (test accuracy)"] = "not reported"
     cols["paper (Orhan & Pitkow)"] = p

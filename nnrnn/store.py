@@ -11,6 +11,11 @@ Two layouts share one hashing and one atomic-write mechanism:
   directory is written under a temporary name and renamed into place, so a killed process
   never leaves a half-written run that looks finished.
 
+This module owns the run directory at both ends: it writes a run (:func:`run_payload`,
+:func:`write_run_payload`), says whether it is stored and intact (:func:`run_status`,
+:func:`is_stored`) and reads it back (:func:`read_run_meta`, :func:`stored_runs`,
+:func:`load_history`, :func:`load_weights`).
+
 The default root is the repository's ``data/`` folder when the package is used from a
 checkout, else ``~/.cache/nnrnn``; ``NNRNN_RESULTS_DIR`` overrides it.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import os
@@ -30,9 +36,13 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable, Iterable, Literal, Mapping
 
 import numpy as np
+import pandas as pd
+import torch
+
+from . import __version__
 
 __all__ = [
     "canonical_json",
@@ -52,6 +62,13 @@ __all__ = [
     "run_status",
     "read_run_meta",
     "machine",
+    "run_folder",
+    "is_stored",
+    "stored_runs",
+    "load_history",
+    "load_weights",
+    "run_payload",
+    "check_writable",
 ]
 
 #: a run's hash as it names its folder: 12 lower-case hex digits (:func:`config_hash`).
@@ -148,10 +165,6 @@ def machine() -> str:
 
 def provenance(device: str | None = None) -> dict[str, Any]:
     """Versions and place of a computation: nnrnn version, git SHA, torch version, device, machine, threads."""
-    import torch
-
-    from . import __version__
-
     return {
         "nnrnn_version": __version__,
         "git_sha": git_sha(),
@@ -340,6 +353,92 @@ def write_run_payload(
         (tmp / "config.json").write_text(json.dumps(json_safe(meta), indent=2, sort_keys=True))
 
     return write_run_dir(final, write, replace=run_status(final) in ("incomplete", "corrupt"))
+
+
+def run_payload(result: Any) -> dict[str, Any]:
+    """A finished run's files as plain data, for :func:`write_run_payload` (and to send from a worker).
+
+    ``result`` is a :class:`nnrnn.train.RunResult`: ``config`` (with ``hash()`` and ``as_dict()``),
+    ``summary()``, ``history``, ``state_dict``, ``device``, ``wall_s`` and ``extra``.
+
+    Returns:
+        ``{"hash", "config", "result", "provenance", "history_csv", "weights"}`` with the history
+        as CSV text and the weights as ``torch.save`` bytes.
+    """
+    buf = io.BytesIO()
+    torch.save(result.state_dict, buf)
+    prov = provenance(result.device)
+    prov.update(wall_s=result.wall_s, **result.extra)
+    return {
+        "hash": result.config.hash(),
+        "config": result.config.as_dict(),
+        "result": result.summary(),
+        "provenance": prov,
+        "history_csv": result.history.to_csv(index=False),
+        "weights": buf.getvalue(),
+    }
+
+
+def check_writable(base: str | os.PathLike) -> None:
+    """Fail before training when the run store under ``base`` cannot be written (rather than losing the work after)."""
+    base = Path(base)
+    try:
+        (base / "runs").mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=base / "runs", prefix=".write-probe-", delete=True)
+        probe.close()
+    except OSError as exc:
+        raise ValueError(f"the results root {base} is not writable ({exc.strerror or exc}); pass a writable root") from None
+
+
+# ----------------------------------------------------------------------------- reading runs
+def run_folder(task: str, hash: str, root: str | os.PathLike | None = None) -> Path:
+    """The folder of a stored run: ``<root>/runs/<task>/<hash>``.
+
+    Examples:
+        >>> run_folder("copy", "0123456789ab", "/tmp/r").as_posix()
+        '/tmp/r/runs/copy/0123456789ab'
+    """
+    return results_root(root) / "runs" / task / hash
+
+
+def is_stored(task: str, hash: str, root: str | os.PathLike | None = None) -> bool:
+    """Whether the run is in the store, complete and intact (:func:`run_status` is ``"ok"``)."""
+    return run_status(run_folder(task, hash, root)) == "ok"
+
+
+def stored_runs(task: str, hashes: Iterable[str] | None = None, root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """The parsed ``config.json`` of every finished run of ``task`` (or of those in ``hashes``), by folder name.
+
+    Folders without ``config.json`` (incomplete runs) and hidden ones (temporary) are skipped.
+    """
+    want = None if hashes is None else set(hashes)
+    folder = results_root(root) / "runs" / task
+    metas = []
+    if folder.is_dir():
+        for d in sorted(folder.iterdir()):
+            if d.name.startswith(".") or not (d / "config.json").is_file() or (want is not None and d.name not in want):
+                continue
+            metas.append(json.loads((d / "config.json").read_text()))
+    return metas
+
+
+def load_history(runs: pd.DataFrame, *, root: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The validation histories of ``runs`` (a :func:`nnrnn.sweep.load_runs` table) in long form.
+
+    Each history row gets the run's ``hash``, ``init``, ``scale``, ``lr`` and ``seed``.
+    """
+    frames = []
+    for r in runs.itertuples(index=False):
+        h = pd.read_csv(run_folder(r.task, r.hash, root) / "history.csv")
+        frames.append(h.assign(hash=r.hash, init=r.init, scale=r.scale, lr=r.lr, seed=r.seed))
+    if not frames:
+        return pd.DataFrame(columns=["update", "epoch", "train_loss", "val_loss", "wall_s", "hash", "init", "scale", "lr", "seed"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_weights(task: str, hash: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The final ``state_dict`` of a stored run (loaded with ``weights_only=True``)."""
+    return torch.load(run_folder(task, hash, root) / "weights.pt", weights_only=True, map_location="cpu")
 
 
 class ResultMissing(FileNotFoundError):

@@ -7,31 +7,24 @@ each point a :class:`nnrnn.train.TrainConfig`. Grids for every task and profile 
 * ``smoke``: seconds; one tiny run per initializer, exercising every code path;
 * ``demo``: a reduced grid and shorter sequences and training, for a 2-core CPU in about ten
   minutes per chapter (the chapters state exactly how it differs from the paper);
-* ``paper``: the paper's grid: 9 scales for identity and orthogonal, 7 for chain and feedback
-  chain, 11 learning rates, seeds 1-6, 60,000/10,000 sequences, up to 100 epochs, early stop at
-  0.0025: 2,112 runs per task.
+* ``paper``: the paper's grid (:mod:`nnrnn.paper`): 9 scales for identity and orthogonal, 7
+  for chain and feedback chain, 11 learning rates, seeds 1-6, 60,000/10,000 sequences, up to
+  100 epochs, early stop at 0.0025: 2,112 runs per task.
 
-**Run store.** Every finished run is written atomically to
-``<root>/runs/<task>/<config-hash>/`` (see :func:`nnrnn.store.write_run_dir`):
+Every profile's settings are data in :mod:`nnrnn.profiles`; the ``replicate`` profile's
+two-stage grids are built by :mod:`nnrnn.replicate`.
 
-* ``config.json``: the config, its hash, a result summary (status, final and best validation
-  loss, baseline, success, wall time, updates) and provenance;
-* ``history.csv``: one row per validation point;
-* ``weights.pt``: the final ``state_dict`` (``torch.save``; load with ``weights_only=True``).
+**Run store.** Every finished run is written atomically to ``<root>/runs/<task>/<config-hash>/``
+(``config.json`` with the config, a result summary and provenance; ``history.csv``;
+``weights.pt``) by :mod:`nnrnn.store`, which also reads it back. Workers return the run's files
+to the process that called :func:`run_sweep`, which writes them, so a Dask cluster needs no
+shared file system. Re-running a sweep skips the stored runs: a killed sweep loses nothing
+that had finished.
 
-Workers return the run's files to the process that called :func:`run_sweep`, which writes them,
-so a Dask cluster needs no shared file system. Re-running a sweep skips the runs already in
-the store: a killed sweep resumes and loses nothing that had finished.
-
-**Execution** is pluggable through :mod:`concurrent.futures`:
-
-* ``"local"`` (default): a process pool of ``os.cpu_count()`` workers on this machine, each
-  run with one torch thread; no server;
-* ``"serial"``: in this process, one run after another (notebooks, tests, debugging);
-* ``"dask"``: a Dask ``distributed`` cluster, given by ``scheduler="tcp://host:8786"`` (a
-  cluster started with ``dask scheduler`` / ``dask worker``, or on Slurm/PBS with
-  dask-jobqueue), or a ``LocalCluster`` when no scheduler is given;
-* any ``concurrent.futures.Executor`` instance.
+**Execution** is pluggable (:mod:`nnrnn.executors`): ``"local"`` (default, a process pool on
+this machine), ``"serial"`` (this process), ``"dask"`` (a cluster started with ``dask
+scheduler`` / ``dask worker``, or on Slurm/PBS with dask-jobqueue) or any
+``concurrent.futures.Executor``; every run uses one torch thread.
 
 ``python -m nnrnn.sweep --task copy --profile paper --executor dask --scheduler tcp://host:8786``
 runs the paper's copy sweep on a cluster.
@@ -40,33 +33,46 @@ runs the paper's copy sweep on a cluster.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import atexit
 import dataclasses
-import io
 import itertools
-import json
-import multiprocessing as mp
 import os
+import shutil
 import sys
 import tempfile
 import time
 import warnings
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from tqdm.std import tqdm
 
 from . import init as _init
 from . import lockstep as _lockstep
 from . import paper as _paper
+from . import profiles as _profiles
 from . import tasks as _tasks
-from .profiles import check_profile
+from . import validate
+from .executors import EXECUTORS, ExecutorKind, SerialExecutor, open_executor, torch_threads
 from .resources import default_workers
-from .store import ResultMissing, config_hash, provenance, read_run_meta, results_root, run_status, write_run_payload
-from .train import RunResult, TrainConfig, train
+from .store import (
+    ResultMissing,
+    check_writable,
+    config_hash,
+    is_stored,
+    load_history,
+    load_weights,
+    results_root,
+    run_folder,
+    run_payload,
+    stored_runs,
+    write_run_payload,
+)
+from .train import TrainConfig, train
 
 __all__ = [
     "Grid",
@@ -93,9 +99,7 @@ __all__ = [
     "best_curves",
 ]
 
-ExecutorKind = Literal["local", "serial", "dask"]
 Cache = Literal["auto", "require", "off"]
-_EXECUTORS = ("local", "serial", "dask")
 _CACHES = ("auto", "require", "off")
 _INITS = ("identity", "orthogonal", "chain", "fb_chain")
 
@@ -134,8 +138,7 @@ class Grid:
     profile: str = "custom"
 
     def __post_init__(self) -> None:
-        if self.task not in _tasks.known_tasks():
-            raise ValueError(f"unknown task {self.task!r}; expected one of {_tasks.known_tasks()}")
+        validate.choice(self.task, "task", tuple(_tasks.known_tasks()))
         if not isinstance(self.scales, Mapping) or not self.scales:
             raise ValueError("the grid is empty: give at least one initializer in scales={init: (scale, ...)}")
         for name, values in self.scales.items():
@@ -188,42 +191,13 @@ class Grid:
         )
 
 
-#: demo and smoke settings per task (see :func:`grid`).
-_PROFILE_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
-    "copy": {
-        "smoke": {
-            "scales": {"identity": (1.0,), "orthogonal": (1.0,), "chain": (1.0,), "fb_chain": (0.04,)},
-            "lrs": (1e-3,),
-            "seeds": (1, 2),
-            "base": dict(T=30, hidden_size=16, n_train=64, n_val=32, epochs=2, evals_per_epoch=2),
-        },
-        "demo": {
-            "scales": {"identity": (1.0, 1.02), "orthogonal": (1.0, 1.02), "chain": (1.0, 1.02), "fb_chain": (0.02, 0.04)},
-            "lrs": (5e-4, 3e-4),
-            "seeds": (1, 2, 3),
-            "base": dict(T=100, hidden_size=100, n_train=32_000, n_val=1_000, epochs=1, evals_per_epoch=10),
-        },
-    },
-    "addition": {
-        "smoke": {
-            "scales": {"identity": (1.0,), "orthogonal": (1.0,), "chain": (1.0,), "fb_chain": (0.04,)},
-            "lrs": (1e-3,),
-            "seeds": (1, 2),
-            "base": dict(T=30, hidden_size=16, n_train=64, n_val=32, epochs=2, evals_per_epoch=2),
-        },
-        "demo": {
-            "scales": {"identity": (1.0, 1.02), "orthogonal": (1.0, 1.02), "chain": (1.0, 1.02), "fb_chain": (0.02, 0.04)},
-            "lrs": (3e-4, 1e-4),
-            "seeds": (1, 2, 3),
-            "base": dict(T=100, hidden_size=100, n_train=32_000, n_val=1_000, epochs=1, evals_per_epoch=10),
-        },
-    },
-}
-_PAPER_BASE = _paper.SYNTHETIC_BASE
+_PAPER_BASE = _paper.SYNTHETIC_BASE  # kept for callers (nnrnn.replicate)
 
 
 def grid(task: str, profile: str = "demo", *, base_seed: int = 0, **overrides: Any) -> Grid:
-    """The sweep grid of ``task`` for ``profile`` (``smoke``, ``demo`` or ``paper``).
+    """The sweep grid of ``task`` for ``profile`` (``smoke``, ``demo`` or ``paper``; :func:`nnrnn.profiles.get`).
+
+    The ``replicate`` profile's grids come from :mod:`nnrnn.replicate` (two stages).
 
     ``base_seed`` shifts every seed (the paper's seeds 1-6 are ``base_seed=0``).
     ``overrides`` replace grid axes (``scales``, ``lrs``, ``seeds``) or fixed settings (any
@@ -235,17 +209,7 @@ def grid(task: str, profile: str = "demo", *, base_seed: int = 0, **overrides: A
         >>> grid("copy", "smoke").configs()[0].T
         30
     """
-    check_profile(profile)
-    if task == "psmnist":  # its grids live with the task (N = 25, held-out validation digits)
-        from .psmnist import grid as _psmnist_grid
-
-        return _psmnist_grid(profile, base_seed=base_seed, **overrides)
-    if task not in _PROFILE_SETTINGS:
-        raise ValueError(f"no sweep profiles for task {task!r}; expected one of {sorted(_PROFILE_SETTINGS)}")
-    if profile == "paper":
-        settings = {"scales": PAPER_SCALES, "lrs": PAPER_LRS, "seeds": PAPER_SEEDS, "base": _PAPER_BASE}
-    else:
-        settings = _PROFILE_SETTINGS[task][profile]
+    settings = _profiles.get(task, profile)
     return grid_from_settings(task, profile, settings, base_seed=base_seed, **overrides)
 
 
@@ -263,8 +227,7 @@ def grid_from_settings(
     lrs = overrides.pop("lrs", lrs)
     seeds = overrides.pop("seeds", seeds)
     base.update(overrides)
-    if isinstance(base_seed, bool) or not isinstance(base_seed, int) or base_seed < 0:
-        raise ValueError(f"base_seed must be a non-negative integer, got {base_seed!r}")
+    base_seed = validate.non_negative_int(base_seed, "base_seed")
     seeds = tuple(base_seed + int(s) for s in seeds)
     return Grid(task, scales, lrs, seeds, base, profile=profile)
 
@@ -308,8 +271,8 @@ def settings_table(g: Grid, reference: Grid | None = None) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- the store
 def run_dir(cfg: TrainConfig, root: str | os.PathLike | None = None) -> Path:
-    """The folder of ``cfg``'s run: ``<root>/runs/<task>/<hash>``."""
-    return results_root(root) / "runs" / cfg.task / cfg.hash()
+    """The folder of ``cfg``'s run: ``<root>/runs/<task>/<hash>`` (:func:`nnrnn.store.run_folder`)."""
+    return run_folder(cfg.task, cfg.hash(), root)
 
 
 def is_finished(cfg: TrainConfig, root: str | os.PathLike | None = None) -> bool:
@@ -318,44 +281,7 @@ def is_finished(cfg: TrainConfig, root: str | os.PathLike | None = None) -> bool
     An incomplete run (no ``config.json``) or a corrupt one (a file whose SHA-256 differs from
     the one recorded) is not finished: the sweep trains it again and replaces it.
     """
-    return run_status(run_dir(cfg, root)) == "ok"
-
-
-#: memory one lockstep run needs beyond its data, per (T x B x N) hidden state value (bytes): the
-#: state and its gradient buffers, inputs and logits, with headroom.
-_BYTES_PER_STATE = 24
-
-
-def _payload(result: RunResult) -> dict[str, Any]:
-    """A run's files as plain data: config, result summary, provenance, history CSV, weights bytes."""
-    import torch
-
-    buf = io.BytesIO()
-    torch.save(result.state_dict, buf)
-    prov = provenance(result.device)
-    prov.update(wall_s=result.wall_s, **result.extra)
-    return {
-        "hash": result.config.hash(),
-        "config": result.config.as_dict(),
-        "result": result.summary(),
-        "provenance": prov,
-        "history_csv": result.history.to_csv(index=False),
-        "weights": buf.getvalue(),
-    }
-
-
-@contextlib.contextmanager
-def _threads(threads: int | None) -> Iterator[None]:
-    """Run with ``threads`` torch intra-op threads (``None``: leave them), restoring the setting after."""
-    import torch
-
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return is_stored(cfg.task, cfg.hash(), root)
 
 
 def run_one(cfg: TrainConfig | Mapping[str, Any], threads: int | None = 1, progress: bool | None = False) -> dict[str, Any]:
@@ -373,8 +299,8 @@ def run_one(cfg: TrainConfig | Mapping[str, Any], threads: int | None = 1, progr
     """
     if not isinstance(cfg, TrainConfig):
         cfg = TrainConfig.from_dict(dict(cfg))
-    with _threads(threads):
-        return _payload(train(cfg, progress=progress))
+    with torch_threads(threads):
+        return run_payload(train(cfg, progress=progress))
 
 
 def group_id(cfgs: Sequence[TrainConfig]) -> str:
@@ -396,9 +322,9 @@ def run_group(
     """
     cfgs = [c if isinstance(c, TrainConfig) else TrainConfig.from_dict(dict(c)) for c in cfgs]
     ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"{group_id(cfgs)}.pt"
-    with _threads(threads):
+    with torch_threads(threads):
         results = _lockstep.train_group(cfgs, progress=progress, checkpoint=ckpt, checkpoint_every_s=checkpoint_every_s)
-    return [_payload(r) for r in results]
+    return [run_payload(r) for r in results]
 
 
 def plan_groups(cfgs: Sequence[TrainConfig], workers: int, group_size: int | None = None) -> list[list[TrainConfig]]:
@@ -413,17 +339,14 @@ def plan_groups(cfgs: Sequence[TrainConfig], workers: int, group_size: int | Non
     return _lockstep.group_configs(cfgs, group_size)
 
 
-def _store(payload: Mapping[str, Any], root: str | os.PathLike | None, cfg: TrainConfig) -> Path:
-    """Write a run's files atomically into the store under the hash of the submitted ``cfg``."""
-    return write_run_payload(payload, cfg.task, root, expected_hash=cfg.hash())
-
-
 @dataclass
 class SweepReport:
-    """What :func:`run_sweep` did.
+    """What :func:`run_sweep` did; close it (or use it in a ``with`` block) to remove a temporary root.
 
     Attributes:
         root: the results root the runs are stored under.
+        temporary: whether ``root`` is the temporary root of a ``cache="off"`` sweep, which
+            :meth:`close` removes (and, at the latest, the end of the process).
         task: the task.
         hashes: the hash of every config of the sweep, in grid order.
         ran: hashes of the runs trained by this call.
@@ -439,67 +362,24 @@ class SweepReport:
     skipped: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     wall_s: float = 0.0
+    temporary: bool = False
+
+    def close(self) -> None:
+        """Remove the temporary root of a ``cache="off"`` sweep; nothing to do for a sweep into the store."""
+        if self.temporary:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> "SweepReport":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return (
             f"SweepReport(task={self.task!r}, runs={len(self.hashes)}, ran={len(self.ran)}, "
             f"skipped={len(self.skipped)}, errors={len(self.errors)}, wall_s={self.wall_s:.1f}, root={str(self.root)!r})"
         )
-
-
-class _SerialExecutor(Executor):
-    """Runs each submitted call at once in this process (the ``"serial"`` executor)."""
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        fut: Future = Future()
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            fut.set_exception(exc)
-        return fut
-
-
-@contextlib.contextmanager
-def open_executor(kind: str | Executor, max_workers: int | None, scheduler: str | None) -> Iterator[tuple[Executor, int | None]]:
-    """Yield ``(executor, threads_per_run)`` for ``kind`` and shut it down afterwards."""
-    if isinstance(kind, Executor):
-        yield kind, 1
-        return
-    if kind not in _EXECUTORS:
-        raise ValueError(f"executor must be one of {list(_EXECUTORS)} or a concurrent.futures.Executor, got {kind!r}")
-    if max_workers is not None and (isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1):
-        raise ValueError(f"max_workers must be a positive integer or None, got {max_workers!r}")
-    if kind == "serial":
-        yield _SerialExecutor(), 1
-        return
-    if kind == "local":
-        workers = max_workers or default_workers()
-        ex = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
-        try:
-            yield ex, 1
-        finally:
-            ex.shutdown(wait=True, cancel_futures=True)
-        return
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("executor='dask' needs Dask distributed: pip install 'nnrnn[dask]'") from exc
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=max_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = Client(cluster)
-    else:
-        client = Client(scheduler)
-    try:
-        yield client.get_executor(pure=False), 1
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def run_sweep(
@@ -533,8 +413,12 @@ def run_sweep(
             when ``scheduler`` is ``None``.
         scheduler: a Dask scheduler address such as ``"tcp://host:8786"`` (with ``executor="dask"``).
         cache: ``"auto"`` skips stored runs and trains the rest; ``"require"`` trains nothing
-            and raises :class:`nnrnn.store.ResultMissing` if any run is missing; ``"off"`` trains
-            everything into a fresh temporary root (``report.root``) and leaves the store alone.
+            and raises :class:`nnrnn.store.ResultMissing` if any run is missing; ``"off"``
+            computes everything and stores nothing, as in :func:`nnrnn.store.run_or_load`: the
+            runs are trained into a fresh temporary root (``report.root``, a
+            ``nnrnn-cache-off-*`` folder, ``report.temporary``) to be read from, which
+            ``report.close()`` or the end of a ``with run_sweep(...) as report:`` block removes
+            (at the latest, the end of the process). The store under ``root`` is not touched.
         progress: a tqdm bar over runs; ``None`` shows it only on a terminal.
         on_result: called as ``on_result(cfg, summary)`` after each run is stored.
         raise_errors: after the sweep, raise a ``RuntimeError`` if any run raised (the other
@@ -546,13 +430,10 @@ def run_sweep(
     Returns:
         a :class:`SweepReport`.
     """
-    from tqdm.std import tqdm
-
     t0 = time.perf_counter()
-    if cache not in _CACHES:
-        raise ValueError(f"cache must be one of {list(_CACHES)}, got {cache!r}")
-    if group_size is not None and (isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1):
-        raise ValueError(f"group_size must be a positive integer or None, got {group_size!r}")
+    validate.choice(cache, "cache", _CACHES)
+    if group_size is not None:
+        group_size = validate.positive_int(group_size, "group_size")
     if scheduler is not None and executor != "dask":
         raise ValueError(f"scheduler={scheduler!r} is only used with executor='dask', got executor={executor!r}")
     cfgs = configs.configs() if isinstance(configs, Grid) else list(configs)
@@ -560,14 +441,15 @@ def run_sweep(
         raise ValueError("the sweep is empty: no configs to run")
     for c in cfgs:
         if not isinstance(c, TrainConfig):
-            raise ValueError(f"configs must be TrainConfig objects, got {type(c).__name__}")
+            raise validate.error("configs", "TrainConfig objects", type(c).__name__, raw=True)
     tasks = sorted({c.task for c in cfgs})
     if len(tasks) != 1:
-        raise ValueError(f"a sweep runs one task, got {tasks}")
-    if cache == "off":
-        root = tempfile.mkdtemp(prefix="nnrnn-sweep-")
+        raise validate.error("a sweep's configs", "of one task", tasks)
+    if cache == "off":  # compute and store nothing: a temporary root, removed by report.close() or at exit
+        root = tempfile.mkdtemp(prefix="nnrnn-cache-off-")
+        atexit.register(shutil.rmtree, root, True)
     base = results_root(root)
-    report = SweepReport(base, tasks[0], [c.hash() for c in cfgs])
+    report = SweepReport(base, tasks[0], [c.hash() for c in cfgs], temporary=cache == "off")
 
     unique: dict[str, TrainConfig] = {}
     for c, h in zip(cfgs, report.hashes):
@@ -587,7 +469,7 @@ def run_sweep(
     if not todo:
         report.wall_s = time.perf_counter() - t0
         return report
-    _check_writable(base)
+    check_writable(base)
     ckpt_dir = base / "checkpoints" / tasks[0]
 
     bar = tqdm(total=len(todo), disable=(not progress) if progress is not None else None, desc=f"{tasks[0]} sweep", unit="run")
@@ -613,7 +495,7 @@ def run_sweep(
                     bar.update(len(group))
                     return
                 for c, payload in zip(group, payloads):
-                    _store(payload, base, c)
+                    write_run_payload(payload, c.task, base, expected_hash=c.hash())  # under the submitted hash
                     report.ran.append(c.hash())
                     bar.update(1)
                     bar.set_postfix(status=payload["result"]["status"])
@@ -622,7 +504,7 @@ def run_sweep(
 
             futures: dict[Future, list[TrainConfig]] = {}
             try:
-                if isinstance(ex, _SerialExecutor):  # runs at submit: store each group before the next
+                if isinstance(ex, SerialExecutor):  # runs at submit: store each group before the next
                     for g in (g for g in groups if g):
                         collect(submit(g), g)
                 else:
@@ -637,6 +519,7 @@ def run_sweep(
         bar.close()
         report.wall_s = time.perf_counter() - t0
     if report.errors and raise_errors:
+        report.close()
         first = next(iter(report.errors.items()))
         raise RuntimeError(
             f"{len(report.errors)} of {len(todo)} runs raised (the others are stored); first: {first[0]}: {first[1]}"
@@ -644,22 +527,9 @@ def run_sweep(
     return report
 
 
-def _check_writable(base: Path) -> None:
-    """Fail before training when the store cannot be written (rather than losing the work after)."""
-    try:
-        (base / "runs").mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=base / "runs", prefix=".write-probe-", delete=True)
-        probe.close()
-    except OSError as exc:
-        raise ValueError(f"the results root {base} is not writable ({exc.strerror or exc}); pass a writable root") from None
-
-
 # ----------------------------------------------------------------------------- loading
 def _hashes_of(configs: Grid | Iterable[TrainConfig] | None) -> set[str] | None:
-    if configs is None:
-        return None
-    cfgs = configs.configs() if isinstance(configs, Grid) else list(configs)
-    return {c.hash() for c in cfgs}
+    return None if configs is None else {c.hash() for c in (configs.configs() if isinstance(configs, Grid) else configs)}
 
 
 def load_runs(
@@ -678,53 +548,24 @@ def load_runs(
     Returns:
         columns ``hash``, every :class:`TrainConfig` field, ``status``, ``final_val_loss``,
         ``best_val_loss``, ``baseline``, ``success``, ``diverged``, ``wall_s``, ``n_updates``
-        and ``device``, sorted by init, scale, lr and seed.
+        and ``run_device``, sorted by init, scale, lr and seed.
     """
-    want = _hashes_of(configs)
-    folder = results_root(root) / "runs" / task
     rows = []
-    if folder.is_dir():
-        for d in sorted(folder.iterdir()):
-            meta_path = d / "config.json"
-            if d.name.startswith(".") or not meta_path.is_file() or (want is not None and d.name not in want):
-                continue
-            meta = json.loads(meta_path.read_text())
-            res = meta["result"]
-            row = {"hash": meta["hash"], **meta["config"]}
-            for k in ("status", "final_val_loss", "best_val_loss", "baseline", "wall_s", "n_updates", "device"):
-                v = res.get(k)
-                row[k if k != "device" else "run_device"] = float("nan") if v is None and k.endswith("loss") else v
-            row["diverged"] = res["status"] == "diverged"
-            row["success"] = bool(_tasks.succeeded(row["final_val_loss"], row["baseline"]))
-            rows.append(row)
+    for meta in stored_runs(task, _hashes_of(configs), root):
+        res = meta["result"]
+        row = {"hash": meta["hash"], **meta["config"]}
+        for k in ("status", "final_val_loss", "best_val_loss", "baseline", "wall_s", "n_updates", "device"):
+            v = res.get(k)
+            row[k if k != "device" else "run_device"] = float("nan") if v is None and k.endswith("loss") else v
+        row["diverged"] = res["status"] == "diverged"
+        row["success"] = bool(_tasks.succeeded(row["final_val_loss"], row["baseline"]))
+        rows.append(row)
     cols = ["hash", *[f.name for f in dataclasses.fields(TrainConfig)], "status", "final_val_loss", "best_val_loss",
             "baseline", "success", "diverged", "wall_s", "n_updates", "run_device"]
     df = pd.DataFrame(rows, columns=cols)
     if len(df):
         df = df.sort_values(["init", "scale", "lr", "seed"], kind="stable").reset_index(drop=True)
     return df
-
-
-def load_history(runs: pd.DataFrame, *, root: str | os.PathLike | None = None) -> pd.DataFrame:
-    """The validation histories of ``runs`` (a :func:`load_runs` table) in long form.
-
-    Each history row gets the run's ``hash``, ``init``, ``scale``, ``lr`` and ``seed``.
-    """
-    frames = []
-    base = results_root(root)
-    for r in runs.itertuples(index=False):
-        h = pd.read_csv(base / "runs" / r.task / r.hash / "history.csv")
-        frames.append(h.assign(hash=r.hash, init=r.init, scale=r.scale, lr=r.lr, seed=r.seed))
-    if not frames:
-        return pd.DataFrame(columns=["update", "epoch", "train_loss", "val_loss", "wall_s", "hash", "init", "scale", "lr", "seed"])
-    return pd.concat(frames, ignore_index=True)
-
-
-def load_weights(task: str, hash: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The final ``state_dict`` of a stored run (loaded with ``weights_only=True``)."""
-    import torch
-
-    return torch.load(results_root(root) / "runs" / task / hash / "weights.pt", weights_only=True, map_location="cpu")
 
 
 # ----------------------------------------------------------------------------- summaries
@@ -760,8 +601,7 @@ def best_settings(runs: pd.DataFrame, select: Literal["mean_final"] = "mean_fina
         one row per init: ``scale``, ``lr``, ``mean_final_val_loss``, ``sem_final_val_loss``,
         ``n_seeds``, ``n_success``.
     """
-    if select != "mean_final":
-        raise ValueError(f"select must be one of ['mean_final'], got {select!r}")
+    validate.choice(select, "select", ("mean_final",))
     df = runs.assign(_loss=runs["final_val_loss"].where(~runs["diverged"], np.inf).fillna(np.inf))
     agg = (
         df.groupby(["init", "scale", "lr"])
@@ -816,13 +656,11 @@ def best_curves(history: pd.DataFrame, best: pd.DataFrame, column: str = "val_lo
 
 # ----------------------------------------------------------------------------- CLI
 def _main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m nnrnn.sweep",
-        description="Run (or resume) a sweep of vanilla-RNN training runs and store each run.",
-    )
-    p.add_argument("--task", required=True, choices=sorted([*_PROFILE_SETTINGS, "psmnist"]))
-    p.add_argument("--profile", default="demo", choices=["smoke", "demo", "paper"])
-    p.add_argument("--executor", default="local", choices=list(_EXECUTORS))
+    p = argparse.ArgumentParser(prog="python -m nnrnn.sweep",
+                                description="Run (or resume) a sweep of vanilla-RNN training runs and store each run.")
+    p.add_argument("--task", required=True, choices=sorted(_profiles.SWEEPS))
+    p.add_argument("--profile", default="demo", choices=list(_profiles.SWEEPS["copy"]))  # replicate: nnrnn.replicate
+    p.add_argument("--executor", default="local", choices=list(EXECUTORS))
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
     p.add_argument("--root", default=None, help="results root (default: the repository's data/ folder)")

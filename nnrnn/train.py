@@ -37,12 +37,16 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
+from tqdm.std import tqdm
 
 from . import analysis as _analysis
 from . import init as _init
 from . import paper as _paper
 from . import tasks as _tasks
+from . import validate
+from .models import model_for
 from .profiles import resolve_device
+from .store import config_hash
 
 __all__ = [
     "TrainConfig",
@@ -65,16 +69,18 @@ succeeded = _tasks.succeeded
 NON_HASHED = ("device",)
 
 
-def _pos_int(value: Any, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+def _pos_int(value: Any, name: str, *, allow_zero: bool = False) -> None:
+    """A config's integer field: a plain ``int`` (so the config stays JSON), positive (or >= 0)."""
+    allowed = "a non-negative integer" if allow_zero else "a positive integer"
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
+        raise validate.error(name, allowed, value)
 
 
 def _pos_float(value: Any, name: str, *, allow_zero: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'}, got {value!r}")
+    """A config's number field: a plain ``int`` or ``float``, finite, positive (or >= 0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise validate.error(name, "a finite number", value)
+    validate.finite_float(value, name, low=0.0, low_open=not allow_zero)
 
 
 @dataclass(frozen=True)
@@ -128,13 +134,11 @@ class TrainConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        if self.task not in _tasks.known_tasks():
-            raise ValueError(f"unknown task {self.task!r}; expected one of {_tasks.known_tasks()}")
+        validate.choice(self.task, "task", tuple(_tasks.known_tasks()))
         _init.get(self.init)  # raises "unknown initializer ..." with the options
         _pos_float(self.scale, "scale", allow_zero=True)
         _pos_float(self.lr, "lr")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        _pos_int(self.seed, "seed", allow_zero=True)
         if self.T is not None:
             _pos_int(self.T, "T")
         for name in ("hidden_size", "n_train", "n_val", "epochs", "batch_size", "evals_per_epoch", "eval_batch_size"):
@@ -143,12 +147,10 @@ class TrainConfig:
         _pos_float(self.clip_norm, "clip_norm")
         _pos_float(self.rms_alpha, "rms_alpha", allow_zero=True)
         _pos_float(self.rms_eps, "rms_eps")
-        if self.orientation not in ("forward", "reversed"):
-            raise ValueError(f"orientation must be one of ['forward', 'reversed'], got {self.orientation!r}")
-        if self.nonlinearity is not None and self.nonlinearity not in ("elu", "relu", "tanh"):
-            raise ValueError(f"nonlinearity must be one of ['elu', 'relu', 'tanh'] or None, got {self.nonlinearity!r}")
+        validate.choice(self.orientation, "orientation", ("forward", "reversed"))
+        validate.choice(self.nonlinearity, "nonlinearity", (*validate.NONLINEARITIES, None))
         if not isinstance(self.device, str):
-            raise ValueError(f"device must be a string such as 'cpu' or 'cuda', got {self.device!r}")
+            raise validate.error("device", "a string such as 'cpu' or 'cuda'", self.device)
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -172,8 +174,6 @@ class TrainConfig:
 
     def hash(self) -> str:
         """The run's content hash (its folder name in the run store)."""
-        from .store import config_hash
-
         return config_hash(self.key())
 
     def replace(self, **changes: Any) -> "TrainConfig":
@@ -184,7 +184,7 @@ class TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise ValueError(f"unknown TrainConfig fields {unknown}; expected some of {sorted(names)}")
+            raise validate.error("TrainConfig fields", f"some of {sorted(names)}", unknown)
         return cls(**d)
 
 
@@ -308,8 +308,6 @@ def initial_model(cfg: TrainConfig, device: str | torch.device = "cpu") -> torch
     :func:`train` starts from exactly this network, so the weights before training can be
     rebuilt from a stored config alone.
     """
-    from .models import model_for
-
     return model_for(
         cfg.task,
         cfg.init,
@@ -345,8 +343,6 @@ def train(
         >>> r.status, list(r.history["update"]), r.n_updates
         ('finished', [0, 2], 2)
     """
-    from tqdm.std import tqdm
-
     t0 = time.perf_counter()
     device = resolve_device(cfg.device)
     task = cfg.make_task()

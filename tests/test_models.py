@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from nnrnn import init, models
-from nnrnn.models import TASK_SPECS, ElmanRNN, SequenceModel, model_for
+from nnrnn import tasks
+from nnrnn.models import ElmanRNN, SequenceModel, model_for
 
 
 # ----------------------------------------------------------------------------- ElmanRNN
@@ -177,8 +178,8 @@ def test_sequence_model_needs_batch_first_elman():
     [("copy", 10, 9, "elu", 100, True), ("addition", 2, 1, "relu", 100, False), ("psmnist", 1, 10, "elu", 25, False)],
 )
 def test_task_specs_and_shapes(task, d, out, act, n, per_step):
-    spec = TASK_SPECS[task]
-    assert (spec.input_size, spec.output_size, spec.nonlinearity, spec.hidden_size, spec.per_step) == (
+    spec = tasks.get_task(task)
+    assert (spec.input_size, spec.output_size, spec.default_nonlinearity, spec.default_hidden, spec.per_step) == (
         d,
         out,
         act,
@@ -190,6 +191,31 @@ def test_task_specs_and_shapes(task, d, out, act, n, per_step):
     y = m(torch.rand(3, 12, d))
     assert y.shape == ((3, 12, out) if per_step else (3, out))
     assert torch.count_nonzero(m.rnn.bias) == 0
+
+
+def test_model_for_builds_from_a_task_object():
+    """A Task (registered or not) defines the model: sizes, nonlinearity, readout."""
+
+    class Toy(tasks.Task):
+        name, T, input_size, output_size, per_step = "toy", 7, 3, 4, True
+        default_hidden, default_nonlinearity = 6, "tanh"
+
+    m = model_for(Toy(), "chain", 1.0, generator=torch.Generator().manual_seed(0))
+    assert (m.rnn.input_size, m.rnn.hidden_size, m.rnn.nonlinearity, m.per_step) == (3, 6, "tanh", True)
+    assert m(torch.zeros(2, 7, 3)).shape == (2, 7, 4)
+    # a name and its task give the same model
+    a = model_for("addition", "orthogonal", 1.0, generator=torch.Generator().manual_seed(3))
+    b = model_for(tasks.get_task("addition"), "orthogonal", 1.0, generator=torch.Generator().manual_seed(3))
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_task_specs_is_a_deprecated_alias_computed_from_the_tasks():
+    from nnrnn import models
+
+    with pytest.warns(DeprecationWarning, match="TASK_SPECS is deprecated"):
+        specs = models.TASK_SPECS
+    assert sorted(specs) == tasks.task_names()
+    assert (specs["psmnist"].hidden_size, specs["addition"].nonlinearity, specs["copy"].seq_len) == (25, "relu", 500)
 
 
 @pytest.mark.parametrize("name", ["identity", "orthogonal", "chain", "fb_chain"])
@@ -245,7 +271,7 @@ def test_overrides_dtype_and_orientation():
 @pytest.mark.parametrize(
     ("args", "kwargs", "match"),
     [
-        (("mnist", "chain", 1.0), {}, r"unknown task 'mnist'; expected one of \['addition', 'copy', 'psmnist'\]"),
+        (("mnist", "chain", 1.0), {}, r"task must be one of \['addition', 'copy', 'psmnist'\], got 'mnist'"),
         (
             ("copy", "ramp", 1.0),
             {},

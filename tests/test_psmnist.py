@@ -58,10 +58,10 @@ def test_one_permutation_for_every_split_and_it_matches_nnrnn_data(mnist_env):
     "call, match",
     [
         (lambda: psmnist.datasets(59_990, 11, seed=0), "n_train \\+ n_val must be at most 60,000"),
-        (lambda: psmnist.datasets(0, 10, seed=0), "n_train must be a positive integer, got 0"),
+        (lambda: psmnist.datasets(0, 10, seed=0), r"n_train must be an integer in \[1, 60000\], got 0"),
         (lambda: psmnist.datasets(10, 10, seed=0, validate_on="val"), "validate_on must be one of"),
-        (lambda: psmnist.test_set(0, 10_001), "n must be at most 10,000"),
-        (lambda: psmnist.PsMNISTTask(T=28), "psMNIST has T = 784"),
+        (lambda: psmnist.test_set(0, 10_001), r"n must be an integer in \[1, 10000\], got 10001"),
+        (lambda: psmnist.PsMNISTTask(T=28), "T must be 784 for psMNIST"),
     ],
 )
 def test_errors(call, match):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import signal
 import subprocess
 import sys
@@ -71,7 +70,7 @@ def test_bad_grids_raise_clear_errors(kw, match):
 
 
 def test_bad_sweep_arguments(tmp_path):
-    with pytest.raises(ValueError, match="unknown task 'sorting'"):
+    with pytest.raises(ValueError, match=r"task must be one of \['addition', 'copy', 'psmnist'\], got 'sorting'"):
         sweep.Grid("sorting", {"chain": (1.0,)}, (1e-3,), (1,))
     with pytest.raises(ValueError, match="sweep is empty"):
         sweep.run_sweep([], root=tmp_path)
@@ -81,6 +80,30 @@ def test_bad_sweep_arguments(tmp_path):
         sweep.run_sweep(tiny_grid(), root=tmp_path, cache="sometimes")
     with pytest.raises(ValueError, match="profile must be one of"):
         sweep.grid("copy", "huge")
+    with pytest.raises(ValueError, match="group_size must be a positive integer, got 0"):
+        sweep.run_sweep(tiny_grid(), root=tmp_path, group_size=0)
+    with pytest.raises(ValueError, match="base_seed must be a non-negative integer, got -1"):
+        sweep.grid("copy", "smoke", base_seed=-1)
+
+
+def test_grids_are_built_from_the_profiles_data():
+    """sweep.grid holds no settings of its own: every grid is nnrnn.profiles.get's data."""
+    from nnrnn import paper, profiles
+
+    for task in ("copy", "addition", "psmnist"):
+        for profile in ("smoke", "demo", "paper"):
+            s = profiles.get(task, profile)
+            g = sweep.grid(task, profile)
+            assert dict(g.scales) == {k: tuple(v) for k, v in s["scales"].items()}
+            assert (g.lrs, g.seeds) == (tuple(s["lrs"]), tuple(s["seeds"])) and g.base == s["base"]
+            assert s["executor"] == ("serial" if profile == "smoke" else "local")
+    assert profiles.get("copy", "paper")["lrs"] == paper.PAPER_LRS == sweep.PAPER_LRS
+    mine = profiles.get("copy", "demo")
+    mine["base"]["T"] = 7  # a copy: the profile itself is unchanged
+    assert profiles.get("copy", "demo")["base"]["T"] == 100 and profiles.get("psmnist", "demo")["n_test"] == 10_000
+    assert profiles.cell_timeout("replicate") == profiles.cell_timeout("demo") and "replicate" in profiles.PROFILES
+    with pytest.raises(ValueError, match="'replicate' profile has no single grid.*nnrnn.replicate"):
+        sweep.grid("copy", "replicate")
 
 
 # ----------------------------------------------------------------------------- store and loading
@@ -120,16 +143,37 @@ def test_cache_require_and_off(tmp_path):
     g = tiny_grid(seeds=(1,))
     with pytest.raises(ResultMissing, match="2 of 2 runs"):
         sweep.run_sweep(g, root=tmp_path, cache="require")
-    off = sweep.run_sweep(g, root=tmp_path, executor="serial", cache="off", progress=False)
-    try:
-        assert len(off.ran) == 2 and off.root != tmp_path
+    with sweep.run_sweep(g, root=tmp_path, executor="serial", cache="off", progress=False) as off:
+        assert len(off.ran) == 2 and off.root != tmp_path and off.temporary
+        assert off.root.name.startswith("nnrnn-cache-off-")
         assert len(sweep.load_runs("copy", configs=g, root=off.root)) == 2
         assert not (tmp_path / "runs").exists()
-    finally:
-        shutil.rmtree(off.root, ignore_errors=True)
+    assert not off.root.exists()  # "off" stores nothing: the temporary root is gone once read
     sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
     req = sweep.run_sweep(g, root=tmp_path, cache="require")
     assert req.ran == [] and len(req.skipped) == 2
+
+
+def test_cache_off_root_is_removed_at_exit_at_the_latest(tmp_path):
+    """A cache="off" report that is never closed still leaves nothing behind when the process ends."""
+    g = tiny_grid(seeds=(1,), scales={"chain": (1.0,)})
+    script = textwrap.dedent(
+        f"""
+        from nnrnn import sweep
+        g = sweep.Grid("copy", {dict(g.scales)!r}, {g.lrs!r}, {g.seeds!r}, {dict(g.base)!r})
+        report = sweep.run_sweep(g, executor="serial", cache="off", progress=False)
+        assert len(sweep.load_runs("copy", root=report.root)) == 1
+        print(report.root)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    root = Path(out.stdout.strip().splitlines()[-1])
+    assert root.name.startswith("nnrnn-cache-off-") and not root.exists()
+    # a sweep into the store is not temporary: closing its report removes nothing
+    with sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False) as report:
+        assert not report.temporary
+    assert len(sweep.load_runs("copy", root=tmp_path)) == 1
 
 
 def test_diverged_run_is_stored_and_counts_as_failure(tmp_path):
@@ -173,6 +217,12 @@ def test_interrupted_sweep_resumes_and_runs_only_what_is_missing(tmp_path):
     assert len(sweep.load_runs("copy", configs=g, root=tmp_path)) == 6
 
 
+def _stored(root: Path) -> list[str]:
+    """Hashes of the finished runs under ``root`` (not the hidden folders of runs being written)."""
+    folder = root / "runs" / "copy"
+    return [p.parent.name for p in folder.glob("*/config.json") if not p.parent.name.startswith(".")] if folder.is_dir() else []
+
+
 def test_killed_sweep_process_resumes(tmp_path):
     """SIGKILL a sweep in another process after its first run is stored, then resume here."""
     g = tiny_grid(seeds=(1, 2))  # 4 runs
@@ -189,7 +239,7 @@ def test_killed_sweep_process_resumes(tmp_path):
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if list((tmp_path / "runs" / "copy").glob("*/config.json")) if (tmp_path / "runs" / "copy").is_dir() else []:
+            if _stored(tmp_path):
                 break
             if proc.poll() is not None:
                 pytest.fail(f"the sweep process exited early with code {proc.returncode}")
@@ -199,7 +249,7 @@ def test_killed_sweep_process_resumes(tmp_path):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    stored = [p.parent.name for p in (tmp_path / "runs" / "copy").glob("*/config.json")]
+    stored = _stored(tmp_path)
     assert len(stored) == 1
     report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
     assert report.skipped == stored and len(report.ran) == 3
@@ -319,6 +369,9 @@ def test_cli_dry_run(tmp_path, capsys):
     assert sweep._main(["--task", "copy", "--profile", "paper", "--root", str(tmp_path), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "2112 runs" in out and "0 of 2112 runs already stored" in out
+    assert sweep._main(["--task", "psmnist", "--profile", "smoke", "--root", str(tmp_path), "--dry-run"]) == 0
+    with pytest.raises(SystemExit):  # the replicate profile has its own command, nnrnn.replicate
+        sweep._main(["--task", "copy", "--profile", "replicate", "--dry-run"])
 
 
 # ----------------------------------------------------------------------------- chapters

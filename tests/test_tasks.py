@@ -156,28 +156,60 @@ def test_loss_shapes_and_metrics():
 
 # ----------------------------------------------------------------------------- errors
 def test_bad_task_arguments():
-    with pytest.raises(ValueError, match="unknown task 'sorting'"):
+    with pytest.raises(ValueError, match=r"task must be one of \['addition', 'copy', 'psmnist'\], got 'sorting'"):
         tasks.get_task("sorting")
-    with pytest.raises(ValueError, match="T >= 21"):
+    with pytest.raises(ValueError, match=r"T must be at least 21 for the copy task .*, got 20"):
         tasks.get_task("copy", T=20)
     with pytest.raises(ValueError, match="T must be a positive integer"):
         tasks.get_task("addition", T=0)
+    with pytest.raises(ValueError, match="T must be at least 2 for the addition task"):
+        tasks.AdditionData.generate(3, 1)
     with pytest.raises(ValueError, match="n must be a positive integer"):
         tasks.copy_sequences(0, 30)
     with pytest.raises(ValueError, match="n_train must be a positive integer"):
         tasks.get_task("copy", T=30).datasets(-1, 4, seed=0)
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
         tasks.stream_generator(-1, "train")
+    with pytest.raises(ValueError, match="stream must be a string or None, got 3"):
+        tasks.stream_generator(1, 3)
+    with pytest.raises(ValueError, match="task name must be a non-empty string"):
+        tasks.register_task("", tasks.CopyTask)
 
 
-def test_plugin_tasks_register_on_first_use(monkeypatch):
-    import sys
-    import types
+# ----------------------------------------------------------------------------- registry
+def test_every_task_is_registered_without_plugins():
+    """psMNIST is in the registry from the start: no string import, no register() call needed."""
+    assert tasks.task_names() == tasks.known_tasks() == ["addition", "copy", "psmnist"]
+    assert not hasattr(tasks, "_PLUGINS")
+    assert isinstance(tasks.get_task("psmnist"), tasks.PsMNISTTask)
+    assert tasks.get_task("psmnist").T == 784 and tasks.get_task("psmnist").default_hidden == 25
 
+
+def test_register_task_adds_a_task(monkeypatch):
     monkeypatch.setattr(tasks, "_TASKS", dict(tasks._TASKS))
-    monkeypatch.setattr(tasks, "_PLUGINS", {**tasks._PLUGINS, "toy": "toy_task_module"})
-    module = types.SimpleNamespace(register=lambda: tasks.register_task("toy", lambda T=None: tasks.CopyTask(T or 40)))
-    monkeypatch.setitem(sys.modules, "toy_task_module", module)
-    assert "toy" in tasks.known_tasks() and "toy" not in tasks.task_names()
-    assert tasks.get_task("toy").T == 40
-    assert "toy" in tasks.task_names()
+    tasks.register_task("toy", lambda T=None: tasks.CopyTask(T or 40))
+    assert "toy" in tasks.task_names() and tasks.get_task("toy").T == 40 and tasks.get_task("toy", T=30).T == 30
+
+
+def test_tasks_state_the_papers_models():
+    """Sizes, lengths and nonlinearities come from nnrnn.paper (§4.1), one place for each."""
+    from nnrnn import paper
+
+    for name in ("copy", "addition", "psmnist"):
+        t = tasks.get_task(name)
+        assert (t.T, t.default_hidden, t.default_nonlinearity) == (
+            paper.SEQUENCE_LENGTH[name], paper.HIDDEN_SIZE[name], paper.NONLINEARITY[name])
+        assert t.description
+
+
+def test_stream_generator_is_the_one_seeding_helper():
+    """Without a stream name it is the plain seeded generator of the theory chapters and of the
+    psMNIST permutation; with one, streams of one seed are independent."""
+    from nnrnn import data, profiles
+
+    plain = torch.rand(5, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(torch.rand(5, generator=tasks.stream_generator(7)), plain)
+    assert torch.equal(torch.rand(5, generator=profiles.generator(7)), plain)
+    assert torch.equal(data.permutation(7), torch.randperm(784, generator=tasks.stream_generator(7)))
+    a = torch.rand(5, generator=tasks.stream_generator(7, "copy/train"))
+    assert not torch.equal(a, plain)

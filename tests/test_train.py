@@ -93,13 +93,15 @@ def test_config_hash_ignores_device_only():
     "changes,match",
     [
         ({"init": "xavier"}, "unknown initializer 'xavier'"),
-        ({"task": "sorting"}, "unknown task 'sorting'"),
+        ({"task": "sorting"}, r"task must be one of \['addition', 'copy', 'psmnist'\], got 'sorting'"),
         ({"hidden_size": 0}, "hidden_size must be a positive integer"),
         ({"n_train": -5}, "n_train must be a positive integer"),
         ({"batch_size": 0}, "batch_size must be a positive integer"),
         ({"epochs": 0}, "epochs must be a positive integer"),
         ({"T": 0}, "T must be a positive integer"),
-        ({"lr": 0.0}, "lr must be positive"),
+        ({"lr": 0.0}, r"lr must be > 0.0, got 0.0"),
+        ({"scale": -1.0}, r"scale must be >= 0.0, got -1.0"),
+        ({"hidden_size": 2.0}, "hidden_size must be a positive integer, got 2.0"),
         ({"lr": float("nan")}, "lr must be a finite number"),
         ({"seed": -1}, "seed must be a non-negative integer"),
         ({"nonlinearity": "sigmoid"}, "nonlinearity must be one of"),
@@ -112,5 +114,5 @@ def test_bad_configs_raise_clear_errors(changes, match):
 
 
 def test_from_dict_rejects_unknown_fields():
-    with pytest.raises(ValueError, match="unknown TrainConfig fields"):
+    with pytest.raises(ValueError, match=r"TrainConfig fields must be some of .*got \['momentum'\]"):
         TrainConfig.from_dict({"task": "copy", "momentum": 0.9})
