@@ -57,6 +57,7 @@ COMMANDS: dict[str, Command] = {
     "book": Command("nnrnn.book:main", "execute every chapter with papermill and build the book"),
     "bench": Command("nnrnn.bench:main", "time the RNN engine against torch.nn.RNN (speed and memory)"),
     "data": Command("nnrnn.cli:data_main", "list the data sets, download them, verify their SHA-256"),
+    "replicate": Command("nnrnn.replicate:_main", "run or resume the replicate protocol (pilot, selection, stage 2)"),
     "verify": Command("nnrnn.verify:main", "re-run a sample of archived runs and compare their results"),
 }
 
@@ -116,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Examples:
         >>> sorted(COMMANDS)
-        ['bench', 'book', 'data', 'lm', 'sweep', 'train', 'verify']
+        ['bench', 'book', 'data', 'lm', 'replicate', 'sweep', 'train', 'verify']
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
