@@ -72,3 +72,39 @@ def test_atomic_write_text(tmp_path):
     p = tmp_path / "a" / "b.txt"
     store.atomic_write_text(p, "hello")
     assert p.read_text() == "hello" and [x.name for x in p.parent.iterdir()] == ["b.txt"]
+
+
+def test_the_store_reads_what_it_writes(tmp_path):
+    """One run written with run_payload/write_run_payload reads back through the store's own readers."""
+    import pandas as pd
+    import torch
+
+    from nnrnn.train import TrainConfig, train
+
+    cfg = TrainConfig(task="copy", T=25, hidden_size=4, n_train=16, n_val=8, epochs=1)
+    result = train(cfg, progress=False)
+    payload = store.run_payload(result)
+    assert payload["hash"] == cfg.hash() and payload["config"] == cfg.as_dict()
+    folder = store.write_run_payload(payload, "copy", tmp_path, expected_hash=cfg.hash())
+    assert folder == store.run_folder("copy", cfg.hash(), tmp_path) and store.is_stored("copy", cfg.hash(), tmp_path)
+    # an incomplete run (no config.json) and a run being written (hidden folder) are not read
+    (folder.parent / "0123456789ab").mkdir()
+    (folder.parent / f".{cfg.hash()}.x.tmp").mkdir()
+    metas = store.stored_runs("copy", root=tmp_path)
+    assert [m["hash"] for m in metas] == [cfg.hash()] and store.stored_runs("copy", ["ffffffffffff"], tmp_path) == []
+    assert store.stored_runs("addition", root=tmp_path) == [] and not store.is_stored("copy", "0123456789ab", tmp_path)
+    weights = store.load_weights("copy", cfg.hash(), root=tmp_path)
+    assert all(torch.equal(weights[k], result.state_dict[k]) for k in weights)
+    runs = pd.DataFrame([{"task": "copy", "hash": cfg.hash(), "init": cfg.init, "scale": cfg.scale, "lr": cfg.lr,
+                          "seed": cfg.seed}])
+    history = store.load_history(runs, root=tmp_path)
+    assert history["update"].tolist() == result.history["update"].tolist() and set(history["hash"]) == {cfg.hash()}
+
+
+def test_check_writable_fails_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ValueError, match="is not writable"):
+        store.check_writable(blocker)
+    store.check_writable(tmp_path / "new")
+    assert (tmp_path / "new" / "runs").is_dir()
