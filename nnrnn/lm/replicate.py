@@ -322,8 +322,8 @@ def cost_table(measurements: dict[tuple[str, str], dict[str, float]] | None = No
                              f"['paper', 'replicate'], got {(cell, size)!r}")
         cfgs = _size_configs(cell, size)
         c = cfgs[0]
-        n_train, n_valid, n_test = (PTB_CHAR_TOKENS[k] if getattr(c, f"{k}_tokens") is None else getattr(c, f"{k}_tokens")
-                                    for k in ("train", "valid", "test"))
+        n_train, n_valid, n_test = (PTB_CHAR_TOKENS[k] if getattr(c, f"{k}_tokens") is None
+                                    else getattr(c, f"{k}_tokens") for k in ("train", "valid", "test"))
         valid_s = n_valid * m["valid_cpu_s"]
         epoch_s = n_train * m["train_cpu_s"] + c.evals_per_epoch * valid_s
         run_s = c.epochs * epoch_s + valid_s + n_test * m["test_cpu_s"]
@@ -396,9 +396,10 @@ def run(cells: Sequence[str] = CELLS, *, root=None, dry_run: bool = False, execu
 _CLAIMS = {
     "rnn": dict(claim="Language modelling: the feedback chain gives the lowest test loss (vanilla RNN)",
                 where="Table 1, Fig. 4", table=PAPER_TABLE1, best="fb_chain",
-                note="feedback chain lowest on all three corpora; enwik8 'less clear'"),
+                note="the feedback chain is lowest on all three corpora (enwik8 less clearly)"),
     "lstm": dict(claim="LSTM: non-normal (mixed) initialization helps", where="Table 3, Fig. 6", table=PAPER_TABLE3,
-                 best="mixed", note="'small improvements'; on word PTB the chain is nominally best"),
+                 best="mixed",
+                 note="mixed is lowest on char-PTB and enwik8; on word PTB the chain is nominally lowest"),
 }
 
 
@@ -426,7 +427,7 @@ def _row(cell: str, ours: str, v: Verdict | None, n: str) -> dict[str, Any]:
     """One claim row in the format of :mod:`nnrnn.results`' claim table."""
     spec = _CLAIMS[cell]
     c = configs(cell)[0]
-    profile = f"replicate ({_sizes(c)}, {c.epochs} of 500 epochs)"
+    profile = f"replicate (char-PTB, {_sizes(c)}, {c.epochs} of {paper_config(CORPUS, cell).epochs} epochs)"
     return {"claim": spec["claim"], "where in the paper": spec["where"], "paper": _paper_text(cell), "ours": ours,
             "profile": profile, "runs": n, "test": "-" if v is None else v.describe(),
             "verdict": VERDICTS[4] if v is None else v.label}
@@ -446,12 +447,12 @@ def _claim_row(cell: str, results: pd.DataFrame) -> dict[str, Any]:
     lost = ", ".join(f"{label(i)} {k} diverged" for i, k in diverged.items() if k)
     if lost:
         n_text += f"; {lost}"
-    short = [label(i) for i, v in values.items() if len(v) < 2]
+    short = [label(i) for i, x in values.items() if len(x) < 2]
     if short:
         return _row(cell, f"{len(results)} of {planned} runs stored; the test needs two finished runs of every "
                           f"initializer, missing for {', '.join(short)}", None, n_text)
-    means = {i: float(v.mean()) for i, v in values.items()}
-    sem = {i: float(v.std(ddof=1) / math.sqrt(len(v))) for i, v in values.items()}
+    means = {i: float(x.mean()) for i, x in values.items()}
+    sem = {i: float(x.std(ddof=1) / math.sqrt(len(x))) for i, x in values.items()}
     target = spec["best"]
     other = min((i for i in values if i != target), key=lambda i: means[i])
     v = difference_verdict(values[other], values[target], at_paper_scale=True)
