@@ -121,7 +121,7 @@ class Grid:
         lrs: learning rates.
         seeds: seeds.
         base: every other :class:`TrainConfig` field (``T``, ``hidden_size``, ``n_train``, ...).
-        profile: a label (``smoke``, ``demo``, ``paper`` or ``custom``).
+        profile: a label (``smoke``, ``demo``, ``paper``, ``replicate`` or ``custom``).
 
     Examples:
         >>> g = Grid("copy", {"chain": (1.0, 1.02), "orthogonal": (1.0,)}, lrs=(1e-3,), seeds=(1, 2),
