@@ -42,14 +42,18 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Sequence, Union
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence, Union
 
 import numpy as np
 import pandas as pd
 import torch
 
 from . import analysis as _analysis
+from . import profiles as _profiles
+from . import sweep as _sweep
 from . import validate
+from .verdicts import Verdict, increase_verdict
 
 __all__ = [
     "PAPER_TABLE2",
@@ -68,6 +72,17 @@ __all__ = [
     "PULSE",
     "NO_PULSE",
     "profile_peak",
+    "TASKS",
+    "INITS",
+    "network_grids",
+    "TrainedRuns",
+    "train_networks",
+    "collect_runs",
+    "Analysis",
+    "analyse",
+    "normality_summary",
+    "normality_sentence",
+    "table2_summary",
 ]
 
 #: Table 2 of the paper: d(W) after training, mean ± s.e.m. over successful runs.
@@ -508,3 +523,175 @@ def profile_peak(agg: pd.DataFrame, max_lag: int = 10) -> pd.DataFrame:
         rows.append({**dict(zip(keys, key)), "peak_lag": float("nan") if flat else float(best["lag"]),
                      "peak_mean": float(best["mean"]), "asymmetry": float(fwd - bwd)})
     return pd.DataFrame(rows)
+
+
+
+# ----------------------------------------------------------------------------- the chapter's pipeline
+#: the tasks and initializers of Table 2 and Fig. 5 (copy is analysed only where one of its runs succeeded).
+TASKS = ("addition", "psmnist", "copy")
+INITS = ("identity", "orthogonal")
+
+
+def _names(values: Sequence[str], name: str, allowed: Sequence[str]) -> tuple[str, ...]:
+    values = (values,) if isinstance(values, str) else tuple(values)
+    if not values:
+        raise validate.error(name, f"a non-empty sequence of {list(allowed)}", list(values))
+    return tuple(validate.choice(v, f"each of {name}", tuple(allowed)) for v in values)
+
+
+def network_grids(profile: str, *, tasks: Sequence[str] = TASKS, inits: Sequence[str] = INITS, base_seed: int = 0,
+                  overrides: Mapping[str, Mapping[str, Any]] | None = None, **fixed: Any) -> dict[str, _sweep.Grid]:
+    """Each task's grid of ``profile`` (:func:`nnrnn.sweep.grid`: the benchmark chapters' configs and
+    hashes), restricted to ``inits``. ``overrides`` sets fields per task (``{"psmnist": {"hidden_size":
+    25}}``), ``fixed`` for every task (e.g. ``device="cpu"``)."""
+    tasks, inits = _names(tasks, "tasks", TASKS), _names(inits, "inits", ("identity", "orthogonal", "chain", "fb_chain"))
+    overrides = dict(overrides or {})
+    if set(overrides) - set(tasks):
+        raise validate.error("overrides", f"a mapping keyed by tasks among {list(tasks)}", sorted(overrides))
+    grids = {t: _sweep.grid(t, profile, base_seed=base_seed, **{**fixed, **overrides.get(t, {})}) for t in tasks}
+    return {t: g.replace(scales={k: v for k, v in g.scales.items() if k in inits}) for t, g in grids.items()}
+
+
+@dataclass
+class TrainedRuns:
+    """:func:`train_networks`'s result: ``runs`` (all tasks, with ``task`` and ``trained_now``) and
+    ``roots`` (task -> the results root they were read from)."""
+
+    runs: pd.DataFrame
+    roots: dict[str, Path]
+
+
+def train_networks(profile: str, *, tasks: Sequence[str] = TASKS, inits: Sequence[str] = INITS, base_seed: int = 0,
+                   overrides: Mapping[str, Mapping[str, Any]] | None = None, cache: str = "auto", root=None,
+                   executor: str | None = None, progress: bool | None = None, **fixed: Any) -> TrainedRuns:
+    """Run (or read from the store) the :func:`network_grids` of every task, and load their runs.
+
+    Runs a benchmark chapter stored are read, not retrained (same configs, same hashes).
+    ``executor`` defaults to the profile's (:func:`nnrnn.profiles.get`); with ``cache="off"`` each
+    task trains into its own temporary root, hence ``roots``.
+    """
+    frames, roots = [], {}
+    for task, g in network_grids(profile, tasks=tasks, inits=inits, base_seed=base_seed, overrides=overrides,
+                                 **fixed).items():
+        rep = _sweep.run_sweep(g, root=root, executor=executor or _profiles.get(task, profile)["executor"],
+                               cache=cache, progress=progress)
+        r = _sweep.load_runs(task, configs=g, root=rep.root)
+        frames.append(r.assign(task=task, trained_now=r["hash"].isin(rep.ran)))
+        roots[task] = rep.root
+    return TrainedRuns(pd.concat(frames, ignore_index=True), roots)
+
+
+def collect_runs(load: Callable[[str, Any], pd.DataFrame], tasks: Sequence[str] = TASKS, root=None, *,
+                 inits: Sequence[str] = INITS) -> pd.DataFrame:
+    """``load(task, root)`` for each task (e.g. :func:`nnrnn.results.replicate_runs`), the runs of
+    ``inits`` only, in one table with a ``task`` column (empty when no task has runs)."""
+    frames = [r.assign(task=t) for t in _names(tasks, "tasks", TASKS) if len(r := load(t, root))]
+    if not frames:
+        return pd.DataFrame(columns=["task", "init", "hash", "seed", "success", "diverged"])
+    runs = pd.concat(frames, ignore_index=True)
+    return runs[runs["init"].isin(list(inits))].reset_index(drop=True)
+
+
+@dataclass
+class Analysis:
+    """Table 2 and Fig. 5 of one set of runs (:func:`analyse`); every table may be empty."""
+
+    runs: pd.DataFrame
+    tasks: list[str]  # the tasks analysed
+    networks: pd.DataFrame  # select_networks
+    per_network: pd.DataFrame  # henrici_table
+    table2: pd.DataFrame
+    profiles: pd.DataFrame  # network_profiles(control=True)
+    agg: pd.DataFrame  # aggregate_profiles: pulse and no-pulse ordering
+    peaks: pd.DataFrame  # profile_peak
+    normality: dict[str, Any]  # normality_summary
+
+
+def analyse(runs: pd.DataFrame, settings: PulseSettings = PulseSettings(), *, root: Root = None,
+            tasks: Sequence[str] = TASKS, inits: Sequence[str] = INITS, max_lag: int = 15,
+            at_paper_scale: bool, fallback: bool = True) -> Analysis:
+    """Table 2 and Fig. 5 for ``runs`` (a :func:`train_networks` or :func:`collect_runs` table).
+
+    Analysed: the tasks of ``tasks`` that have runs, copy only if one of its runs succeeded (the
+    paper's Table 2 has no copy row: none did); in each, :func:`select_networks`.
+    ``at_paper_scale`` decides whether the verdict can be more than "not tested".
+    """
+    _require_columns(runs, ["task", "init", "success"], "runs")
+    copy_ok = bool(runs.loc[runs["task"] == "copy", "success"].astype(bool).any())
+    done = [t for t in _names(tasks, "tasks", TASKS) if t in set(runs["task"]) and (t != "copy" or copy_ok)]
+    nets = select_networks(runs[runs["task"].isin(done)], inits, fallback=fallback) if done else runs.iloc[0:0]
+    per = henrici_table(nets, root=root) if len(nets) else pd.DataFrame(columns=[
+        *nets.columns, "selection", "hidden", *(f"henrici_{x}" for x in ("before", "after", "floor_before", "floor_after"))])
+    prof = network_profiles(nets.assign(selection=nets.get("selection", "")), settings, root=root, control=True)
+    agg = aggregate_profiles(prof) if len(prof) else pd.DataFrame(columns=[*prof.columns[:3], "ordering", "lag", "mean"])
+    peaks = profile_peak(agg, max_lag) if len(agg) else pd.DataFrame(columns=["peak_lag", "peak_mean", "asymmetry"])
+    rank = {k: r for r, k in enumerate([*TASKS, *inits, "trained", "untrained", PULSE, NO_PULSE])}  # pulse before control
+    peaks = peaks.sort_values([c for c in ("task", "init", "state", "ordering") if c in peaks], key=lambda c: c.map(rank))
+    return Analysis(runs, done, nets, per, table2(per, tasks=done, inits=inits), prof, agg, peaks,
+                    normality_summary(per, at_paper_scale=at_paper_scale))
+
+
+def normality_summary(per_network: pd.DataFrame, *, at_paper_scale: bool, seed: int = 0) -> dict[str, Any]:
+    """Henrici's index against its float32 noise floor over the networks of a :func:`henrici_table`:
+    ``n``, ``before_within_floor`` (untrained d(W) <= its floor: normal up to rounding),
+    ``after_above_floor`` (trained d(W) > its floor), ``floor`` (the largest floor) and ``verdict``:
+    :func:`nnrnn.verdicts.increase_verdict` (the results page's test) on d(W) after - before against
+    that floor (``None`` below two finite networks).
+
+    Examples:
+        >>> per = pd.DataFrame({"henrici_before": [1e-7, 0.0, 0.0], "henrici_floor_before": 2e-6,
+        ...                     "henrici_after": [0.5, 0.7, 1e-6], "henrici_floor_after": 3e-6})
+        >>> s = normality_summary(per, at_paper_scale=False)
+        >>> s["n"], s["before_within_floor"], s["after_above_floor"], s["verdict"].label
+        (3, 3, 2, "not tested at the paper's scale")
+    """
+    cols = ["henrici_before", "henrici_after", "henrici_floor_before", "henrici_floor_after"]
+    _require_columns(per_network, cols, "per_network")
+    at_paper_scale = validate.flag(at_paper_scale, "at_paper_scale")
+    p = per_network[cols].astype(float)
+    fin = p[np.isfinite(p["henrici_after"])]
+    floors = p[cols[2:]].to_numpy()
+    floor = float(np.nanmax(floors)) if np.isfinite(floors).any() else float("nan")
+    try:
+        v: Verdict | None = increase_verdict((fin["henrici_after"] - fin["henrici_before"]).to_numpy(),
+                                             at_paper_scale=at_paper_scale, floor=floor, seed=seed)
+    except ValueError:  # fewer than two networks: no bootstrap
+        v = None
+    return {"n": len(p), "before_within_floor": int((p["henrici_before"] <= p["henrici_floor_before"]).sum()),
+            "after_above_floor": int((fin["henrici_after"] > fin["henrici_floor_after"]).sum()), "floor": floor,
+            "verdict": v}
+
+
+def normality_sentence(summary: Mapping[str, Any]) -> str:
+    """The chapter's sentence on "training moves the networks away from normality", generated from a
+    :func:`normality_summary`."""
+    n, v = summary["n"], summary["verdict"]
+    if n == 0:
+        return "No networks were analysed, so there is nothing to compare with the noise floor."
+    text = (f"Before training, {summary['before_within_floor']} of {n} networks are normal up to rounding "
+            f"(d(W) at or below its float32 noise floor, at most {summary['floor']:.1e}); after training, "
+            f"{summary['after_above_floor']} of {n} lie above it. ")
+    if v is None:
+        return text + "With fewer than two networks there is no test, and no verdict."
+    return text + (f"The mean increase of d(W) is {v.effect:.3g}; against the noise floor, the verdict on the "
+                   f"paper's claim that training moves these networks away from normality is {v.label} "
+                   f"({v.describe()}).")
+
+
+def table2_summary(a: Analysis) -> pd.DataFrame:
+    """Table 2 for a page: per (task, init) the networks, N, d(W) before and after (mean ± s.e.m.),
+    how many lie within / above their noise floor, and the paper's value."""
+    def pm(m, s):
+        return "–" if not np.isfinite(m) else f"{m:.3g} ± {s:.3g}"
+
+    rows = {}
+    for (task, init), r in a.table2.iterrows():
+        s = normality_summary(a.per_network[(a.per_network["task"] == task) & (a.per_network["init"] == init)],
+                              at_paper_scale=False)
+        rows[(task, init)] = [f"{int(r['n'])} ({r['selection']})", int(r["hidden"]), pm(r["before_mean"], r["before_sem"]),
+                              f"{s['before_within_floor']} / {s['n']}", pm(r["after_mean"], r["after_sem"]),
+                              f"{s['after_above_floor']} / {s['n']}", pm(r["paper_mean"], r["paper_sem"])]
+    cols = ["networks", "N", "d(W) before", "before: within floor", "d(W) after", "after: above floor",
+            "d(W) after, paper"]
+    index = pd.MultiIndex.from_tuples(list(rows), names=["task", "init"])
+    return pd.DataFrame(list(rows.values()), index=index, columns=cols)

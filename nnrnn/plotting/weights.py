@@ -161,6 +161,7 @@ def table2_henrici(
         ax.set_xlim(-0.6, len(inits) - 0.4)
         ax.set_ylim(bottom=-0.1)
         ax.set_title(TASK_LABELS.get(task, task))
+        ax.set_xlabel("initialization")
         ax.set_ylabel("Henrici departure d(W)")
     handles, labels = [], []
     for ax in axes[0]:
