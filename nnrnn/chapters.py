@@ -410,10 +410,9 @@ class ReplicateSection:
                                  else "selected by the pilot")
         ref = pilot.iloc[:, 1].copy()
         if self.task == "psmnist":  # the authors trained on every training digit and validated on the test digits
-            per_epoch = _paper.N_MNIST_TRAIN // c.batch_size
-            ref["training sequences"] = f"{_paper.N_MNIST_TRAIN:,} digits (authors' code)"
-            ref["validation sequences"] = f"the {_paper.N_MNIST_TEST:,} test digits (authors' code)"
-            ref["updates per run (at most)"] = f"{_paper.SYNTHETIC_BASE['epochs'] * per_epoch:,}"
+            ref[["training sequences", "validation sequences", "updates per run (at most)"]] = [
+                f"{_paper.N_MNIST_TRAIN:,} digits (authors' code)", f"the {_paper.N_MNIST_TEST:,} test digits (authors' code)",
+                f"{_paper.SYNTHETIC_BASE['epochs'] * (_paper.N_MNIST_TRAIN // c.batch_size):,}"]
         table = pd.DataFrame({"replicate: stage 1 (pilot)": pilot.iloc[:, 0], "replicate: stage 2": col, "paper": ref})
         table = table.rename(index={f"{what}: {i}": f"{what}: {INIT_LABELS.get(i, i)}" for what in ("scales", "runs")
                                     for i in _plot.SCALE_SYMBOLS})
@@ -452,7 +451,8 @@ class ReplicateSection:
     def protocol_text(self) -> str:
         """The protocol and budget of this task, generated from :mod:`nnrnn.replicate` (Markdown)."""
         p, c = self.pilot.configs()[0], self.plan[0]
-        points = p.epochs * p.evals_per_epoch
+        points, unit = p.epochs * p.evals_per_epoch, "digits" if self.task == "psmnist" else "sequences"
+        held = f" (the paper's {_paper.N_MNIST_TRAIN:,} less the {c.n_val:,} we validate on)" if self.task == "psmnist" else ""
         scales = "; ".join(f"{INIT_LABELS.get(i, i)} {_plot.SCALE_SYMBOLS.get(i, 'scale')} ∈ {{{', '.join(f'{s:g}' for s in v)}}}"
                            for i, v in self.pilot.scales.items())
         band = _replicate.BAND * self.baseline
@@ -460,7 +460,7 @@ class ReplicateSection:
             f"**Stage 1 (pilot).** The paper's {len(self.pilot.lrs)} learning rates × {len(next(iter(self.pilot.scales.values())))} "
             f"scales per initializer ({scales}) × seed {', '.join(map(str, self.pilot.seeds))} × {p.epochs} epoch of "
             f"{p.updates_per_epoch:,} updates: {len(self.pilot)} runs, validated {points} times on {p.n_val:,} held-out "
-            f"{'digits' if self.task == 'psmnist' else 'sequences'}.\n\n"
+            f"{unit}.\n\n"
             f"**Selection, on validation data only.** A setting's score is its mean validation loss over the last "
             f"{points - points // 2} validation points; a setting that diverged is never chosen. Among the settings whose score "
             f"is within {100 * _replicate.BAND:g} % of the random baseline ({band:.3g}) of the best score, the smallest learning "
@@ -470,7 +470,7 @@ class ReplicateSection:
             f"of {c.updates_per_epoch:,} updates ({self.budget_pct:g} % of the paper's 100-epoch cap, early stop below "
             f"{c.early_stop:g}), the same for every initializer: {len(self.plan)} runs. Everything that defines the "
             f"experiment is the paper's: T = {c.seq_len}, N = {c.hidden_size}, {c.n_train:,} training "
-            f"{'digits' if self.task == 'psmnist' else 'sequences'}, RMSprop, batch {c.batch_size}, clipping at "
+            f"{unit}{held}, RMSprop, batch {c.batch_size}, clipping at "
             f"{c.clip_norm:g} (`nnrnn.replicate`; all of the reduction is our choice). The stage-2 runs of seed "
             f"{self.pilot.seeds[0]} share their data and initial weights with the pilot run of the selected setting, a mild "
             "selection effect on one seed that we state rather than hide."
