@@ -23,6 +23,7 @@ from . import memory as _memory
 from . import replicate as _replicate
 from . import sweep as _sweep
 from . import weights as _weights
+from .lm import replicate as _lm_replicate
 from .init import orthogonal_matrix
 from .store import read_run_meta, results_root
 from .verdicts import VERDICTS, Verdict, difference_verdict, increase_verdict, success_verdict, verdict
@@ -166,14 +167,9 @@ def _table2_rows(root) -> list[dict[str, Any]]:
     return [_row(claim, "Table 2", "d(W) grows from 0 to well above 0 after training", ours, v, "replicate", f"{len(table)} networks")]
 
 
-def _language_rows() -> list[dict[str, Any]]:
-    none = "no language-model runs in the archive yet"
-    return [
-        _row("Language modelling: the feedback chain gives the lowest test loss (vanilla RNN)", "Table 1, Fig. 4",
-             "feedback chain best on word-PTB and char-PTB; enwik8 'less clear'", none, None, "replicate", "0"),
-        _row("LSTM: non-normal (mixed) initialization helps", "Table 3, Fig. 6",
-             "small improvements with the mixed initializer", none, None, "replicate", "0"),
-    ]
+def _language_rows(root) -> list[dict[str, Any]]:
+    """Table 1 / Fig. 4 and Table 3 / Fig. 6 from the language-model replicate runs (:mod:`nnrnn.lm.replicate`)."""
+    return _lm_replicate.claims_rows(root)
 
 
 def claims(root=None, *, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFrame:
@@ -182,5 +178,5 @@ def claims(root=None, *, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFram
     for task in tasks:
         rows += _benchmark_rows(task, root)
     rows += _table2_rows(root)
-    rows += _language_rows()
+    rows += _language_rows(root)
     return pd.DataFrame(rows)

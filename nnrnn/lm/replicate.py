@@ -455,7 +455,9 @@ def _claim_row(cell: str, results: pd.DataFrame) -> dict[str, Any]:
     sem = {i: float(x.std(ddof=1) / math.sqrt(len(x))) for i, x in values.items()}
     target = spec["best"]
     other = min((i for i in values if i != target), key=lambda i: means[i])
-    v = difference_verdict(values[other], values[target], at_paper_scale=True)
+    # a model a quarter of the paper's width trained for 2 % of its epochs is not the paper's scale:
+    # the test is reported, the verdict says so (our choice)
+    v = difference_verdict(values[other], values[target], at_paper_scale=False)
     listed = ", ".join(f"{label(i)} {means[i]:.3f} ± {sem[i]:.3f}" for i in values)
     ours = (f"char-PTB test bits (mean ± s.e.m. over seeds): {listed}; effect = {label(other)} (the best other) "
             f"minus {label(target)} = {v.effect:+.4f} bits")
