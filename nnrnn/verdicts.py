@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
-from scipy import stats
 
 __all__ = ["VERDICTS", "Verdict", "verdict", "success_verdict", "difference_verdict", "increase_verdict"]
 
@@ -103,6 +102,8 @@ def success_verdict(k_a: int, n_a: int, k_b: int, n_b: int, *, at_paper_scale: b
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     if k_a > n_a or k_b > n_b or n_a == 0 or n_b == 0:
         raise ValueError(f"counts must satisfy 0 <= k <= n and n >= 1, got {k_a}/{n_a} and {k_b}/{n_b}")
+    from scipy import stats  # lazy: importing scipy.stats adds entries to the warning filters
+
     p = float(stats.fisher_exact([[k_a, n_a - k_a], [k_b, n_b - k_b]], alternative="two-sided")[1])
     effect = k_a / n_a - k_b / n_b
     label = verdict(effect, p < _ALPHA, at_paper_scale) if effect != 0 else (
@@ -110,6 +111,8 @@ def success_verdict(k_a: int, n_a: int, k_b: int, n_b: int, *, at_paper_scale: b
     return Verdict(label, effect, "Fisher's exact test (two-sided)", p_value=p)
 
 def _bootstrap_ci(data: tuple[np.ndarray, ...], statistic: Callable, seed: int) -> tuple[float, float]:
+    from scipy import stats  # lazy: importing scipy.stats adds entries to the warning filters
+
     res = stats.bootstrap(data, statistic, n_resamples=9999, confidence_level=0.95, method="percentile",
                           vectorized=True, axis=-1, random_state=np.random.default_rng(seed))
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
