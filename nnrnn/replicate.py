@@ -56,6 +56,7 @@ import pandas as pd
 
 from . import psmnist as _psmnist
 from . import sweep as _sweep
+from .store import drop_file
 from .tasks import random_baseline
 
 __all__ = [
@@ -69,6 +70,7 @@ __all__ = [
     "stage2_grid",
     "run",
     "protocol_markdown",
+    "prune_pilot_weights",
 ]
 
 TASKS = ("copy", "addition", "psmnist")
@@ -178,6 +180,19 @@ def stage2_grid(task: str, selection: pd.DataFrame) -> list:
     return cfgs
 
 
+def prune_pilot_weights(task: str, root=None) -> int:
+    """Drop the weights of stored pilot runs (the archive keeps their config and history); returns how many.
+
+    The selection reads only the pilot's validation histories, and a pilot run can be retrained
+    from its config; its weights would take most of the archive's size budget.
+    """
+    n = 0
+    for c in pilot_grid(task).configs():
+        if _sweep.is_finished(c, root):
+            n += drop_file(_sweep.run_dir(c, root), "weights.pt", "pilot run: selection reads its history only")
+    return n
+
+
 def _log(cfg, result: dict[str, Any]) -> None:
     print(f"  {cfg.task} {cfg.init} {cfg.scale:g} lr={cfg.lr:g} seed={cfg.seed}: {result['status']}, "
           f"final val loss {result['final_val_loss']}, {result['n_updates']} updates", flush=True)
@@ -224,11 +239,15 @@ def _main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--root", default=None, help="results root (default: the repository's data/ folder)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and what is stored, train nothing")
     p.add_argument("--progress", action="store_true", help="show progress bars")
+    p.add_argument("--prune", action="store_true", help="drop the weights of stored pilot runs (archive size) and exit")
     a = p.parse_args(argv)
     if a.workers is not None and a.workers < 1:
         p.error(f"--workers must be a positive integer, got {a.workers}")
     if a.group_size is not None and a.group_size < 1:
         p.error(f"--group-size must be a positive integer, got {a.group_size}")
+    if a.prune:
+        print(f"{a.task}: dropped the weights of {prune_pilot_weights(a.task, a.root)} pilot runs")
+        return 0
     stages = ("pilot", "stage2") if a.stage == "all" else (a.stage,)
     run(a.task, stages=stages, root=a.root, max_workers=a.workers, group_size=a.group_size,
         progress=a.progress or None, dry_run=a.dry_run)

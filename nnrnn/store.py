@@ -57,6 +57,7 @@ __all__ = [
     "run_or_load",
     "ResultMissing",
     "RunCorrupt",
+    "drop_file",
     "check_hash",
     "file_sha256",
     "run_status",
@@ -439,6 +440,25 @@ def load_history(runs: pd.DataFrame, *, root: str | os.PathLike | None = None) -
 def load_weights(task: str, hash: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
     """The final ``state_dict`` of a stored run (loaded with ``weights_only=True``)."""
     return torch.load(run_folder(task, hash, root) / "weights.pt", weights_only=True, map_location="cpu")
+
+
+def drop_file(folder: str | os.PathLike, name: str, reason: str) -> bool:
+    """Remove file ``name`` from a stored run and record why in its ``config.json`` (``dropped``).
+
+    For the results archive's size budget: the weights of runs no analysis reads (pilot runs,
+    whose histories alone select the stage-2 settings) can be dropped; the run stays intact
+    (:func:`run_status` ``"ok"``) because ``config.json`` no longer lists the file. Returns
+    whether a file was dropped.
+    """
+    folder = Path(folder)
+    meta = read_run_meta(folder)
+    if name == "config.json" or name not in (meta.get("files") or {}):
+        return False
+    meta["files"].pop(name)
+    meta.setdefault("dropped", {})[name] = reason
+    atomic_write_text(folder / "config.json", json.dumps(json_safe(meta), indent=2, sort_keys=True))
+    (folder / name).unlink(missing_ok=True)
+    return True
 
 
 class ResultMissing(FileNotFoundError):

@@ -60,3 +60,14 @@ def test_bad_options_are_argparse_errors(archive):
     with pytest.raises(SystemExit) as e:
         verify.main(["--root", str(archive), "--points", "0"])
     assert e.value.code == 2
+
+
+def test_dropping_a_file_keeps_the_run_intact_and_says_why(archive):
+    from nnrnn import store
+
+    d = verify.archived_runs(archive)[0]
+    assert store.drop_file(d, "weights.pt", "pilot run")
+    assert not (d / "weights.pt").exists() and store.run_status(d) == "ok"
+    assert store.read_run_meta(d)["dropped"] == {"weights.pt": "pilot run"}
+    assert not store.drop_file(d, "weights.pt", "again")
+    assert verify.verify_run(d)["ok"]
