@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import threading
+import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Iterator, Literal
 
@@ -49,6 +51,22 @@ class SerialExecutor(Executor):
                 raise
             fut.set_exception(exc)
         return fut
+
+
+def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
+    """Pool-worker initializer: a daemon thread ends the worker once its parent process is gone.
+
+    A sweep killed with SIGKILL cannot shut its pool down; without this its workers would wait
+    for work forever, each holding its memory.
+    """
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(every_s)
+
+    threading.Thread(target=watch, name="nnrnn-exit-with-parent", daemon=True).start()
 
 
 @contextlib.contextmanager
@@ -92,7 +110,8 @@ def open_executor(kind: str | Executor, max_workers: int | None, scheduler: str 
         yield SerialExecutor(), 1
         return
     if kind == "local":
-        ex = ProcessPoolExecutor(max_workers=max_workers or default_workers(), mp_context=mp.get_context("spawn"))
+        ex = ProcessPoolExecutor(max_workers=max_workers or default_workers(), mp_context=mp.get_context("spawn"),
+                                 initializer=_exit_with_parent, initargs=(os.getpid(),))
         try:
             yield ex, 1
         finally:
@@ -109,7 +128,13 @@ def open_executor(kind: str | Executor, max_workers: int | None, scheduler: str 
         )
         client = Client(cluster)
     else:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=10)
+        except (OSError, TimeoutError) as exc:
+            raise ValueError(
+                f"cannot reach the Dask scheduler at {scheduler!r} within 10 s ({type(exc).__name__}); start one with "
+                "`dask scheduler` and pass the address it prints, or use executor='local'"
+            ) from None
     try:
         yield client.get_executor(pure=False), 1
     finally:

@@ -31,6 +31,7 @@ import os
 import platform
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -58,6 +59,9 @@ __all__ = [
     "ResultMissing",
     "RunCorrupt",
     "drop_file",
+    "lock_run",
+    "unlock_run",
+    "clean_temporaries",
     "check_hash",
     "file_sha256",
     "run_status",
@@ -389,6 +393,85 @@ def check_writable(base: str | os.PathLike) -> None:
         probe.close()
     except OSError as exc:
         raise ValueError(f"the results root {base} is not writable ({exc.strerror or exc}); pass a writable root") from None
+
+
+# ----------------------------------------------------------------------------- concurrent sweeps
+#: a lock held by a process on another host counts as stale after this long (a lockstep group of
+#: the paper's copy runs can train for a day on one CPU core).
+STALE_LOCK_S = 48 * 3600
+#: temporary run folders (``.<hash>.<id>.tmp`` / ``.old``) older than this are leftovers of a
+#: killed writer; a live writer holds its folder for milliseconds.
+STALE_TMP_S = 600
+
+
+def _lock_path(folder: Path) -> Path:
+    return folder.parent / f".{folder.name}.lock"
+
+
+def _holder_alive(holder: Mapping[str, Any]) -> bool:
+    if holder.get("host") != socket.gethostname():
+        return time.time() - float(holder.get("time", 0)) < STALE_LOCK_S
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, KeyError, ValueError, TypeError):
+        return True
+    return True
+
+
+def lock_run(folder: str | os.PathLike) -> str | None:
+    """Claim a run for training, so that two sweeps on one store do not train it twice.
+
+    Creates ``.<hash>.lock`` beside the run folder exclusively. Returns ``None`` when the claim
+    is ours, else who holds it. A lock whose process is gone (same host), or older than
+    :data:`STALE_LOCK_S` (another host), is stale and taken over.
+    """
+    lock = _lock_path(Path(folder))
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = json.loads(lock.read_text())
+            except (OSError, ValueError):  # being written right now, or vanished
+                time.sleep(0.05)
+                continue
+            if _holder_alive(holder):
+                return f"process {holder.get('pid')} on {holder.get('host')}"
+            lock.unlink(missing_ok=True)  # stale: its holder is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        return None
+    return "another process (the lock kept changing hands)"
+
+
+def unlock_run(folder: str | os.PathLike) -> None:
+    """Release a claim of :func:`lock_run` held by this process (another's is left alone)."""
+    lock = _lock_path(Path(folder))
+    try:
+        holder = json.loads(lock.read_text())
+    except (OSError, ValueError):
+        return
+    if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+        lock.unlink(missing_ok=True)
+
+
+def clean_temporaries(folder: str | os.PathLike, older_than_s: float = STALE_TMP_S) -> int:
+    """Remove leftover temporary run folders (``.*.tmp``, ``.*.old``) of killed writers; returns how many."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    n = 0
+    now = time.time()
+    for d in folder.iterdir():
+        if d.name.startswith(".") and d.name.endswith((".tmp", ".old")) and now - d.stat().st_mtime > older_than_s:
+            shutil.rmtree(d, ignore_errors=True) if d.is_dir() else d.unlink(missing_ok=True)
+            n += 1
+    return n
 
 
 # ----------------------------------------------------------------------------- reading runs

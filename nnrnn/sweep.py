@@ -32,7 +32,6 @@ runs the paper's copy sweep on a cluster.
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import dataclasses
 import itertools
@@ -60,6 +59,9 @@ from . import validate
 from .executors import EXECUTORS, ExecutorKind, SerialExecutor, open_executor, torch_threads
 from .resources import default_workers
 from .store import (
+    clean_temporaries,
+    lock_run,
+    unlock_run,
     ResultMissing,
     check_writable,
     config_hash,
@@ -352,6 +354,7 @@ class SweepReport:
         ran: hashes of the runs trained by this call.
         skipped: hashes already in the store.
         errors: hash -> error text, for runs that raised (not for diverged runs, which are stored).
+        locked: hash -> who trains it, for runs left alone because another sweep holds them.
         wall_s: wall time of the call.
     """
 
@@ -361,6 +364,7 @@ class SweepReport:
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    locked: dict[str, str] = field(default_factory=dict)
     wall_s: float = 0.0
     temporary: bool = False
 
@@ -378,7 +382,7 @@ class SweepReport:
     def __repr__(self) -> str:
         return (
             f"SweepReport(task={self.task!r}, runs={len(self.hashes)}, ran={len(self.ran)}, "
-            f"skipped={len(self.skipped)}, errors={len(self.errors)}, wall_s={self.wall_s:.1f}, root={str(self.root)!r})"
+            f"skipped={len(self.skipped)}, locked={len(self.locked)}, errors={len(self.errors)}, wall_s={self.wall_s:.1f}, root={str(self.root)!r})"
         )
 
 
@@ -470,7 +474,19 @@ def run_sweep(
         report.wall_s = time.perf_counter() - t0
         return report
     check_writable(base)
+    clean_temporaries(base / "runs" / tasks[0])
     ckpt_dir = base / "checkpoints" / tasks[0]
+    claimed = []  # runs this sweep holds the lock of; another sweep on the store skips them
+    for c in todo:
+        holder = lock_run(run_folder(c.task, c.hash(), base))
+        if holder is None:
+            claimed.append(c)
+        else:
+            report.locked[c.hash()] = holder
+    todo = claimed
+    if not todo:
+        report.wall_s = time.perf_counter() - t0
+        return report
 
     bar = tqdm(total=len(todo), disable=(not progress) if progress is not None else None, desc=f"{tasks[0]} sweep", unit="run")
     try:
@@ -516,6 +532,8 @@ def run_sweep(
                     f.cancel()
                 raise
     finally:
+        for c in claimed:
+            unlock_run(run_folder(c.task, c.hash(), base))
         bar.close()
         report.wall_s = time.perf_counter() - t0
     if report.errors and raise_errors:
@@ -656,41 +674,10 @@ def best_curves(history: pd.DataFrame, best: pd.DataFrame, column: str = "val_lo
 
 # ----------------------------------------------------------------------------- CLI
 def _main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m nnrnn.sweep",
-                                description="Run (or resume) a sweep of vanilla-RNN training runs and store each run.")
-    p.add_argument("--task", required=True, choices=sorted(_profiles.SWEEPS))
-    p.add_argument("--profile", default="demo", choices=list(_profiles.SWEEPS["copy"]))  # replicate: nnrnn.replicate
-    p.add_argument("--executor", default="local", choices=list(EXECUTORS))
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
-    p.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
-    p.add_argument("--root", default=None, help="results root (default: the repository's data/ folder)")
-    p.add_argument("--device", default=None, help="cpu | cuda | auto (not part of the run hash)")
-    p.add_argument("--inits", default=None, help="comma-separated subset of initializers")
-    p.add_argument("--seeds", default=None, help="comma-separated subset of seeds")
-    p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
-    p.add_argument("--progress", action="store_true", help="show a progress bar")
-    a = p.parse_args(argv)
-    overrides: dict[str, Any] = {}
-    if a.device:
-        overrides["device"] = a.device
-    g = grid(a.task, a.profile, **overrides)
-    if a.inits:
-        keep = [s.strip() for s in a.inits.split(",") if s.strip()]
-        for k in keep:
-            _init.get(k)
-        g = g.replace(scales={k: v for k, v in g.scales.items() if k in keep})
-    if a.seeds:
-        g = g.replace(seeds=tuple(int(s) for s in a.seeds.split(",")))
-    cfgs = g.configs()
-    done = sum(is_finished(c, a.root) for c in cfgs)
-    print(f"{a.task} / {a.profile}: {g.describe()}")
-    print(f"{done} of {len(cfgs)} runs already stored under {results_root(a.root) / 'runs' / a.task}")
-    if a.dry_run:
-        return 0
-    report = run_sweep(g, root=a.root, executor=a.executor, max_workers=a.workers, scheduler=a.scheduler,
-                       progress=a.progress or None)
-    print(report)
-    return 0
+    """``python -m nnrnn.sweep``: the command line lives in :mod:`nnrnn.sweep_cli`."""
+    from .sweep_cli import main  # lazy: the command line imports this module
+
+    return main(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
+import textwrap
 import types
 from pathlib import Path
 
@@ -15,6 +18,8 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from nnrnn import analysis, data, init, lm, store
+
+REPO = Path(__file__).resolve().parent.parent
 
 DATA_DIR = os.environ.get("NNRNN_DATA_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
 HAVE_PTB = all((Path(DATA_DIR) / p).is_file() for p in data.FILES if p.startswith("ptb"))
@@ -408,3 +413,21 @@ def test_offline_and_checksum_errors(tmp_path, monkeypatch):
             (bad / rel).write_text("a b c\n")
     with pytest.raises(data.ChecksumError, match="checksum mismatch"):
         lm.train_lm(tiny(), data_dir=bad, download=False, progress=False)
+
+
+def test_a_cache_off_sweep_leaves_no_temporary_root_behind(tmp_path):
+    code = textwrap.dedent(
+        f"""
+        import tests.test_lm as t
+        from nnrnn import lm
+        corpus = t.toy_corpus(n_train=1500)
+        lm.train._corpus = lambda *a, **k: corpus
+        runs = lm.sweep([t.tiny(init_name="orthogonal")], cache="off", progress=False)
+        print(next(iter(runs.paths.values())))
+        """
+    )
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().startswith(str(tmp_path))
+    assert not list(tmp_path.glob("nnrnn-lm-*")), "the cache='off' root outlived its process"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -368,10 +370,92 @@ def test_best_curves_carry_early_stopped_runs_forward():
 def test_cli_dry_run(tmp_path, capsys):
     assert sweep._main(["--task", "copy", "--profile", "paper", "--root", str(tmp_path), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "2112 runs" in out and "0 of 2112 runs already stored" in out
+    assert "2112 runs" in out and "core-hours (at most)" in out and "ms per update of one run" in out
+    table = out.split("store:")[1]
+    assert all(f"{init}" in table for init in ("identity", "orthogonal", "chain", "fb_chain"))
     assert sweep._main(["--task", "psmnist", "--profile", "smoke", "--root", str(tmp_path), "--dry-run"]) == 0
     with pytest.raises(SystemExit):  # the replicate profile has its own command, nnrnn.replicate
         sweep._main(["--task", "copy", "--profile", "replicate", "--dry-run"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workers", "0"], "--workers: must be a positive integer, got '0'"),
+    (["--seeds", "1,x"], "--seeds: must be comma-separated non-negative integers"),
+    (["--inits", "chain,nope"], "--inits: must be comma-separated initializers"),
+    (["--scheduler", "tcp://host:8786"], "--scheduler is used only with --executor dask"),
+])
+def test_cli_bad_values_are_argparse_errors_before_any_planning(args, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        sweep._main(["--task", "copy", *args])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_cli_refuses_a_read_only_root_before_training(tmp_path, capsys):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    with pytest.raises(SystemExit) as e:
+        sweep._main(["--task", "copy", "--profile", "smoke", "--root", str(blocked)])
+    assert e.value.code == 2 and "is not writable" in capsys.readouterr().err
+
+
+def test_two_sweeps_on_one_store_do_not_train_the_same_run(tmp_path):
+    from nnrnn import store
+
+    g = tiny_grid(seeds=(1,))
+    held = g.configs()[0]
+    folder = store.run_folder("copy", held.hash(), tmp_path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock = folder.parent / f".{folder.name}.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        lock.write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(), "time": time.time()}))
+        report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
+        assert list(report.locked) == [held.hash()] and f"process {other.pid}" in report.locked[held.hash()]
+        assert len(report.ran) == 1 and not sweep.is_finished(held, tmp_path)
+    finally:
+        other.kill()
+        other.wait()
+    # its holder is gone: the lock is stale, and the next sweep takes the run over
+    report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
+    assert report.ran == [held.hash()] and not report.locked and not lock.exists()
+
+
+def test_leftover_temporary_folders_are_removed(tmp_path):
+    from nnrnn import store
+
+    task_dir = tmp_path / "runs" / "copy"
+    old, fresh = task_dir / ".0123456789ab.deadbeef.tmp", task_dir / ".0123456789ab.cafecafe.tmp"
+    for d in (old, fresh):
+        d.mkdir(parents=True)
+    past = time.time() - 2 * store.STALE_TMP_S
+    os.utime(old, (past, past))
+    sweep.run_sweep(tiny_grid(seeds=(1,)), root=tmp_path, executor="serial", progress=False)
+    assert not old.exists() and fresh.exists()
+
+
+@pytest.mark.slow
+def test_pool_workers_exit_when_the_sweep_is_killed(tmp_path):
+    psutil = pytest.importorskip("psutil")
+    code = (
+        "from nnrnn import sweep\n"
+        f"g = sweep.Grid('copy', {{'chain': (1.0,)}}, lrs=(1e-3,), seeds=(1, 2), base=dict(T=30, hidden_size=8, "
+        f"n_train=64, n_val=16, epochs=500))\n"
+        f"sweep.run_sweep(g, root={str(tmp_path)!r}, executor='local', max_workers=2, group_size=1)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.time() + 60
+        workers = []
+        while time.time() < deadline and len(workers) < 2:
+            time.sleep(0.5)
+            workers = [p for p in psutil.Process(parent.pid).children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+        assert len(workers) == 2, "the pool did not start"
+        parent.kill()
+        parent.wait()
+        gone, alive = psutil.wait_procs(workers, timeout=15)
+        assert not alive, f"{len(alive)} pool workers outlived their sweep"
+    finally:
+        parent.kill()
 
 
 # ----------------------------------------------------------------------------- chapters
@@ -393,3 +477,11 @@ def test_chapter_glue_matches_the_stored_runs(stem, task, prefix, smoke_book, gl
     best = sweep.best_settings(runs)
     assert glued[f"{prefix}_best_lr_chain"] == best.loc["chain", "lr"]
     assert glued[f"{prefix}_profile"] == "smoke"
+
+
+def test_an_unreachable_dask_scheduler_is_a_clear_error(tmp_path):
+    pytest.importorskip("distributed")
+    t0 = time.time()
+    with pytest.raises(ValueError, match=r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9' within 10 s"):
+        sweep.run_sweep(tiny_grid(seeds=(1,)), root=tmp_path, executor="dask", scheduler="tcp://127.0.0.1:9", progress=False)
+    assert time.time() - t0 < 30

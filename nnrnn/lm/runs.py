@@ -11,9 +11,11 @@ runs keep a resumable checkpoint of the last finished epoch.
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import os
+import shutil
 import tempfile
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
@@ -216,8 +218,9 @@ def sweep(
     hashes = [c.hash() for c in configs]
     if len(set(hashes)) != len(hashes):
         raise ValueError("configs contain duplicates (equal config hashes)")
-    if cache == "off":
+    if cache == "off":  # compute and store nothing: a temporary root, removed when the process ends
         root = tempfile.mkdtemp(prefix="nnrnn-lm-")
+        atexit.register(shutil.rmtree, root, True)
     missing = [c for c in configs if not is_done(c, root)]
     if missing and cache == "require":
         names = ", ".join(f"{c.corpus}/{c.cell}/{c.init}/seed{c.seed} ({c.hash()})" for c in missing[:4])

@@ -1,0 +1,152 @@
+"""``nnrnn sweep`` (``python -m nnrnn.sweep``): plan, run or resume a sweep from the command line.
+
+Every bad option is an argparse error (exit status 2) before anything is planned or trained;
+``--dry-run`` prints the plan as a table with an estimate of the core-hours it needs, from the
+time per update measured on this machine for the sweep's first config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any, Sequence
+
+import pandas as pd
+
+from . import init as _init
+from . import lockstep as _lockstep
+from . import profiles as _profiles
+from .data import DataError
+from .executors import EXECUTORS
+from .store import check_writable, results_root
+from .sweep import Grid, grid, is_finished, run_sweep
+from .train import TrainConfig
+
+__all__ = ["main", "measure_update_seconds", "plan_table"]
+
+_EXAMPLES = """\
+examples:
+  nnrnn sweep --task copy --profile demo                   # train what is missing, one process per usable core
+  nnrnn sweep --task copy --profile paper --dry-run        # the plan, what is stored, and an estimate
+  nnrnn sweep --task psmnist --profile demo --inits chain,orthogonal --seeds 1,2
+  nnrnn sweep --task copy --profile paper --executor dask --scheduler tcp://host:8786
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _seed_list(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated non-negative integers, got {text!r}") from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"must be comma-separated non-negative integers, got {text!r}")
+    return seeds
+
+
+def _init_list(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    known = list(_init.INITIALIZERS)
+    bad = [n for n in names if n not in known]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(f"must be comma-separated initializers among {known}, got {text!r}")
+    return names
+
+
+def measure_update_seconds(cfg: TrainConfig, updates: int = 3) -> float:
+    """Seconds per training update of ``cfg`` on this machine (lockstep trainer, one run, after a warm-up).
+
+    The data set is shrunk to a few batches (the time per update does not depend on its size).
+    """
+    small = cfg.replace(n_train=cfg.batch_size * (updates + 1), n_val=cfg.batch_size, epochs=1)
+    group = _lockstep._Group([small], _profiles.resolve_device(cfg.device), time.perf_counter())
+    group.step()
+    t0 = time.perf_counter()
+    for _ in range(updates):
+        group.step()
+    return (time.perf_counter() - t0) / updates
+
+
+def plan_table(g: Grid, root=None, seconds_per_update: float | None = None) -> pd.DataFrame:
+    """Per initializer: runs, stored, to train, updates per run at most, and estimated core-hours.
+
+    The estimate assumes no early stopping (an upper bound) and one core per run.
+    """
+    rows = []
+    cfgs = g.configs()
+    for init in g.inits:
+        mine = [c for c in cfgs if c.init == init]
+        stored = sum(is_finished(c, root) for c in mine)
+        updates = mine[0].epochs * mine[0].updates_per_epoch
+        row: dict[str, Any] = {"initializer": init, "runs": len(mine), "stored": stored, "to train": len(mine) - stored,
+                               "updates per run (at most)": updates}
+        if seconds_per_update is not None:
+            row["core-hours (at most)"] = round((len(mine) - stored) * updates * seconds_per_update / 3600, 2)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("initializer")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="nnrnn sweep", description="Run (or resume) a sweep of vanilla-RNN training runs and store each run.",
+        epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--task", required=True, choices=sorted(_profiles.SWEEPS), help="the benchmark")
+    p.add_argument("--profile", default="demo", choices=list(_profiles.SWEEPS["copy"]),
+                   help="the grid (default: demo); the replicate set runs with `nnrnn replicate`")
+    p.add_argument("--executor", default="local", choices=list(EXECUTORS),
+                   help="local: a process pool (default); serial: this process; dask: a Dask cluster")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786 (with --executor dask)")
+    p.add_argument("--workers", type=_positive_int, default=None, help="local processes (default: the usable CPUs)")
+    p.add_argument("--group-size", type=_positive_int, default=None,
+                   help="runs per lockstep group (default: chosen; 1 trains every run alone)")
+    p.add_argument("--root", default=None, help="results root (default: the repository's data/ folder)")
+    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="where to train (default: cpu; not hashed)")
+    p.add_argument("--inits", type=_init_list, default=None, help="comma-separated subset of initializers (default: all)")
+    p.add_argument("--seeds", type=_seed_list, default=None, help="comma-separated seeds (default: the profile's)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan with an estimate of core-hours and exit")
+    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    a = p.parse_args(argv)
+    if a.scheduler is not None and a.executor != "dask":
+        p.error(f"--scheduler is used only with --executor dask, got --executor {a.executor}")
+    overrides: dict[str, Any] = {"device": a.device} if a.device else {}
+    g = grid(a.task, a.profile, **overrides)
+    if a.inits:
+        g = g.replace(scales={k: v for k, v in g.scales.items() if k in a.inits})
+    if a.seeds:
+        g = g.replace(seeds=a.seeds)
+    base = results_root(a.root)
+    if not a.dry_run:
+        try:
+            check_writable(base)
+        except ValueError as exc:
+            p.error(str(exc))
+    seconds, why = None, ""
+    if a.dry_run:
+        try:
+            seconds = measure_update_seconds(g.configs()[0])
+        except DataError as exc:  # psMNIST without MNIST here: the plan is still worth printing
+            why = f"no estimate: the data is not here ({str(exc).splitlines()[0]})"
+    print(f"{a.task} / {a.profile}: {g.describe()}")
+    print(f"store: {base / 'runs' / a.task}")
+    print(plan_table(g, a.root, seconds).to_string())
+    if why:
+        print(why)
+        return 0
+    if seconds is not None:
+        print(f"measured here: {seconds * 1e3:.1f} ms per update of one run (lockstep trainer); "
+              "the estimate assumes no early stopping")
+        return 0
+    report = run_sweep(g, root=a.root, executor=a.executor, max_workers=a.workers, scheduler=a.scheduler,
+                       group_size=a.group_size, progress=a.progress or None)
+    print(report)
+    return 0
