@@ -54,6 +54,8 @@ BANNERS = {
     "CPU can afford. Not the paper's scale.",
     "paper": "Built on the <code>paper</code> profile: the paper's grids and budgets; each chapter states "
     "where its settings differ from the paper's.",
+    "replicate": "Built on the <code>replicate</code> profile: the paper's sequence lengths and models with a "
+    "reduced, stated search, read from the committed results archive.",
 }
 
 

@@ -493,7 +493,8 @@ def is_stored(task: str, hash: str, root: str | os.PathLike | None = None) -> bo
 def stored_runs(task: str, hashes: Iterable[str] | None = None, root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """The parsed ``config.json`` of every finished run of ``task`` (or of those in ``hashes``), by folder name.
 
-    Folders without ``config.json`` (incomplete runs) and hidden ones (temporary) are skipped.
+    Folders without ``config.json`` (incomplete runs) and hidden ones (temporary) are skipped; a
+    run whose files do not match their recorded SHA-256 is refused (:class:`RunCorrupt` names the file).
     """
     want = None if hashes is None else set(hashes)
     folder = results_root(root) / "runs" / task
@@ -502,7 +503,7 @@ def stored_runs(task: str, hashes: Iterable[str] | None = None, root: str | os.P
         for d in sorted(folder.iterdir()):
             if d.name.startswith(".") or not (d / "config.json").is_file() or (want is not None and d.name not in want):
                 continue
-            metas.append(json.loads((d / "config.json").read_text()))
+            metas.append(read_run_meta(d))
     return metas
 
 

@@ -432,15 +432,22 @@ def train(
 
 # ----------------------------------------------------------------------------- CLI
 def _main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m nnrnn.train", description="Train one vanilla RNN on copy or addition.")
+    p = argparse.ArgumentParser(
+        prog="nnrnn train", description="Train one vanilla RNN on copy, addition or psMNIST and print its history.",
+        epilog="example: nnrnn train --task copy --init chain --scale 1.02 --lr 1e-4 --T 100 --epochs 1 --n-train 3200",
+    )
     defaults = TrainConfig()
     for f in dataclasses.fields(TrainConfig):
         kind = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str}[str(f.type)]
-        p.add_argument(f"--{f.name}", type=kind, default=getattr(defaults, f.name), help=f"default: {getattr(defaults, f.name)}")
+        p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=getattr(defaults, f.name),
+                       help=f"default: {getattr(defaults, f.name)}")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
     a = vars(p.parse_args(argv))
     progress = a.pop("progress")
-    cfg = TrainConfig(**a)
+    try:
+        cfg = TrainConfig(**a)
+    except ValueError as exc:
+        p.error(str(exc))
     r = train(cfg, progress=progress or None)
     print(r.history.to_string(index=False))
     print({k: v for k, v in r.summary().items()})

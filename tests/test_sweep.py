@@ -485,3 +485,56 @@ def test_an_unreachable_dask_scheduler_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match=r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9' within 10 s"):
         sweep.run_sweep(tiny_grid(seeds=(1,)), root=tmp_path, executor="dask", scheduler="tcp://127.0.0.1:9", progress=False)
     assert time.time() - t0 < 30
+
+
+# ----------------------------------------------------------------------------- damaged stores (issue 12 items 6, 7, 9, 16)
+def test_a_run_folder_without_config_json_is_retrained_and_repaired(tmp_path):
+    g = tiny_grid(seeds=(1,))
+    sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
+    c = g.configs()[0]
+    d = sweep.run_dir(c, tmp_path)
+    (d / "config.json").unlink()  # a folder that looks present but is incomplete
+    assert not sweep.is_finished(c, tmp_path)
+    report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
+    assert report.ran == [c.hash()] and not report.errors and sweep.is_finished(c, tmp_path)
+    assert len(sweep.load_runs("copy", configs=g, root=tmp_path)) == 2  # cache="require" works again
+    sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False, cache="require")
+
+
+def test_a_corrupt_file_is_named_and_the_run_retrained(tmp_path):
+    from nnrnn import store
+
+    g = tiny_grid(seeds=(1,))
+    sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
+    c = g.configs()[1]
+    d = sweep.run_dir(c, tmp_path)
+    good = (d / "weights.pt").read_bytes()
+    (d / "weights.pt").write_bytes(good[:-8] + b"garbage!")  # same size, other bytes
+    with pytest.raises(store.RunCorrupt, match=r"weights\.pt has SHA-256 .* but its config.json records"):
+        sweep.load_runs("copy", configs=g, root=tmp_path)
+    assert not sweep.is_finished(c, tmp_path)
+    report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
+    assert report.ran == [c.hash()] and (d / "weights.pt").read_bytes() == good
+
+
+def test_results_are_stored_under_the_submitted_hash_only(tmp_path):
+    from nnrnn import store
+
+    g = tiny_grid(seeds=(1,))
+    c = g.configs()[0]
+    payload = sweep.run_one(c.as_dict())
+    with pytest.raises(ValueError, match="a run hash must be 12 lower-case hex digits, got '../../../evil'"):
+        store.write_run_payload({**payload, "hash": "../../../evil"}, "copy", tmp_path)
+    with pytest.raises(ValueError, match="returned run hash .* for the config submitted as"):
+        store.write_run_payload({**payload, "hash": "0" * 12}, "copy", tmp_path, expected_hash=c.hash())
+    assert not (tmp_path / "runs" / "copy" / ("0" * 12)).exists() and not (tmp_path.parent / "evil").exists()
+
+
+def test_every_executor_trains_with_one_thread(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nnrnn.executors import open_executor
+
+    for kind in ("serial", "local", ThreadPoolExecutor(1)):
+        with open_executor(kind, 1, None) as (_, threads):
+            assert threads == 1, kind
