@@ -213,28 +213,3 @@ def test_pulse_ordering_subtracts_the_free_run_by_default():
 def test_bad_inputs_are_named(call, match):
     with pytest.raises(ValueError, match=match):
         call()
-
-
-# ----------------------------------------------------------------------------- the chapter
-@pytest.mark.slow
-def test_chapter_glue_matches_the_run_store(glued, smoke_book):
-    """Table 2 as glued by chapter 8 on smoke is recomputed from the book's run store."""
-    g = glued("08-trained-weights")
-    root = smoke_book / "store"
-    assert g["nb08_profile"] == "smoke" and g["nb08_ctrl_chain_lag1"] == 1.0
-    inits = ("identity", "orthogonal")
-    frames = []
-    for task in ("addition", "psmnist", "copy"):
-        grid = sweep.grid(task, "smoke")
-        grid = grid.replace(scales={k: v for k, v in grid.scales.items() if k in inits})
-        frames.append(sweep.load_runs(task, configs=grid, root=root).assign(task=task))
-        assert len(frames[-1]) == len(grid)
-    runs = pd.concat(frames, ignore_index=True)
-    tasks = ["addition", "psmnist"] + (["copy"] if runs[runs["task"] == "copy"]["success"].any() else [])
-    assert g["nb08_copy_any"] == int("copy" in tasks)
-    nets = weights.select_networks(runs[runs["task"].isin(tasks)], inits)
-    t2 = weights.table2(weights.henrici_table(nets, root=root), tasks=tasks, inits=inits)
-    for (task, init), row in t2.iterrows():
-        assert g[f"nb08_d_{task}_{init}"] == pytest.approx(row["after_mean"])
-        assert g[f"nb08_d_n_{task}_{init}"] == row["n"]
-        assert g[f"nb08_n_success_{task}_{init}"] == int(runs[(runs.task == task) & (runs.init == init)]["success"].sum())
