@@ -197,9 +197,7 @@ def final_state(task: str, hash: str, *, root: Root = None) -> dict[str, torch.T
 def _nonlinearity(cfg) -> str:
     if cfg.nonlinearity is not None:
         return cfg.nonlinearity
-    from .models import TASK_SPECS
-
-    return TASK_SPECS[cfg.task].nonlinearity
+    return cfg.make_task().default_nonlinearity
 
 
 # ----------------------------------------------------------------------------- which networks
