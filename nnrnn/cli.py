@@ -9,13 +9,20 @@ Each subcommand hands the rest of the command line, unchanged, to the module tha
     nnrnn book --profile smoke                           # execute the chapters, build the book
     nnrnn bench rnn --quick                              # the RNN engine against torch.nn.RNN
     nnrnn data verify mnist ptb                          # the data sets: list, fetch, verify
+    nnrnn replicate --task copy --dry-run                # the replicate protocol's plan and cost
     nnrnn verify                                         # re-check archived runs
-    nnrnn <command> --help                               # that command's options
+    nnrnn <command> --help                               # that command's options, defaults, examples
 
 A ``ValueError`` from a command (the package's way to reject a bad value) ends the command with
 a one-line ``error:`` message and exit status 2, as argparse does for a bad option, instead of a
 traceback; ``nnrnn --traceback <command> ...`` shows the traceback. The commands import torch
 only when they run, so ``nnrnn --help`` answers at once.
+
+The commands' parsers share :class:`HelpFormatter` (every option's help ends with its default,
+the examples keep their lines) and the ``type=`` functions below (:func:`positive_int`,
+:func:`non_negative_int`, :func:`positive_float`, :func:`device`, :func:`existing_dir`,
+:func:`name_list`), so a bad value is an argparse error (exit status 2, one line naming the value
+and what is allowed) before anything is planned or trained.
 """
 
 from __future__ import annotations
@@ -26,11 +33,137 @@ import importlib.util
 import sys
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 from . import __version__
 
-__all__ = ["COMMANDS", "Command", "main", "data_main"]
+__all__ = [
+    "COMMANDS",
+    "Command",
+    "main",
+    "data_main",
+    "HelpFormatter",
+    "positive_int",
+    "non_negative_int",
+    "positive_float",
+    "device",
+    "existing_dir",
+    "name_list",
+]
+
+
+# ----------------------------------------------------------------------------- shared by the parsers
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Description and epilog as written; each option's help ends with ``(default: ...)``.
+
+    A help text that already names its default is left alone, and so are switches
+    (``store_true``), required options and positional arguments, which have no default to show.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" in text.lower() or action.default is argparse.SUPPRESS or not action.option_strings
+                or action.nargs == 0 or action.required):
+            return text
+        return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
+
+
+def _int(text: str, minimum: int, allowed: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """``type=`` for an integer >= 1.
+
+    Examples:
+        >>> positive_int("3")
+        3
+        >>> positive_int("0")
+        Traceback (most recent call last):
+        argparse.ArgumentTypeError: must be a positive integer, got '0'
+    """
+    return _int(text, 1, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    """``type=`` for an integer >= 0.
+
+    Examples:
+        >>> non_negative_int("0")
+        0
+    """
+    return _int(text, 0, "a non-negative integer")
+
+
+def positive_float(text: str) -> float:
+    """``type=`` for a finite number > 0.
+
+    Examples:
+        >>> positive_float("0.5")
+        0.5
+        >>> positive_float("nan")
+        Traceback (most recent call last):
+        argparse.ArgumentTypeError: must be a positive number, got 'nan'
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def device(text: str) -> str:
+    """``type=`` for a torch device name: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (checked without torch).
+
+    Examples:
+        >>> device("cuda:1")
+        'cuda:1'
+        >>> device("gpu")
+        Traceback (most recent call last):
+        argparse.ArgumentTypeError: must be auto, cpu, cuda or cuda:N, got 'gpu'
+    """
+    index = text[5:] if text.startswith("cuda:") else None
+    if text in ("auto", "cpu", "cuda") or (index is not None and index.isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"must be auto, cpu, cuda or cuda:N, got {text!r}")
+
+
+def existing_dir(text: str) -> str:
+    """``type=`` for a folder that must exist (returned as given)."""
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"must be an existing folder, got {text!r}")
+    return text
+
+
+def name_list(known: Sequence[str], what: str = "names") -> Callable[[str], tuple[str, ...]]:
+    """A ``type=`` for a comma-separated subset of ``known`` (order kept, duplicates dropped).
+
+    Examples:
+        >>> name_list(["ptb", "enwik8"], "corpora")("enwik8,ptb")
+        ('enwik8', 'ptb')
+        >>> name_list(["ptb", "enwik8"], "corpora")("ptb,wiki")
+        Traceback (most recent call last):
+        argparse.ArgumentTypeError: must be comma-separated corpora among ['ptb', 'enwik8'], got 'ptb,wiki'
+    """
+    known = list(known)
+
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+        if not names or any(n not in known for n in names):
+            raise argparse.ArgumentTypeError(f"must be comma-separated {what} among {known}, got {text!r}")
+        return names
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
 
 
 @dataclass(frozen=True)
@@ -63,12 +196,15 @@ COMMANDS: dict[str, Command] = {
 
 _EPILOG = """\
 examples:
-  nnrnn sweep --task copy --profile demo --dry-run
-  nnrnn book --profile smoke
-  nnrnn data fetch mnist ptb
-  nnrnn bench rnn --quick
+  nnrnn sweep --task copy --profile demo --dry-run     # the plan and its core-hours, nothing trained
+  nnrnn lm --cell rnn --profile smoke                  # the language-model runs of chapter 07
+  nnrnn replicate --task copy --dry-run                # the replicate protocol, stage by stage
+  nnrnn book --profile smoke                           # execute the chapters and build the book
+  nnrnn data fetch mnist ptb                           # download and check the data sets
+  nnrnn bench rnn --quick                              # the RNN engine against torch.nn.RNN
+  nnrnn verify --sample 2                              # retrain two archived runs and compare
 
-Each command has its own options: nnrnn <command> --help.
+Each command has its own options, with their defaults and examples: nnrnn <command> --help.
 `python -m nnrnn.<module>` (e.g. python -m nnrnn.sweep) runs the same commands."""
 
 
@@ -78,7 +214,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Non-normal RNN memory (Orhan & Pitkow, ICLR 2020): training sweeps, the book, "
         "benchmarks and data.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"nnrnn {__version__}")
     parser.add_argument("--traceback", action="store_true",
@@ -148,17 +284,20 @@ def data_main(argv: Sequence[str] | None = None) -> int:
         description="List, download and verify the data sets (files checked against their SHA-256).",
         epilog="examples:\n  nnrnn data list\n  nnrnn data fetch mnist ptb ptb-char\n"
         "  NNRNN_DATA_DIR=/data/nnrnn nnrnn data verify all",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     sub = parser.add_subparsers(dest="action", metavar="<action>", required=True)
-    sub.add_parser("list", help="the data sets, their files and sizes")
+    sub.add_parser("list", help="the data sets, their files and sizes", description="The data sets, their files "
+                   "and sizes.", epilog="example:\n  nnrnn data list", formatter_class=HelpFormatter)
     for action, text in (("fetch", "find or download the files and check them"),
                          ("verify", "check the files that are here; download nothing")):
-        p = sub.add_parser(action, help=text, description=text.capitalize() + ".")
+        p = sub.add_parser(action, help=text, description=text.capitalize() + ".", formatter_class=HelpFormatter,
+                           epilog=f"examples:\n  nnrnn data {action} mnist ptb\n"
+                           f"  nnrnn data {action} all --data-dir /data/nnrnn")
         p.add_argument("names", nargs="+", metavar="NAME", choices=[*names, "all"],
                        help=f"data sets: {', '.join(names)} or all")
-        p.add_argument("--data-dir", default=None, metavar="DIR",
-                       help="the data directory searched first (default: $NNRNN_DATA_DIR, then the "
+        p.add_argument("--data-dir", default=None, metavar="DIR", type=existing_dir,
+                       help="an existing data directory, searched first (default: $NNRNN_DATA_DIR, then the "
                        "download folder)")
     args = parser.parse_args(argv)
 
