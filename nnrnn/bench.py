@@ -54,6 +54,7 @@ from torch.utils.benchmark import Timer
 from . import init as _init
 from . import lockstep as _lockstep
 from . import models
+from .cli import HelpFormatter, device, non_negative_int, positive_int
 from .profiles import resolve_device
 from .resources import available_cpus
 from .store import machine
@@ -660,37 +661,35 @@ def _sweep_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m nnrnn.bench rnn|sweep [--quick] ...`` (``--help`` lists the options)."""
-    parser = argparse.ArgumentParser(prog="python -m nnrnn.bench", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("rnn", help="Elman engine vs torch.nn.RNN: training step, forward pass, peak memory")
-    p.add_argument("--quick", action="store_true", help="tiny sizes and two repeats (smoke test)")
-    p.add_argument("--repeats", type=int, default=7, help="timed repeats per model (default 7)")
-    p.add_argument("--sizes", default="", help="comma-separated subset of " + ",".join(s.name for s in SIZES))
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads for this run (default: leave as is)")
-    p.add_argument("--json", default="", help="also write the rows to this JSON file")
-    p = sub.add_parser("sweep", help="sweep throughput: a process pool of single-run trainers vs lockstep groups")
-    p.add_argument("--quick", action="store_true", help="tiny sizes, K = 2, 4, two rounds of short windows (smoke test)")
-    p.add_argument("--rounds", type=int, default=5, help="timed rounds after one warm-up round (default 5)")
-    p.add_argument("--window", type=float, default=2.0, help="seconds per variant and round, at least (default 2)")
-    p.add_argument("--sizes", default="", help="comma-separated subset of " + ",".join(SWEEP_SIZES))
-    p.add_argument("--ks", default="", help="comma-separated lockstep group sizes (default 8,32,128)")
-    p.add_argument("--cores", type=int, default=0, help="processes of the pool and lockstep threads (default: usable CPUs)")
-    p.add_argument("--json", default="", help="also write the rows to this JSON file")
+    """Command line: ``nnrnn bench rnn|sweep [--quick] ...`` (``--help`` lists the options and their defaults)."""
+    ex, hf = "examples:\n  nnrnn bench {0} --quick\n  nnrnn bench {0} {1}", HelpFormatter
+    parser = argparse.ArgumentParser(prog="nnrnn bench", description=__doc__.split("\n\n")[0], formatter_class=hf,
+                                     epilog="examples:\n  nnrnn bench rnn --quick\n  nnrnn bench sweep --quick")
+    sub = parser.add_subparsers(dest="command", metavar="<benchmark>", required=True)
+    text = "Elman engine vs torch.nn.RNN: training step, forward pass, peak memory"
+    rnn = sub.add_parser("rnn", help=text, description=text, formatter_class=hf, epilog=ex.format("rnn", "--device cuda"))
+    text = "sweep throughput: a process pool of single-run trainers vs lockstep groups"
+    swp = sub.add_parser("sweep", help=text, description=text, formatter_class=hf, epilog=ex.format("sweep", "--ks 8,32"))
+    for p, quick in ((rnn, "tiny sizes and two repeats"), (swp, "tiny sizes, K = 2, 4, two rounds of short windows")):
+        p.add_argument("--quick", action="store_true", help=quick + " (smoke test)")
+        p.add_argument("--json", default="", metavar="FILE", help="also write the rows to this JSON file (default: none)")
+    rnn.add_argument("--repeats", type=positive_int, default=7, help="timed repeats per model")
+    rnn.add_argument("--sizes", default="", help=f"comma-separated subset of {','.join(s.name for s in SIZES)} (default: all)")
+    rnn.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:N or auto")
+    rnn.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights and the data")
+    rnn.add_argument("--threads", type=non_negative_int, default=0, help="torch.set_num_threads for this run (0: leave as is)")
+    swp.add_argument("--rounds", type=int, default=5, help="timed rounds after one warm-up round, at least 1")
+    swp.add_argument("--window", type=float, default=2.0, help="minimum seconds per variant and round (> 0)")
+    swp.add_argument("--sizes", default="", help=f"comma-separated subset of {','.join(SWEEP_SIZES)} (default: all)")
+    swp.add_argument("--ks", default="", help="comma-separated lockstep group sizes (default: 8,32,128)")
+    swp.add_argument("--cores", type=non_negative_int, default=0, help="pool processes and lockstep threads (0: usable CPUs)")
     args = parser.parse_args(argv)
     if args.command == "sweep":
-        if args.rounds < 1 or args.cores < 0 or not args.window > 0:
-            parser.error(f"--rounds and --window must be positive, --cores non-negative; got {args.rounds},"
-                         f" {args.window}, {args.cores}")
+        if args.rounds < 1 or not 0 < args.window < float("inf"):
+            swp.error(f"--rounds and --window must be positive, got {args.rounds} and {args.window}")
         if args.ks and not all(k.isdigit() and int(k) > 0 for k in args.ks.split(",")):
-            parser.error(f"--ks must be positive integers separated by commas, got {args.ks!r}")
+            swp.error(f"--ks must be positive integers separated by commas, got {args.ks!r}")
         return _sweep_command(args)
-    if args.repeats < 1:
-        parser.error(f"--repeats must be a positive integer, got {args.repeats}")
-    if args.threads < 0:
-        parser.error(f"--threads must be a non-negative integer, got {args.threads}")
     if args.threads:
         torch.set_num_threads(args.threads)  # the command line only; the library never does this
     return _rnn_command(args)
