@@ -38,6 +38,7 @@ from typing import Iterable, Sequence
 import nbformat
 import yaml
 
+from .cli import HelpFormatter, device
 from .profiles import PROFILES, cell_timeout, check_profile
 from .report import BOOK_BUILD_ENV
 
@@ -380,16 +381,43 @@ def _parse_extra(pairs: list[list[str]]) -> dict:
     return extra
 
 
+_EXAMPLES = """\
+examples:
+  nnrnn book --profile smoke                                # every chapter, then the html book
+  nnrnn book --profile smoke --only 04-copy --no-html       # one chapter, executed only
+  nnrnn book --profile demo --only 04-copy -p seed 3        # a papermill parameter of the chapter
+  PROFILE=paper DEVICE=cuda nnrnn book                      # the defaults come from $PROFILE, $DEVICE
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m nnrnn.book", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--profile", default=os.environ.get("PROFILE", "demo"), choices=PROFILES)
-    ap.add_argument("--device", default=os.environ.get("DEVICE", "auto"))
-    ap.add_argument("--out", default=str(REPO / "_build"))
-    ap.add_argument("--only", nargs="*", default=[], help="execute only these chapters (stems), e.g. --only 01-fisher-memory")
+    """``nnrnn book``: execute the chapters and build the book; returns the exit status.
+
+    Bad options (an unknown profile, device or chapter) are argparse errors (exit status 2)
+    before anything is executed.
+    """
+    ap = argparse.ArgumentParser(prog="nnrnn book", description=__doc__.split("\n\n")[0], epilog=_EXAMPLES,
+                                 formatter_class=HelpFormatter)
+    ap.add_argument("--profile", default=os.environ.get("PROFILE", "demo"), choices=PROFILES,
+                    help="the profile every chapter runs with (default: %(default)s, from $PROFILE if set)")
+    ap.add_argument("--device", default=os.environ.get("DEVICE", "auto"), type=device,
+                    help="auto, cpu, cuda or cuda:N (default: %(default)s, from $DEVICE if set)")
+    ap.add_argument("--out", default=str(REPO / "_build"), metavar="DIR",
+                    help="output folder: <out>/stage-<profile>/notebooks and <out>/html")
+    ap.add_argument("--only", nargs="*", default=[], metavar="CHAPTER",
+                    help="execute only these chapters (stems of _toc.yml, e.g. 01-fisher-memory; default: all)")
     ap.add_argument("--no-html", action="store_true", help="execute only; do not render the html book")
-    ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                    help="a papermill parameter of the executed chapters, VALUE read as JSON if it parses "
+                    "(repeatable; default: none)")
     args = ap.parse_args(argv)
+    if args.profile not in PROFILES:  # argparse checks a default's type (--device), not its choices
+        ap.error(f"argument --profile: $PROFILE must be one of {list(PROFILES)}, got {args.profile!r}")
     try:
+        notebooks = toc_notebooks()
+        unknown = [o for o in args.only if not any(o in (nb.stem, nb.name) for nb in notebooks)]
+        if unknown:
+            ap.error(f"argument --only: {unknown} not in _toc.yml; chapters are {[nb.stem for nb in notebooks]}")
         build(args.profile, args.device, args.out, args.only, _parse_extra(args.parameter), html=not args.no_html)
     except (BookError, ValueError) as e:
         print(f"\n[book] FAILED: {e}", file=sys.stderr)
