@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from .cli import HelpFormatter, existing_dir, non_negative_int, positive_int
 from .lockstep import train_group
 from .store import RunCorrupt, read_run_meta, results_root
 from .train import TrainConfig
@@ -89,18 +90,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="nnrnn verify",
         description="Check the SHA-256 of archived runs and retrain a random sample up to their first validation points.",
-        epilog="example: nnrnn verify --sample 2 --max-updates 1000",
+        epilog="examples:\n  nnrnn verify                                    # two runs, a fresh random pick\n"
+        "  nnrnn verify --sample 2 --max-updates 1000      # two runs whose first points come early\n"
+        "  nnrnn verify --sample 0 --root /data/archive    # the SHA-256 of every file only",
+        formatter_class=HelpFormatter,
     )
-    p.add_argument("--sample", type=int, default=2, help="runs to retrain, picked at random (default: 2; 0 checks hashes only)")
-    p.add_argument("--seed", type=int, default=None, help="random seed of the pick (default: a fresh one, printed)")
-    p.add_argument("--points", type=int, default=1, help="validation points to compare after update 0 (default: 1)")
-    p.add_argument("--max-updates", type=int, default=None,
+    p.add_argument("--sample", type=non_negative_int, default=2,
+                   help="runs to retrain, picked at random (0 checks the files' SHA-256 only)")
+    p.add_argument("--seed", type=non_negative_int, default=None,
+                   help="random seed of the pick (default: a fresh one, printed)")
+    p.add_argument("--points", type=positive_int, default=1, help="validation points to compare after update 0")
+    p.add_argument("--max-updates", type=positive_int, default=None,
                    help="pick only runs whose first points come within this many updates (default: any)")
-    p.add_argument("--root", default=None, help="results root (default: the repository's data/ folder)")
+    p.add_argument("--root", type=existing_dir, default=None, metavar="DIR",
+                   help="an existing results root (default: the repository's data/ folder)")
     a = p.parse_args(argv)
-    for name in ("sample", "points"):
-        if getattr(a, name) < (0 if name == "sample" else 1):
-            p.error(f"--{name} must be {'non-negative' if name == 'sample' else 'positive'}, got {getattr(a, name)}")
     runs = archived_runs(a.root)
     corrupt = []
     for d in runs:
