@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["use_style", "INIT_COLORS", "INIT_LABELS", "mean_sem", "band", "theory", "benchmarks", "weights", "lm"]
+__all__ = ["use_style", "PAGE_WIDTH", "INIT_COLORS", "INIT_LABELS", "mean_sem", "band", "figure_legend", "theory", "benchmarks", "weights", "lm"]
 
 #: one colour per initializer, used in every chapter (colour-blind-safe seaborn palette).
 INIT_COLORS = {
@@ -33,8 +33,20 @@ INIT_LABELS = {
 }
 
 
+#: width in inches of a figure that spans the book's content column. The notebooks draw figures at
+#: ``figure.dpi`` = 110, so it is an image of about 880 px, which a 672-px column (a 1280-px
+#: window) shows at 0.76: tick labels (10.5 pt) at 12 px, the smallest text ("small", 9.5 pt) at
+#: 11 px. A multi-panel figure keeps to this width and wraps into rows, at most three labelled
+#: panels across (tests/test_book.py checks both in a browser).
+PAGE_WIDTH = 8.0
+
+
 def use_style() -> None:
-    """Apply the book's matplotlib style (seaborn ticks, readable sizes, no LaTeX)."""
+    """Apply the book's matplotlib style (seaborn ticks, readable sizes, no LaTeX).
+
+    Sizes are relative to the base font (11.4 pt): titles and labels ``medium``, tick labels
+    10.5 pt, and nothing smaller than ``small`` (9.5 pt); see :data:`PAGE_WIDTH` for figure widths.
+    """
     import matplotlib as mpl
     import seaborn as sns
 
@@ -74,6 +86,31 @@ def band(ax, x: Sequence[float], mean: np.ndarray, sem: np.ndarray, label: str |
     (line,) = ax.plot(x, mean, label=label, color=color, **kw)
     ax.fill_between(x, mean - sem, mean + sem, color=line.get_color(), alpha=0.25, linewidth=0)
     return line
+
+
+def figure_legend(fig, axes, loc: str = "outside upper center", ncol: int | None = None):
+    """One legend for the whole figure, outside its panels (``fig`` needs constrained layout), so
+    that it covers no data: the labelled artists of ``axes``, each label once, in ``small`` text.
+
+    Returns the legend, or None where nothing is labelled.
+
+    Examples:
+        >>> import matplotlib.pyplot as plt
+        >>> fig, axes = plt.subplots(1, 2, layout="constrained")
+        >>> for ax in axes:
+        ...     _ = ax.plot([0, 1], label="trained"), ax.plot([1, 0], label="_hidden")
+        >>> [t.get_text() for t in figure_legend(fig, axes).get_texts()]
+        ['trained']
+        >>> plt.close(fig)
+    """
+    handles: dict[str, object] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if not lab.startswith("_"):
+                handles.setdefault(lab, h)
+    if not handles:
+        return None
+    return fig.legend(list(handles.values()), list(handles), loc=loc, ncol=ncol or len(handles), fontsize="small")
 
 
 def __getattr__(name: str):

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import INIT_COLORS, INIT_LABELS, band, mean_sem
+from . import INIT_COLORS, INIT_LABELS, PAGE_WIDTH, band, figure_legend, mean_sem
 
 __all__ = ["validation_curves", "fig4_validation_curves", "fig6_gate_profiles", "lstm_gate_blocks", "curve_table", "GATE_PANELS"]
 
@@ -62,6 +62,9 @@ def validation_curves(
         corpora, inits: which to draw, in order (default: all present).
         skip_first: leave out the untrained point 0, which would squash the y-axis.
         title: a figure title.
+
+    Panels are in rows of two; the legend is in the first panel's upper right corner (where the
+    falling curves are not), or in the spare cell of the grid.
     """
     import matplotlib.pyplot as plt
 
@@ -70,8 +73,12 @@ def validation_curves(
         table = table[table["point"] > 0]
     corpora = list(corpora or dict.fromkeys(table["corpus"]))
     inits = list(inits or dict.fromkeys(table["init"]))
-    fig, axes = plt.subplots(1, len(corpora), figsize=(4.6 * len(corpora), 3.6), squeeze=False)
-    for ax, corpus in zip(axes[0], corpora):
+    ncols = min(len(corpora), 2)
+    nrows = -(-len(corpora) // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(min(PAGE_WIDTH, 4.6 * ncols), 3.6 * nrows), squeeze=False,
+                             layout="constrained")
+    axes, spare = grid.ravel()[: len(corpora)], grid.ravel()[len(corpora):]
+    for ax, corpus in zip(axes, corpora):
         for init in inits:
             d = table[(table["corpus"] == corpus) & (table["init"] == init)].sort_values("point")
             if d.empty:
@@ -81,10 +88,13 @@ def validation_curves(
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"validation loss ({_UNITS.get(corpus, 'bits')})")
         ax.set_title(_CORPUS_TITLES.get(corpus, corpus))
-    axes[0][0].legend(loc="upper right")
+    if len(spare):
+        spare[0].axis("off")
+        spare[0].legend(*axes[0].get_legend_handles_labels(), loc="center")
+    else:
+        axes[0].legend(loc="upper right")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -112,7 +122,7 @@ def fig6_gate_profiles(
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(9.0, 6.0), sharex=True)
+    fig, axes = plt.subplots(2, 2, figsize=(PAGE_WIDTH, 6.0), sharex=True, layout="constrained")
     for ax, (gate, title) in zip(axes.ravel(), GATE_PANELS):
         for df, lab, style in ((trained, label, "-"), (initial, "at initialization", "--")):
             if df is None:
@@ -130,8 +140,7 @@ def fig6_gate_profiles(
         ax.set_ylabel(r"mean $W_{ij}$")
     for ax in axes[1]:
         ax.set_xlabel(r"order difference $i - j$ (units)")
-    axes[0][0].legend(loc="upper left")
-    fig.tight_layout()
+    figure_legend(fig, axes.ravel())
     return fig
 
 
@@ -143,15 +152,17 @@ def lstm_gate_blocks(blocks: dict[str, "np.ndarray"], *, gates: Sequence[str] = 
             e.g. from :func:`nnrnn.init.lstm_`.
         gates: which gate columns to draw, in order.
 
-    Each panel has its own symmetric colour scale (the ramp is 100 times weaker than the chain);
-    row ``i`` is the unit a weight goes to, column ``j`` the unit it comes from.
+    Each panel has its own symmetric colour scale (the ramp is 100 times weaker than the chain),
+    printed under its lower right corner; row ``i`` is the unit a weight goes to, column ``j`` the
+    unit it comes from.
     """
     import matplotlib.pyplot as plt
 
     order = {"i": 0, "f": 1, "g": 2, "o": 3}
     names = {"i": "input i", "f": "forget f", "g": "update g", "o": "output o"}
-    fig, axes = plt.subplots(len(blocks), len(gates), figsize=(1.9 * len(gates) + 1.2, 1.9 * len(blocks) + 0.4),
-                             squeeze=False)
+    width = min(PAGE_WIDTH, 1.9 * len(gates) + 0.6)
+    fig, axes = plt.subplots(len(blocks), len(gates), figsize=(width, (width - 0.6) / len(gates) * len(blocks) + 0.8),
+                             squeeze=False, layout="constrained")
     for r, (scheme, w) in enumerate(blocks.items()):
         w = np.asarray(w, dtype=float)
         n = w.shape[1]
@@ -166,6 +177,5 @@ def lstm_gate_blocks(blocks: dict[str, "np.ndarray"], *, gates: Sequence[str] = 
                 ax.set_title(names[gate])
             if c == 0:
                 ax.set_ylabel(INIT_LABELS.get(scheme, scheme))
-            ax.text(0.98, 0.02, f"±{lim:.3g}", transform=ax.transAxes, ha="right", va="bottom", fontsize=7)
-    fig.tight_layout()
+            ax.set_xlabel(f"±{lim:.3g}", loc="right", fontsize="small", labelpad=2)
     return fig

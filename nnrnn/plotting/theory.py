@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import INIT_COLORS, INIT_LABELS, band, mean_sem
+from . import INIT_COLORS, INIT_LABELS, PAGE_WIDTH, band, mean_sem
 
 __all__ = [
     "fig1a_matrices",
@@ -69,6 +69,21 @@ def _z(name: str) -> float:
     return 3.0 if name == "identity" else 2.0
 
 
+def _grid(n: int, ncols: int, *, panel: tuple[float, float], **kw):
+    """A figure of ``n`` panels in rows of ``ncols`` (the spare cells hidden), about ``panel``
+    inches each but no wider than the page (:data:`PAGE_WIDTH`); returns the figure and the
+    ``n`` panels' axes."""
+    if ncols < 1:
+        raise ValueError(f"ncols must be a positive number of panel columns, got {ncols}")
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    width = min(PAGE_WIDTH, panel[0] * ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, panel[1] * nrows), layout="constrained", squeeze=False, **kw)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig, axes.ravel()[:n]
+
+
 def _heatmap(ax, w: np.ndarray, title: str, source: int | None, cmap: str, vmax: float | None = None):
     w = _np(w)
     vmax = vmax if vmax is not None else float(np.abs(w).max()) or 1.0
@@ -95,6 +110,7 @@ def fig1a_matrices(
     labels: Mapping[str, str] | None = None,
     source: Mapping[str, int] | None = None,
     cmap: str = "RdBu_r",
+    ncols: int | None = None,
 ) -> Figure:
     """Fig. 1a: heatmaps of the recurrent matrices, with the source unit marked.
 
@@ -104,6 +120,7 @@ def fig1a_matrices(
         source: name -> unit where the input enters (marked by an arrow); names absent here
             (e.g. the normal networks, which take a dense input vector) get no mark.
         cmap: a diverging colour map; the colour scale is shared and symmetric about 0.
+        ncols: panels per row. Default: 2 for four matrices (a 2 x 2 grid), else up to 3.
 
     Examples:
         >>> from nnrnn.init import chain_matrix, identity_matrix
@@ -116,8 +133,9 @@ def fig1a_matrices(
         raise ValueError("matrices must contain at least one matrix, got an empty mapping")
     names = list(matrices)
     vmax = max(float(np.abs(_np(m)).max()) for m in matrices.values()) or 1.0
-    fig, axes = plt.subplots(1, len(names), figsize=(3.0 * len(names) + 0.8, 3.4), layout="constrained")
-    axes = np.atleast_1d(axes)
+    if ncols is None:
+        ncols = 2 if len(names) == 4 else 3
+    fig, axes = _grid(len(names), ncols, panel=(3.4, 3.1))
     im = None
     for ax, name in zip(axes, names):
         im = _heatmap(ax, matrices[name], _label(name, labels), (source or {}).get(name), cmap, vmax)
@@ -148,7 +166,7 @@ def fig1b_memory_curves(
         >>> [ax.get_xlabel() for ax in fig.axes]
         ['lag k (steps)', 'lag k (steps)']
     """
-    fig, (ax, axc) = plt.subplots(1, 2, figsize=(10.5, 3.8), layout="constrained")
+    fig, (ax, axc) = plt.subplots(1, 2, figsize=(PAGE_WIDTH, 3.8), layout="constrained")
     for i, (name, j) in enumerate(curves.items()):
         j = _np(j)
         k = np.arange(len(j))
@@ -269,6 +287,8 @@ def fig2_decoding(
     ``"theory_<setting>_<network>"``). Lines are means over repeats with a ±s.e.m. band; the
     population values (the best linear readout with infinite data) are black dotted lines.
     ``noise`` is the noise standard deviation of the noisy setting, for its panel title.
+    Panels are in rows of two (one for a single setting), all on one y axis; the legend takes the
+    spare cell of the grid, or goes below it.
 
     Examples:
         >>> res = {"lags": np.arange(3), "r2_linear_chain": np.ones((2, 3))}
@@ -277,9 +297,11 @@ def fig2_decoding(
         'held-out $R^2$ of $s_{t-k}$ from $h_t$'
     """
     lags = _np(result["lags"])
-    fig, axes = plt.subplots(1, len(settings), figsize=(4.0 * len(settings), 4.0), sharey=True,
-                             layout="constrained", squeeze=False)
-    axes = axes[0]
+    ncols = 1 if len(settings) == 1 else 2
+    nrows = -(-len(settings) // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH if ncols > 1 else 4.4, 3.3 * nrows + 0.2),
+                             sharey=True, layout="constrained", squeeze=False)
+    axes, spare = grid.ravel()[: len(settings)], grid.ravel()[len(settings):]
     handles: dict[str, object] = {}
     theory_handle = None
     lowest = -0.05
@@ -302,11 +324,18 @@ def fig2_decoding(
         ax.set_title(_SETTING_TITLES.get(setting, setting).format(noise=noise))
         ax.set_xlabel("lag k (steps)")
     axes[0].set_ylim(max(lowest, -0.5), 1.05)
-    axes[0].set_ylabel(r"held-out $R^2$ of $s_{t-k}$ from $h_t$")
+    for row in grid:
+        row[0].set_ylabel(r"held-out $R^2$ of $s_{t-k}$ from $h_t$")
     if theory_handle is not None:
-        handles["best linear readout with infinite data (theory)"] = theory_handle
-    fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-               ncol=min(4, len(handles)), fontsize="small")
+        handles["best linear readout with\ninfinite data (theory)"] = theory_handle
+    for ax in spare[1:]:
+        ax.set_visible(False)
+    if len(spare):
+        spare[0].axis("off")
+        spare[0].legend(list(handles.values()), list(handles), loc="center", fontsize="small")
+    else:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+                   ncol=min(2, len(handles)), fontsize="small")
     return fig
 
 
@@ -315,10 +344,10 @@ def fig3_matrices(
     matrices: Mapping[str, object],
     *,
     labels: Mapping[str, str] | None = None,
-    ncols: int = 3,
+    ncols: int = 2,
     cmap: str = "RdBu_r",
 ) -> Figure:
-    """The initializers side by side, each panel with its own symmetric colour scale and colour bar.
+    """The initializers in rows of ``ncols``, each panel with its own symmetric colour scale and colour bar.
 
     Examples:
         >>> from nnrnn.init import chain_matrix, ramp_matrix
@@ -329,18 +358,13 @@ def fig3_matrices(
     if not matrices:
         raise ValueError("matrices must contain at least one matrix, got an empty mapping")
     names = list(matrices)
-    ncols = min(ncols, len(names))
-    nrows = -(-len(names) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.9 * ncols, 3.2 * nrows), layout="constrained",
-                             squeeze=False)
+    fig, axes = _grid(len(names), ncols, panel=(4.0, 2.9))
     panels = []
-    for ax, name in zip(axes.ravel(), names):
+    for ax, name in zip(axes, names):
         im = _heatmap(ax, matrices[name], _label(name, labels), None, cmap)
         panels.append((ax, im))
     for ax, im in panels:
         fig.colorbar(im, ax=ax, shrink=0.8, label="$W_{ij}$")
-    for ax in axes.ravel()[len(names):]:
-        ax.set_visible(False)
     return fig
 
 
@@ -437,9 +461,8 @@ def fig3_pulse_response(
         'unit (0 = source)'
     """
     names = list(responses)
-    fig, axes = plt.subplots(1, len(names), figsize=(4.4 * len(names), 3.8), layout="constrained",
-                             squeeze=False)
-    for ax, name in zip(axes[0], names):
+    fig, axes = _grid(len(names), 2, panel=(4.4, 3.8))
+    for ax, name in zip(axes, names):
         r = _np(responses[name])
         im = ax.imshow(r, aspect="auto", origin="upper", cmap=cmap, interpolation="nearest")
         if mark_peaks:
@@ -463,7 +486,7 @@ def fig3_lstm_gates(
     n_show: int | None = None,
     cmap: str = "RdBu_r",
 ) -> Figure:
-    """The four recurrent blocks of a stacked LSTM ``weight_hh`` (torch gate order i, f, g, o).
+    """The four recurrent blocks of a stacked LSTM ``weight_hh`` (torch gate order i, f, g, o), 2 x 2.
 
     Args:
         weight_hh: shape ``(4N, N)``.
@@ -482,7 +505,7 @@ def fig3_lstm_gates(
     n = w.shape[1]
     k = n if n_show is None else min(int(n_show), n)
     titles = {"i": "input gate i", "f": "forget gate f", "g": "update (cell) gate g", "o": "output gate o"}
-    fig, axes = plt.subplots(1, 4, figsize=(13.5, 3.3), layout="constrained")
+    fig, axes = _grid(min(len(gates), 4), 2, panel=(4.0, 3.2))
     for idx, (ax, gate) in enumerate(zip(axes, gates)):
         block = w[idx * n : idx * n + k, :k]
         im = _heatmap(ax, block, titles.get(gate, gate), None, cmap)

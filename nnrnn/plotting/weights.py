@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import INIT_COLORS, INIT_LABELS, band
+from . import INIT_COLORS, INIT_LABELS, PAGE_WIDTH, band, figure_legend
 
 __all__ = ["TASK_LABELS", "order_profile_controls", "fig5_order_profiles", "table2_henrici"]
 
@@ -34,7 +34,7 @@ def order_profile_controls(controls: pd.DataFrame, *, max_lag: int = 15, n: int 
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(8.6, 3.3))
+    fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH, 3.3), layout="constrained")
     titles = {"chain": "pure chain", "orthogonal": "random orthogonal"}
     colors = {"chain": INIT_COLORS["chain"], "orthogonal": INIT_COLORS["orthogonal"]}
     for ax, name in zip(axes, ("chain", "orthogonal")):
@@ -46,14 +46,13 @@ def order_profile_controls(controls: pd.DataFrame, *, max_lag: int = 15, n: int 
         else:
             band(ax, c["lag"].to_numpy(), c["mean"].to_numpy(), c["sem"].to_numpy(), color=colors[name],
                  marker="o", markersize=3, label=f"mean ± s.e.m. over {k} matrices")
-            ax.legend(fontsize=8, loc="upper left")
+            ax.legend(fontsize="small", loc="best")
         ax.axhline(0, color="k", linewidth=0.6)
         ax.axvline(0, color="k", linewidth=0.4, linestyle=":")
         size = f", N = {n}" if n else ""
         ax.set_title(f"{titles[name]}{size}")
         ax.set_xlabel(_XLABEL)
         ax.set_ylabel(_YLABEL)
-    fig.tight_layout()
     return fig
 
 
@@ -68,7 +67,8 @@ def fig5_order_profiles(
 ):
     """Fig. 5 analogue: mean :math:`W_{ij}` against ``i - j``, trained (colour) and untrained (grey).
 
-    Rows are tasks, columns initializers; each panel shows mean ± s.e.m. over the networks.
+    Rows are tasks, columns initializers; each panel shows mean ± s.e.m. over the networks; the
+    legend is above the panels.
     Lag 0 (the mean self-connection, about λ for a scaled identity) dwarfs the rest and says
     nothing about chains, so by default it is left out (a gap in the curves).
 
@@ -83,7 +83,8 @@ def fig5_order_profiles(
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(tasks), len(inits), figsize=(4.3 * len(inits), 2.9 * len(tasks)), squeeze=False)
+    fig, axes = plt.subplots(len(tasks), len(inits), figsize=(min(PAGE_WIDTH, 4.0 * len(inits)), 3.0 * len(tasks) + 0.4),
+                             squeeze=False, layout="constrained")
     for r, task in enumerate(tasks):
         for c, init in enumerate(inits):
             ax = axes[r, c]
@@ -102,17 +103,16 @@ def fig5_order_profiles(
             ax.axvline(0, color="k", linewidth=0.4, linestyle=":")
             sel = (selection or {}).get((task, init), "")
             what = f"{n} network{'s' if n != 1 else ''}" + (f": {sel}" if sel else "")
-            ax.set_title(f"{TASK_LABELS.get(task, task)}, {INIT_LABELS.get(init, init)} init\n{what}", fontsize=9)
+            ax.set_title(f"{TASK_LABELS.get(task, task)}, {INIT_LABELS.get(init, init)} init\n{what}")
             if n == 0:
                 ax.text(0.5, 0.5, "no networks", transform=ax.transAxes, ha="center", va="center", color="0.4")
             if r == len(tasks) - 1:
                 ax.set_xlabel(_XLABEL)
             if c == 0:
                 ax.set_ylabel(_YLABEL)
-            if r == 0 and c == 0 and n:
-                ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
+    figure_legend(fig, axes.ravel(), "outside upper center")
     return fig
+
 
 
 def table2_henrici(
@@ -134,7 +134,8 @@ def table2_henrici(
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(tasks), figsize=(3.4 * len(tasks), 3.4), squeeze=False)
+    width = min(PAGE_WIDTH, 3.4 * len(tasks))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(width, 3.8), squeeze=False, layout="constrained")
     rng = np.random.default_rng(0)  # horizontal scatter of the dots only
     for ax, task in zip(axes[0], tasks):
         for x, init in enumerate(inits):
@@ -163,13 +164,5 @@ def table2_henrici(
         ax.set_title(TASK_LABELS.get(task, task))
         ax.set_xlabel("initialization")
         ax.set_ylabel("Henrici departure d(W)")
-    handles, labels = [], []
-    for ax in axes[0]:
-        for h, lab in zip(*ax.get_legend_handles_labels()):
-            if lab not in labels and not lab.startswith("_"):
-                handles.append(h)
-                labels.append(lab)
-    if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    figure_legend(fig, axes[0], "outside lower center", ncol=3 if width > 5 else 2)
     return fig
