@@ -49,6 +49,8 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import tempfile
+from types import SimpleNamespace
 from typing import Any, Sequence
 
 import numpy as np
@@ -56,7 +58,10 @@ import pandas as pd
 
 from . import psmnist as _psmnist
 from . import sweep as _sweep
-from .store import drop_file
+from .cli import HelpFormatter, positive_int
+from .data import DataError
+from .store import check_writable, drop_file, results_root
+from .sweep_cli import measure_update_seconds, plan_table
 from .tasks import random_baseline
 
 __all__ = [
@@ -231,26 +236,59 @@ def run(task: str, *, stages: Sequence[str] = ("pilot", "stage2"), root=None, ma
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="nnrnn replicate", description="Run or resume the replicate protocol (pilot, then stage 2).")
-    p.add_argument("--task", required=True, choices=TASKS, help="the benchmark, e.g. --task copy")
-    p.add_argument("--stage", default="all", choices=["pilot", "stage2", "all"], help="which stage to run (default: all)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: the usable CPUs)")
-    p.add_argument("--group-size", type=int, default=None, help="runs per lockstep group (default: chosen)")
+    """``nnrnn replicate``: run or resume the protocol; ``--dry-run`` prints each stage's plan and cost."""
+    p = argparse.ArgumentParser(
+        prog="nnrnn replicate", formatter_class=HelpFormatter,
+        description="Run or resume the replicate protocol (pilot, selection on validation data, then stage 2).",
+        epilog="examples:\n"
+        "  nnrnn replicate --task copy --dry-run                 # each stage's plan, what is stored, core-hours\n"
+        "  nnrnn replicate --task copy --stage pilot --progress  # train (or resume) the pilot\n"
+        "  nnrnn replicate --task psmnist --workers 2            # both stages, two processes\n"
+        "  nnrnn replicate --task psmnist --prune                # drop the pilot runs' weights",
+    )
+    p.add_argument("--task", required=True, choices=TASKS, help="the benchmark")
+    p.add_argument("--stage", default="all", choices=["pilot", "stage2", "all"], help="which stage to run")
+    p.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: the usable CPUs)")
+    p.add_argument("--group-size", type=positive_int, default=None,
+                   help="runs per lockstep group (default: chosen; 1 trains every run alone)")
     p.add_argument("--root", default=None, help="results root (default: the repository's data/ folder)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan and what is stored, train nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print each stage's plan, what is stored and an estimate of core-hours; train nothing")
     p.add_argument("--progress", action="store_true", help="show progress bars")
     p.add_argument("--prune", action="store_true", help="drop the weights of stored pilot runs (archive size) and exit")
     a = p.parse_args(argv)
-    if a.workers is not None and a.workers < 1:
-        p.error(f"--workers must be a positive integer, got {a.workers}")
-    if a.group_size is not None and a.group_size < 1:
-        p.error(f"--group-size must be a positive integer, got {a.group_size}")
+    if not a.dry_run:
+        try:
+            check_writable(results_root(a.root))  # before training, not after
+        except ValueError as exc:
+            p.error(str(exc))
     if a.prune:
         print(f"{a.task}: dropped the weights of {prune_pilot_weights(a.task, a.root)} pilot runs")
         return 0
     stages = ("pilot", "stage2") if a.stage == "all" else (a.stage,)
-    run(a.task, stages=stages, root=a.root, max_workers=a.workers, group_size=a.group_size,
-        progress=a.progress or None, dry_run=a.dry_run)
+    out = run(a.task, stages=stages, root=a.root, max_workers=a.workers, group_size=a.group_size,
+              progress=a.progress or None, dry_run=a.dry_run)
+    if not a.dry_run:
+        return 0
+    # the plan of each stage, costed at the time per update measured here for its first config
+    plans: list[tuple[str, Any, bool]] = [("pilot", out["pilot"], False)] if "pilot" in stages else []
+    if "stage2" in stages:
+        cfgs, stand_in = out.get("stage2"), "stage2" not in out
+        if stand_in:  # no selection yet; every setting costs the same: stand-in settings, none counted as stored
+            pick = pd.DataFrame({"scale": [v[0] for v in PILOT_SCALES.values()], "lr": min(_sweep.PAPER_LRS)},
+                                index=list(PILOT_SCALES))
+            cfgs = stage2_grid(a.task, pick)
+        g = SimpleNamespace(configs=lambda: cfgs, inits=tuple(dict.fromkeys(c.init for c in cfgs)))  # plan_table's view
+        plans.append(("stage 2" + " (before the selection)" * stand_in, g, stand_in))
+    with tempfile.TemporaryDirectory() as empty:
+        for name, g, stand_in in plans:
+            try:
+                seconds, why = measure_update_seconds(g.configs()[0]), ""
+            except DataError as exc:  # psMNIST without MNIST here: the plan is still worth printing
+                seconds, why = None, f"no estimate: the data is not here ({str(exc).splitlines()[0]})"
+            print(f"\n{a.task} {name}:\n{plan_table(g, empty if stand_in else a.root, seconds).to_string()}")
+            print(why or f"measured here: {seconds * 1e3:.1f} ms per update of one run (lockstep trainer); "
+                  "the estimate assumes no early stopping")
     return 0
 
 
