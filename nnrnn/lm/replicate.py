@@ -86,6 +86,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from .. import store as _store
+from ..cli import HelpFormatter, existing_dir, positive_int
 from ..data import batchify, get_batch
 from ..plotting import INIT_LABELS
 from ..verdicts import VERDICTS, Verdict, difference_verdict
@@ -478,19 +479,26 @@ def claims_rows(root=None) -> list[dict[str, Any]]:
 
 # ----------------------------------------------------------------------------- command line
 def _main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m nnrnn.lm.replicate",
-                                description="Train (or resume) the replicate language-model runs (character PTB).")
-    p.add_argument("--cell", default=None, choices=list(CELLS), help="only the vanilla (rnn) or the LSTM runs")
+    """``python -m nnrnn.lm.replicate``: train (or resume) the replicate runs; returns the exit status."""
+    p = argparse.ArgumentParser(
+        prog="python -m nnrnn.lm.replicate", formatter_class=HelpFormatter,
+        description="Train (or resume) the replicate language-model runs (character PTB).",
+        epilog="examples:\n"
+        "  python -m nnrnn.lm.replicate --dry-run              # the runs of both cells and what is stored\n"
+        "  python -m nnrnn.lm.replicate --costs                # the measured cost table\n"
+        "  python -m nnrnn.lm.replicate --cell rnn --workers 2 # train the vanilla runs, two processes",
+    )
+    p.add_argument("--cell", default=None, choices=list(CELLS),
+                   help="only the vanilla (rnn) or the LSTM runs (default: both)")
     p.add_argument("--root", default=None, help="results root (default: the repository's data/ folder)")
-    p.add_argument("--data-dir", default=None, help="corpus directory (default: NNRNN_DATA_DIR or the cache)")
+    p.add_argument("--data-dir", type=existing_dir, default=None, metavar="DIR",
+                   help="an existing corpus directory (default: $NNRNN_DATA_DIR or the download cache)")
     p.add_argument("--executor", default="local", choices=["serial", "local"],
-                   help="local: one single-threaded run per core (default); serial: one run, all threads")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: the usable CPUs)")
+                   help="local: one single-threaded run per core; serial: one run, all threads")
+    p.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: the usable CPUs)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and what is stored, train nothing")
     p.add_argument("--costs", action="store_true", help="print the measured cost table and exit")
     a = p.parse_args(argv)
-    if a.workers is not None and a.workers < 1:
-        p.error(f"--workers must be a positive integer, got {a.workers}")
     if a.costs:
         print(cost_table().round(3).T.to_string())
         return 0
