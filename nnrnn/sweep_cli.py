@@ -105,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="the grid (default: demo); the replicate set runs with `nnrnn replicate`")
     p.add_argument("--executor", default="local", choices=list(EXECUTORS),
                    help="local: a process pool (default); serial: this process; dask: a Dask cluster")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786 (with --executor dask)")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address, e.g. tcp://host:8786, with --executor dask (default: none: a local Dask cluster)")
     p.add_argument("--workers", type=_positive_int, default=None, help="local processes (default: the usable CPUs)")
     p.add_argument("--group-size", type=_positive_int, default=None,
                    help="runs per lockstep group (default: chosen; 1 trains every run alone)")

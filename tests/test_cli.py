@@ -83,7 +83,7 @@ def test_verify_runs_or_says_it_is_not_available():
         (["nope"], "invalid choice: 'nope'"),
         ([], "required"),
         (["sweep", "--task", "nope"], "invalid choice: 'nope'"),
-        (["sweep", "--task", "copy", "--workers", "many"], "invalid int value: 'many'"),
+        (["sweep", "--task", "copy", "--workers", "many"], "must be a positive integer, got 'many'"),
         (["book", "--profile", "huge"], "invalid choice: 'huge'"),
         (["bench", "rnn", "--repeats", "0"], "--repeats"),
         (["data", "fetch", "imagenet"], "invalid choice: 'imagenet'"),

@@ -20,7 +20,7 @@ from nnrnn.lm.runs import run_dir
 from nnrnn.lm.settings import profile_configs
 
 #: commands whose help still lacks a default somewhere, with the option and the file that owns it
-MISSING_DEFAULT = {"sweep": "--scheduler (nnrnn/sweep_cli.py)"}
+MISSING_DEFAULT: dict[str, str] = {}
 
 
 def _parsers(name: str, monkeypatch, capsys) -> tuple[argparse.ArgumentParser, str]:
