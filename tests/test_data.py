@@ -173,7 +173,7 @@ def test_psmnist_seed_picks_the_permutation(data_dir):
 
 
 def test_psmnist_bad_count():
-    with pytest.raises(ValueError, match="n must be a positive integer, got -1"):
+    with pytest.raises(ValueError, match=r"n must be an integer in \[1, 10000\], got -1"):
         psmnist.test_set(0, -1)
 
 
