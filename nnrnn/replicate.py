@@ -56,6 +56,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from . import paper as _paper
 from . import psmnist as _psmnist
 from . import sweep as _sweep
 from .cli import HelpFormatter, positive_int
@@ -93,15 +94,16 @@ BAND = 0.05
 #: validation points of the pilot; the score averages the second half.
 PILOT_EVALS = 6
 
+#: validation sequences of the copy and addition pilots (our choice; the paper validated on 10,000).
+PILOT_N_VAL = 2_000
 _PILOT_BASE: dict[str, dict[str, Any]] = {
-    "copy": dict(hidden_size=100, n_train=60_000, n_val=2_000, epochs=1, evals_per_epoch=PILOT_EVALS, early_stop=0.0025),
-    "addition": dict(hidden_size=100, n_train=60_000, n_val=2_000, epochs=1, evals_per_epoch=PILOT_EVALS, early_stop=0.0025),
-    "psmnist": dict(_psmnist.PAPER_BASE, epochs=1, evals_per_epoch=PILOT_EVALS),
+    task: dict(_paper.SYNTHETIC_BASE, n_val=PILOT_N_VAL, epochs=1, evals_per_epoch=PILOT_EVALS) for task in ("copy", "addition")
 }
+_PILOT_BASE["psmnist"] = dict(_psmnist.PAPER_BASE, epochs=1, evals_per_epoch=PILOT_EVALS)
 _STAGE2: dict[str, dict[str, Any]] = {
-    "copy": {"seeds": (1, 2, 3), "base": dict(_sweep._PAPER_BASE)},
-    "addition": {"seeds": (1, 2, 3, 4, 5, 6), "base": dict(_sweep._PAPER_BASE, epochs=10)},
-    "psmnist": {"seeds": (1, 2, 3, 4, 5, 6), "base": dict(_psmnist.PAPER_BASE, epochs=20)},
+    "copy": {"seeds": _paper.PAPER_SEEDS[:3], "base": dict(_paper.SYNTHETIC_BASE)},
+    "addition": {"seeds": _paper.PAPER_SEEDS, "base": dict(_paper.SYNTHETIC_BASE, epochs=10)},
+    "psmnist": {"seeds": _paper.PAPER_SEEDS, "base": dict(_psmnist.PAPER_BASE, epochs=20)},
 }
 
 
@@ -126,7 +128,7 @@ def pilot_grid(task: str) -> _sweep.Grid:
         (88, 500, 3750)
     """
     _check_task(task)
-    settings = {"scales": PILOT_SCALES, "lrs": _sweep.PAPER_LRS, "seeds": (PILOT_SEED,), "base": _PILOT_BASE[task]}
+    settings = {"scales": PILOT_SCALES, "lrs": _paper.PAPER_LRS, "seeds": (PILOT_SEED,), "base": _PILOT_BASE[task]}
     return _sweep.grid_from_settings(task, "replicate", settings)
 
 

@@ -28,3 +28,18 @@ def test_grid_hashes_are_stable(task, profile):
     cfgs = sweep.grid(task, profile).configs()
     assert len(cfgs) == n
     assert [c.hash() for c in (cfgs[0], cfgs[n // 2], cfgs[-1])] == expected
+
+
+def test_replicate_hashes_are_stable():
+    """The replicate archive's runs are stored under these hashes (pilot and stage 2)."""
+    import pandas as pd
+
+    from nnrnn import replicate
+
+    assert [c.hash() for c in replicate.pilot_grid("copy").configs()][:3] == ["35395dda2bf8", "09999ec1da9f", "d54a3bd9f334"]
+    assert [c.hash() for c in replicate.pilot_grid("psmnist").configs()][:2] == ["7f64683488ea", "4fe7f7928dbe"]
+    sel = pd.DataFrame([{"init": "chain", "scale": 1.02, "lr": 5e-5}]).set_index("init")
+    assert [c.hash() for c in replicate.stage2_grid("copy", sel)] == ["af6497c481f3", "92486f7f3305", "f7b039dc3c6c"]
+    assert [c.hash() for c in replicate.stage2_grid("addition", sel)][:2] == ["7548c12887fe", "f782d5efd1f2"]
+    paper = {c.hash() for c in sweep.grid("copy", "paper").configs()}
+    assert {c.hash() for c in replicate.stage2_grid("copy", sel)} <= paper  # copy stage 2 runs are paper-grid runs
