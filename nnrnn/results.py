@@ -119,11 +119,14 @@ def _benchmark_rows(task: str, root) -> list[dict[str, Any]]:
     paper_success = {"copy": "identity 0/594, orthogonal 0/594, chain 46/462, feedback chain 11/462",
                      "addition": "bars only (no counts in the text)", "psmnist": "bars only (no counts in the text)"}[task]
     runs = replicate_runs(task, root)
-    if runs.empty:
-        missing = "no stage-2 runs in the archive yet"
-        return [_row(f"{name}: non-normal initializers succeed more often", figs[1], paper_success, missing, None, "replicate", "0"),
+    planned = len(_replicate._STAGE2[task]["seeds"]) * len(_replicate.PILOT_SCALES)
+    if len(runs) < planned:  # a verdict on part of stage 2 would depend on which runs finished first
+        missing = ("no stage-2 runs in the archive yet" if runs.empty else
+                   f"{len(runs)} of {planned} stage-2 runs in the archive; the verdict waits for all of them")
+        n = f"{len(runs)} of {planned}"
+        return [_row(f"{name}: non-normal initializers succeed more often", figs[1], paper_success, missing, None, "replicate", n),
                 _row(f"{name}: non-normal initializers reach a lower validation loss", figs[0],
-                     "non-normal curves lower (Fig. 3, 'generally do better')", missing, None, "replicate", "0")]
+                     "non-normal curves lower (Fig. 3, 'generally do better')", missing, None, "replicate", n)]
     seeds = sorted(set(runs["seed"]))
     n_text = f"{len(runs)} ({len(seeds)} seeds per initializer)"
     nn = runs[runs["init"].isin(NON_NORMAL)]

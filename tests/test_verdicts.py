@@ -83,3 +83,13 @@ def test_claims_are_computed_from_the_archive(monkeypatch):
     missing = table[table["claim"].str.startswith("addition")]
     assert (missing["verdict"] == "not tested at the paper's scale").all()
     assert table.loc[0, "verdict"] == "reproduced" and "12.087" in table.loc[0, "ours"]
+
+
+def test_a_partial_stage_2_gets_no_verdict(monkeypatch):
+    part = _fake_stage2("addition").iloc[:5]
+    monkeypatch.setattr(results, "replicate_runs", lambda task, root=None: part)
+    monkeypatch.setattr(results, "_table2_rows", lambda root: [])
+    rows = results.claims(tasks=("addition",))
+    rows = rows[rows["claim"].str.startswith("addition")]
+    assert (rows["verdict"] == "not tested at the paper's scale").all()
+    assert rows["ours"].str.contains("5 of 24 stage-2 runs in the archive; the verdict waits for all of them").all()
