@@ -1,7 +1,6 @@
 r"""What the benchmark chapters (copy, addition, psMNIST) compute, in one place.
 
-Chapters 4-6 tell three stories about one experiment; what they compute lives here, so each
-notebook is its narrative plus calls and differs from the others only where its story does:
+Chapters 4-6 tell three stories about one experiment; what they compute lives here (each notebook is narrative plus calls):
 
 * :func:`replicate_section` reads a chapter's **main result**, the ``replicate`` runs of the
   committed results archive (:mod:`nnrnn.replicate`): the protocol and budget beside the paper's
@@ -682,8 +681,10 @@ def replicate_section(task: str, root: str | Path | None = None) -> ReplicateSec
     plan = _replicate.stage2_grid(task, selection if selection is not None else placeholder)
     runs = _results.replicate_runs(task, root) if selection is not None else pilot_runs.iloc[0:0]
     history = _sweep.load_history(runs, root=root) if len(runs) else pd.DataFrame(columns=["hash", "update", "val_loss"])
-    success = _success_test(_sweep.success_counts(runs), at_paper_scale=True) if len(runs) else None
-    loss, loss_note = None, ""
+    complete = len(runs) > 0 and len(runs) >= len(plan)  # verdicts wait for all of stage 2, as on the results page
+    success = _success_test(_sweep.success_counts(runs), at_paper_scale=True) if complete else None
+    loss = None
+    loss_note = f"{len(runs)} of {len(plan)} stage-2 runs are in; the verdicts wait for all." if 0 < len(runs) < len(plan) else ""
     if success is not None:
         ok = runs[~runs["diverged"]]
         normal = ok.loc[ok["init"].isin(_NORMAL), "final_val_loss"].dropna().to_numpy()

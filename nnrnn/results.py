@@ -28,7 +28,7 @@ from .init import orthogonal_matrix
 from .store import read_run_meta, results_root
 from .verdicts import VERDICTS, Verdict, difference_verdict, increase_verdict, success_verdict, verdict
 
-__all__ = ["archive_root", "archive_commit", "archive_status", "replicate_runs", "claims", "NORMAL", "NON_NORMAL"]
+__all__ = ["archive_root", "archive_commit", "archive_status", "stage2_plan", "replicate_runs", "claims", "NORMAL", "NON_NORMAL"]
 
 NORMAL = ("identity", "orthogonal")
 NON_NORMAL = ("chain", "fb_chain")
@@ -83,14 +83,22 @@ def _worker_seconds(runs: pd.DataFrame, root) -> float:
     return total
 
 
-def replicate_runs(task: str, root=None) -> pd.DataFrame:
-    """The stored stage-2 runs of the replicate protocol for ``task`` (empty if the pilot is incomplete)."""
+def stage2_plan(task: str, root=None) -> list:
+    """The stage-2 configs of ``task`` once its pilot is complete in the archive, else ``[]``."""
     pilot = _replicate.pilot_grid(task)
     runs = _sweep.load_runs(task, configs=pilot, root=root)
     if len(runs) < len(pilot):
-        return runs.iloc[0:0]
+        return []
     selection = _replicate.select(task, _replicate.pilot_scores(runs, _sweep.load_history(runs, root=root)))
-    return _sweep.load_runs(task, configs=_replicate.stage2_grid(task, selection), root=root)
+    return _replicate.stage2_grid(task, selection)
+
+
+def replicate_runs(task: str, root=None) -> pd.DataFrame:
+    """The stored stage-2 runs of the replicate protocol for ``task`` (empty if the pilot is incomplete)."""
+    plan = stage2_plan(task, root)
+    if not plan:
+        return _sweep.load_runs(task, configs=[], root=root)
+    return _sweep.load_runs(task, configs=plan, root=root)
 
 
 def _row(claim: str, source: str, paper: str, ours: str, v: Verdict | None, profile: str, n: str) -> dict[str, Any]:
@@ -119,7 +127,7 @@ def _benchmark_rows(task: str, root) -> list[dict[str, Any]]:
     paper_success = {"copy": "identity 0/594, orthogonal 0/594, chain 46/462, feedback chain 11/462",
                      "addition": "bars only (no counts in the text)", "psmnist": "bars only (no counts in the text)"}[task]
     runs = replicate_runs(task, root)
-    planned = len(_replicate._STAGE2[task]["seeds"]) * len(_replicate.PILOT_SCALES)
+    planned = len(stage2_plan(task, root)) or len(_replicate._STAGE2[task]["seeds"]) * len(_replicate.PILOT_SCALES)
     if len(runs) < planned:  # a verdict on part of stage 2 would depend on which runs finished first
         missing = ("no stage-2 runs in the archive yet" if runs.empty else
                    f"{len(runs)} of {planned} stage-2 runs in the archive; the verdict waits for all of them")
