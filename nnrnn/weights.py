@@ -38,7 +38,6 @@ instead, marked ``selection = "best (not successful)"`` so that tables and figur
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -164,11 +163,11 @@ def run_config(task: str, hash: str, *, root: Root = None):
     ``root`` is a results root (:func:`nnrnn.store.results_root`), or a mapping from task name
     to results root; every function of this module accepts either.
     """
-    from .store import check_hash, results_root
+    from .store import check_hash, read_run_meta, results_root
     from .train import TrainConfig
 
     hash = check_hash(hash)
-    meta = json.loads((results_root(_root_for(root, task)) / "runs" / task / hash / "config.json").read_text())
+    meta = read_run_meta(results_root(_root_for(root, task)) / "runs" / task / hash)  # integrity-checked
     return TrainConfig.from_dict(meta["config"])
 
 

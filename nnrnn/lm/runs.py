@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import io
-import json
 import os
 import shutil
 import tempfile
@@ -49,8 +48,9 @@ def run_dir(cfg: LMConfig, root: str | os.PathLike | None = None) -> Path:
 
 
 def is_done(cfg: LMConfig, root: str | os.PathLike | None = None) -> bool:
-    """Whether the run of ``cfg`` is stored (its ``config.json``, written last, exists)."""
-    return (run_dir(cfg, root) / "config.json").is_file()
+    """Whether the run of ``cfg`` is stored and intact (:func:`nnrnn.store.run_status`); an incomplete or
+    corrupt run is trained again and replaced."""
+    return _store.run_status(run_dir(cfg, root)) == "ok"
 
 
 def _checkpoint_path(cfg: LMConfig, root: str | os.PathLike | None) -> Path:
@@ -123,7 +123,7 @@ def run(
 def load_run(path: str | os.PathLike) -> dict[str, Any]:
     """Read a stored run: ``{"config": LMConfig, "hash", "history": DataFrame, "result": dict, "path"}``."""
     path = Path(path)
-    meta = json.loads((path / "config.json").read_text())
+    meta = _store.read_run_meta(path)  # the one run reader: refuses files that do not match their SHA-256
     result = {k: (float("nan") if v is None else v) for k, v in meta["result"].items()}
     return {"config": LMConfig.from_dict(meta["config"]), "hash": meta["hash"], "meta": meta,
             "history": pd.read_csv(path / "history.csv"), "result": result, "path": path}
