@@ -324,9 +324,9 @@ def run_group(
     """
     cfgs = [c if isinstance(c, TrainConfig) else TrainConfig.from_dict(dict(c)) for c in cfgs]
     ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"{group_id(cfgs)}.pt"
-    with torch_threads(threads):
+    with torch_threads(threads):  # provenance inside, so it records the threads the runs trained with
         results = _lockstep.train_group(cfgs, progress=progress, checkpoint=ckpt, checkpoint_every_s=checkpoint_every_s)
-    return [run_payload(r) for r in results]
+        return [run_payload(r) for r in results]
 
 
 def plan_groups(cfgs: Sequence[TrainConfig], workers: int, group_size: int | None = None) -> list[list[TrainConfig]]:

@@ -538,3 +538,20 @@ def test_every_executor_trains_with_one_thread(tmp_path):
     for kind in ("serial", "local", ThreadPoolExecutor(1)):
         with open_executor(kind, 1, None) as (_, threads):
             assert threads == 1, kind
+
+
+def test_provenance_records_the_threads_a_run_trained_with(tmp_path):
+    import torch
+
+    from nnrnn import store
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        g = tiny_grid(seeds=(1,))
+        sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
+        sweep.run_sweep(g.replace(seeds=(2,)), root=tmp_path, executor="serial", progress=False, group_size=1)
+    finally:
+        torch.set_num_threads(before)
+    for c in [*g.configs(), *g.replace(seeds=(2,)).configs()]:
+        assert store.read_run_meta(sweep.run_dir(c, tmp_path))["provenance"]["torch_threads"] == 1
