@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -40,18 +41,9 @@ def smoke_book(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("book")
     # MPLBACKEND must stay unset: kernels need matplotlib's inline backend to put figures
     # (glued ones included) into the executed notebooks as images.
-    saved = {k: os.environ.get(k) for k in ("NNRNN_RESULTS_DIR", "NNRNN_DATA_DIR", "MPLBACKEND")}
-    os.environ.pop("MPLBACKEND", None)
-    os.environ["NNRNN_RESULTS_DIR"] = str(out / "store")
-    os.environ["NNRNN_DATA_DIR"] = str(data_dir)
-    try:
+    with mock.patch.dict(os.environ, {"NNRNN_RESULTS_DIR": str(out / "store"), "NNRNN_DATA_DIR": str(data_dir)}):
+        os.environ.pop("MPLBACKEND", None)  # restored with the rest when the block ends
         book.build(profile="smoke", device="cpu", out=out)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return out
 
 

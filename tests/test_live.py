@@ -13,6 +13,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 import pandas as pd
@@ -32,20 +33,10 @@ def _run(cells: list[str], tmp_path: Path, env: dict[str, str | None]) -> nbform
     """Execute ``cells`` in a fresh kernel with ``env`` applied, the way Jupyter would."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
-    saved = {k: os.environ.get(k) for k in env}
-    try:
-        for k, v in env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with mock.patch.dict(os.environ, {k: v for k, v in env.items() if v is not None}):  # restored afterwards
+        for k in [k for k, v in env.items() if v is None]:
+            os.environ.pop(k, None)
         NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return nb
 
 
