@@ -16,6 +16,7 @@ import pandas as pd
 from . import init as _init
 from . import lockstep as _lockstep
 from . import profiles as _profiles
+from .cli import name_list, positive_int
 from .data import DataError
 from .executors import EXECUTORS
 from .store import check_writable, results_root
@@ -33,16 +34,6 @@ examples:
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
-
-
 def _seed_list(text: str) -> tuple[int, ...]:
     try:
         seeds = tuple(int(s) for s in text.split(",") if s.strip())
@@ -51,15 +42,6 @@ def _seed_list(text: str) -> tuple[int, ...]:
     if not seeds or any(s < 0 for s in seeds):
         raise argparse.ArgumentTypeError(f"must be comma-separated non-negative integers, got {text!r}")
     return seeds
-
-
-def _init_list(text: str) -> tuple[str, ...]:
-    names = tuple(s.strip() for s in text.split(",") if s.strip())
-    known = list(_init.INITIALIZERS)
-    bad = [n for n in names if n not in known]
-    if not names or bad:
-        raise argparse.ArgumentTypeError(f"must be comma-separated initializers among {known}, got {text!r}")
-    return names
 
 
 def measure_update_seconds(cfg: TrainConfig, updates: int = 3) -> float:
@@ -107,12 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="local: a process pool (default); serial: this process; dask: a Dask cluster")
     p.add_argument("--scheduler", default=None,
                    help="Dask scheduler address, e.g. tcp://host:8786, with --executor dask (default: none: a local Dask cluster)")
-    p.add_argument("--workers", type=_positive_int, default=None, help="local processes (default: the usable CPUs)")
-    p.add_argument("--group-size", type=_positive_int, default=None,
+    p.add_argument("--workers", type=positive_int, default=None, help="local processes (default: the usable CPUs)")
+    p.add_argument("--group-size", type=positive_int, default=None,
                    help="runs per lockstep group (default: chosen; 1 trains every run alone)")
     p.add_argument("--root", default=None, help="results root (default: the repository's data/ folder)")
     p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="where to train (default: cpu; not hashed)")
-    p.add_argument("--inits", type=_init_list, default=None, help="comma-separated subset of initializers (default: all)")
+    p.add_argument("--inits", type=name_list(list(_init.INITIALIZERS), "initializers"), default=None,
+                   help="comma-separated subset of initializers (default: all)")
     p.add_argument("--seeds", type=_seed_list, default=None, help="comma-separated seeds (default: the profile's)")
     p.add_argument("--dry-run", action="store_true", help="print the plan with an estimate of core-hours and exit")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
