@@ -11,6 +11,11 @@ Execution is pluggable through :mod:`concurrent.futures`:
 
 Every executor runs each run with one torch intra-op thread (:func:`torch_threads`), so a
 result does not depend on where it ran.
+
+:func:`run_missing` is the one loop that drives an executor for every trainer: the synthetic
+sweeps (:func:`nnrnn.sweep.run_sweep`) and the language models (:func:`nnrnn.lm.runs.sweep`).
+It claims each run's folder in the store (:func:`nnrnn.store.lock_run`), submits the work,
+and hands every returned run back to this process to be stored as it arrives.
 """
 
 from __future__ import annotations
@@ -20,15 +25,21 @@ import multiprocessing as mp
 import os
 import threading
 import time
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from typing import Iterator, Literal
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence, TypeVar
 
 import torch
+from tqdm.std import tqdm
 
 from . import validate
 from .resources import default_workers
+from .store import clean_temporaries, lock_run, unlock_run
 
-__all__ = ["ExecutorKind", "EXECUTORS", "SerialExecutor", "open_executor", "torch_threads"]
+__all__ = ["ExecutorKind", "EXECUTORS", "SerialExecutor", "open_executor", "torch_threads", "RunnerOutcome", "run_missing"]
+
+Run = TypeVar("Run")
 
 ExecutorKind = Literal["local", "serial", "dask"]
 EXECUTORS: tuple[str, ...] = ("local", "serial", "dask")
@@ -141,3 +152,119 @@ def open_executor(kind: str | Executor, max_workers: int | None, scheduler: str 
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+@dataclass
+class RunnerOutcome:
+    """What :func:`run_missing` did, by run key (a config hash).
+
+    Attributes:
+        ran: runs trained and written back, in the order they were written.
+        locked: key -> who trains it, for runs left alone because another process holds their lock.
+        errors: key -> error text, for runs whose unit of work raised (``on_error="record"``).
+    """
+
+    ran: list[str] = field(default_factory=list)
+    locked: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def run_missing(
+    units: Iterable[Sequence[Run]],
+    submit: Callable[[Executor, int | None, list[Run]], Future],
+    write: Callable[[Run, Mapping[str, Any]], None],
+    *,
+    key: Callable[[Run], str],
+    folder: Callable[[Run], Path],
+    executor: ExecutorKind | Executor = "local",
+    max_workers: int | None = None,
+    scheduler: str | None = None,
+    desc: str = "sweep",
+    progress: bool | None = None,
+    on_error: Literal["record", "raise"] = "record",
+) -> RunnerOutcome:
+    """Train the runs of ``units`` on an executor, writing each back here as it finishes.
+
+    The one executor loop of every trainer (:func:`nnrnn.sweep.run_sweep`, :func:`nnrnn.lm.runs.sweep`):
+
+    1. removes the leftover temporary folders of killed writers beside the run folders
+       (:func:`nnrnn.store.clean_temporaries`);
+    2. claims every run (:func:`nnrnn.store.lock_run` on ``folder(run)``); a run another process
+       holds is left out (``outcome.locked``), so two sweeps on one store never train it twice;
+    3. opens the executor (:func:`open_executor`) and calls ``submit(executor, threads, unit)``
+       for each unit (the runs sent to one worker together: a lockstep group, or one run) with
+       its claimed runs; the future returns one payload (a mapping) or a list of payloads in the
+       unit's order;
+    4. calls ``write(run, payload)`` here for every returned run as its future completes (with
+       ``"serial"``, before the next unit starts), then records ``key(run)`` in ``outcome.ran``.
+
+    A unit that raises is recorded for each of its runs in ``outcome.errors``
+    (``on_error="record"``) or, with ``on_error="raise"``, cancels the units not yet started and
+    propagates. In every case the locks are released, the tqdm bar over runs (``progress``;
+    ``None``: only on a terminal) is closed and this process's torch threads are restored.
+    Nothing is opened when no run could be claimed.
+    """
+    validate.choice(on_error, "on_error", ("record", "raise"))
+    units = [list(u) for u in units if len(u)]
+    runs = [r for u in units for r in u]
+    for d in dict.fromkeys(folder(r).parent for r in runs):
+        clean_temporaries(d)
+    out = RunnerOutcome()
+    claimed: list[Run] = []  # runs this process holds the lock of
+    try:
+        for r in runs:
+            holder = lock_run(folder(r))
+            if holder is None:
+                claimed.append(r)
+            else:
+                out.locked[key(r)] = holder
+        mine = {id(r) for r in claimed}
+        units = [g for g in ([r for r in u if id(r) in mine] for u in units) if g]
+        if not units:
+            return out
+        with torch_threads(None), tqdm(total=len(claimed), disable=(not progress) if progress is not None else None,
+                                       desc=desc, unit="run") as bar:
+            _drive(units, submit, write, key, executor, max_workers, scheduler, on_error, bar, out)
+    finally:
+        for r in claimed:
+            unlock_run(folder(r))
+    return out
+
+
+def _drive(units: list[list[Run]], submit: Callable, write: Callable, key: Callable[[Run], str], executor: Any,
+           max_workers: int | None, scheduler: str | None, on_error: str, bar: tqdm, out: RunnerOutcome) -> None:
+    """The executor loop of :func:`run_missing`: submit, collect, write back; cancel on an exception."""
+    with open_executor(executor, max_workers, scheduler) as (ex, threads):
+
+        def collect(fut: Future, unit: list[Run]) -> None:
+            try:
+                got = fut.result()
+                payloads = [got] if isinstance(got, Mapping) else list(got)
+                if len(payloads) != len(unit):
+                    raise RuntimeError(f"a worker returned {len(payloads)} runs for a group of {len(unit)}")
+            except Exception as exc:  # a bug or an environment problem in one unit
+                if on_error == "raise":
+                    raise
+                for r in unit:
+                    out.errors[key(r)] = f"{type(exc).__name__}: {exc}"
+                bar.update(len(unit))
+                return
+            for r, payload in zip(unit, payloads):
+                write(r, payload)
+                out.ran.append(key(r))
+                bar.update(1)
+                bar.set_postfix(status=payload["result"].get("status"))
+
+        futures: dict[Future, list[Run]] = {}
+        try:
+            if isinstance(ex, SerialExecutor):  # runs at submit: store each unit before the next
+                for u in units:
+                    collect(submit(ex, threads, u), u)
+            else:
+                futures = {submit(ex, threads, u): u for u in units}
+                for fut in as_completed(futures):
+                    collect(fut, futures[fut])
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise

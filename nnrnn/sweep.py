@@ -41,27 +41,24 @@ import sys
 import tempfile
 import time
 import warnings
-from concurrent.futures import Executor, Future, as_completed
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from tqdm.std import tqdm
 
 from . import init as _init
 from . import lockstep as _lockstep
 from . import paper as _paper
 from . import profiles as _profiles
 from . import tasks as _tasks
+from . import executors as _executors
 from . import validate
-from .executors import EXECUTORS, ExecutorKind, SerialExecutor, open_executor, torch_threads
+from .executors import EXECUTORS, ExecutorKind, open_executor, torch_threads
 from .resources import default_workers
 from .store import (
-    clean_temporaries,
-    lock_run,
-    unlock_run,
     ResultMissing,
     check_writable,
     config_hash,
@@ -474,73 +471,34 @@ def run_sweep(
         report.wall_s = time.perf_counter() - t0
         return report
     check_writable(base)
-    clean_temporaries(base / "runs" / tasks[0])
     ckpt_dir = base / "checkpoints" / tasks[0]
-    claimed = []  # runs this sweep holds the lock of; another sweep on the store skips them
-    for c in todo:
-        holder = lock_run(run_folder(c.task, c.hash(), base))
-        if holder is None:
-            claimed.append(c)
-        else:
-            report.locked[c.hash()] = holder
-    todo = claimed
-    if not todo:
-        report.wall_s = time.perf_counter() - t0
-        return report
+    workers = max_workers or (default_workers() if executor == "local" else 1)
+    # groups are planned over the whole sweep, then filtered, so a resumed sweep finds its checkpoints
+    groups = [[c for c in g if c in todo] for g in plan_groups(list(unique.values()), workers, group_size)]
 
-    bar = tqdm(total=len(todo), disable=(not progress) if progress is not None else None, desc=f"{tasks[0]} sweep", unit="run")
-    try:
-        with open_executor(executor, max_workers, scheduler) as (ex, threads):
-            workers = max_workers or (default_workers() if executor == "local" else 1)
-            # groups are planned over the whole sweep, then filtered, so a resumed sweep finds its checkpoints
-            groups = [[c for c in g if c in todo] for g in plan_groups(list(unique.values()), workers, group_size)]
-            def submit(g: list[TrainConfig]) -> Future:
-                if len(g) == 1 and group_size == 1:
-                    return ex.submit(run_one, g[0].as_dict(), threads)
-                return ex.submit(run_group, [c.as_dict() for c in g], threads, str(ckpt_dir), checkpoint_every_s)
+    def submit(ex: Executor, threads: int | None, g: list[TrainConfig]) -> Future:
+        if len(g) == 1 and group_size == 1:
+            return ex.submit(run_one, g[0].as_dict(), threads)
+        return ex.submit(run_group, [c.as_dict() for c in g], threads, str(ckpt_dir), checkpoint_every_s)
 
-            def collect(fut: Future, group: list[TrainConfig]) -> None:
-                try:
-                    out = fut.result()
-                    payloads = [out] if isinstance(out, Mapping) else list(out)
-                    if len(payloads) != len(group):
-                        raise RuntimeError(f"a worker returned {len(payloads)} runs for a group of {len(group)}")
-                except Exception as exc:  # a bug or an environment problem in one group
-                    for c in group:
-                        report.errors[c.hash()] = f"{type(exc).__name__}: {exc}"
-                    bar.update(len(group))
-                    return
-                for c, payload in zip(group, payloads):
-                    write_run_payload(payload, c.task, base, expected_hash=c.hash())  # under the submitted hash
-                    report.ran.append(c.hash())
-                    bar.update(1)
-                    bar.set_postfix(status=payload["result"]["status"])
-                    if on_result is not None:
-                        on_result(c, payload["result"])
+    def write(c: TrainConfig, payload: Mapping[str, Any]) -> None:
+        write_run_payload(payload, c.task, base, expected_hash=c.hash())  # under the submitted hash
+        if on_result is not None:
+            on_result(c, payload["result"])
 
-            futures: dict[Future, list[TrainConfig]] = {}
-            try:
-                if isinstance(ex, SerialExecutor):  # runs at submit: store each group before the next
-                    for g in (g for g in groups if g):
-                        collect(submit(g), g)
-                else:
-                    futures = {submit(g): g for g in groups if g}
-                    for fut in as_completed(futures):
-                        collect(fut, futures[fut])
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+    try:  # the one runner loop of every trainer: per-run locks, tqdm, write-back, cancel on error
+        done = _executors.run_missing(groups, submit, write, key=TrainConfig.hash, folder=lambda c: run_dir(c, base),
+                                      executor=executor, max_workers=max_workers, scheduler=scheduler,
+                                      desc=f"{tasks[0]} sweep", progress=progress)
     finally:
-        for c in claimed:
-            unlock_run(run_folder(c.task, c.hash(), base))
-        bar.close()
         report.wall_s = time.perf_counter() - t0
+    report.ran, report.locked, report.errors = done.ran, done.locked, done.errors
     if report.errors and raise_errors:
         report.close()
         first = next(iter(report.errors.items()))
         raise RuntimeError(
-            f"{len(report.errors)} of {len(todo)} runs raised (the others are stored); first: {first[0]}: {first[1]}"
+            f"{len(report.errors)} of {len(todo) - len(report.locked)} runs raised (the others are stored); "
+            f"first: {first[0]}: {first[1]}"
         )
     return report
 

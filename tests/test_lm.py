@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 import types
 from pathlib import Path
 
@@ -303,6 +305,84 @@ def test_sweep_stores_resumes_and_requires(tmp_path, monkeypatch):
         lm.sweep(cfgs + [tiny(init_name="orthogonal")], root=tmp_path, cache="require")
     off = lm.sweep([tiny(init_name="orthogonal")], root=tmp_path, cache="off", progress=False)
     assert not lm.is_done(tiny(init_name="orthogonal"), tmp_path) and len(off.results) == 1
+
+
+def test_lm_and_synthetic_sweeps_share_one_runner(tmp_path, monkeypatch):
+    from nnrnn import executors, sweep
+
+    corpus = toy_corpus(n_train=1500)
+    monkeypatch.setattr(lm.train, "_corpus", lambda *a, **k: corpus)
+    real, calls = executors.run_missing, []
+
+    def spy(units, *args, **kwargs):
+        units = [list(u) for u in units]
+        calls.append((kwargs["desc"], [[key for key in map(kwargs["key"], u)] for u in units]))
+        return real(units, *args, **kwargs)
+
+    monkeypatch.setattr(executors, "run_missing", spy)
+    cfg = tiny(init_name="identity")
+    assert lm.sweep([cfg], root=tmp_path, progress=False).ran == [cfg.hash()]
+    g = sweep.Grid("copy", {"chain": (1.0,)}, lrs=(1e-3,), seeds=(1,),
+                   base=dict(T=25, hidden_size=8, n_train=32, n_val=16, epochs=1, evals_per_epoch=1))
+    assert sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False).ran == [g.configs()[0].hash()]
+    assert calls == [("language-model runs", [[cfg.hash()]]), ("copy sweep", [[g.configs()[0].hash()]])]
+    lm.sweep([cfg], root=tmp_path)  # stored: nothing to run, the runner is not called
+    assert len(calls) == 2
+
+
+def _lm_sweep_through_the_runner(tmp_path, executor, **kw):
+    """A tiny LM sweep: stored as it runs, nothing retrained, ``require`` names what is missing, a
+    run locked by another live process is skipped (and named), and no lock or temporary is left."""
+    sizes = kw.pop("cfg", {})
+    cfgs = [tiny(init_name=i, **sizes) for i in ("identity", "chain", "orthogonal")]
+    leftover = tmp_path / "runs" / "lm-ptb-char" / f".{cfgs[0].hash()}.deadbeef.tmp"
+    leftover.mkdir(parents=True)
+    past = time.time() - 2 * store.STALE_TMP_S
+    os.utime(leftover, (past, past))
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    lock = tmp_path / "runs" / "lm-ptb-char" / f".{cfgs[2].hash()}.lock"
+    try:
+        lock.write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(), "time": time.time()}))
+        with pytest.raises(store.ResultMissing, match=rf"1 of 3 language-model runs are being trained by another "
+                                                      rf"process .*{cfgs[2].hash()}.*process {other.pid}"):
+            lm.sweep(cfgs, root=tmp_path, executor=executor, max_workers=1, progress=False, **kw)
+    finally:
+        other.kill()
+        other.wait()
+    assert [lm.is_done(c, tmp_path) for c in cfgs] == [True, True, False] and not leftover.exists()
+    assert lock.exists()  # another's lock is left alone
+    with pytest.raises(store.ResultMissing, match=rf"1 of 3 language-model runs are not stored.*{cfgs[2].hash()}"):
+        lm.sweep(cfgs, root=tmp_path, cache="require")
+    runs = lm.sweep(cfgs, root=tmp_path, executor=executor, max_workers=1, progress=False, **kw)  # stale lock: taken over
+    assert runs.ran == [cfgs[2].hash()] and len(runs.results) == 3
+    assert lm.sweep(cfgs, root=tmp_path, executor=executor, progress=False, **kw).ran == []  # nothing retrained
+    assert not [p.name for p in (tmp_path / "runs" / "lm-ptb-char").iterdir() if p.name.endswith((".lock", ".tmp"))]
+
+
+def test_serial_lm_sweep_goes_through_the_shared_runner(tmp_path, monkeypatch):
+    corpus = toy_corpus(n_train=1500)
+    monkeypatch.setattr(lm.train, "_corpus", lambda *a, **k: corpus)
+    before = torch.get_num_threads()
+    _lm_sweep_through_the_runner(tmp_path, "serial", threads=2)
+    assert torch.get_num_threads() == before  # the runner restores this process's threads
+
+
+@needs_ptb
+def test_local_lm_sweep_goes_through_the_shared_runner(tmp_path):
+    # a process pool: the workers read the real corpus (a monkeypatched one would not reach them)
+    _lm_sweep_through_the_runner(tmp_path, "local", data_dir=DATA_DIR, download=False,
+                                 cfg=dict(train_tokens=2000, valid_tokens=400, test_tokens=400))
+
+
+def test_an_error_in_an_lm_run_is_raised_at_once_and_releases_its_lock(tmp_path, monkeypatch):
+    def broken(*a, **k):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(lm.runs, "train_lm", broken)
+    cfg = tiny()
+    with pytest.raises(RuntimeError, match="out of memory"):
+        lm.sweep([cfg], root=tmp_path, progress=False)
+    assert not list((tmp_path / "runs" / "lm-ptb-char").glob(".*.lock")) and not lm.is_done(cfg, tmp_path)
 
 
 def test_paper_profile_settings_table_names_its_scale_difference():

@@ -4,9 +4,11 @@ Runs are stored by config hash under ``<results root>/runs/lm-<corpus>/<hash>/``
 of :mod:`nnrnn.sweep`: ``history.csv``, ``weights.pt`` (the best-validation ``state_dict``,
 read back with ``weights_only=True``) and, written last, ``config.json`` (config, hash,
 result summary, provenance), all through :func:`nnrnn.store.write_run_payload`. :func:`sweep`
-trains what is missing, in this process or through :func:`nnrnn.sweep.open_executor`'s
+trains what is missing, in this process or through :func:`nnrnn.executors.open_executor`'s
 executors (a process pool or a Dask cluster, e.g. of GPU workers), and loads the rest; long
-runs keep a resumable checkpoint of the last finished epoch.
+runs keep a resumable checkpoint of the last finished epoch. The training loop is the one of
+the synthetic sweeps (:func:`nnrnn.executors.run_missing`): each run is claimed with a lock in
+the store while it trains, so two sweeps on one store never train it twice.
 """
 
 from __future__ import annotations
@@ -16,17 +18,16 @@ import io
 import os
 import shutil
 import tempfile
-from concurrent.futures import as_completed
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import pandas as pd
 import torch
-from tqdm import tqdm
 
+from .. import executors as _executors
 from .. import store as _store
-from ..sweep import open_executor
 from .config import LMConfig, _check_int
 from .model import LanguageModel
 from .train import train_lm
@@ -98,9 +99,10 @@ def run_one(
     return payload
 
 
-def _write_payload(payload: dict[str, Any], root: str | os.PathLike | None) -> Path:
-    """Store a run's files atomically in ``data/runs/lm-<corpus>/<hash>/`` (see :func:`nnrnn.store.write_run_payload`)."""
-    return _store.write_run_payload(payload, f"lm-{payload['config']['corpus']}", root, kind="lm")
+def _write_payload(payload: Mapping[str, Any], root: str | os.PathLike | None, expected_hash: str | None = None) -> Path:
+    """Store a run's files atomically in ``data/runs/lm-<corpus>/<hash>/`` (see :func:`nnrnn.store.write_run_payload`);
+    ``expected_hash``: the hash of the config submitted (a worker's payload claiming another is refused)."""
+    return _store.write_run_payload(payload, f"lm-{payload['config']['corpus']}", root, kind="lm", expected_hash=expected_hash)
 
 
 def run(
@@ -206,6 +208,12 @@ def sweep(
             ``"serial"`` the caller's setting is restored afterwards). ``None`` leaves it.
         progress: a tqdm bar over runs (and over windows for serial runs); ``None``: only on a
             terminal.
+
+    The runs train through :func:`nnrnn.executors.run_missing`, the loop of
+    :func:`nnrnn.sweep.run_sweep`: each is stored as it finishes, and a run being trained by
+    another process (its lock in the store, :func:`nnrnn.store.lock_run`) is left to it; once
+    the others are stored, :class:`nnrnn.store.ResultMissing` names it. An error in a run is
+    raised at once (the runs not yet started are cancelled).
     """
     if cache not in ("auto", "require", "off"):
         raise ValueError(f"cache must be one of ['auto', 'require', 'off'], got {cache!r}")
@@ -229,33 +237,35 @@ def sweep(
             f"{_store.results_root(root) / 'runs'}: {names}{' ...' if len(missing) > 4 else ''}; train them "
             "first, e.g. `python -m nnrnn.lm --cell rnn --profile paper --executor dask --scheduler tcp://host:8786`"
         )
-    ran: list[str] = []
     if threads is not None:
         _check_int(threads, "threads")
-    saved_threads = torch.get_num_threads()
+    ran: list[str] = []
     if missing:
+        _store.check_writable(_store.results_root(root))
         kw = dict(data_dir=None if data_dir is None else str(data_dir), download=download, device=device,
                   checkpoint_root=None if root is None else str(root))
-        disable = (not progress) if progress is not None else None
-        bar = tqdm(total=len(missing), disable=disable, desc="language-model runs", unit="run")
-        try:
-            with open_executor(executor, max_workers, scheduler) as (ex, ex_threads):
-                inner = progress if ex_threads is None else False
-                n_threads = threads if threads is not None else ex_threads
-                futures = {ex.submit(run_one, c.key(), n_threads, progress=inner, **kw): c for c in missing}
-                try:
-                    for fut in as_completed(futures):
-                        payload = fut.result()
-                        _write_payload(payload, root)
-                        ran.append(payload["hash"])
-                        bar.update(1)
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
-        finally:
-            bar.close()
-            torch.set_num_threads(saved_threads)
+
+        def submit(ex: Executor, ex_threads: int | None, unit: list[LMConfig]) -> Future:
+            (c,) = unit
+            inner = progress if ex_threads is None else False
+            return ex.submit(run_one, c.key(), threads if threads is not None else ex_threads, progress=inner, **kw)
+
+        def write(c: LMConfig, payload: Mapping[str, Any]) -> None:
+            _write_payload(payload, root, expected_hash=c.hash())
+
+        # the one runner loop of every trainer (nnrnn.sweep.run_sweep too): per-run locks, tqdm,
+        # write-back as runs finish, cancel on error, torch threads restored
+        done = _executors.run_missing([[c] for c in missing], submit, write, key=LMConfig.hash,
+                                      folder=lambda c: run_dir(c, root), executor=executor, max_workers=max_workers,
+                                      scheduler=scheduler, desc="language-model runs", progress=progress, on_error="raise")
+        ran = done.ran
+        if done.locked:
+            first = next(c for c in missing if c.hash() in done.locked)
+            raise _store.ResultMissing(
+                f"{len(done.locked)} of {len(configs)} language-model runs are being trained by another process "
+                f"(first {first.corpus}/{first.cell}/{first.init}/seed{first.seed} ({first.hash()}), held by "
+                f"{done.locked[first.hash()]}); the others are stored: run the sweep again when it has finished"
+            )
     hist, res, paths = [], [], {}
     for cfg in configs:
         info = load_run(run_dir(cfg, root))
