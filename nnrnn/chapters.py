@@ -40,7 +40,7 @@ from . import tasks as _tasks
 from . import validate
 from .plotting import INIT_LABELS
 from .plotting import benchmarks as _plot
-from .verdicts import VERDICTS, Verdict, difference_verdict, success_verdict
+from .verdicts import VERDICTS, Verdict, difference_verdict
 
 __all__ = ["TASKS", "FIGURES", "LOSS_UNITS", "live_profile", "live_grid", "example_figure", "glue_all",
            "glue_figure", "BenchmarkSummary", "benchmark_summary", "check_benchmark", "accuracy_table",
@@ -52,7 +52,7 @@ FIGURES = {"copy": ("Fig. 3a", "Fig. 3d"), "addition": ("Fig. 3b", "Fig. 3e"), "
 #: the unit of each task's loss, for axis labels and captions.
 LOSS_UNITS = {"copy": "nats per step", "addition": "MSE", "psmnist": "nats"}
 _NAMES = {"copy": "copy", "addition": "addition", "psmnist": "psMNIST"}
-_NORMAL, _NON_NORMAL = _results.NORMAL, _results.NON_NORMAL
+_NORMAL = _results.NORMAL
 _AXES = ("task", "init", "scale", "lr", "seed")
 
 
@@ -100,7 +100,7 @@ def glue_all(prefix: str, values: Mapping[str, Any]) -> None:
 
 def glue_figure(name: str, fig) -> None:
     """Glue a figure for ``{glue:figure}`` (shown in place in a live run) and close it."""
-    import matplotlib.pyplot as plt  # only when figures are drawn
+    import matplotlib.pyplot as plt  # lazy: pyplot only where figures are drawn, as in nnrnn.plotting
 
     report.glue(name, fig)
     plt.close(fig)
@@ -112,23 +112,6 @@ def _mean_sem(v) -> tuple[float, float]:
     return (float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0) if len(v) else (math.nan, math.nan)
 
 
-def _group_counts(counts: pd.DataFrame) -> dict[str, int]:
-    out = {}
-    for group, inits in (("normal", _NORMAL), ("nonnormal", _NON_NORMAL)):
-        rows = counts.loc[[i for i in inits if i in counts.index]]
-        out.update({f"success_{group}": int(rows["n_success"].sum()), f"runs_{group}": int(rows["n_runs"].sum())})
-    return out
-
-
-def _success_test(counts: pd.DataFrame, at_paper_scale: bool) -> Verdict | None:
-    """The results page's test of "non-normal initializers succeed more often" (None if a group is empty)."""
-    g = _group_counts(counts)
-    if not g["runs_normal"] or not g["runs_nonnormal"]:
-        return None
-    return success_verdict(g["success_nonnormal"], g["runs_nonnormal"], g["success_normal"], g["runs_normal"],
-                           at_paper_scale=at_paper_scale)
-
-
 # ----------------------------------------------------------------------------- the live sweep
 @dataclass
 class BenchmarkSummary:
@@ -137,9 +120,9 @@ class BenchmarkSummary:
     Attributes:
         grid: the sweep's grid; ``runs``/``history``: its stored runs and histories.
         baseline: the random-baseline loss; ``x``: the progress column of the curves.
-        best: :func:`nnrnn.sweep.best_settings`; ``curves``: :func:`nnrnn.sweep.best_curves`;
-        counts: :func:`nnrnn.sweep.success_counts`; ``verdict``: the success verdict
-            (not at the paper's scale unless the profile is ``paper``).
+        best: :func:`nnrnn.results.best_settings`; ``curves``: :func:`nnrnn.results.best_curves`;
+        counts: :func:`nnrnn.results.success_counts`; ``verdict``: the success verdict
+            (:func:`nnrnn.results.success_test`; not at the paper's scale unless the profile is ``paper``).
     """
 
     grid: _sweep.Grid
@@ -222,7 +205,7 @@ class BenchmarkSummary:
         for init in best.index:
             v.update({f"best_val_{init}": float(best.loc[init, "mean_final_val_loss"]),
                       f"best_scale_{init}": float(best.loc[init, "scale"]), f"best_lr_{init}": float(best.loc[init, "lr"])})
-        g = _group_counts(counts)
+        g = _results.group_counts(counts)
         v.update(g)
         rate_nn, rate_n = g["success_nonnormal"] / max(g["runs_nonnormal"], 1), g["success_normal"] / max(g["runs_normal"], 1)
         v["comparison"] = "more often than" if rate_nn > rate_n else "less often than" if rate_nn < rate_n else "as often as"
@@ -253,11 +236,11 @@ def benchmark_summary(grid: _sweep.Grid, runs: pd.DataFrame, history: pd.DataFra
         raise ValueError(f"runs must hold at least one stored run of the grid, got an empty table ({len(grid)} requested)")
     cfg = grid.configs()[0]
     x = "epoch" if cfg.epochs > 2 else "update"
-    best = _sweep.best_settings(runs)
-    counts = _sweep.success_counts(runs)
+    best = _results.best_settings(runs)
+    counts = _results.success_counts(runs)
     baseline = float(runs["baseline"].iloc[0])
-    return BenchmarkSummary(grid, runs, history, baseline, x, best, _sweep.best_curves(history, best, x=x), counts,
-                            _success_test(counts, at_paper_scale=grid.profile == "paper"))
+    return BenchmarkSummary(grid, runs, history, baseline, x, best, _results.best_curves(history, best, x=x), counts,
+                            _results.success_test(counts, at_paper_scale=grid.profile == "paper"))
 
 
 def check_benchmark(s: BenchmarkSummary) -> None:
@@ -378,10 +361,10 @@ class ReplicateSection:
                              "seeds": self._seeds_text(), "n_seeds": len(self.seeds), "archive": self.archive,
                              "verdict": self.success.label if self.success is not None else VERDICTS[4]}
         if len(self.runs):
-            counts = _sweep.success_counts(self.runs)
+            counts = _results.success_counts(self.runs)
             for init in counts.index:
                 v.update({f"success_{init}": int(counts.loc[init, "n_success"]), f"runs_{init}": int(counts.loc[init, "n_runs"])})
-            v.update(_group_counts(counts), n_diverged=int(self.runs["diverged"].sum()))
+            v.update(_results.group_counts(counts), n_diverged=int(self.runs["diverged"].sum()))
         if self.success is not None:
             v["p_value"] = float(self.success.p_value)
         if self.loss is not None:
@@ -393,26 +376,21 @@ class ReplicateSection:
         glue_all(prefix, self.values())
 
     def settings(self) -> pd.DataFrame:
-        """Stage 1, stage 2 and the paper's settings side by side (:func:`nnrnn.sweep.settings_table`)."""
-        paper = _sweep.grid(self.task, "paper")
-        pilot = _sweep.settings_table(self.pilot, reference=paper)
+        """Stage 1, stage 2 and the paper's settings side by side (:func:`nnrnn.results.settings_table`)."""
+        pilot = _results.settings_table(self.pilot)
         c = self.plan[0]
         base = {f.name: getattr(c, f.name) for f in dataclasses.fields(c) if f.name not in _AXES}
         inits = list(dict.fromkeys(cfg.init for cfg in self.plan))
         pick = {i: next(cfg for cfg in self.plan if cfg.init == i) for i in inits}
         stage2 = _sweep.Grid(self.task, {i: (pick[i].scale,) for i in inits}, (c.lr,), self.seeds, base, profile="replicate")
-        col = _sweep.settings_table(stage2, reference=paper).iloc[:, 0].copy()
+        col = _results.settings_table(stage2).iloc[:, 0].copy()
         for i in inits:
             col[f"scales: {i}"] = (f"{pick[i].scale:g} (learning rate {pick[i].lr:g})" if self.selection is not None
                                    else "selected by the pilot")
         col["learning rates"] = ("one per initializer, selected by the pilot (beside its scale)" if self.selection is not None
                                  else "selected by the pilot")
-        ref = pilot.iloc[:, 1].copy()
-        if self.task == "psmnist":  # the authors trained on every training digit and validated on the test digits
-            ref[["training sequences", "validation sequences", "updates per run (at most)"]] = [
-                f"{_paper.N_MNIST_TRAIN:,} digits (authors' code)", f"the {_paper.N_MNIST_TEST:,} test digits (authors' code)",
-                f"{_paper.SYNTHETIC_BASE['epochs'] * (_paper.N_MNIST_TRAIN // c.batch_size):,}"]
-        table = pd.DataFrame({"replicate: stage 1 (pilot)": pilot.iloc[:, 0], "replicate: stage 2": col, "paper": ref})
+        table = pd.DataFrame({"replicate: stage 1 (pilot)": pilot.iloc[:, 0], "replicate: stage 2": col,
+                              "paper": pilot.iloc[:, 1]})
         table = table.rename(index={f"{what}: {i}": f"{what}: {INIT_LABELS.get(i, i)}" for what in ("scales", "runs")
                                     for i in _plot.SCALE_SYMBOLS})
         table.loc["epoch cap as a share of the paper's"] = [
@@ -479,7 +457,7 @@ class ReplicateSection:
         """Mean and s.e.m. over seeds of a history column at the selected settings (empty without runs)."""
         if self.selection is None or self.history.empty:
             return pd.DataFrame(columns=["init", "epoch", "mean", "sem", "n"])
-        return _sweep.best_curves(self.history, self.selection, column=column, x="epoch")
+        return _results.best_curves(self.history, self.selection, column=column, x="epoch")
 
     def divergences(self) -> pd.DataFrame:
         """One row per diverged stage-2 run: when it diverged and W at its last validation point before."""
@@ -497,7 +475,7 @@ class ReplicateSection:
 
     def paper_table(self) -> pd.DataFrame:
         """Per initializer: ours (replicate) beside the paper's success counts, final loss and Table 2."""
-        counts = _sweep.success_counts(self.runs)
+        counts = _results.success_counts(self.runs)
         paper = _paper.PAPER_SUCCESS[self.task] or {}
         curves_fig, bars_fig = FIGURES[self.task]
         rows = {}
@@ -528,8 +506,8 @@ class ReplicateSection:
 
     def show(self, part: str) -> None:
         """Display :meth:`render` ``(part)`` in the notebook (figures closed after display)."""
-        import matplotlib.pyplot as plt  # only when figures are drawn
-        from IPython.display import Markdown, display  # only inside a notebook
+        import matplotlib.pyplot as plt  # lazy: pyplot only where figures are drawn, as in nnrnn.plotting
+        from IPython.display import Markdown, display  # lazy: IPython (the book extra) only inside a notebook
 
         for item in self.render(part):
             display(Markdown(item) if isinstance(item, str) else item)
@@ -579,7 +557,7 @@ class ReplicateSection:
         c = self.plan[0]
         cap = (f"**Figure.** Validation loss of the stage-2 runs of {_NAMES[self.task]} (T = {c.seq_len}, {len(self.runs)} "
                f"runs) at each initializer's setting selected by the pilot, mean ± s.e.m. over seeds {self._seeds_text()}, "
-               f"computed {self._where()} by `nnrnn.sweep.best_curves`. Dashed: the random baseline ({self.baseline:.4g}); "
+               f"computed {self._where()} by `nnrnn.results.best_curves`. Dashed: the random baseline ({self.baseline:.4g}); "
                f"dotted: the success threshold, half of it. The paper's {FIGURES[self.task][0]} shows the same at "
                f"T = {_paper.SEQUENCE_LENGTH[self.task]} for its best settings of the full grid (6 seeds, up to 100 epochs); "
                "its text says that the non-normal initializers generally do better.")
@@ -588,7 +566,7 @@ class ReplicateSection:
     def _render_success(self) -> list:
         if self.runs.empty:
             return [self._missing()]
-        counts = _sweep.success_counts(self.runs)
+        counts = _results.success_counts(self.runs)
         fig = _plot.fig3_success(counts, paper=_paper.PAPER_SUCCESS[self.task], title=f"{_NAMES[self.task]}, profile replicate")
         paper = _paper.PAPER_SUCCESS[self.task]
         said = ("reported " + ", ".join(f"{INIT_LABELS[i]} {k} / {n}" for i, (k, n) in paper.items()) +
@@ -601,7 +579,7 @@ class ReplicateSection:
         """The verdict sentences: the results page's success and loss verdicts, with their tests."""
         if self.success is None:
             return f"There is no verdict yet: the archive holds no stage-2 run of both groups of initializers ({self.selection_note})."
-        g = _group_counts(_sweep.success_counts(self.runs))
+        g = _results.group_counts(_results.success_counts(self.runs))
         out = (f"On the `replicate` profile, {g['success_nonnormal']} of the {g['runs_nonnormal']} chain and feedback-chain "
                f"stage-2 runs succeeded, against {g['success_normal']} of the {g['runs_normal']} identity and orthogonal runs; "
                f"{self.success.describe()}; verdict on the paper's claim: **{self.success.label}**. ")
@@ -682,13 +660,11 @@ def replicate_section(task: str, root: str | Path | None = None) -> ReplicateSec
     runs = _results.replicate_runs(task, root) if selection is not None else pilot_runs.iloc[0:0]
     history = _sweep.load_history(runs, root=root) if len(runs) else pd.DataFrame(columns=["hash", "update", "val_loss"])
     complete = len(runs) > 0 and len(runs) >= len(plan)  # verdicts wait for all of stage 2, as on the results page
-    success = _success_test(_sweep.success_counts(runs), at_paper_scale=True) if complete else None
+    success = _results.success_test(_results.success_counts(runs), at_paper_scale=True) if complete else None
     loss = None
     loss_note = f"{len(runs)} of {len(plan)} stage-2 runs are in; the verdicts wait for all." if 0 < len(runs) < len(plan) else ""
     if success is not None:
-        ok = runs[~runs["diverged"]]
-        normal = ok.loc[ok["init"].isin(_NORMAL), "final_val_loss"].dropna().to_numpy()
-        nonnormal = ok.loc[ok["init"].isin(_NON_NORMAL), "final_val_loss"].dropna().to_numpy()
+        normal, nonnormal = _results.group_losses(runs)
         try:
             loss = difference_verdict(normal, nonnormal, at_paper_scale=True)
         except ValueError:

@@ -1,12 +1,13 @@
-r"""The psMNIST chapter's helpers: the task (re-exported), its grids, test-set metrics and settings table.
+r"""The psMNIST chapter's helpers: the task (re-exported), its grids and test-set metrics.
 
 The task itself, its data and its constants live in :mod:`nnrnn.tasks.psmnist` and are
 re-exported here, so ``nnrnn.psmnist.datasets``, ``nnrnn.psmnist.PsMNISTTask`` and the other
 names keep working. What needs the sweep, the models or the run store sits here, above them:
 
 * :func:`grid`: :func:`nnrnn.sweep.grid` for ``"psmnist"`` with the hidden size as an argument;
-* :func:`evaluate_test_set`: the test loss and accuracy of stored runs, stored once per run;
-* :func:`settings_table`: what a profile trains, beside the paper's settings.
+* :func:`evaluate_test_set`: the test loss and accuracy of stored runs, stored once per run.
+
+What a profile trains beside the paper's settings is :func:`nnrnn.results.settings_table` (with ``n_test``).
 
 The profiles' settings (:data:`PROFILE_SETTINGS`, :data:`PAPER_BASE`, :data:`N_TEST`) are
 re-exported from :mod:`nnrnn.profiles`.
@@ -28,7 +29,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import paper as _paper
 from . import profiles as _profiles
 from . import sweep as _sweep
 from . import validate
@@ -70,7 +70,6 @@ __all__ = [
     "PAPER_BASE",
     "N_TEST",
     "evaluate_test_set",
-    "settings_table",
     "register",
 ]
 
@@ -193,55 +192,3 @@ def evaluate_test_set(
     out["test_acc"] = accs
     out["n_test"] = n_test
     return out
-
-
-def settings_table(g, *, n_test: int, paper_n_test: int = N_MNIST_TEST) -> pd.DataFrame:
-    """What a grid trains, beside the paper's settings (for the chapter's profile table).
-
-    Args:
-        g: the profile's grid (:func:`grid`).
-        n_test: test digits used for the test accuracy on this profile.
-        paper_n_test: the same for the paper column.
-
-    Examples:
-        >>> t = settings_table(grid("paper"), n_test=10_000)
-        >>> t.loc["runs per initializer (identity, orthogonal / chains)", "paper (Orhan & Pitkow)"]
-        '594 / 462'
-    """
-
-    def column(gr, nt, seeds_text=None):
-        c = gr.configs()[0]
-        per = gr.runs_per_init()
-        normal = max(per.get("identity", 0), per.get("orthogonal", 0))
-        chains = max(per.get("chain", 0), per.get("fb_chain", 0))
-        return {
-            "sequence length T (steps)": f"{c.seq_len}",
-            "hidden units N": f"{c.hidden_size}",
-            "nonlinearity": c.nonlinearity or c.make_task().default_nonlinearity,
-            "training digits": f"{c.n_train:,}",
-            "validation digits": f"{c.n_val:,} (held out: the last of the training file)",
-            "epochs (max)": f"{c.epochs}",
-            "updates per run (max)": f"{c.epochs * c.updates_per_epoch:,}",
-            "batch size": f"{c.batch_size}",
-            "scales": "; ".join(f"{k}: {', '.join(f'{s:g}' for s in v)}" for k, v in gr.scales.items()),
-            "learning rates": ", ".join(f"{lr:g}" for lr in gr.lrs),
-            "seeds": seeds_text or ", ".join(map(str, gr.seeds)),
-            "runs per initializer (identity, orthogonal / chains)": f"{normal} / {chains}",
-            "runs in all": f"{len(gr):,}",
-            "test digits (test accuracy)": f"{nt:,}",
-        }
-
-    paper = _sweep.Grid("psmnist", dict(_paper.PAPER_SCALES), _paper.PAPER_LRS, _paper.PAPER_SEEDS,
-                        {**PAPER_BASE}, profile="paper")
-    cols = {f"this profile ({g.profile})": column(g, n_test)}
-    p = column(paper, paper_n_test)
-    base, opt = _paper.SYNTHETIC_BASE, _paper.OPTIMIZER
-    per_epoch = N_MNIST_TRAIN // opt["batch_size"]
-    p["training digits"] = f"{N_MNIST_TRAIN:,} (authors' code)"
-    p["validation digits"] = f"the {N_MNIST_TEST:,} test digits (authors' code)"
-    p["updates per run (max)"] = (f"{base['epochs'] * per_epoch:,} ({base['epochs']} epochs of {per_epoch:,}; "
-                                  f"early stop at loss {base['early_stop']:g})")
-    p["hidden units N"] = f"{PAPER_HIDDEN_TEXT} (text; code default {PAPER_HIDDEN_CODE})"
-    p["test digits (test accuracy)"] = "not reported"
-    cols["paper (Orhan & Pitkow)"] = p
-    return pd.DataFrame(cols)

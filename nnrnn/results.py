@@ -1,9 +1,15 @@
-r"""Stored runs to verdicts: the statistics and the claim table of the results page.
+r"""Stored runs to tables, figures' data and verdicts: what the chapters and the results page show.
 
-Every claim of the paper that the book tests gets one row: the paper's value (cited), ours (the
-profile, the number of runs and seeds), a statistical test and a **verdict computed from them**
-(:func:`verdict`); no verdict is written by hand, and the chapters' own verdict sentences call
-the same function.
+* **Tables and figures' data** of a sweep's stored runs (:func:`nnrnn.sweep.load_runs`,
+  :func:`nnrnn.sweep.load_history`): :func:`success_counts` (Fig. 3d-f), :func:`best_settings`
+  and :func:`best_curves` (Fig. 3a-c), and their pooling into normal and non-normal
+  initializers (:func:`group_counts`, :func:`group_losses`, :func:`success_test`).
+* **Settings tables**: :func:`settings_table`, what a grid or a list of language-model runs
+  trains, beside the paper's settings.
+* **The claim table** of the results page: every claim of the paper that the book tests gets
+  one row: the paper's value (cited), ours (the profile, the number of runs and seeds), a
+  statistical test and a **verdict computed from them** (:func:`verdict`); no verdict is
+  written by hand, and the chapters' own verdict sentences call the same functions.
 
 Verdicts and their tests are in :mod:`nnrnn.verdicts`.
 """
@@ -12,26 +18,299 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
 from . import memory as _memory
+from . import paper as _paper
 from . import replicate as _replicate
 from . import sweep as _sweep
+from . import validate
 from . import weights as _weights
 from .lm import replicate as _lm_replicate
+from .lm.config import LMConfig, paper_config
 from .init import orthogonal_matrix
 from .store import read_run_meta, results_root
 from .verdicts import VERDICTS, Verdict, difference_verdict, increase_verdict, success_verdict, verdict
 
-__all__ = ["archive_root", "archive_commit", "archive_status", "stage2_plan", "replicate_runs", "claims", "NORMAL", "NON_NORMAL"]
+__all__ = ["NORMAL", "NON_NORMAL", "INITS", "success_counts", "best_settings", "best_curves", "group_counts",
+           "group_losses", "success_test", "settings_table", "archive_root", "archive_commit", "archive_status",
+           "stage2_plan", "replicate_runs", "claims"]
 
+#: the normal and the non-normal initializers of the synthetic tasks (the groups the verdicts compare).
 NORMAL = ("identity", "orthogonal")
 NON_NORMAL = ("chain", "fb_chain")
+#: the four, in the order of the tables and figures.
+INITS = NORMAL + NON_NORMAL
+
+
+# ----------------------------------------------------------------------------- summaries of stored runs
+def success_counts(runs: pd.DataFrame, inits: Sequence[str] | None = None) -> pd.DataFrame:
+    """Successful, diverged and total runs per initializer (Fig. 3d-e).
+
+    Examples:
+        >>> df = pd.DataFrame({"init": ["chain", "chain", "identity"], "success": [True, False, False],
+        ...                    "diverged": [False, False, True]})
+        >>> success_counts(df, ["identity", "chain"]).to_dict("index")["chain"]
+        {'n_success': 1, 'n_runs': 2, 'n_diverged': 0}
+    """
+    inits = list(inits) if inits is not None else [i for i in INITS if i in set(runs["init"])] or sorted(set(runs["init"]))
+    g = runs.groupby("init")
+    out = pd.DataFrame(
+        {
+            "n_success": g["success"].sum().reindex(inits, fill_value=0).astype(int),
+            "n_runs": g.size().reindex(inits, fill_value=0).astype(int),
+            "n_diverged": g["diverged"].sum().reindex(inits, fill_value=0).astype(int),
+        }
+    )
+    out.index.name = "init"
+    return out
+
+
+def best_settings(runs: pd.DataFrame, select: Literal["mean_final"] = "mean_final") -> pd.DataFrame:
+    """The best (scale, lr) of each initializer: lowest mean final validation loss over seeds.
+
+    A diverged run counts as an infinite loss, so a setting with a diverged seed is chosen only
+    if every setting has one. Ties go to more successes.
+
+    Returns:
+        one row per init: ``scale``, ``lr``, ``mean_final_val_loss``, ``sem_final_val_loss``,
+        ``n_seeds``, ``n_success``.
+    """
+    validate.choice(select, "select", ("mean_final",))
+    df = runs.assign(_loss=runs["final_val_loss"].where(~runs["diverged"], np.inf).fillna(np.inf))
+    agg = (
+        df.groupby(["init", "scale", "lr"])
+        .agg(
+            mean_final_val_loss=("_loss", "mean"),
+            sem_final_val_loss=("_loss", lambda v: float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 and np.isfinite(v).all() else 0.0),
+            n_seeds=("_loss", "size"),
+            n_success=("success", "sum"),
+        )
+        .reset_index()
+        .sort_values(["init", "mean_final_val_loss", "n_success"], ascending=[True, True, False], kind="stable")
+    )
+    best = agg.groupby("init", sort=False).head(1).set_index("init")
+    order = [i for i in INITS if i in best.index] + [i for i in best.index if i not in INITS]
+    return best.loc[order]
+
+
+def best_curves(history: pd.DataFrame, best: pd.DataFrame, column: str = "val_loss", x: str = "epoch") -> pd.DataFrame:
+    """Mean and s.e.m. over seeds of ``column`` against training progress at each init's best setting.
+
+    ``x`` is the progress column of the history (``"epoch"`` or ``"update"``).
+
+    Runs that stopped early keep their last value for the later evaluation points (their loss
+    no longer changes); diverged runs drop out from the point where they diverged.
+
+    Returns:
+        long form with ``init``, ``x`` (the progress column), ``mean``, ``sem``, ``n``.
+    """
+    frames = []
+    for init, b in best.iterrows():
+        h = history[(history["init"] == init) & np.isclose(history["scale"], b["scale"]) & np.isclose(history["lr"], b["lr"])]
+        if h.empty:
+            continue
+        wide = h.pivot_table(index=x, columns="seed", values=column, aggfunc="last", dropna=False)
+        # carry the last finite value forward only after the run's final row (early stopping)
+        last_epoch = h.groupby("seed")[x].max()
+        for seed in wide.columns:
+            after = wide.index > last_epoch[seed]
+            diverged = h[h["seed"] == seed][column].isna().iloc[-1]
+            if not diverged:
+                wide.loc[after, seed] = wide[seed].loc[~after].ffill().iloc[-1]
+        values = wide.to_numpy(dtype=float)
+        n = np.isfinite(values).sum(axis=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(values, axis=1)
+            sd = np.nanstd(values, axis=1, ddof=1)
+        sem = np.where(n > 1, sd / np.sqrt(np.maximum(n, 1)), 0.0)
+        frames.append(pd.DataFrame({"init": init, x: wide.index.to_numpy(), "mean": mean, "sem": sem, "n": n}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["init", x, "mean", "sem", "n"])
+
+
+def group_counts(counts: pd.DataFrame) -> dict[str, int]:
+    """:func:`success_counts` pooled into the normal (:data:`NORMAL`) and non-normal (:data:`NON_NORMAL`) groups.
+
+    Examples:
+        >>> counts = pd.DataFrame({"n_success": [0, 3, 1], "n_runs": [4, 4, 4]}, index=["identity", "chain", "fb_chain"])
+        >>> group_counts(counts)
+        {'success_normal': 0, 'runs_normal': 4, 'success_nonnormal': 4, 'runs_nonnormal': 8}
+    """
+    out = {}
+    for group, inits in (("normal", NORMAL), ("nonnormal", NON_NORMAL)):
+        rows = counts.loc[[i for i in inits if i in counts.index]]
+        out.update({f"success_{group}": int(rows["n_success"].sum()), f"runs_{group}": int(rows["n_runs"].sum())})
+    return out
+
+
+def group_losses(runs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The final validation losses of the runs that did not diverge: (normal, non-normal) initializers."""
+    ok = runs[~runs["diverged"].astype(bool)]
+    return tuple(ok.loc[ok["init"].isin(g), "final_val_loss"].dropna().to_numpy(float) for g in (NORMAL, NON_NORMAL))
+
+
+def success_test(counts: pd.DataFrame, *, at_paper_scale: bool) -> Verdict | None:
+    """The test of "non-normal initializers succeed more often" on :func:`success_counts` (``None`` if a group is empty)."""
+    g = group_counts(counts)
+    if not g["runs_normal"] or not g["runs_nonnormal"]:
+        return None
+    return success_verdict(g["success_nonnormal"], g["runs_nonnormal"], g["success_normal"], g["runs_normal"],
+                           at_paper_scale=at_paper_scale)
+
+
+# ----------------------------------------------------------------------------- settings tables
+#: the language models' scales in the paper (§5; it gives none for LSTMs).
+_LM_PAPER_SCALES = {"rnn": "best of 21 values each (§5); feedback chain α = the best chain scale", "lstm": "not stated"}
+
+
+def _grid_settings(g: _sweep.Grid, n_test: int | None) -> dict[str, str]:
+    c = g.configs()[0]
+    rows = {
+        "sequence length T": f"{c.seq_len}",
+        "hidden units N": f"{c.hidden_size}",
+        "nonlinearity": c.nonlinearity or c.make_task().default_nonlinearity,
+        "training sequences": f"{c.n_train:,}",
+        "validation sequences": f"{c.n_val:,}",
+        "epochs (at most)": f"{c.epochs}",
+        "batch size": f"{c.batch_size}",
+        "updates per run (at most)": f"{c.epochs * c.updates_per_epoch:,}",
+        "validation points per epoch": f"{c.evals_per_epoch}",
+        "early stop below": f"{c.early_stop:g}",
+        "optimizer": f"RMSprop(alpha={c.rms_alpha:g}, eps={c.rms_eps:g}), clip {c.clip_norm:g}",
+        **{f"scales: {k}": ", ".join(f"{v:g}" for v in g.scales.get(k, ())) or "-" for k in INITS},
+        "learning rates": ", ".join(f"{v:g}" for v in g.lrs),
+        "seeds": ", ".join(str(v) for v in g.seeds),
+        **{f"runs: {k}": f"{n}" for k, n in g.runs_per_init().items()},
+        "runs in all": f"{len(g):,}",
+    }
+    if n_test is not None:
+        rows["test digits (test accuracy)"] = f"{n_test:,}"
+    return rows
+
+
+def _paper_grid_settings(task: str, n_test: int | None) -> dict[str, str]:
+    """The paper's column: its grid, and for psMNIST the authors' code's data split (the paper states none)."""
+    g = _sweep.grid(task, "paper")
+    rows = _grid_settings(g, None)
+    if task == "psmnist":  # the authors trained on every training digit and validated on the test digits
+        c = g.configs()[0]
+        rows.update({"training sequences": f"{_paper.N_MNIST_TRAIN:,} digits (authors' code)",
+                     "validation sequences": f"the {_paper.N_MNIST_TEST:,} test digits (authors' code)",
+                     "updates per run (at most)": f"{c.epochs * (_paper.N_MNIST_TRAIN // c.batch_size):,}"})
+    if n_test is not None:
+        rows["test digits (test accuracy)"] = "not reported"
+    return rows
+
+
+def _lm_scales(cfgs: Sequence[LMConfig]) -> str:
+    """The scales of ``cfgs`` per initializer: listed if few, else counted, and whether tuned."""
+    parts = []
+    for init in dict.fromkeys(c.init for c in cfgs):
+        if init == "plain":
+            continue
+        values = list(dict.fromkeys(c.scale for c in cfgs if c.init == init))
+        text = ", ".join(f"{v:g}" for v in values) if len(values) <= 3 else (
+            f"{len(values)} values, {min(values):g} … {max(values):g}")
+        alphas = list(dict.fromkeys(c.fb_alpha for c in cfgs if c.init == init and c.fb_alpha is not None))
+        if alphas:
+            text += f" (α {', '.join(f'{a:g}' for a in alphas)})"
+        parts.append(f"{init}: {text}")
+    single = all(len({c.scale for c in cfgs if c.init == i}) == 1 for i in {c.init for c in cfgs})
+    return ("one per initializer, our choice, not tuned: " if single else "") + "; ".join(parts)
+
+
+def _lm_settings(cfgs: Sequence[LMConfig]) -> dict[str, str]:
+    c = cfgs[0]
+    toks = lambda n: "all" if n is None else f"first {n:,}"  # noqa: E731
+    return {
+        "recurrent layers": f"{c.nlayers} {f'vanilla ({c.nonlinearity})' if c.cell == 'rnn' else 'LSTM'}",
+        "sizes (embedding → layers)": " → ".join([str(c.emsize)] + [str(n) for _, n in c.layer_sizes]),
+        "decoder": "tied to the embedding" if c.tied else "untied",
+        "BPTT window / batch": f"{c.bptt} / {c.batch_size}",
+        "optimizer": f"Adam, lr {c.lr:g}, weight decay {c.wdecay:g}, clip {c.clip:g}"
+        + (f", lr ÷10 after epochs {', '.join(map(str, c.when))}" if c.when else ""),
+        "dropout (out/between/in/embedding/weights)": "/".join(
+            f"{getattr(c, k):g}" for k in ("dropout", "dropouth", "dropouti", "dropoute", "wdrop")),
+        "AR / TAR": f"{c.ar_alpha:g} / {c.tar_beta:g}",
+        "epochs": f"{c.epochs}",
+        "training tokens": toks(c.train_tokens),
+        "validation tokens": toks(c.valid_tokens) + f" ({c.evals_per_epoch}× per epoch)",
+        "test tokens (batch)": toks(c.test_tokens) + f" ({c.test_batch_size})",
+        "initializers": ", ".join(dict.fromkeys(x.init for x in cfgs)),
+        "scales": _lm_scales(cfgs),
+        "seeds": ", ".join(str(v) for v in dict.fromkeys(x.seed for x in cfgs)),
+        "runs": f"{len(cfgs)}",
+    }
+
+
+def _paper_lm_settings(mine: Sequence[LMConfig]) -> dict[str, str]:
+    """The paper's column for the runs of one corpus: its configs of the same initializers, its scales and run count."""
+    c = mine[0]
+    paper = [paper_config(c.corpus, c.cell, i, s) for i in dict.fromkeys(x.init for x in mine) for s in _paper.LM_SEEDS]
+    n_scales = len(_paper.LM_SCALE_GRID["chain"]) if c.cell == "rnn" else 1
+    return {**_lm_settings(paper), "scales": _LM_PAPER_SCALES[c.cell], "runs": f"{len(paper) * n_scales}"}
+
+
+def settings_table(runs: _sweep.Grid | Sequence[LMConfig], label: str | None = None, *,
+                   n_test: int | None = None) -> pd.DataFrame:
+    """What a sweep trains, beside the paper's settings: one row per setting (index ``setting``).
+
+    Args:
+        runs: a :class:`nnrnn.sweep.Grid` of copy, addition or psMNIST, or a list of
+            :class:`nnrnn.lm.LMConfig`.
+        label: the name of its column; default the grid's profile (``"this run"`` for
+            language models). ``"paper"`` shows as ``"paper profile"``, so that what the
+            ``paper`` profile trains and what the paper did stay two columns.
+        n_test: psMNIST only: the test digits behind the test accuracy (adds a row; the paper
+            reports no test accuracy).
+
+    A grid gets the columns ``<label>`` and ``paper`` (the paper's grid; for psMNIST with the
+    authors' code's data split); language models one such pair per corpus, ``"<corpus>: <label>"``
+    and ``"<corpus>: paper"`` (the paper's runs of the same initializers, and its scales).
+
+    Examples:
+        >>> from nnrnn.sweep import grid
+        >>> t = settings_table(grid("copy", "demo"))
+        >>> list(t.columns), t.loc["sequence length T", "paper"]
+        (['demo', 'paper'], '500')
+        >>> t = settings_table(grid("psmnist", "smoke"), n_test=500)
+        >>> t.loc["test digits (test accuracy)"].tolist(), t.loc["validation sequences", "paper"]
+        (['500', 'not reported'], "the 10,000 test digits (authors' code)")
+        >>> from nnrnn.lm import profile_configs
+        >>> t = settings_table(profile_configs("rnn", "paper", corpora=["ptb"]), "paper")
+        >>> list(t.columns), t.loc["scales", "ptb: paper"]
+        (['ptb: paper profile', 'ptb: paper'], 'best of 21 values each (§5); feedback chain α = the best chain scale')
+    """
+    if isinstance(runs, _sweep.Grid):
+        if n_test is not None and runs.task != "psmnist":
+            raise validate.error("n_test", f"None for a {runs.task} grid (only psMNIST has test digits)", n_test)
+        n_test = None if n_test is None else validate.positive_int(n_test, "n_test")
+        label = runs.profile if label is None else label
+        pairs = [("", _grid_settings(runs, n_test), _paper_grid_settings(runs.task, n_test))]
+    else:
+        cfgs = list(runs)
+        if not cfgs or not all(isinstance(c, LMConfig) for c in cfgs):
+            raise validate.error("runs", "a Grid or a non-empty list of LMConfig", type(runs).__name__, raw=True)
+        if n_test is not None:
+            raise validate.error("n_test", "None for language models", n_test)
+        label = "this run" if label is None else label
+        by_corpus = {k: [c for c in cfgs if c.corpus == k] for k in dict.fromkeys(c.corpus for c in cfgs)}
+        pairs = [(f"{k}: ", _lm_settings(mine), _paper_lm_settings(mine)) for k, mine in by_corpus.items()]
+    name = "paper profile" if label == "paper" else label
+    keys = list(dict.fromkeys(k for _, ours, theirs in pairs for k in (*ours, *theirs)))
+    cols = {}
+    for prefix, ours, theirs in pairs:
+        cols[prefix + name] = [ours.get(k, "-") for k in keys]
+        cols[prefix + "paper"] = [theirs.get(k, "-") for k in keys]
+    return pd.DataFrame(cols, index=pd.Index(keys, name="setting"))
+
 
 # ----------------------------------------------------------------------------- the archive
 _REPO = Path(__file__).resolve().parent.parent
@@ -137,16 +416,13 @@ def _benchmark_rows(task: str, root) -> list[dict[str, Any]]:
                      "non-normal curves lower (Fig. 3, 'generally do better')", missing, None, "replicate", n)]
     seeds = sorted(set(runs["seed"]))
     n_text = f"{len(runs)} ({len(seeds)} seeds per initializer)"
-    nn = runs[runs["init"].isin(NON_NORMAL)]
-    no = runs[runs["init"].isin(NORMAL)]
     per_init = ", ".join(f"{i} {int(g['success'].sum())}/{len(g)}" for i, g in runs.groupby("init", sort=False))
     rows = []
-    if len(nn) and len(no):
-        v = success_verdict(int(nn["success"].sum()), len(nn), int(no["success"].sum()), len(no), at_paper_scale=True)
+    v = success_test(success_counts(runs), at_paper_scale=True)
+    if v is not None:
         rows.append(_row(f"{name}: non-normal initializers succeed more often", figs[1], paper_success,
                          f"successes: {per_init}", v, "replicate", n_text))
-        loss_nn = nn["final_val_loss"].where(~nn["diverged"]).dropna().to_numpy()
-        loss_no = no["final_val_loss"].where(~no["diverged"]).dropna().to_numpy()
+        loss_no, loss_nn = group_losses(runs)
         means = ", ".join(f"{i} {g['final_val_loss'].mean():.4g}" for i, g in runs.groupby("init", sort=False))
         try:
             v2 = difference_verdict(loss_no, loss_nn, at_paper_scale=True)

@@ -1,4 +1,4 @@
-r"""Sweeps of training runs, a resumable run store, and the tables behind Fig. 3.
+r"""Sweeps of training runs and a resumable run store; the tables behind Fig. 3 are in :mod:`nnrnn.results`.
 
 A **sweep** is the product initializers × scales × learning rates × seeds (a :class:`Grid`),
 each point a :class:`nnrnn.train.TrainConfig`. Grids for every task and profile come from
@@ -40,13 +40,11 @@ import shutil
 import sys
 import tempfile
 import time
-import warnings
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
 from . import init as _init
@@ -76,7 +74,6 @@ from .train import TrainConfig, train
 __all__ = [
     "Grid",
     "grid",
-    "settings_table",
     "PAPER_SCALES",
     "PAPER_LRS",
     "PAPER_SEEDS",
@@ -93,14 +90,10 @@ __all__ = [
     "load_runs",
     "load_history",
     "load_weights",
-    "success_counts",
-    "best_settings",
-    "best_curves",
 ]
 
 Cache = Literal["auto", "require", "off"]
 _CACHES = ("auto", "require", "off")
-_INITS = ("identity", "orthogonal", "chain", "fb_chain")
 
 #: the paper's grids, seeds and Fig. 3d counts, re-exported from :mod:`nnrnn.paper`.
 PAPER_SCALES = _paper.PAPER_SCALES
@@ -229,43 +222,6 @@ def grid_from_settings(
     base_seed = validate.non_negative_int(base_seed, "base_seed")
     seeds = tuple(base_seed + int(s) for s in seeds)
     return Grid(task, scales, lrs, seeds, base, profile=profile)
-
-
-def settings_table(g: Grid, reference: Grid | None = None) -> pd.DataFrame:
-    """A side-by-side table of a grid's settings and, by default, the paper's grid for its task.
-
-    Examples:
-        >>> t = settings_table(grid("copy", "demo"))
-        >>> list(t.columns), t.loc["sequence length T", "paper"]
-        (['demo', 'paper'], '500')
-    """
-    if reference is None:
-        reference = grid(g.task, "paper")
-
-    def col(gr: Grid) -> dict[str, str]:
-        c = gr.configs()[0]
-        return {
-            "sequence length T": f"{c.seq_len}",
-            "hidden units N": f"{c.hidden_size}",
-            "nonlinearity": c.nonlinearity or c.make_task().default_nonlinearity,
-            "training sequences": f"{c.n_train:,}",
-            "validation sequences": f"{c.n_val:,}",
-            "epochs (at most)": f"{c.epochs}",
-            "batch size": f"{c.batch_size}",
-            "updates per run (at most)": f"{c.epochs * c.updates_per_epoch:,}",
-            "validation points per epoch": f"{c.evals_per_epoch}",
-            "early stop below": f"{c.early_stop:g}",
-            "optimizer": f"RMSprop(alpha={c.rms_alpha:g}, eps={c.rms_eps:g}), clip {c.clip_norm:g}",
-            **{f"scales: {k}": ", ".join(f"{v:g}" for v in gr.scales.get(k, ())) or "-" for k in _INITS},
-            "learning rates": ", ".join(f"{v:g}" for v in gr.lrs),
-            "seeds": ", ".join(str(v) for v in gr.seeds),
-            **{f"runs: {k}": f"{n}" for k, n in gr.runs_per_init().items()},
-            "runs in all": f"{len(gr):,}",
-        }
-
-    a, b = col(g), col(reference)
-    keys = list(dict.fromkeys([*a, *b]))
-    return pd.DataFrame({g.profile: [a.get(k, "-") for k in keys], reference.profile: [b.get(k, "-") for k in keys]}, index=keys)
 
 
 # ----------------------------------------------------------------------------- the store
@@ -542,92 +498,6 @@ def load_runs(
     if len(df):
         df = df.sort_values(["init", "scale", "lr", "seed"], kind="stable").reset_index(drop=True)
     return df
-
-
-# ----------------------------------------------------------------------------- summaries
-def success_counts(runs: pd.DataFrame, inits: Sequence[str] | None = None) -> pd.DataFrame:
-    """Successful, diverged and total runs per initializer (Fig. 3d-e).
-
-    Examples:
-        >>> df = pd.DataFrame({"init": ["chain", "chain", "identity"], "success": [True, False, False],
-        ...                    "diverged": [False, False, True]})
-        >>> success_counts(df, ["identity", "chain"]).to_dict("index")["chain"]
-        {'n_success': 1, 'n_runs': 2, 'n_diverged': 0}
-    """
-    inits = list(inits) if inits is not None else [i for i in _INITS if i in set(runs["init"])] or sorted(set(runs["init"]))
-    g = runs.groupby("init")
-    out = pd.DataFrame(
-        {
-            "n_success": g["success"].sum().reindex(inits, fill_value=0).astype(int),
-            "n_runs": g.size().reindex(inits, fill_value=0).astype(int),
-            "n_diverged": g["diverged"].sum().reindex(inits, fill_value=0).astype(int),
-        }
-    )
-    out.index.name = "init"
-    return out
-
-
-def best_settings(runs: pd.DataFrame, select: Literal["mean_final"] = "mean_final") -> pd.DataFrame:
-    """The best (scale, lr) of each initializer: lowest mean final validation loss over seeds.
-
-    A diverged run counts as an infinite loss, so a setting with a diverged seed is chosen only
-    if every setting has one. Ties go to more successes.
-
-    Returns:
-        one row per init: ``scale``, ``lr``, ``mean_final_val_loss``, ``sem_final_val_loss``,
-        ``n_seeds``, ``n_success``.
-    """
-    validate.choice(select, "select", ("mean_final",))
-    df = runs.assign(_loss=runs["final_val_loss"].where(~runs["diverged"], np.inf).fillna(np.inf))
-    agg = (
-        df.groupby(["init", "scale", "lr"])
-        .agg(
-            mean_final_val_loss=("_loss", "mean"),
-            sem_final_val_loss=("_loss", lambda v: float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 and np.isfinite(v).all() else 0.0),
-            n_seeds=("_loss", "size"),
-            n_success=("success", "sum"),
-        )
-        .reset_index()
-        .sort_values(["init", "mean_final_val_loss", "n_success"], ascending=[True, True, False], kind="stable")
-    )
-    best = agg.groupby("init", sort=False).head(1).set_index("init")
-    order = [i for i in _INITS if i in best.index] + [i for i in best.index if i not in _INITS]
-    return best.loc[order]
-
-
-def best_curves(history: pd.DataFrame, best: pd.DataFrame, column: str = "val_loss", x: str = "epoch") -> pd.DataFrame:
-    """Mean and s.e.m. over seeds of ``column`` against training progress at each init's best setting.
-
-    ``x`` is the progress column of the history (``"epoch"`` or ``"update"``).
-
-    Runs that stopped early keep their last value for the later evaluation points (their loss
-    no longer changes); diverged runs drop out from the point where they diverged.
-
-    Returns:
-        long form with ``init``, ``x`` (the progress column), ``mean``, ``sem``, ``n``.
-    """
-    frames = []
-    for init, b in best.iterrows():
-        h = history[(history["init"] == init) & np.isclose(history["scale"], b["scale"]) & np.isclose(history["lr"], b["lr"])]
-        if h.empty:
-            continue
-        wide = h.pivot_table(index=x, columns="seed", values=column, aggfunc="last", dropna=False)
-        # carry the last finite value forward only after the run's final row (early stopping)
-        last_epoch = h.groupby("seed")[x].max()
-        for seed in wide.columns:
-            after = wide.index > last_epoch[seed]
-            diverged = h[h["seed"] == seed][column].isna().iloc[-1]
-            if not diverged:
-                wide.loc[after, seed] = wide[seed].loc[~after].ffill().iloc[-1]
-        values = wide.to_numpy(dtype=float)
-        n = np.isfinite(values).sum(axis=1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean = np.nanmean(values, axis=1)
-            sd = np.nanstd(values, axis=1, ddof=1)
-        sem = np.where(n > 1, sd / np.sqrt(np.maximum(n, 1)), 0.0)
-        frames.append(pd.DataFrame({"init": init, x: wide.index.to_numpy(), "mean": mean, "sem": sem, "n": n}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["init", x, "mean", "sem", "n"])
 
 
 # ----------------------------------------------------------------------------- CLI

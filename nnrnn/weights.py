@@ -209,7 +209,7 @@ def select_networks(
     """The networks to analyse: every successful run of ``inits``, per (task, init).
 
     Where an init has no successful run and ``fallback`` is true, the runs of its best setting
-    (:func:`nnrnn.sweep.best_settings`; diverged runs excluded) are taken instead. The result
+    (:func:`nnrnn.results.best_settings`; diverged runs excluded) are taken instead. The result
     has a ``selection`` column: :data:`SUCCESS` or :data:`FALLBACK`.
 
     Examples:
@@ -219,7 +219,7 @@ def select_networks(
         >>> select_networks(df)[["hash", "selection"]].values.tolist()
         [['c', 'best (not successful)']]
     """
-    from .sweep import best_settings
+    from .results import best_settings  # lazy: nnrnn.results imports this module (the Table 2 claim)
 
     fallback = validate.flag(fallback, "fallback")
     _require_columns(runs, ["task", "init", "scale", "lr", "seed", "success", "diverged"], "runs")

@@ -49,7 +49,7 @@ def live(tmp_path_factory):
 
 def test_summary_values_are_the_stores_counts_and_best_settings(live):
     v = live.values()
-    counts, best = sweep.success_counts(live.runs), sweep.best_settings(live.runs)
+    counts, best = results.success_counts(live.runs), results.best_settings(live.runs)
     assert v["profile"] == "smoke" and v["n_runs"] == len(live.grid) == len(live.runs) and v["T"] == 22
     assert v["T_paper"] == 500 and v["baseline"] == pytest.approx(10 * math.log(8) / 22)
     for init in ("identity", "orthogonal", "chain", "fb_chain"):
@@ -209,7 +209,7 @@ def test_fake_archive_renders_every_part_with_the_results_pages_verdicts(tiny_pr
     loss = row.filter(like="lower validation loss", axis=0).iloc[0]
     assert (s.loss.label if s.loss is not None else verdicts.VERDICTS[4]) == loss["verdict"]
     v = s.values()
-    counts = sweep.success_counts(s.runs)
+    counts = results.success_counts(s.runs)
     assert v["n_stage2"] == 8 and v["success_chain"] == counts.loc["chain", "n_success"] and v["runs_fb_chain"] == 2
     assert "the whole pilot of copy (8 runs) and 8 of 8 stage-2 runs." in s.status_text()
     # the settings table names each initializer's selected setting

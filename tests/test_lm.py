@@ -385,20 +385,6 @@ def test_an_error_in_an_lm_run_is_raised_at_once_and_releases_its_lock(tmp_path,
     assert not list((tmp_path / "runs" / "lm-ptb-char").glob(".*.lock")) and not lm.is_done(cfg, tmp_path)
 
 
-def test_paper_profile_settings_table_names_its_scale_difference():
-    t = lm.settings_table(lm.profile_configs("rnn", "paper"), "paper")
-    for corpus in lm.CORPORA:  # the paper's column is shown for the paper profile too
-        ours, paper = t[f"{corpus}: paper profile"], t[f"{corpus}: paper"]
-        assert ours["scales"].startswith("one per initializer, our choice, not tuned")
-        assert paper["scales"].startswith("best of 21 values each")
-        assert (int(ours["runs"]), int(paper["runs"])) == (12, 12 * 21)
-        assert ours.drop(["scales", "runs"]).equals(paper.drop(["scales", "runs"]))  # nothing else differs
-    grid = lm.settings_table(lm.profile_configs("rnn", "paper", corpora=["ptb"], grid=True), "paper")
-    assert grid.loc["runs"].tolist() == ["252", "252"]
-    assert "chain: 21 values, 0.05 … 1.05" in grid.loc["scales", "ptb: paper profile"]
-    assert lm.settings_table(lm.profile_configs("lstm", "paper"), "paper").loc["scales", "ptb: paper"] == "not stated"
-
-
 def test_best_scale_keeps_each_groups_best_setting():
     rows = [  # (init, scale, fb_alpha, seed, best_val_bits, test_bits)
         ("chain", 0.5, None, 1, 2.0, 2.1), ("chain", 0.5, None, 2, 2.2, 2.3),

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from nnrnn import data as D
-from nnrnn import psmnist, sweep, tasks
+from nnrnn import psmnist, results, sweep, tasks
 
 
 @pytest.fixture
@@ -129,8 +129,8 @@ def test_chapter_glue_matches_the_run_store(glued, smoke_book):
     grid = sweep.grid("psmnist", "smoke")
     runs = sweep.load_runs("psmnist", configs=grid, root=root)
     assert len(runs) == len(grid) == g["nb06_n_runs"]
-    counts = sweep.success_counts(runs)
-    best = sweep.best_settings(runs)
+    counts = results.success_counts(runs)
+    best = results.best_settings(runs)
     scored = psmnist.evaluate_test_set(runs, profile="smoke", root=root, cache="require")
     for init in grid.inits:
         assert g[f"nb06_success_{init}"] == counts.loc[init, "n_success"]

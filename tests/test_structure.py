@@ -29,7 +29,6 @@ LAZY = "# lazy:"
 PENDING: set[str] = {
     "nnrnn.bench",
     "nnrnn.book",
-    "nnrnn.chapters",
     "nnrnn.cli",
     "nnrnn.plotting",
     "nnrnn.plotting.benchmarks",

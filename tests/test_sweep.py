@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import torch
 
-from nnrnn import sweep
+from nnrnn import results, sweep
 from nnrnn.store import ResultMissing
 from nnrnn.train import TrainConfig
 
@@ -186,9 +186,9 @@ def test_diverged_run_is_stored_and_counts_as_failure(tmp_path):
     bad = runs[runs["lr"] == 1e30].iloc[0]
     assert bad["status"] == "diverged" and bool(bad["diverged"]) and not bool(bad["success"])
     assert math.isnan(bad["final_val_loss"])
-    counts = sweep.success_counts(runs)
+    counts = results.success_counts(runs)
     assert counts.loc["identity", "n_diverged"] == 1 and counts.loc["identity", "n_runs"] == 2
-    best = sweep.best_settings(runs)
+    best = results.best_settings(runs)
     assert best.loc["identity", "lr"] == 1e-3
 
 
@@ -327,46 +327,6 @@ def test_an_error_in_a_lockstep_group_fails_its_runs_only(tmp_path, monkeypatch)
 
 
 # ----------------------------------------------------------------------------- summaries
-def _fake_runs():
-    rows = []
-    for init, losses in {"chain": [0.01, 0.015, 0.3, 0.2], "orthogonal": [0.3, 0.25, 0.2, float("nan")]}.items():
-        for i, loss in enumerate(losses):
-            rows.append(dict(init=init, scale=1.0, lr=1e-3 if i < 2 else 1e-4, seed=i % 2 + 1,
-                             final_val_loss=loss, baseline=0.0416, diverged=math.isnan(loss)))
-    df = pd.DataFrame(rows)
-    df["success"] = df["final_val_loss"] < 0.0208
-    return df
-
-
-def test_success_counts_and_best_settings():
-    runs = _fake_runs()
-    counts = sweep.success_counts(runs, ["identity", "orthogonal", "chain"])
-    assert counts.loc["chain"].tolist() == [2, 4, 0]
-    assert counts.loc["orthogonal"].tolist() == [0, 4, 1]
-    assert counts.loc["identity"].tolist() == [0, 0, 0]
-    best = sweep.best_settings(runs)
-    assert best.loc["chain", "lr"] == 1e-3 and best.loc["chain", "mean_final_val_loss"] == pytest.approx(0.0125)
-    # the orthogonal setting with a diverged seed loses to the one without
-    assert best.loc["orthogonal", "lr"] == 1e-3
-    assert list(best.index) == ["orthogonal", "chain"]
-
-
-def test_best_curves_carry_early_stopped_runs_forward():
-    hist = pd.DataFrame(
-        {
-            "init": "chain", "scale": 1.0, "lr": 1e-3,
-            "seed": [1, 1, 1, 2, 2],
-            "epoch": [0.0, 1.0, 2.0, 0.0, 1.0],  # seed 2 stopped early after epoch 1
-            "val_loss": [1.0, 0.5, 0.25, 1.0, 0.1],
-        }
-    )
-    best = pd.DataFrame({"scale": [1.0], "lr": [1e-3]}, index=pd.Index(["chain"], name="init"))
-    c = sweep.best_curves(hist, best)
-    assert c["epoch"].tolist() == [0.0, 1.0, 2.0]
-    np.testing.assert_allclose(c["mean"], [1.0, 0.3, 0.175])
-    assert c["n"].tolist() == [2, 2, 2]
-
-
 def test_cli_dry_run(tmp_path, capsys):
     assert sweep._main(["--task", "copy", "--profile", "paper", "--root", str(tmp_path), "--dry-run"]) == 0
     out = capsys.readouterr().out
@@ -468,13 +428,13 @@ def test_chapter_glue_matches_the_stored_runs(stem, task, prefix, smoke_book, gl
     g = sweep.grid(task, "smoke")
     runs = sweep.load_runs(task, configs=g, root=store)
     assert len(runs) == len(g) == glued[f"{prefix}_n_runs"]
-    counts = sweep.success_counts(runs)
+    counts = results.success_counts(runs)
     for init in ("identity", "orthogonal", "chain", "fb_chain"):
         assert glued[f"{prefix}_success_{init}"] == counts.loc[init, "n_success"]
         assert glued[f"{prefix}_runs_{init}"] == counts.loc[init, "n_runs"]
     assert glued[f"{prefix}_success_nonnormal"] == counts.loc[["chain", "fb_chain"], "n_success"].sum()
     assert glued[f"{prefix}_n_diverged"] == int(runs["diverged"].sum())
-    best = sweep.best_settings(runs)
+    best = results.best_settings(runs)
     assert glued[f"{prefix}_best_lr_chain"] == best.loc["chain", "lr"]
     assert glued[f"{prefix}_profile"] == "smoke"
 

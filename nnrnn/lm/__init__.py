@@ -7,8 +7,9 @@ on, one concept per module:
 
 * :mod:`nnrnn.lm.config`: :class:`LMConfig` (what one run depends on, and its hash),
   :func:`paper_config`, the paper's scale grids and Tables 1 and 3, the metric's units;
-* :mod:`nnrnn.lm.settings`: the runs of each profile (:func:`profile_configs`), how they are
-  executed (:func:`execution`) and how they differ from the paper (:func:`settings_table`);
+* :mod:`nnrnn.lm.settings`: the runs of each profile (:func:`profile_configs`) and how they
+  are executed (:func:`execution`); how they differ from the paper is
+  :func:`nnrnn.results.settings_table`;
 * :mod:`nnrnn.lm.model`: :class:`LanguageModel` and its initializers (:func:`build_model`);
 * :mod:`nnrnn.lm.train`: :func:`train_lm` and :func:`evaluate`;
 * :mod:`nnrnn.lm.runs`: the run store (:func:`run_dir`, :func:`load_run`, ...) and
@@ -73,7 +74,7 @@ from .config import (
 )
 from .model import LanguageModel, build_model
 from .runs import LMRuns, is_done, load_model, load_run, run, run_dir, run_one, sweep
-from .settings import execution, profile_configs, settings_table
+from .settings import execution, profile_configs
 from .train import LMResult, evaluate, train_lm
 from .train import _corpus, _splits  # noqa: F401 - private, kept for `lm._corpus(...)` callers
 
@@ -96,7 +97,6 @@ __all__ = [
     "profile_configs",
     "execution",
     "scale_grid",
-    "settings_table",
     "LanguageModel",
     "build_model",
     "evaluate",

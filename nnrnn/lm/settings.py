@@ -1,9 +1,10 @@
-"""Which language-model runs each profile trains, how they are executed, and what they differ in.
+"""Which language-model runs each profile trains and how they are executed.
 
 * :func:`profile_configs`: the runs behind chapter 07 (``cell="rnn"``) or 09 (``"lstm"``) on a
   profile (``smoke``, ``demo``, ``paper``);
-* :func:`execution`: the default executor and thread count of a profile;
-* :func:`settings_table`: what a profile trains, beside the paper's settings.
+* :func:`execution`: the default executor and thread count of a profile.
+
+What a profile trains beside the paper's settings is :func:`nnrnn.results.settings_table`.
 
 **The** ``paper`` **profile is not quite the paper's experiment.** It trains the paper's
 models, data, epochs and dropouts (:func:`~nnrnn.lm.config.paper_config`) with 3 seeds, but
@@ -14,20 +15,18 @@ paper's Table 1 reports each vanilla initializer at the best of its 21-value sca
 Its feedback chains use the forward gain :data:`~nnrnn.lm.config.DEFAULT_FB_ALPHA` (1.0);
 the paper fixes it at the best chain scale, a second stage that the caller runs with
 ``inits=["fb_chain"], fb_alpha=<best chain scale>``. The paper gives no scales for its LSTMs;
-ours are the authors' code defaults. :func:`settings_table` lists these differences.
+ours are the authors' code defaults. :func:`nnrnn.results.settings_table` lists these differences.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-import pandas as pd
-
 from .. import paper as _paper
 from ..profiles import check_profile
 from .config import CELLS, CORPORA, INITS, LMConfig, _check_int, paper_config, scale_grid
 
-__all__ = ["execution", "profile_configs", "settings_table"]
+__all__ = ["execution", "profile_configs"]
 
 # Per-profile settings of the two chapters. ``demo`` must fit about 15 minutes per chapter on
 # two CPU cores; ``smoke`` a few seconds.
@@ -143,87 +142,3 @@ def profile_configs(
                     kw.update(changes)
                     out.append(paper_config(corpus, cell, init, seed + 1 + k, scale=scale, **kw))
     return out
-
-
-#: the paper's scales, for the settings table (§5; it gives none for LSTMs).
-_PAPER_SCALES = {
-    "rnn": "best of 21 values each (§5); feedback chain α = the best chain scale",
-    "lstm": "not stated",
-}
-
-
-def _scales(cfgs: Sequence[LMConfig]) -> str:
-    """The scales of ``cfgs`` per initializer: listed if few, else counted, and whether tuned."""
-    parts = []
-    for init in dict.fromkeys(c.init for c in cfgs):
-        if init == "plain":
-            continue
-        values = list(dict.fromkeys(c.scale for c in cfgs if c.init == init))
-        text = ", ".join(f"{v:g}" for v in values) if len(values) <= 3 else (
-            f"{len(values)} values, {min(values):g} … {max(values):g}")
-        alphas = list(dict.fromkeys(c.fb_alpha for c in cfgs if c.init == init and c.fb_alpha is not None))
-        if alphas:
-            text += f" (α {', '.join(f'{a:g}' for a in alphas)})"
-        parts.append(f"{init}: {text}")
-    single = all(len({c.scale for c in cfgs if c.init == i}) == 1 for i in {c.init for c in cfgs})
-    return ("one per initializer, our choice, not tuned: " if single else "") + "; ".join(parts)
-
-
-def _settings(cfgs: Sequence[LMConfig]) -> dict[str, str]:
-    c = cfgs[0]
-    sizes = " → ".join([str(c.emsize)] + [str(n) for _, n in c.layer_sizes])
-    cell = f"vanilla ({c.nonlinearity})" if c.cell == "rnn" else "LSTM"
-    toks = lambda n: "all" if n is None else f"first {n:,}"  # noqa: E731
-    return {
-        "corpus": c.corpus,
-        "recurrent layers": f"{c.nlayers} {cell}",
-        "sizes (embedding → layers)": sizes,
-        "decoder": "tied to the embedding" if c.tied else "untied",
-        "BPTT window / batch": f"{c.bptt} / {c.batch_size}",
-        "optimizer": f"Adam, lr {c.lr:g}, weight decay {c.wdecay:g}, clip {c.clip:g}"
-        + (f", lr ÷10 after epochs {', '.join(map(str, c.when))}" if c.when else ""),
-        "dropout (out/between/in/embedding/weights)": "/".join(
-            f"{getattr(c, k):g}" for k in ("dropout", "dropouth", "dropouti", "dropoute", "wdrop")
-        ),
-        "AR / TAR": f"{c.ar_alpha:g} / {c.tar_beta:g}",
-        "epochs": f"{c.epochs}",
-        "training tokens": toks(c.train_tokens),
-        "validation tokens": toks(c.valid_tokens) + f" ({c.evals_per_epoch}× per epoch)",
-        "test tokens (batch)": toks(c.test_tokens) + f" ({c.test_batch_size})",
-        "initializers": ", ".join(dict.fromkeys(x.init for x in cfgs)),
-        "scales": _scales(cfgs),
-        "seeds": ", ".join(str(v) for v in dict.fromkeys(x.seed for x in cfgs)),
-        "runs": f"{len(cfgs)}",
-    }
-
-
-def settings_table(configs: Sequence[LMConfig], label: str = "this run") -> pd.DataFrame:
-    """What ``configs`` train, beside the paper's settings, one column pair per corpus.
-
-    The columns are ``"<corpus>: <label>"`` and ``"<corpus>: paper"`` (for ``label="paper"``
-    the first is ``"<corpus>: paper profile"``, so that the ``paper`` profile's differences
-    from the paper, its scales above all, show too).
-
-    Examples:
-        >>> t = settings_table(profile_configs("rnn", "smoke"), "smoke")
-        >>> t.loc["epochs"].tolist()
-        ['2', '500']
-        >>> t = settings_table(profile_configs("rnn", "paper", corpora=["ptb"]), "paper")
-        >>> t.loc["scales"].tolist()[1]
-        'best of 21 values each (§5); feedback chain α = the best chain scale'
-    """
-    cols = {}
-    for corpus in dict.fromkeys(c.corpus for c in configs):
-        mine = [c for c in configs if c.corpus == corpus]
-        paper = [paper_config(corpus, mine[0].cell, i, s) for i in dict.fromkeys(c.init for c in mine)
-                 for s in _paper.LM_SEEDS]
-        ours, theirs = _settings(mine), _settings(paper)
-        theirs["scales"] = _PAPER_SCALES[mine[0].cell]
-        n_scales = len(_paper.LM_SCALE_GRID["chain"]) if mine[0].cell == "rnn" else 1
-        theirs["runs"] = f"{len(paper) * n_scales}"
-        cols[f"{corpus}: {'paper profile' if label == 'paper' else label}"] = ours
-        cols[f"{corpus}: paper"] = theirs
-    t = pd.DataFrame(cols).drop(index="corpus")
-    t.index.name = "setting"
-    return t
-

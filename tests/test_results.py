@@ -1,0 +1,121 @@
+"""nnrnn.results: the tables and figures' data of stored runs, and the one settings table."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnrnn import lm, psmnist, results, sweep, verdicts
+
+
+# ----------------------------------------------------------------------------- summaries of stored runs
+def _fake_runs():
+    rows = []
+    for init, losses in {"chain": [0.01, 0.015, 0.3, 0.2], "orthogonal": [0.3, 0.25, 0.2, float("nan")]}.items():
+        for i, loss in enumerate(losses):
+            rows.append(dict(init=init, scale=1.0, lr=1e-3 if i < 2 else 1e-4, seed=i % 2 + 1,
+                             final_val_loss=loss, baseline=0.0416, diverged=math.isnan(loss)))
+    df = pd.DataFrame(rows)
+    df["success"] = df["final_val_loss"] < 0.0208
+    return df
+
+
+def test_success_counts_and_best_settings():
+    runs = _fake_runs()
+    counts = results.success_counts(runs, ["identity", "orthogonal", "chain"])
+    assert counts.loc["chain"].tolist() == [2, 4, 0]
+    assert counts.loc["orthogonal"].tolist() == [0, 4, 1]
+    assert counts.loc["identity"].tolist() == [0, 0, 0]
+    best = results.best_settings(runs)
+    assert best.loc["chain", "lr"] == 1e-3 and best.loc["chain", "mean_final_val_loss"] == pytest.approx(0.0125)
+    # the orthogonal setting with a diverged seed loses to the one without
+    assert best.loc["orthogonal", "lr"] == 1e-3
+    assert list(best.index) == ["orthogonal", "chain"]
+
+
+def test_best_curves_carry_early_stopped_runs_forward():
+    hist = pd.DataFrame(
+        {
+            "init": "chain", "scale": 1.0, "lr": 1e-3,
+            "seed": [1, 1, 1, 2, 2],
+            "epoch": [0.0, 1.0, 2.0, 0.0, 1.0],  # seed 2 stopped early after epoch 1
+            "val_loss": [1.0, 0.5, 0.25, 1.0, 0.1],
+        }
+    )
+    best = pd.DataFrame({"scale": [1.0], "lr": [1e-3]}, index=pd.Index(["chain"], name="init"))
+    c = results.best_curves(hist, best)
+    assert c["epoch"].tolist() == [0.0, 1.0, 2.0]
+    np.testing.assert_allclose(c["mean"], [1.0, 0.3, 0.175])
+    assert c["n"].tolist() == [2, 2, 2]
+
+
+def test_success_counts_pool_into_normal_and_non_normal_groups():
+    runs = _fake_runs()
+    counts = results.success_counts(runs)
+    assert list(counts.index) == ["orthogonal", "chain"]
+    assert results.group_counts(counts) == {"success_normal": 0, "runs_normal": 4, "success_nonnormal": 2,
+                                            "runs_nonnormal": 4}
+    v = results.success_test(counts, at_paper_scale=False)
+    assert v.label == verdicts.success_verdict(2, 4, 0, 4, at_paper_scale=False).label
+    assert results.success_test(counts.loc[["chain"]], at_paper_scale=True) is None  # no normal run: no test
+    normal, nonnormal = results.group_losses(runs)
+    np.testing.assert_allclose(normal, [0.3, 0.25, 0.2])  # the diverged orthogonal seed is left out
+    np.testing.assert_allclose(nonnormal, [0.01, 0.015, 0.3, 0.2])
+
+
+# ----------------------------------------------------------------------------- the settings table
+def test_settings_table_of_a_synthetic_grid():
+    t = results.settings_table(sweep.grid("addition", "demo"))
+    assert list(t.columns) == ["demo", "paper"] and t.index.name == "setting"
+    assert t.loc["sequence length T"].tolist() == ["100", "750"]
+    assert t.loc["runs in all"].tolist() == ["48", "2,112"]
+    assert t.loc["scales: fb_chain", "paper"] == "0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07"
+    assert "test digits (test accuracy)" not in t.index
+    paper = results.settings_table(sweep.grid("copy", "paper"))  # the paper profile and the paper: two columns
+    assert list(paper.columns) == ["paper profile", "paper"] and paper["paper profile"].equals(paper["paper"])
+    assert list(results.settings_table(sweep.grid("copy", "smoke"), "mine").columns) == ["mine", "paper"]
+    with pytest.raises(ValueError, match="n_test must be None for a copy grid"):
+        results.settings_table(sweep.grid("copy", "smoke"), n_test=10)
+
+
+def test_settings_table_of_psmnist_has_the_authors_split_and_the_test_digits():
+    t = results.settings_table(psmnist.grid("demo", hidden_size=100), n_test=psmnist.N_TEST["demo"])
+    assert list(t.columns) == ["demo", "paper"]
+    assert t.loc["hidden units N"].tolist() == ["100", "25"]
+    assert t.loc["training sequences"].tolist() == ["58,000", "60,000 digits (authors' code)"]
+    assert t.loc["validation sequences"].tolist() == ["2,000", "the 10,000 test digits (authors' code)"]
+    assert t.loc["updates per run (at most)", "paper"] == "375,000"  # 100 epochs of 60,000 / 16
+    assert t.index[-1] == "test digits (test accuracy)" and t.loc["test digits (test accuracy)"].tolist() == ["10,000", "not reported"]
+    assert "test digits (test accuracy)" not in results.settings_table(psmnist.grid("smoke")).index
+    paper = results.settings_table(psmnist.grid("paper"), n_test=10_000)
+    assert paper.loc["training sequences"].tolist() == ["50,000", "60,000 digits (authors' code)"]
+
+
+def test_settings_table_of_language_models_has_a_column_pair_per_corpus():
+    t = results.settings_table(lm.profile_configs("rnn", "smoke"), "smoke")
+    assert list(t.columns) == ["ptb-char: smoke", "ptb-char: paper"] and t.index.name == "setting"
+    assert t.loc["epochs"].tolist() == ["2", "500"] and "corpus" not in t.index
+    assert t.loc["initializers", "ptb-char: paper"] == "identity, orthogonal, chain, fb_chain"
+    assert t.loc["runs"].tolist() == ["4", str(4 * 3 * 21)]
+    assert list(results.settings_table(lm.profile_configs("lstm", "smoke")).columns)[0] == "ptb-char: this run"
+    with pytest.raises(ValueError, match="runs must be a Grid or a non-empty list of LMConfig"):
+        results.settings_table([])
+    with pytest.raises(ValueError, match="n_test must be None for language models"):
+        results.settings_table(lm.profile_configs("rnn", "smoke"), n_test=10)
+
+
+def test_paper_profile_settings_table_names_its_scale_difference():
+    t = results.settings_table(lm.profile_configs("rnn", "paper"), "paper")
+    for corpus in lm.CORPORA:  # the paper's column is shown for the paper profile too
+        ours, paper = t[f"{corpus}: paper profile"], t[f"{corpus}: paper"]
+        assert ours["scales"].startswith("one per initializer, our choice, not tuned")
+        assert paper["scales"].startswith("best of 21 values each")
+        assert (int(ours["runs"]), int(paper["runs"])) == (12, 12 * 21)
+        assert ours.drop(["scales", "runs"]).equals(paper.drop(["scales", "runs"]))  # nothing else differs
+    grid = results.settings_table(lm.profile_configs("rnn", "paper", corpora=["ptb"], grid=True), "paper")
+    assert grid.loc["runs"].tolist() == ["252", "252"]
+    assert "chain: 21 values, 0.05 … 1.05" in grid.loc["scales", "ptb: paper profile"]
+    assert results.settings_table(lm.profile_configs("lstm", "paper"), "paper").loc["scales", "ptb: paper"] == "not stated"
