@@ -96,7 +96,7 @@ def toc_notebooks(repo: Path = REPO) -> list[Path]:
 
 def check_parameters(notebook: Path, parameters: dict) -> None:
     """Raise ``ValueError`` if ``parameters`` names anything the notebook does not declare."""
-    import papermill as pm
+    import papermill as pm  # lazy: its import adds warning filters (requests, urllib3); importing this module must not
 
     declared = set(pm.inspect_notebook(str(notebook)))
     if not declared:
@@ -124,8 +124,8 @@ def execute(
     log=print,
 ) -> list[Executed]:
     """Execute ``notebooks`` with papermill into ``stage/notebooks``; return their timings."""
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
+    import papermill as pm  # lazy: its import adds warning filters (requests, urllib3); importing this module must not
+    from papermill.exceptions import PapermillExecutionError  # lazy: as papermill above
 
     check_profile(profile)
     # notebooks run with their own folder as working directory: pin a relative data path now
@@ -189,7 +189,7 @@ def _tolerate_tagged_errors():
     nbclient already continues past such a cell, but papermill afterwards rejects any error
     output. Here its check only sees the cells that are not tagged.
     """
-    import papermill.execute as pe  # heavy: imported when a build runs
+    import papermill.execute as pe  # lazy: as in check_parameters (papermill changes the warning filters)
 
     original = pe.raise_for_execution_errors
 

@@ -33,8 +33,11 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 from tqdm.std import tqdm as text_bar
 
+from . import __version__
+from .store import git_sha
 from .verdicts import VERDICTS, Verdict, success_verdict
 
 __all__ = [
@@ -71,7 +74,7 @@ def _ipython():
     """The running IPython shell, or None in plain Python."""
     if "IPython" not in sys.modules:
         return None
-    from IPython import get_ipython  # already imported by the running shell
+    from IPython import get_ipython  # lazy: IPython is no dependency; imported once a running shell has loaded it
 
     return get_ipython()
 
@@ -94,7 +97,7 @@ def _show(name: str, value: Any) -> None:
     """Show a glued value in a live notebook: a figure as an image, anything else as text."""
     if _ipython() is None:
         return
-    from IPython.display import display
+    from IPython.display import display  # lazy: IPython is no dependency; reached only inside a running shell
 
     if hasattr(value, "savefig"):  # a matplotlib figure: image/png through the inline backend
         display(value)
@@ -111,7 +114,7 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     """
     value = plain_number(value)
     try:
-        from myst_nb import glue as _glue
+        from myst_nb import glue as _glue  # lazy: myst-nb is optional (the book tool chain), absent in e.g. Colab
     except ImportError:  # outside the book tool chain (e.g. Colab): nothing to record
         _glue = None
     if _glue is not None:
@@ -280,7 +283,7 @@ def progress(total: int | None, desc: str | None = None, unit: str = "it", **kwa
     shell = _ipython()
     in_kernel = shell is not None and "IPKernelApp" in getattr(shell, "config", {})
     if in_kernel and importlib.util.find_spec("ipywidgets") is not None:
-        from tqdm.auto import tqdm as auto_bar  # imported here: tqdm.auto probes IPython on import
+        from tqdm.auto import tqdm as auto_bar  # lazy: tqdm.auto probes IPython on import; only a kernel needs it
 
         return auto_bar(total=total, **kwargs)
     kwargs.setdefault("file", sys.stderr)
@@ -377,11 +380,6 @@ class RunCard:
     """What a chapter was produced with: profile, device, versions, seed and runtime."""
 
     def __init__(self, chapter: str, profile: str, device: str, seed: int | None = None):
-        import torch
-
-        from . import __version__
-        from .store import git_sha
-
         self.chapter, self.profile, self.device, self.seed = chapter, profile, device, seed
         self.version, self.sha, self.torch = __version__, git_sha(), torch.__version__
         self.t0 = time.perf_counter()
@@ -407,7 +405,7 @@ class RunCard:
         """Display the header or footer as Markdown in a notebook (plain print elsewhere)."""
         text = self.header() if which == "header" else self.footer()
         try:
-            from IPython.display import Markdown, display
+            from IPython.display import Markdown, display  # lazy: IPython is optional; plain print without it
 
             display(Markdown(text))
         except ImportError:

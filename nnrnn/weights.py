@@ -52,6 +52,9 @@ from . import analysis as _analysis
 from . import profiles as _profiles
 from . import sweep as _sweep
 from . import validate
+from .init import chain_matrix, orthogonal_matrix
+from .store import check_hash, read_run_meta, results_root
+from .train import TrainConfig, initial_model
 from .verdicts import Verdict, increase_verdict
 
 __all__ = [
@@ -163,9 +166,6 @@ def run_config(task: str, hash: str, *, root: Root = None):
     ``root`` is a results root (:func:`nnrnn.store.results_root`), or a mapping from task name
     to results root; every function of this module accepts either.
     """
-    from .store import check_hash, read_run_meta, results_root
-    from .train import TrainConfig
-
     hash = check_hash(hash)
     meta = read_run_meta(results_root(_root_for(root, task)) / "runs" / task / hash)  # integrity-checked
     return TrainConfig.from_dict(meta["config"])
@@ -180,17 +180,13 @@ def initial_state(cfg) -> dict[str, torch.Tensor]:
         >>> float(s["rnn.weight_hh"][1, 0]), float(s["rnn.weight_hh"][0, 1])
         (1.0199999809265137, 0.0)
     """
-    from .train import initial_model
-
     model = initial_model(cfg, "cpu")
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def final_state(task: str, hash: str, *, root: Root = None) -> dict[str, torch.Tensor]:
     """The trained ``state_dict`` of a stored run."""
-    from .sweep import load_weights
-
-    return load_weights(task, hash, root=_root_for(root, task))
+    return _sweep.load_weights(task, hash, root=_root_for(root, task))
 
 
 def _nonlinearity(cfg) -> str:
@@ -464,8 +460,6 @@ def control_profiles(
         >>> float(c[(c.control == "chain") & (c.lag == 1)]["mean"].iloc[0])
         1.0
     """
-    from .init import chain_matrix, orthogonal_matrix
-
     n = validate.positive_int(n, "n")
     n_orthogonal = validate.non_negative_int(n_orthogonal, "n_orthogonal")
     seed = validate.non_negative_int(seed, "seed")

@@ -28,14 +28,6 @@ LAZY = "# lazy:"
 #: ``# lazy:`` comment; remove a module once its imports are moved to the top or commented.
 PENDING: set[str] = {
     "nnrnn.bench",
-    "nnrnn.book",
-    "nnrnn.cli",
-    "nnrnn.plotting",
-    "nnrnn.plotting.benchmarks",
-    "nnrnn.plotting.lm",
-    "nnrnn.plotting.weights",
-    "nnrnn.report",
-    "nnrnn.weights",
 }
 
 

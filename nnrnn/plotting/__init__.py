@@ -47,8 +47,8 @@ def use_style() -> None:
     Sizes are relative to the base font (11.4 pt): titles and labels ``medium``, tick labels
     10.5 pt, and nothing smaller than ``small`` (9.5 pt); see :data:`PAGE_WIDTH` for figure widths.
     """
-    import matplotlib as mpl
-    import seaborn as sns
+    import matplotlib as mpl  # lazy: `nnrnn lm` imports this package (for INIT_LABELS) and draws nothing
+    import seaborn as sns  # lazy: 0.8 s (pyplot, scipy) that `nnrnn lm`, importing this package, does not need
 
     sns.set_theme(context="notebook", style="ticks", font_scale=0.95)
     mpl.rcParams.update(

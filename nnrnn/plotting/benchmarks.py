@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Patch
+from matplotlib.transforms import blended_transform_factory
 
 from . import INIT_COLORS, INIT_LABELS, band
 
@@ -22,8 +25,6 @@ SCALE_SYMBOLS = {"identity": "λ", "orthogonal": "λ", "chain": "α", "fb_chain"
 
 
 def _fig_ax(ax, figsize):
-    import matplotlib.pyplot as plt
-
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize)
     else:
@@ -39,8 +40,6 @@ def copy_example(x, y, *, axes=None):
         y: target classes ``(T,)`` (integers 0-8).
         axes: two matplotlib axes, or ``None`` for a new figure.
     """
-    import matplotlib.pyplot as plt
-
     x = np.asarray(x)
     y = np.asarray(y)
     if x.ndim == 2:
@@ -104,8 +103,6 @@ def psmnist_example(image, permutation, *, label: int | None = None, axes=None):
         label: the digit's class, for the title.
         axes: three matplotlib axes, or ``None`` for a new figure.
     """
-    import matplotlib.pyplot as plt
-
     img = np.asarray(image, dtype=float).reshape(28, 28)
     if img.max() > 1.0:
         img = img / 255.0
@@ -191,8 +188,6 @@ def fig3_success(
             ``n_runs``).
         paper: the paper's ``{init: (k, n)}``; drawn as a second panel of percentages when given.
     """
-    import matplotlib.pyplot as plt
-
     inits: Sequence[str] = list(counts.index)
     labels = [INIT_LABELS.get(i, i) for i in inits]
     colors = [INIT_COLORS.get(i, "#949494") for i in inits]
@@ -227,8 +222,6 @@ def fig3_success(
         ax2.set_xticks(xs, labels, rotation=20)
         ax2.set_ylabel("successful runs (%)")
         ax2.set_ylim(0, max(5.0, float(np.nanmax(np.concatenate([ours, theirs]))) * 1.25))
-        from matplotlib.patches import Patch
-
         ax2.legend(handles=[Patch(facecolor="#777777", label="this book"),
                             Patch(facecolor="#777777", alpha=0.45, hatch="//", label="paper")], fontsize=8)
         ax2.set_title("share of runs: book vs paper")
@@ -264,9 +257,6 @@ def pilot_scores(
         >>> len(pilot_scores(s, baseline=0.0416).axes)
         1
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.transforms import blended_transform_factory
-
     present = list(dict.fromkeys(scores["init"]))
     inits = [i for i in INIT_LABELS if i in present] + [i for i in present if i not in INIT_LABELS]
     fig, axes = plt.subplots(1, len(inits), figsize=(2.6 * len(inits) + 0.8, 3.4), sharey=True, squeeze=False)
@@ -325,8 +315,6 @@ def w_diagnostics(
         >>> [a.get_ylabel() for a in w_diagnostics(c, c).axes]
         ['spectral radius of W', 'Henrici index d(W)']
     """
-    import matplotlib.pyplot as plt
-
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.0, 3.6))
     for ax, curves in ((ax1, radius), (ax2, henrici)):
         for init, c in curves.groupby("init", sort=False):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -66,8 +67,6 @@ def validation_curves(
     Panels are in rows of two; the legend is in the first panel's upper right corner (where the
     falling curves are not), or in the spare cell of the grid.
     """
-    import matplotlib.pyplot as plt
-
     table = curve_table(history)
     if skip_first:
         table = table[table["point"] > 0]
@@ -120,8 +119,6 @@ def fig6_gate_profiles(
         max_lag: show lags within ``±max_lag`` only (default: all).
         label: legend label of the trained curve.
     """
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(2, 2, figsize=(PAGE_WIDTH, 6.0), sharex=True, layout="constrained")
     for ax, (gate, title) in zip(axes.ravel(), GATE_PANELS):
         for df, lab, style in ((trained, label, "-"), (initial, "at initialization", "--")):
@@ -156,8 +153,6 @@ def lstm_gate_blocks(blocks: dict[str, "np.ndarray"], *, gates: Sequence[str] = 
     printed under its lower right corner; row ``i`` is the unit a weight goes to, column ``j`` the
     unit it comes from.
     """
-    import matplotlib.pyplot as plt
-
     order = {"i": 0, "f": 1, "g": 2, "o": 3}
     names = {"i": "input i", "f": "forget f", "g": "update g", "o": "output o"}
     width = min(PAGE_WIDTH, 1.9 * len(gates) + 0.6)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -32,8 +33,6 @@ def order_profile_controls(controls: pd.DataFrame, *, max_lag: int = 15, n: int 
         max_lag: show ``|i - j| <= max_lag``.
         n: matrix size, for the titles.
     """
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH, 3.3), layout="constrained")
     titles = {"chain": "pure chain", "orthogonal": "random orthogonal"}
     colors = {"chain": INIT_COLORS["chain"], "orthogonal": INIT_COLORS["orthogonal"]}
@@ -81,8 +80,6 @@ def fig5_order_profiles(
             "best (not successful)"); put in the panel title.
         show_diagonal: draw lag 0 too.
     """
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(len(tasks), len(inits), figsize=(min(PAGE_WIDTH, 4.0 * len(inits)), 3.0 * len(tasks) + 0.4),
                              squeeze=False, layout="constrained")
     for r, task in enumerate(tasks):
@@ -132,8 +129,6 @@ def table2_henrici(
         inits: the x positions.
         paper: ``{(task, init): (mean, sem)}``, e.g. :data:`nnrnn.weights.PAPER_TABLE2`.
     """
-    import matplotlib.pyplot as plt
-
     width = min(PAGE_WIDTH, 3.4 * len(tasks))
     fig, axes = plt.subplots(1, len(tasks), figsize=(width, 3.8), squeeze=False, layout="constrained")
     rng = np.random.default_rng(0)  # horizontal scatter of the dots only
