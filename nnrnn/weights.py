@@ -53,7 +53,7 @@ from . import profiles as _profiles
 from . import sweep as _sweep
 from . import validate
 from .init import chain_matrix, orthogonal_matrix
-from .store import check_hash, read_run_meta, results_root
+from .store import check_hash, load_weights, read_run_meta, results_root
 from .train import TrainConfig, initial_model
 from .verdicts import Verdict, increase_verdict
 
@@ -186,7 +186,7 @@ def initial_state(cfg) -> dict[str, torch.Tensor]:
 
 def final_state(task: str, hash: str, *, root: Root = None) -> dict[str, torch.Tensor]:
     """The trained ``state_dict`` of a stored run."""
-    return _sweep.load_weights(task, hash, root=_root_for(root, task))
+    return load_weights(task, hash, root=_root_for(root, task))
 
 
 def _nonlinearity(cfg) -> str:
