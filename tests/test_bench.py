@@ -1,5 +1,6 @@
 """The benchmarks: ``bench rnn`` and ``bench sweep`` interleave their variants and end with their summary
-line; ``tools/gpu-check`` runs on a CPU and writes its JSON.
+line; ``bench sweep`` measures the ceiling from the recurrent GEMMs alone; ``tools/gpu-check`` runs
+on a CPU and writes its JSON.
 
 Timings are not tested (they depend on the machine and its load); what is tested is what the
 commands measure, in what order, and what they write.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import json
+import math
 import os
 import re
 import subprocess
@@ -19,7 +21,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from nnrnn import bench, lockstep
+from nnrnn import bench, lockstep, models, paper
+from nnrnn.bench import ceiling
 from nnrnn.train import TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,7 +50,7 @@ def test_bench_rnn_times_all_candidates_in_one_interleaved_loop(monkeypatch):
         calls.append(list(fns))
         return real(fns, rounds, warmup)
 
-    monkeypatch.setattr(bench, "interleave", spy)
+    monkeypatch.setattr("nnrnn.bench.rnn.interleave", spy)
     size = bench.BenchSize("tiny", 25, 4, 8, 10, 9, True, "ce")
     cands = [("ours elu", "elu", "ours"), ("nn.RNN relu", "relu", "torch")]
     rows = bench.bench_rnn([size], repeats=3, warmup=1, candidates=cands)
@@ -128,21 +131,33 @@ def test_bench_sweep_quick_reports_every_layout_and_ends_with_the_ratio(tmp_path
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     assert re.fullmatch(r"sweep throughput at copy size: lockstep \d+\.\d\dx process pool", lines[-1]), lines[-1]
-    assert lines[-2].startswith("best lockstep layout at copy size: lockstep K=")
+    ceiling_line = r"ceiling of lockstep over pool from the recurrent GEMMs alone: \d+\.\d\dx \(GEMMs: K=4"
+    assert re.match(ceiling_line, lines[-2]), lines[-2]
+    assert lines[-3].startswith("best lockstep layout at copy size: lockstep K=")
     head = "\n".join(lines[:3])
     assert "machine:" in head and f"torch {torch.__version__}" in head and re.search(r"\d{4}-\d\d-\d\d", head)
     data = json.loads((tmp_path / "sweep.json").read_text())
     variants = [r["variant"] for r in data["rows"]]
-    assert variants == ["process pool", "lockstep K=2", "lockstep K=2 per core", "lockstep K=4", "lockstep K=4 per core"]
+    assert variants == ["process pool", "lockstep K=2", "lockstep K=2 per core", "lockstep K=4", "lockstep K=4 per core",
+                        "GEMMs: pool", "GEMMs: K=4", "GEMMs: K=4 per core"]
     rows = {r["variant"]: r for r in data["rows"]}
     assert rows["process pool"]["vs_pool"] == 1.0 and rows["process pool"]["layout"] == "2 proc x 1 thr x 1 run"
     assert rows["lockstep K=4"]["layout"] == "1 proc x 2 thr x 4 run"
     assert rows["lockstep K=4 per core"]["layout"] == "2 proc x 1 thr x 2 run"
+    assert rows["GEMMs: pool"]["vs_pool"] == 1.0 and rows["GEMMs: pool"]["layout"] == "2 proc x 1 thr x 1 run"
+    assert [r["ceiling"] for r in data["rows"]] == [False] * 5 + [True] * 3
     for r in data["rows"]:
         assert r["run_updates_per_s"] > 0 and 0 < r["gemm_fraction"] and r["peak_mib_per_process"] > 0
-    best = max(r["vs_pool"] for r in data["rows"] if r["variant"] != "process pool")
+        assert len(r["rounds"]) == 2 and r["run_updates_per_s"] == pytest.approx(sum(r["rounds"]) / 2)
+    best = max(r["vs_pool"] for r in data["rows"] if r["variant"] != "process pool" and not r["ceiling"])
     assert lines[-1].endswith(f"lockstep {best:.2f}x process pool")
     assert set(data["gemm_gflops"]) == {"1", "2"} and all(g > 0 for g in data["gemm_gflops"].values())
+    # the ceiling: the best batched layout against 'GEMMs: pool', in the JSON and on the line before the last
+    ceil = data["ceiling"]["copy"]
+    assert set(ceil["ratios"]) == {"GEMMs: K=4", "GEMMs: K=4 per core"}
+    assert ceil["ratio"] == max(ceil["ratios"].values()) == rows[ceil["variant"]]["vs_pool"]
+    assert math.isfinite(ceil["ratio"]) and ceil["ratio"] > 0 and ceil["recurrence_vs_pool"] > 0
+    assert f": {ceil['ratio']:.2f}x ({ceil['variant']}, {ceil['layout']};" in lines[-2]
 
 
 def test_bench_rnn_quick_ends_with_the_copy_ratio():
@@ -150,6 +165,61 @@ def test_bench_rnn_quick_ends_with_the_copy_ratio():
     assert out.returncode == 0, out.stderr
     last = out.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"training step at copy size: ours elu \d+\.\d\dx nn\.RNN relu", last), last
+
+
+# ----------------------------------------------------------------------------- the GEMM ceiling
+@pytest.mark.parametrize("per_step", [True, False])
+def test_the_ceilings_torch_loops_compute_the_engines_recurrence(per_step):
+    """(b)'s batched PyTorch steps are (a)'s: the engine's forward states and its gradient at h0."""
+    if models.resolve_engine(None, torch.device("cpu"), torch.float32) != "cpp":
+        pytest.skip("the C++ engine does not build here")
+    gen = torch.Generator().manual_seed(0)
+    t, b, n = 12, 3, 5
+    x = torch.rand(t, 2, b, n, generator=gen) - 0.5  # two runs
+    w = torch.linalg.qr(torch.randn(2, n, n, generator=gen))[0].contiguous()
+    g = torch.randn(t, 2, b, n, generator=gen) if per_step else None
+    last = torch.zeros(2, b, n) if per_step else torch.randn(2, b, n, generator=gen)
+    h0 = torch.zeros(2, b, n)
+    out, da, dh, tmp = x.clone(), torch.empty(2, b, n), torch.empty(2, b, n), torch.empty(2, b, n)
+    ceiling._torch_loops(out, h0, w, w.transpose(1, 2).contiguous(), g, last, da, dh, tmp)
+    ops = torch.ops.nnrnn_elman
+    for k in range(2):
+        ref = x[:, k].contiguous()
+        ops.forward_(ref, h0[k], w[k], 2)
+        dh0 = ops.backward(None if g is None else g[:, k].contiguous(), None if per_step else last[k], ref,
+                           torch.zeros(t, b, 1), h0[k], torch.zeros(n, 1), w[k], 2, False, True, False, False, False, 64)[1]
+        assert torch.allclose(out[:, k], ref, atol=1e-6) and torch.allclose(da[k] @ w[k], dh0, atol=1e-5)
+
+
+def test_recurrence_ceiling_at_tiny_sizes_returns_a_positive_finite_ratio():
+    s = bench.recurrence_ceiling(6, 2, 4, ks=(2,), cores=2, rounds=1, window_s=0.01)
+    assert set(s["ratios"]) == {"GEMMs: K=2", "GEMMs: K=2 per core"} and s["variant"] in s["ratios"]
+    assert math.isfinite(s["ratio"]) and s["ratio"] > 0 and s["ratio"] == max(s["ratios"].values())
+    layouts = {"GEMMs: K=2": "1 proc x 2 thr x 2 run", "GEMMs: K=2 per core": "2 proc x 1 thr x 1 run"}
+    assert s["layout"] == layouts[s["variant"]]
+    assert all(r > 0 for r in s["run_updates_per_s"].values()) and set(s["run_updates_per_s"]) > set(s["ratios"])
+
+
+def test_the_ceiling_counts_run_updates_and_refuses_unbatched_groups():
+    it = ceiling.recurrence_updates(5, 2, 4, 3, batched=True, per_step=False)
+    assert next(it) == 0 and [next(it) for _ in range(2)] == [3, 3]
+    single = ceiling.recurrence_updates(5, 2, 4)
+    assert next(single) == 0 and next(single) == 1
+    with pytest.raises(ValueError, match="one run per process"):
+        next(ceiling.recurrence_updates(5, 2, 4, 2))
+    assert ceiling.recurrence_flops(500, 16, 100) * 3 == 2 * 6 * 500 * 16 * 100 * 100  # 2 of update_flops' 3 products
+
+
+def test_the_benchmark_sizes_are_the_papers():
+    """The sizes, batch and optimizer constants come from nnrnn.paper, not typed again here."""
+    copy, addition, ps16, ps128 = bench.SIZES
+    assert (copy.seq_len, copy.hidden, copy.batch) == (paper.SEQUENCE_LENGTH["copy"], paper.HIDDEN_SIZE["copy"],
+                                                       paper.OPTIMIZER["batch_size"])
+    assert (copy.inputs, copy.outputs) == (paper.COPY_CUE + 1, paper.COPY_SYMBOLS + 1)
+    assert (ps16.seq_len, ps16.hidden, ps128.batch) == (paper.SEQUENCE_LENGTH["psmnist"], paper.PSMNIST_HIDDEN_CODE, 128)
+    assert addition.seq_len == paper.SEQUENCE_LENGTH["addition"]
+    assert bench.SWEEP_SIZES["psmnist-n25"][2] == paper.PSMNIST_HIDDEN_TEXT
+    assert {c.lr for c in bench.sweep_configs("copy", 30, 8, 10)} <= set(paper.PAPER_LRS)
 
 
 @pytest.mark.parametrize(
