@@ -210,6 +210,16 @@ def test_the_ceiling_counts_run_updates_and_refuses_unbatched_groups():
     assert ceiling.recurrence_flops(500, 16, 100) * 3 == 2 * 6 * 500 * 16 * 100 * 100  # 2 of update_flops' 3 products
 
 
+def test_the_ceiling_leaves_the_callers_denormal_mode_alone():
+    """The batched loops flush subnormals as the C++ engine does, inside each step only: a process
+    that ran the ceiling (the test suite itself) still computes subnormals afterwards."""
+    tiny = torch.tensor([1e-39])  # subnormal in float32
+    assert float(tiny * 1.0) > 0
+    it = ceiling.recurrence_updates(5, 2, 4, 3, batched=True)
+    next(it), next(it)
+    assert float(tiny * 1.0) > 0
+
+
 def test_the_benchmark_sizes_are_the_papers():
     """The sizes, batch and optimizer constants come from nnrnn.paper, not typed again here."""
     copy, addition, ps16, ps128 = bench.SIZES

@@ -98,7 +98,8 @@ def recurrence_updates(seq_len: int, batch: int, hidden: int, runs: int = 1, *, 
     """
     if runs != 1 and not batched:
         raise ValueError(f"one run per process unless batched, got runs={runs}")
-    torch.set_flush_denormal(True)  # as the C++ engine does inside its loops
+    # the caller's denormal mode (torch has no getter): restored after every batched step
+    caller_flushes = float(torch.tensor([1e-39]) * 1.0) == 0.0
     gen = torch.Generator().manual_seed(seed)
     lead = (runs,) if batched else ()
     w = torch.linalg.qr(torch.randn(*lead, hidden, hidden, generator=gen))[0].contiguous()
@@ -122,7 +123,11 @@ def recurrence_updates(seq_len: int, batch: int, hidden: int, runs: int = 1, *, 
         last = torch.zeros_like(grad_last) if per_step else grad_last
 
         def step() -> None:
-            _torch_loops(out, h0, w, wt, grad, last, da, dh, tmp)
+            torch.set_flush_denormal(True)  # as the C++ engine does inside its loops, and only there
+            try:
+                _torch_loops(out, h0, w, wt, grad, last, da, dh, tmp)
+            finally:
+                torch.set_flush_denormal(caller_flushes)
     yield 0
     while True:
         step()
