@@ -34,7 +34,7 @@ from typing import Callable, Literal
 import torch
 from torch import Tensor
 
-from . import validate
+from . import paper, validate
 
 __all__ = [
     "Orientation",
@@ -191,7 +191,7 @@ def chain_(w: Tensor, alpha: float = 1.0, *, orientation: Orientation = "forward
 
 
 def fb_chain_(
-    w: Tensor, beta: float = 0.04, alpha: float = 0.99, *, orientation: Orientation = "forward"
+    w: Tensor, beta: float = 0.04, alpha: float = paper.FB_CHAIN_FORWARD_GAIN, *, orientation: Orientation = "forward"
 ) -> Tensor:
     r"""Fill the square tensor ``w`` with a chain with weak feedback (Orhan & Pitkow, 2020).
 
@@ -276,7 +276,7 @@ def plain_(
 
 
 # ----------------------------------------------------------------------------- input
-def source_(u: Tensor, gain: float = 0.9) -> Tensor:
+def source_(u: Tensor, gain: float = paper.INPUT_GAIN) -> Tensor:
     r"""Fill the input matrix ``u`` (shape ``(N, d)``) with the non-normal source init.
 
     .. math:: U = \gamma\, I_{N \times d}
@@ -325,7 +325,7 @@ def scaled_normal_(
     """
     _check_2d(u, "u")
     if std is None:
-        std = 0.9 / math.sqrt(u.shape[0])
+        std = paper.INPUT_GAIN / math.sqrt(u.shape[0])
     std = validate.finite_float(std, "std", low=0.0)
     with torch.no_grad():
         u.copy_(std * torch.randn(u.shape, generator=generator, dtype=torch.float64))
@@ -371,7 +371,7 @@ def chain_matrix(n: int, alpha: float = 1.0, *, orientation: Orientation = "forw
 
 
 def fb_chain_matrix(
-    n: int, beta: float = 0.04, alpha: float = 0.99, *, orientation: Orientation = "forward"
+    n: int, beta: float = 0.04, alpha: float = paper.FB_CHAIN_FORWARD_GAIN, *, orientation: Orientation = "forward"
 ) -> Tensor:
     """Return the feedback chain of :func:`fb_chain_` as a new ``(n, n)`` float64 tensor."""
     w = torch.empty(_check_size(n), n, dtype=torch.float64)
@@ -490,7 +490,7 @@ def lstm_(
     weight_ih: Tensor | None = None,
     alpha: float = 1.02,
     beta: float = 0.04,
-    fb_alpha: float = 0.99,
+    fb_alpha: float = paper.FB_CHAIN_FORWARD_GAIN,
     gain: float = 1.0,
     end_gain: float = 0.01,
     generator: torch.Generator | None = None,
