@@ -43,6 +43,7 @@ from torch import Tensor
 
 from . import validate
 from .init import chain_matrix, fb_chain_matrix, identity_matrix, orthogonal_matrix
+from .verdicts import Verdict, difference_verdict
 
 __all__ = [
     "Setting",
@@ -59,6 +60,8 @@ __all__ = [
     "linear_decoding_r2",
     "chain_nonlinear_r2",
     "run_fig2",
+    "memory_capacity",
+    "capacity_verdict",
 ]
 
 Setting = Literal["linear", "noisy", "elu"]
@@ -557,3 +560,36 @@ def run_fig2(
     result.update({k: np.stack(v) for k, v in out.items()})
     return result
 
+
+
+# ----------------------------------------------------------------------------- the claim of Fig. 2
+def memory_capacity(r2) -> np.ndarray:
+    r"""Memory capacity :math:`\sum_k \max(R^2(k), 0)` of decoding curves (summed over the last axis):
+    how many past inputs' worth of variance a linear readout recovers.
+
+    Examples:
+        >>> memory_capacity(np.array([[1.0, 0.5, -0.1], [0.2, 0.0, 0.0]])).tolist()
+        [1.5, 0.2]
+    """
+    return np.clip(np.asarray(r2, dtype=float), 0.0, None).sum(axis=-1)
+
+
+def capacity_verdict(res, setting: str = "elu", *, better: str = "chain", worse: str = "orthogonal",
+                     at_paper_scale: bool, seed: int = 0) -> Verdict:
+    """The paper's claim that ``better`` retains more past inputs than ``worse`` in ``setting`` (Fig. 2c:
+    the chain beats the orthogonal network with elu), tested on a :func:`run_fig2` result.
+
+    The effect is the difference of the mean :func:`memory_capacity` over repetitions, ``better``
+    minus ``worse``, with a percentile bootstrap CI over repetitions
+    (:func:`nnrnn.verdicts.difference_verdict`); it needs at least two repetitions.
+
+    Examples:
+        >>> res = {"r2_elu_chain": np.array([[0.9, 0.8], [0.9, 0.7]]),
+        ...        "r2_elu_orthogonal": np.array([[0.9, 0.1], [0.8, 0.2]])}
+        >>> v = capacity_verdict(res, at_paper_scale=True)
+        >>> v.label, round(v.effect, 2), v.test
+        ('reproduced', 0.65, 'bootstrap over repetitions')
+    """
+    validate.choice(setting, "setting", tuple(SETTINGS))
+    a, b = (memory_capacity(res[f"r2_{setting}_{name}"]) for name in (better, worse))
+    return difference_verdict(a, b, at_paper_scale=at_paper_scale, seed=seed, over="repetitions")

@@ -15,9 +15,10 @@ Verdicts:
 Tests (our choices, stated on the page): success counts by Fisher's exact test (two-sided,
 ``scipy.stats.fisher_exact``); differences of final validation loss by a percentile bootstrap
 over runs (``scipy.stats.bootstrap``, 9,999 resamples, 95 %), which with three to six seeds per
-initializer is a rough interval and says so; the change of Henrici's index during training by a
-bootstrap over networks of the increase. Exact computations (the theory) need no test: their
-verdict is decided by the sign of the computed difference alone.
+initializer is a rough interval and says so; the change of Henrici's index during training, and of
+the hidden chain's forward asymmetry (Fig. 5), by a bootstrap over networks of the increase; the
+decoding memory of Fig. 2 by a bootstrap over simulated repetitions. Exact computations (the
+theory) need no test: their verdict is decided by the sign of the computed difference alone.
 """
 
 from __future__ import annotations
@@ -117,11 +118,13 @@ def _bootstrap_ci(data: tuple[np.ndarray, ...], statistic: Callable, seed: int) 
                           vectorized=True, axis=-1, random_state=np.random.default_rng(seed))
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
-def difference_verdict(a: Sequence[float], b: Sequence[float], *, at_paper_scale: bool, seed: int = 0) -> Verdict:
+def difference_verdict(a: Sequence[float], b: Sequence[float], *, at_paper_scale: bool, seed: int = 0,
+                       over: str = "runs") -> Verdict:
     """The paper's claim "values ``a`` exceed values ``b``" (e.g. normal minus non-normal loss).
 
     ``effect = mean(a) - mean(b)`` with a percentile bootstrap CI (runs resampled within each
-    group); significant when the CI excludes 0. Needs two values per group.
+    group); significant when the CI excludes 0. Needs two values per group. ``over`` names what
+    was resampled in the test's description (``"bootstrap over <over>"``).
 
     Examples:
         >>> v = difference_verdict([0.04, 0.041, 0.042], [0.01, 0.012, 0.011], at_paper_scale=True)
@@ -133,7 +136,7 @@ def difference_verdict(a: Sequence[float], b: Sequence[float], *, at_paper_scale
         raise ValueError(f"need at least two finite values per group, got {a.tolist()} and {b.tolist()}")
     effect = float(a.mean() - b.mean())
     lo, hi = _bootstrap_ci((a, b), lambda x, y, axis=-1: x.mean(axis=axis) - y.mean(axis=axis), seed)
-    return Verdict(verdict(effect, lo > 0 or hi < 0, at_paper_scale), effect, "bootstrap over runs", ci=(lo, hi))
+    return Verdict(verdict(effect, lo > 0 or hi < 0, at_paper_scale), effect, f"bootstrap over {over}", ci=(lo, hi))
 
 def increase_verdict(increase: Sequence[float], *, at_paper_scale: bool, floor: float = 0.0, seed: int = 0) -> Verdict:
     """The paper's claim "the quantity increases" from per-unit increases (e.g. Henrici after - before).

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnrnn import lm, psmnist, results, sweep, verdicts
+from nnrnn import decoding, lm, psmnist, results, sweep, verdicts, weights
 
 
 # ----------------------------------------------------------------------------- summaries of stored runs
@@ -119,3 +119,92 @@ def test_paper_profile_settings_table_names_its_scale_difference():
     assert grid.loc["runs"].tolist() == ["252", "252"]
     assert "chain: 21 values, 0.05 … 1.05" in grid.loc["scales", "ptb: paper profile"]
     assert results.settings_table(lm.profile_configs("lstm", "paper"), "paper").loc["scales", "ptb: paper"] == "not stated"
+
+
+# ----------------------------------------------------------------------------- the claims of Fig. 2 and Fig. 5
+def _row(table, source):
+    rows = table[table["where in the paper"].str.contains(source, regex=False)]
+    assert len(rows) == 1, f"one row for {source}, got {len(rows)}"
+    return rows.iloc[0]
+
+
+def test_the_decoding_claim_is_chapter_02s_statistic_with_its_verdict(monkeypatch):
+    monkeypatch.setattr(results, "_weight_rows", lambda root: [])
+    monkeypatch.setattr(results, "_language_rows", lambda root: [])
+    row = _row(results.claims(tasks=()), "Fig. 2")
+    res = results._decoding_result()
+    c = results.DECODING_CLAIM
+    assert res["r2_elu_chain"].shape == res["r2_elu_orthogonal"].shape == (c["repeats"], c["n"])
+    v = decoding.capacity_verdict(res, "elu", at_paper_scale=True)
+    assert row["verdict"] == v.label and row["test"] == v.describe() == f"bootstrap over repetitions, 95 % CI [{v.ci[0]:.3g}, {v.ci[1]:.3g}]"
+    chain = decoding.memory_capacity(res["r2_elu_chain"]).mean()
+    assert f"chain {chain:.1f}" in row["ours"] and "N = T = 100" in row["ours"] and "our choice" in row["ours"]
+    assert row["runs"] == f"{c['repeats']} repetitions"
+    assert v.effect > 20 and row["verdict"] == "reproduced"  # the chain keeps ~74 inputs with elu, 0.9·Q ~23
+
+
+def test_capacity_verdict_on_synthetic_curves():
+    good, bad = np.full((4, 10), 0.9), np.full((4, 10), 0.2) + np.linspace(0, 0.01, 4)[:, None]
+    assert decoding.capacity_verdict({"r2_elu_chain": good, "r2_elu_orthogonal": bad}, at_paper_scale=True).label == "reproduced"
+    v = decoding.capacity_verdict({"r2_elu_chain": bad, "r2_elu_orthogonal": good}, at_paper_scale=True)
+    assert v.label == "not reproduced" and v.effect == pytest.approx(decoding.memory_capacity(bad).mean() - 9.0)
+    assert decoding.capacity_verdict({"r2_elu_chain": good, "r2_elu_orthogonal": bad}, at_paper_scale=False).label == \
+        "not tested at the paper's scale"
+    np.testing.assert_allclose(decoding.memory_capacity(np.array([0.5, -0.2, 0.25])), 0.75)  # negative R² counts 0
+
+
+def _profiles(forward: float, n_networks: int = 4, noise: float = 1e-3):
+    """Order profiles of fake networks: trained with ``forward`` extra weight at i - j = 1..3, untrained flat."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for k in range(n_networks):
+        for state in ("trained", "untrained"):
+            for ordering in (weights.PULSE, weights.NO_PULSE):
+                for lag in range(-5, 6):
+                    bump = forward if (state, ordering) == ("trained", weights.PULSE) and 1 <= lag <= 3 else 0.0
+                    rows.append({"task": "psmnist", "init": "orthogonal", "hash": f"h{k}", "seed": k + 1,
+                                 "selection": weights.SUCCESS, "state": state, "ordering": ordering, "lag": lag,
+                                 "weight": bump + noise * rng.standard_normal()})
+    return pd.DataFrame(rows)
+
+
+def test_motif_test_on_synthetic_profiles():
+    per, v = results.motif_test(_profiles(0.05), max_lag=5, at_paper_scale=True)
+    assert len(per) == 4 and v.label == "reproduced" and v.ci[0] > 0
+    np.testing.assert_allclose(per["increase"], per["trained"] - per["untrained"])
+    assert v.effect == pytest.approx(per["increase"].mean()) and v.effect == pytest.approx(0.05 * 3 / 5, abs=2e-3)
+    _, back = results.motif_test(_profiles(-0.05), max_lag=5, at_paper_scale=True)
+    assert back.label == "not reproduced"
+    assert results.motif_test(_profiles(0.05, n_networks=1), max_lag=5, at_paper_scale=True)[1] is None  # one network: no test
+    assert results.motif_test(_profiles(0.05).iloc[0:0], at_paper_scale=True)[1] is None
+
+
+def test_the_weight_rows_share_one_analysis_of_the_archive(monkeypatch):
+    calls = []
+    analyse = weights.analyse
+    monkeypatch.setattr(weights, "analyse", lambda *a, **k: calls.append(1) or analyse(*a, **k))
+    root = results.archive_root()  # the results page's archive (the repository's data/)
+    rows = pd.DataFrame(results._weight_rows(root))
+    assert rows["where in the paper"].tolist() == ["Table 2", "Fig. 5"]
+    runs = weights.collect_runs(results.replicate_runs, weights.TASKS, root)
+    if runs.empty:
+        assert calls == [] and (rows["verdict"] == "not tested at the paper's scale").all()
+        assert rows["ours"].str.contains("no stage-2 runs").all()
+        return
+    assert calls == [1]  # Table 2 and Fig. 5 from one analysis, the one chapter 08 shows
+    a = analyse(runs, root=root, max_lag=15, at_paper_scale=True)
+    per, v = results.motif_test(a.profiles, max_lag=15, at_paper_scale=True)
+    fig5 = rows.iloc[1]
+    expected = verdicts.VERDICTS[4] if v is None else v.label
+    assert fig5["verdict"] == expected and (v is None or fig5["test"] == v.describe())
+    assert fig5["runs"].startswith(f"{len(per)} networks") and f"trained {per['trained'].mean():+.4f}" in fig5["ours"]
+    t2 = rows.iloc[0]
+    assert t2["verdict"] == a.normality["verdict"].label and t2["test"] == a.normality["verdict"].describe()
+
+
+def test_without_replicate_runs_the_weight_rows_are_not_tested(monkeypatch):
+    monkeypatch.setattr(results, "replicate_runs", lambda task, root=None: pd.DataFrame(columns=["init", "hash", "seed", "success", "diverged"]))
+    rows = pd.DataFrame(results._weight_rows(None))
+    assert rows["where in the paper"].tolist() == ["Table 2", "Fig. 5"]
+    assert (rows["verdict"] == "not tested at the paper's scale").all() and (rows["test"] == "-").all()
+    assert rows["ours"].str.contains("no stage-2 runs of identity/orthogonal in the archive yet").all()
