@@ -42,7 +42,7 @@ from .verdicts import VERDICTS, Verdict, difference_verdict, increase_verdict, s
 
 __all__ = ["NORMAL", "NON_NORMAL", "INITS", "success_counts", "best_settings", "best_curves", "group_counts",
            "group_losses", "success_test", "settings_table", "archive_root", "archive_commit", "archive_status",
-           "stage2_plan", "replicate_runs", "DECODING_CLAIM", "motif_test", "claims"]
+           "stage2_plan", "replicate_runs", "complete_replicate_runs", "DECODING_CLAIM", "motif_test", "claims"]
 
 #: the normal and the non-normal initializers of the synthetic tasks (the groups the verdicts compare).
 NORMAL = ("identity", "orthogonal")
@@ -389,6 +389,14 @@ def replicate_runs(task: str, root=None) -> pd.DataFrame:
     return _sweep.load_runs(task, configs=plan, root=root)
 
 
+def complete_replicate_runs(task: str, root=None) -> pd.DataFrame:
+    """:func:`replicate_runs` once every planned stage-2 run of ``task`` is stored, else none: an
+    analysis over tasks (Table 2, Fig. 5) never mixes a finished task with a half-trained one."""
+    plan = stage2_plan(task, root)
+    runs = replicate_runs(task, root)
+    return runs if plan and len(runs) == len(plan) else runs.iloc[:0]
+
+
 def _row(claim: str, source: str, paper: str, ours: str, v: Verdict | None, profile: str, n: str) -> dict[str, Any]:
     return {"claim": claim, "where in the paper": source, "paper": paper, "ours": ours, "profile": profile,
             "runs": n, "test": "-" if v is None else v.describe(), "verdict": VERDICTS[4] if v is None else v.label}
@@ -518,7 +526,7 @@ def _networks_text(nets: pd.DataFrame) -> str:
 
 def _weight_rows(root) -> list[dict[str, Any]]:
     """Table 2 and Fig. 5 from one :func:`nnrnn.weights.analyse` of the replicate runs (chapter 08's)."""
-    runs = _weights.collect_runs(replicate_runs, _weights.TASKS, root)
+    runs = _weights.collect_runs(complete_replicate_runs, _weights.TASKS, root)
     a = _weights.analyse(runs, root=root, max_lag=_MAX_LAG, at_paper_scale=True) if len(runs) else None
     t2 = ("Training moves normal-initialized networks away from normality (Henrici index)", "Table 2",
           "d(W) grows from 0 to well above 0 after training")

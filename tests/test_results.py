@@ -208,3 +208,17 @@ def test_without_replicate_runs_the_weight_rows_are_not_tested(monkeypatch):
     assert rows["where in the paper"].tolist() == ["Table 2", "Fig. 5"]
     assert (rows["verdict"] == "not tested at the paper's scale").all() and (rows["test"] == "-").all()
     assert rows["ours"].str.contains("no stage-2 runs of identity/orthogonal in the archive yet").all()
+
+
+def test_complete_replicate_runs_waits_for_the_whole_stage_2(monkeypatch):
+    """Table 2 and Fig. 5 pool tasks: a task counts only once all its planned stage-2 runs are stored."""
+    plan = ["a", "b", "c"]
+    stored = pd.DataFrame({"hash": ["a", "b"], "init": "identity"})
+    monkeypatch.setattr(results, "stage2_plan", lambda task, root=None: plan)
+    monkeypatch.setattr(results, "replicate_runs", lambda task, root=None: stored)
+    partial = results.complete_replicate_runs("copy")
+    assert partial.empty and list(partial.columns) == list(stored.columns)
+    stored = pd.DataFrame({"hash": plan, "init": "identity"})
+    assert results.complete_replicate_runs("copy")["hash"].tolist() == plan
+    plan = []  # pilot incomplete: no plan, nothing counts
+    assert results.complete_replicate_runs("copy").empty
