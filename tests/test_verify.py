@@ -1,9 +1,12 @@
 """nnrnn verify: archived runs are integrity-checked and their first validation points retrained."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
+import torch
 
-from nnrnn import sweep, verify
+from nnrnn import lockstep, sweep, verify
 
 BASE = dict(T=30, hidden_size=8, n_train=64, n_val=16, epochs=2, evals_per_epoch=2)
 
@@ -71,3 +74,40 @@ def test_dropping_a_file_keeps_the_run_intact_and_says_why(archive):
     assert store.read_run_meta(d)["dropped"] == {"weights.pt": "pilot run"}
     assert not store.drop_file(d, "weights.pt", "again")
     assert verify.verify_run(d)["ok"]
+
+
+def test_a_run_trained_in_a_stack_is_retrained_in_a_stack(archive, monkeypatch):
+    """The fixture's runs trained as one lockstep group of 2: verify retrains each beside a
+    companion that shares its group key, and a run that trained alone alone."""
+    d = verify.archived_runs(archive)[0]
+    meta = verify.read_run_meta(d)
+    assert meta["provenance"]["lockstep_runs"] == 2
+    cfg = verify.TrainConfig.from_dict(meta["config"])
+    group = verify.retrain_group(cfg, meta)
+    assert group[0] == cfg and len(group) == 2 and group[1].hash() != cfg.hash()
+    assert lockstep.group_key(group[1]) == lockstep.group_key(cfg)
+    alone = {**meta, "provenance": {**meta["provenance"], "lockstep_runs": 1}}
+    assert verify.retrain_group(cfg, alone) == [cfg] == verify.retrain_group(cfg, {"config": meta["config"]})
+    seen = []
+    real = verify.train_group
+    monkeypatch.setattr(verify, "train_group", lambda cfgs, **kw: seen.append(len(cfgs)) or real(cfgs, **kw))
+    assert verify.verify_run(d)["ok"] and seen == [2]
+
+
+ARCHIVED = Path(__file__).resolve().parent.parent / "data" / "runs" / "addition" / "9c61d77e7adf"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ARCHIVED.is_dir(), reason="the archived demo run is not in this checkout")
+def test_an_archived_run_whose_training_amplifies_rounding_verifies():
+    """The demo addition run fb_chain 0.04 at lr 3e-4 trained in a stack of 24: retrained alone, its
+    validation loss after 200 updates is 0.25 where the stack's is 0.36 (rounding amplified), so
+    verify must retrain it in a stack, at one thread, whatever the caller's thread count."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        r = verify.verify_run(ARCHIVED)
+    finally:
+        torch.set_num_threads(saved)
+    assert r["ok"], r
+    assert r["updates"] == 200
