@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .cli import HelpFormatter, existing_dir, non_negative_int, positive_int
+from .data.errors import DataError
 from .executors import torch_threads
 from .lockstep import train_group
 from .store import RunCorrupt, read_run_meta, results_root
@@ -143,7 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"retraining {len(pick)} run(s) (seed {seed}, {a.points} validation point(s) each)")
     failed = 0
     for d in pick:
-        r = verify_run(d, points=a.points)
+        try:
+            r = verify_run(d, points=a.points)
+        except DataError as exc:  # psMNIST without MNIST: say which run and why, check the others
+            print(f"  {d.parent.name}/{d.name}: CANNOT RETRAIN: {exc}")
+            failed += 1
+            continue
         status = "ok" if r["ok"] else f"DIFFERS: {r['problem']}"
         extra = f", largest difference {r['max_rel_excess']:.2g} of the allowed" if "max_rel_excess" in r else ""
         print(f"  {d.parent.name}/{d.name}: {status} ({r.get('updates', 0)} updates, {r['wall_s']:.0f} s{extra})")

@@ -111,3 +111,20 @@ def test_an_archived_run_whose_training_amplifies_rounding_verifies():
         torch.set_num_threads(saved)
     assert r["ok"], r
     assert r["updates"] == 200
+
+
+def test_a_run_that_cannot_be_retrained_is_named_and_the_others_still_checked(archive, monkeypatch, capsys):
+    from nnrnn.data.errors import DataNotFoundError
+
+    real, calls = verify.verify_run, []
+
+    def missing_data_first(d, **kw):
+        calls.append(d)
+        if len(calls) == 1:
+            raise DataNotFoundError("data file(s) not found: mnist/train-images-idx3-ubyte.gz")
+        return real(d, **kw)
+
+    monkeypatch.setattr(verify, "verify_run", missing_data_first)
+    assert verify.main(["--root", str(archive), "--sample", "2", "--seed", "0"]) == 1
+    out = capsys.readouterr().out
+    assert "CANNOT RETRAIN: data file(s) not found" in out and out.count(": ok (") == 1 and len(calls) == 2
