@@ -42,7 +42,7 @@ from .verdicts import VERDICTS, Verdict, difference_verdict, increase_verdict, s
 
 __all__ = ["NORMAL", "NON_NORMAL", "INITS", "success_counts", "best_settings", "best_curves", "group_counts",
            "group_losses", "success_test", "settings_table", "archive_root", "archive_commit", "archive_status",
-           "stage2_plan", "replicate_runs", "complete_replicate_runs", "DECODING_CLAIM", "motif_test", "claims"]
+           "stage2_plan", "checkpoint_status", "replicate_runs", "complete_replicate_runs", "DECODING_CLAIM", "motif_test", "claims"]
 
 #: the normal and the non-normal initializers of the synthetic tasks (the groups the verdicts compare).
 NORMAL = ("identity", "orthogonal")
@@ -360,6 +360,25 @@ def archive_status(root=None) -> pd.DataFrame:
         rows.append({"task": task, "pilot runs": f"{len(p)} / {len(pilot)}", "stage-2 runs": f"{len(s2)} / {planned}",
                      "worker hours": float(sum(_worker_seconds(r, root) for r in (p, s2)) / 3600)})
     return pd.DataFrame(rows).set_index("task")
+
+
+def checkpoint_status(root=None) -> pd.DataFrame:
+    """Per lockstep checkpoint under ``<root>/checkpoints/<task>/``: its runs, how many are still
+    training, stopped early or diverged, the group's update, and when it was saved (UTC).
+
+    A run that is still training has the status ``"finished"`` in the checkpoint (its default,
+    kept until it stops early or diverges), so "training" counts those.
+    """
+    rows = []
+    for path in sorted((results_root(root) / "checkpoints").glob("*/*.pt")):
+        state = torch.load(path, weights_only=True, map_location="cpu")
+        status = [r["status"] for r in state["runs"]]
+        saved = pd.Timestamp(path.stat().st_mtime, unit="s").strftime("%Y-%m-%d %H:%M")
+        rows.append({"task": path.parent.name, "group": path.stem, "runs": len(status),
+                     "training": status.count("finished"), "early stopped": status.count("early_stopped"),
+                     "diverged": status.count("diverged"), "update": int(state["position"][2]), "saved (UTC)": saved})
+    cols = ["task", "group", "runs", "training", "early stopped", "diverged", "update", "saved (UTC)"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def _worker_seconds(runs: pd.DataFrame, root) -> float:

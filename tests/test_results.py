@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from nnrnn import decoding, lm, psmnist, results, sweep, verdicts, weights
 
@@ -222,3 +223,21 @@ def test_complete_replicate_runs_waits_for_the_whole_stage_2(monkeypatch):
     assert results.complete_replicate_runs("copy")["hash"].tolist() == plan
     plan = []  # pilot incomplete: no plan, nothing counts
     assert results.complete_replicate_runs("copy").empty
+
+
+def test_checkpoint_status_reads_every_lockstep_checkpoint(tmp_path):
+    """The background tool's progress table: runs, still training / stopped early / diverged, update."""
+    import time
+
+    from nnrnn import lockstep
+    from nnrnn.train import TrainConfig
+
+    base = dict(task="copy", T=30, hidden_size=4, n_train=32, n_val=16, epochs=1, evals_per_epoch=1)
+    cfgs = [TrainConfig(init=i, scale=1.0, lr=1e-3, seed=1, **base) for i in ("identity", "orthogonal", "chain")]
+    group = lockstep._Group(cfgs, torch.device("cpu"), time.monotonic())
+    group.runs[0].status, group.runs[2].status, group.update = "diverged", "early_stopped", 7
+    group.save(tmp_path / "checkpoints" / "copy" / "abc123def456.pt", [c.hash() for c in cfgs])
+    t = results.checkpoint_status(tmp_path)
+    assert t[["task", "group", "runs", "training", "early stopped", "diverged", "update"]].values.tolist() == [
+        ["copy", "abc123def456", 3, 1, 1, 1, 7]]
+    assert results.checkpoint_status(tmp_path / "empty").empty
