@@ -402,17 +402,14 @@ def stage2_plan(task: str, root=None) -> list:
 
 def replicate_runs(task: str, root=None) -> pd.DataFrame:
     """The stored stage-2 runs of the replicate protocol for ``task`` (empty if the pilot is incomplete)."""
-    plan = stage2_plan(task, root)
-    if not plan:
-        return _sweep.load_runs(task, configs=[], root=root)
-    return _sweep.load_runs(task, configs=plan, root=root)
+    return _sweep.load_runs(task, configs=stage2_plan(task, root), root=root)
 
 
 def complete_replicate_runs(task: str, root=None) -> pd.DataFrame:
     """:func:`replicate_runs` once every planned stage-2 run of ``task`` is stored, else none: an
     analysis over tasks (Table 2, Fig. 5) never mixes a finished task with a half-trained one."""
-    plan = stage2_plan(task, root)
-    runs = replicate_runs(task, root)
+    plan = stage2_plan(task, root)  # read once: it loads the pilot's runs and histories
+    runs = _sweep.load_runs(task, configs=plan, root=root)
     return runs if plan and len(runs) == len(plan) else runs.iloc[:0]
 
 

@@ -204,7 +204,7 @@ def test_the_weight_rows_share_one_analysis_of_the_archive(monkeypatch):
 
 
 def test_without_replicate_runs_the_weight_rows_are_not_tested(monkeypatch):
-    monkeypatch.setattr(results, "replicate_runs", lambda task, root=None: pd.DataFrame(columns=["init", "hash", "seed", "success", "diverged"]))
+    monkeypatch.setattr(results, "complete_replicate_runs", lambda task, root=None: pd.DataFrame(columns=["init", "hash", "seed", "success", "diverged"]))
     rows = pd.DataFrame(results._weight_rows(None))
     assert rows["where in the paper"].tolist() == ["Table 2", "Fig. 5"]
     assert (rows["verdict"] == "not tested at the paper's scale").all() and (rows["test"] == "-").all()
@@ -216,7 +216,7 @@ def test_complete_replicate_runs_waits_for_the_whole_stage_2(monkeypatch):
     plan = ["a", "b", "c"]
     stored = pd.DataFrame({"hash": ["a", "b"], "init": "identity"})
     monkeypatch.setattr(results, "stage2_plan", lambda task, root=None: plan)
-    monkeypatch.setattr(results, "replicate_runs", lambda task, root=None: stored)
+    monkeypatch.setattr(results._sweep, "load_runs", lambda task, configs=None, root=None: stored)
     partial = results.complete_replicate_runs("copy")
     assert partial.empty and list(partial.columns) == list(stored.columns)
     stored = pd.DataFrame({"hash": plan, "init": "identity"})
