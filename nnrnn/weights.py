@@ -116,7 +116,8 @@ class PulseSettings:
         channel: input channel of the pulse. Default: ``0``.
         amplitude: pulse size. Default: ``1.0``.
         jitter: ties in peak time are broken by ``U(0, jitter)`` noise (in steps). Default: ``1e-3``.
-        seed: seed of the jitter generator (one generator per call, reseeded per network).
+        seed: seed of the jitter generator, reseeded per network (for the no-pulse control,
+            with the network's hash mixed in, so each network gets its own random order).
         subtract_free: order by the distance from the run without the pulse (default ``True``);
             ``False`` orders by the raw hidden state, letting bias drift order the units (the
             pitfall, kept for comparison).
@@ -344,9 +345,10 @@ def table2(
 
 # ----------------------------------------------------------------------------- hidden chains (Fig. 5)
 def _profile(
-    state: Mapping[str, torch.Tensor], nonlinearity: str, settings: PulseSettings, *, amplitude: float | None = None
+    state: Mapping[str, torch.Tensor], nonlinearity: str, settings: PulseSettings, *, amplitude: float | None = None,
+    seed: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    gen = torch.Generator().manual_seed(settings.seed)
+    gen = torch.Generator().manual_seed(settings.seed if seed is None else seed)
     return _analysis.pulse_order_profile(
         state["rnn.weight_hh"],
         state["rnn.weight_ih"],
@@ -359,6 +361,11 @@ def _profile(
         subtract_free=settings.subtract_free,
         generator=gen,
     )
+
+
+def _control_seed(settings: PulseSettings, run_hash: str) -> int:
+    """The no-pulse control's jitter seed for one network: ``settings.seed`` and the run's hash."""
+    return int(np.random.SeedSequence([settings.seed, int(run_hash, 16)]).generate_state(1, np.uint64)[0] >> 1)
 
 
 #: the ``ordering`` labels of :func:`network_profiles` with ``control=True``.
@@ -376,13 +383,15 @@ def network_profiles(
 
     Each network is analysed with its own nonlinearity, input weights and bias; the untrained
     network is rebuilt by :func:`initial_state`. The jitter generator is reseeded with
-    ``settings.seed`` for every network.
+    ``settings.seed`` for every network (it only breaks ties in peak time).
 
     With ``control=True`` every network is analysed a second time without the pulse (amplitude
     0), the rows marked in an extra column ``ordering`` (:data:`PULSE` or :data:`NO_PULSE`).
     Without a pulse the response is zero and the order is the jitter alone, a random
     permutation: the profile a chain-free ordering gives the same weights. A bump that the
-    pulse ordering shows and this control does not is driven by the pulse.
+    pulse ordering shows and this control does not is driven by the pulse. Each network's
+    control order is drawn from its own generator (:func:`_control_seed`), the same for its
+    trained and untrained weights, so averages over networks also average over orders.
 
     Returns:
         columns ``task``, ``init``, ``hash``, ``seed``, ``selection``, ``state``
@@ -399,8 +408,10 @@ def network_profiles(
         for state_name, state in (("untrained", initial_state(cfg)), ("trained", final_state(r["task"], r["hash"], root=root))):
             if not all(torch.isfinite(v).all() for v in state.values()):
                 continue
-            for ordering, amplitude in ((PULSE, None), (NO_PULSE, 0.0))[: 2 if control else 1]:
-                lags, prof = _profile(state, act, settings, amplitude=amplitude)
+            for ordering, amplitude, seed in ((PULSE, None, None), (NO_PULSE, 0.0, _control_seed(settings, r["hash"])))[
+                : 2 if control else 1
+            ]:
+                lags, prof = _profile(state, act, settings, amplitude=amplitude, seed=seed)
                 row = {"task": r["task"], "init": r["init"], "hash": r["hash"], "seed": r["seed"],
                        "selection": r.get("selection", SUCCESS), "state": state_name, "ordering": ordering,
                        "lag": lags, "weight": prof}

@@ -175,6 +175,27 @@ def test_network_profiles_no_pulse_control(store):
     assert set(peaks["ordering"]) == {weights.PULSE, weights.NO_PULSE}
 
 
+def test_no_pulse_control_draws_an_order_per_network(store):
+    """The control's random order is drawn per network (seeded by PulseSettings.seed and the run's
+    hash), so two chains with the same recurrent weights get different chance profiles, while the
+    same network gets the same order trained and untrained, and on every call."""
+    root, g = store
+    runs = sweep.load_runs("addition", configs=g, root=root)
+    sel = runs[runs["init"] == "chain"].assign(selection="success")
+    assert sel["hash"].nunique() == 2
+    settings = weights.PulseSettings(steps=30)
+    prof = weights.network_profiles(sel, settings, root=root, control=True)
+    ctrl = prof[(prof["ordering"] == weights.NO_PULSE) & (prof["state"] == "untrained")]
+    a, b = (ctrl[ctrl["hash"] == h].sort_values("lag")["weight"].to_numpy() for h in sel["hash"])
+    w = [weights.initial_state(weights.run_config("addition", h, root=root))["rnn.weight_hh"] for h in sel["hash"]]
+    assert torch.equal(w[0], w[1])  # the chain init is deterministic: only the order can differ
+    assert not np.allclose(a, b)
+    seeds = {weights._control_seed(settings, h) for h in sel["hash"]}
+    assert len(seeds) == 2 and all(0 <= s < 2**63 for s in seeds)
+    assert weights._control_seed(weights.PulseSettings(seed=1), sel["hash"].iloc[0]) not in seeds
+    pd.testing.assert_frame_equal(prof, weights.network_profiles(sel, settings, root=root, control=True))
+
+
 def test_pulse_ordering_subtracts_the_free_run_by_default():
     """Fig. 5's order comes from |h(pulse) - h(no pulse)|; PulseSettings(subtract_free=False)
     restores the raw-state order, which bias drift can decide (issue 12 item 2)."""
