@@ -367,6 +367,26 @@ def test_serial_lm_sweep_goes_through_the_shared_runner(tmp_path, monkeypatch):
     assert torch.get_num_threads() == before  # the runner restores this process's threads
 
 
+def test_serial_lm_sweep_trains_at_the_callers_threads(tmp_path, monkeypatch):
+    """``serial`` (the paper profile's default, ``threads=None``) trains in this process at torch's
+    own setting, with the per-window bar; an explicit ``threads`` is passed through. Until issue 11's
+    review, serial runs were pinned to one thread whatever the caller asked."""
+    corpus = toy_corpus(n_train=1500)
+    monkeypatch.setattr(lm.train, "_corpus", lambda *a, **k: corpus)
+    real, seen = lm.runs.run_one, []
+
+    def spy(key, threads, *, progress, **kw):
+        seen.append((threads, progress, torch.get_num_threads()))
+        return real(key, threads, progress=False, **kw)
+
+    monkeypatch.setattr(lm.runs, "run_one", spy)
+    before = torch.get_num_threads()
+    lm.sweep([tiny(init_name="identity")], root=tmp_path, executor="serial", progress=True)
+    lm.sweep([tiny(init_name="chain")], root=tmp_path, executor="serial", threads=1, progress=False)
+    assert seen == [(None, True, before), (1, False, before)]
+    assert torch.get_num_threads() == before
+
+
 @needs_ptb
 def test_local_lm_sweep_goes_through_the_shared_runner(tmp_path):
     # a process pool: the workers read the real corpus (a monkeypatched one would not reach them)

@@ -196,8 +196,9 @@ def sweep(
             book built from stored paper-scale runs); ``"off"`` trains everything into a fresh
             temporary root and leaves the store alone.
         root: results root (:func:`nnrnn.store.results_root`).
-        executor: as in :func:`nnrnn.sweep.run_sweep`: ``"serial"`` (default: this process, all
-            torch threads), ``"local"`` (a process pool, one torch thread per run), ``"dask"``
+        executor: as in :func:`nnrnn.sweep.run_sweep`: ``"serial"`` (default: this process, at
+            ``threads`` or torch's current setting), ``"local"`` (a process pool, one torch thread
+            per run), ``"dask"``
             (a Dask cluster at ``scheduler``, or a ``LocalCluster``) or any
             ``concurrent.futures.Executor``. Workers load the corpus themselves and return the
             run's files, which this process stores.
@@ -247,8 +248,12 @@ def sweep(
 
         def submit(ex: Executor, ex_threads: int | None, unit: list[LMConfig]) -> Future:
             (c,) = unit
-            inner = progress if ex_threads is None else False
-            return ex.submit(run_one, c.key(), threads if threads is not None else ex_threads, progress=inner, **kw)
+            # in this process ("serial"): the caller's threads (``None`` leaves torch's setting,
+            # all cores by default) and a bar over windows; in workers: one thread, no inner bar
+            serial = isinstance(ex, _executors.SerialExecutor)
+            inner = progress if serial else False
+            run_threads = threads if threads is not None or serial else ex_threads
+            return ex.submit(run_one, c.key(), run_threads, progress=inner, **kw)
 
         def write(c: LMConfig, payload: Mapping[str, Any]) -> None:
             _write_payload(payload, root, expected_hash=c.hash())
