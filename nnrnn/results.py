@@ -433,6 +433,20 @@ def _theory_rows() -> list[dict[str, Any]]:
                  "theory (any profile)", "exact")]
 
 
+def _training_text(task: str, root) -> str:
+    """Where the unfinished stage 2 of ``task`` stands, from its lockstep checkpoints ("" if none)."""
+    ck = checkpoint_status(root)
+    ck = ck[ck["task"] == task]
+    plan = stage2_plan(task, root)
+    if ck.empty or not plan:
+        return ""
+    cap = plan[0].epochs * plan[0].updates_per_epoch
+    at = " and ".join(f"{u:,}" for u in ck["update"])
+    groups = "1 lockstep group checkpointed at update" if len(ck) == 1 else f"{len(ck)} lockstep groups checkpointed at updates"
+    return (f"; training: {groups} {at} of {cap:,} (saved {max(ck['saved (UTC)'])} UTC); so far "
+            f"{int(ck['early stopped'].sum())} stopped early, {int(ck['diverged'].sum())} diverged")
+
+
 def _benchmark_rows(task: str, root) -> list[dict[str, Any]]:
     figs = {"copy": ("Fig. 3a", "Fig. 3d"), "addition": ("Fig. 3b", "Fig. 3e"), "psmnist": ("Fig. 3c", "Fig. 3f")}[task]
     name = {"copy": "copy (T = 500)", "addition": "addition (T = 750)", "psmnist": "psMNIST (T = 784)"}[task]
@@ -443,6 +457,7 @@ def _benchmark_rows(task: str, root) -> list[dict[str, Any]]:
     if len(runs) < planned:  # a verdict on part of stage 2 would depend on which runs finished first
         missing = ("no stage-2 runs in the archive yet" if runs.empty else
                    f"{len(runs)} of {planned} stage-2 runs in the archive; the verdict waits for all of them")
+        missing += _training_text(task, root)
         n = f"{len(runs)} of {planned}"
         return [_row(f"{name}: non-normal initializers succeed more often", figs[1], paper_success, missing, None, "replicate", n),
                 _row(f"{name}: non-normal initializers reach a lower validation loss", figs[0],

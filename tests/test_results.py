@@ -241,3 +241,25 @@ def test_checkpoint_status_reads_every_lockstep_checkpoint(tmp_path):
     assert t[["task", "group", "runs", "training", "early stopped", "diverged", "update"]].values.tolist() == [
         ["copy", "abc123def456", 3, 1, 1, 1, 7]]
     assert results.checkpoint_status(tmp_path / "empty").empty
+
+
+def test_an_unfinished_stage_2_row_says_where_training_stands(monkeypatch):
+    """Before its verdict, a benchmark row names the lockstep checkpoints' updates of the cap and
+    the runs stopped early or diverged so far (read from the checkpoints, not typed)."""
+    from nnrnn.train import TrainConfig
+
+    cfg = TrainConfig(task="copy", init="chain", scale=1.0, lr=1e-3, seed=1, T=30, hidden_size=4, n_train=16000,
+                      n_val=16, epochs=3, batch_size=16)
+    ck = pd.DataFrame({"task": ["copy", "copy", "addition"], "group": ["a", "b", "c"], "runs": 6, "training": [3, 5, 6],
+                       "early stopped": [1, 0, 0], "diverged": [2, 1, 0], "update": [1200, 900, 5],
+                       "saved (UTC)": ["2026-12-01 10:12", "2026-12-01 10:14", "2026-12-01 11:00"]})
+    monkeypatch.setattr(results, "checkpoint_status", lambda root=None: ck)
+    monkeypatch.setattr(results, "stage2_plan", lambda task, root=None: [cfg] * 12)
+    monkeypatch.setattr(results._sweep, "load_runs", lambda task, configs=None, root=None: pd.DataFrame(columns=["init"]))
+    rows = results._benchmark_rows("copy", None)
+    assert len(rows) == 2 and all(r["verdict"] == "not tested at the paper's scale" for r in rows)
+    assert rows[0]["ours"] == ("no stage-2 runs in the archive yet; training: 2 lockstep groups checkpointed at updates "
+                               "1,200 and 900 of 3,000 (saved 2026-12-01 10:14 UTC); so far 1 stopped early, 3 diverged")
+    assert rows[0]["runs"] == "0 of 12"
+    monkeypatch.setattr(results, "checkpoint_status", lambda root=None: ck.iloc[:0])
+    assert results._benchmark_rows("copy", None)[0]["ours"] == "no stage-2 runs in the archive yet"
