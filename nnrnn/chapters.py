@@ -334,6 +334,7 @@ class ReplicateSection:
     success: Verdict | None
     loss: Verdict | None
     loss_note: str
+    training: str = ""  # where an unfinished stage 2 stands (:func:`nnrnn.results.training_text`)
 
     @property
     def pilot_complete(self) -> bool:
@@ -423,6 +424,8 @@ class ReplicateSection:
         if self.selection is None:
             return head + f"the whole pilot of {name} ({nP} runs), but no setting can be selected: {self.selection_note}"
         tail = ("." if n2 == N2 else "; the results below are those of the stored runs and will change as the rest arrive.")
+        if n2 < N2 and self.training:
+            tail += f" Stage 2 is training in the background: {self.training}."
         return head + f"the whole pilot of {name} ({nP} runs) and {n2} of {N2} stage-2 runs" + tail
 
     def protocol_text(self) -> str:
@@ -672,5 +675,6 @@ def replicate_section(task: str, root: str | Path | None = None) -> ReplicateSec
                          f"{len(normal)} normal and {len(nonnormal)} non-normal ones.")
     commit = _results.archive_commit(root)
     label = f"commit {commit}" if re.fullmatch(r"[0-9a-f]{4,40} \(.+\)", commit) else commit
+    training = _results.training_text(task, root) if selection is not None and len(runs) < len(plan) else ""
     return ReplicateSection(task, label, pilot, pilot_runs, scores, selection, note, plan, runs, history, baseline, success,
-                            loss, loss_note)
+                            loss, loss_note, training)

@@ -433,7 +433,7 @@ def _theory_rows() -> list[dict[str, Any]]:
                  "theory (any profile)", "exact")]
 
 
-def _training_text(task: str, root) -> str:
+def training_text(task: str, root=None) -> str:
     """Where the unfinished stage 2 of ``task`` stands, from its lockstep checkpoints ("" if none)."""
     ck = checkpoint_status(root)
     ck = ck[ck["task"] == task]
@@ -443,7 +443,7 @@ def _training_text(task: str, root) -> str:
     cap = plan[0].epochs * plan[0].updates_per_epoch
     at = " and ".join(f"{u:,}" for u in ck["update"])
     groups = "1 lockstep group checkpointed at update" if len(ck) == 1 else f"{len(ck)} lockstep groups checkpointed at updates"
-    return (f"; training: {groups} {at} of {cap:,} (saved {max(ck['saved (UTC)'])} UTC); so far "
+    return (f"{groups} {at} of {cap:,} (saved {max(ck['saved (UTC)'])} UTC); so far "
             f"{int(ck['early stopped'].sum())} stopped early, {int(ck['diverged'].sum())} diverged")
 
 
@@ -457,7 +457,8 @@ def _benchmark_rows(task: str, root) -> list[dict[str, Any]]:
     if len(runs) < planned:  # a verdict on part of stage 2 would depend on which runs finished first
         missing = ("no stage-2 runs in the archive yet" if runs.empty else
                    f"{len(runs)} of {planned} stage-2 runs in the archive; the verdict waits for all of them")
-        missing += _training_text(task, root)
+        training = training_text(task, root)
+        missing += f"; training: {training}" if training else ""
         n = f"{len(runs)} of {planned}"
         return [_row(f"{name}: non-normal initializers succeed more often", figs[1], paper_success, missing, None, "replicate", n),
                 _row(f"{name}: non-normal initializers reach a lower validation loss", figs[0],

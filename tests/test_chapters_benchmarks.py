@@ -196,6 +196,32 @@ def test_pilot_in_progress_shows_provisional_scores(tiny_protocol, archive, tmp_
     assert s.render("curves")[0].startswith("*Not in the archive yet:*")
 
 
+def test_stage_2_in_progress_says_where_its_checkpoints_stand(tiny_protocol, archive, tmp_path):
+    """With the pilot and part of stage 2 stored, the status names the lockstep checkpoint's update of
+    the cap (read from the checkpoint file), as the results page does; a finished stage 2 does not."""
+    import shutil
+    import time
+
+    import torch
+
+    from nnrnn import lockstep
+
+    partial = tmp_path / "partial"
+    shutil.copytree(archive, partial)
+    s = chapters.replicate_section("copy", root=partial)
+    for cfg in s.plan[:3]:
+        shutil.rmtree(sweep.run_dir(cfg, partial))
+    group = lockstep._Group(s.plan[:3], torch.device("cpu"), time.monotonic())
+    group.runs[1].status, group.update = "diverged", 2
+    group.save(partial / "checkpoints" / "copy" / "abc123def456.pt", [c.hash() for c in s.plan[:3]])
+    s = chapters.replicate_section("copy", root=partial)
+    cap = s.plan[0].epochs * s.plan[0].updates_per_epoch
+    assert len(s.runs) == len(s.plan) - 3 and s.training == results.training_text("copy", partial)
+    assert f"Stage 2 is training in the background: 1 lockstep group checkpointed at update 2 of {cap:,}" in s.status_text()
+    assert "so far 0 stopped early, 1 diverged." in s.status_text()
+    assert chapters.replicate_section("copy", root=archive).training == ""
+
+
 def test_fake_archive_renders_every_part_with_the_results_pages_verdicts(tiny_protocol, archive):
     s = chapters.replicate_section("copy", root=archive)
     assert s.pilot_complete and s.selection is not None and len(s.runs) == len(s.plan) == 8

@@ -243,7 +243,7 @@ def test_checkpoint_status_reads_every_lockstep_checkpoint(tmp_path):
     assert results.checkpoint_status(tmp_path / "empty").empty
 
 
-def test_an_unfinished_stage_2_row_says_where_training_stands(monkeypatch):
+def test_an_unfinished_stage_2_says_where_training_stands(monkeypatch):
     """Before its verdict, a benchmark row names the lockstep checkpoints' updates of the cap and
     the runs stopped early or diverged so far (read from the checkpoints, not typed)."""
     from nnrnn.train import TrainConfig
@@ -261,5 +261,7 @@ def test_an_unfinished_stage_2_row_says_where_training_stands(monkeypatch):
     assert rows[0]["ours"] == ("no stage-2 runs in the archive yet; training: 2 lockstep groups checkpointed at updates "
                                "1,200 and 900 of 3,000 (saved 2026-12-01 10:14 UTC); so far 1 stopped early, 3 diverged")
     assert rows[0]["runs"] == "0 of 12"
+    assert results.training_text("addition") == ("1 lockstep group checkpointed at update 5 of 3,000 (saved 2026-12-01 "
+                                                 "11:00 UTC); so far 0 stopped early, 0 diverged")
     monkeypatch.setattr(results, "checkpoint_status", lambda root=None: ck.iloc[:0])
     assert results._benchmark_rows("copy", None)[0]["ours"] == "no stage-2 runs in the archive yet"
