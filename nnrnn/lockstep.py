@@ -48,7 +48,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -446,6 +446,7 @@ class _Group:
             "lr": self.lr.cpu(),
             "active": self.active,
             "position": [self.epoch, self.start, self.update],
+            "wall_s": time.perf_counter() - self.t0,  # the group's wall time so far, over every resume
             "runs": [
                 {"status": r.status, "update": r.update, "run_loss": r.run_loss, "run_count": r.run_count,
                  "rows": r.rows, "epoch_rng": r.epoch_rng, "order_gen": r.order_gen.get_state(), "state": r.state}
@@ -473,6 +474,8 @@ class _Group:
         self.lr = state["lr"].to(self.device)
         self.active = list(state["active"])
         self.epoch, self.start, self.update = state["position"]
+        # resume the clock: rows and provenance report wall time since the group first started
+        self.t0 = time.perf_counter() - float(state["wall_s"] if "wall_s" in state else _wall_from_rows(state["runs"]))
         for r, saved in zip(self.runs, state["runs"]):
             r.status, r.update, r.run_loss, r.run_count = saved["status"], saved["update"], saved["run_loss"], saved["run_count"]
             r.rows = saved["rows"]
@@ -485,6 +488,21 @@ class _Group:
                 if not torch.equal(r.order_gen.get_state(), saved["order_gen"]):
                     raise ValueError(f"checkpoint {path}: the batch order of run {r.cfg.hash()} cannot be restored")
             r.order_gen.set_state(saved["order_gen"])
+
+
+def _wall_from_rows(runs: Sequence[Mapping[str, Any]]) -> float:
+    """A group's wall time so far, for a checkpoint saved before checkpoints carried it.
+
+    Such a checkpoint's rows restart their ``wall_s`` at every resume, so the time is the sum, over
+    the segments between resumes, of each segment's last row (of the run that trained longest).
+    This misses each segment's time after its last validation point (minutes): an estimate.
+    """
+    best = 0.0
+    for r in runs:
+        walls = [float(row["wall_s"]) for row in r["rows"] if math.isfinite(float(row.get("wall_s", math.nan)))]
+        total = sum(a for a, b in zip(walls, walls[1:]) if b < a) + (walls[-1] if walls else 0.0)
+        best = max(best, total)
+    return best
 
 
 def train_group(
@@ -552,11 +570,11 @@ def train_group(
     finally:
         bar.close()
     group.leave([])
-    wall = time.perf_counter() - t0
+    wall = time.perf_counter() - group.t0
     results = []
     for r in group.runs:
         if r.status == "diverged":
-            _diverged_row(r, t0)
+            _diverged_row(r, group.t0)
         results.append(RunResult(r.cfg, pd.DataFrame(r.rows), r.state, r.status, wall, r.update, group.task.baseline,
                                  str(device), extra={"lockstep_runs": len(cfgs), "resumed": resumed}))
     if ckpt is not None:

@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 from . import decoding as _decoding
+from . import lockstep as _lockstep
 from . import memory as _memory
 from . import paper as _paper
 from . import replicate as _replicate
@@ -382,12 +383,22 @@ def checkpoint_status(root=None) -> pd.DataFrame:
 
 
 def _worker_seconds(runs: pd.DataFrame, root) -> float:
-    total = 0.0
+    """Worker time of ``runs``: each lockstep group's wall time, shared among its runs.
+
+    A group resumed before checkpoints carried the clock (``lockstep``'s ``wall_s``) reports only
+    its last segment; its wall time is then estimated from its runs' histories, whose clocks
+    restart at each resume (:func:`nnrnn.lockstep._wall_from_rows`, the longest member's).
+    """
+    groups: dict[tuple, list[float]] = {}
     for r in runs.itertuples(index=False):
-        meta = read_run_meta(results_root(root) / "runs" / r.task / r.hash, verify=False)
-        prov = meta.get("provenance", {})
-        total += float(prov.get("wall_s", r.wall_s or 0.0)) / max(1, int(prov.get("lockstep_runs", 1)))
-    return total
+        folder = results_root(root) / "runs" / r.task / r.hash
+        prov = read_run_meta(folder, verify=False).get("provenance", {})
+        wall, n = float(prov.get("wall_s", r.wall_s or 0.0)), max(1, int(prov.get("lockstep_runs", 1)))
+        if prov.get("resumed"):
+            rows = pd.read_csv(folder / "history.csv", usecols=["wall_s"]).to_dict("records")
+            wall = max(wall, _lockstep._wall_from_rows([{"rows": rows}]))
+        groups.setdefault((r.task, prov.get("created", r.hash), n), []).append(wall)
+    return float(sum(max(walls) / n * len(walls) for (_, _, n), walls in groups.items()))
 
 
 def stage2_plan(task: str, root=None) -> list:

@@ -163,6 +163,36 @@ def test_a_killed_group_resumes_from_its_checkpoint_to_the_same_result(tmp_path)
         assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in b.state_dict)
 
 
+def test_wall_time_runs_on_across_a_resume(tmp_path):
+    """Provenance and history report the group's wall time since it first started: the checkpoint
+    carries it, and a checkpoint saved before it did is read by summing its rows' segments."""
+    base = BASE["copy"]
+    cfgs = [TrainConfig(init=i, scale=s, lr=1e-3, seed=1, **base) for i, s in INITS]
+    ckpt = tmp_path / "group.pt"
+    code = f"""
+    cfgs = [TrainConfig(init=i, scale=s, lr=1e-3, seed=1, **{base!r}) for i, s in {INITS!r}]
+    lockstep.train_group(cfgs, progress=False, checkpoint={str(ckpt)!r}, checkpoint_every_s=1e-9)
+    """
+    assert _run_killed(code, kill_after=7) == -9
+    before = torch.load(ckpt, weights_only=True)
+    assert before["wall_s"] > 0
+    resumed = lockstep.train_group(cfgs, progress=False, checkpoint=ckpt, checkpoint_every_s=1e-9)
+    for r in resumed:
+        walls = r.history["wall_s"].dropna().tolist()
+        assert walls == sorted(walls) and walls[-1] > before["wall_s"]  # no reset at the resume
+        assert r.wall_s > before["wall_s"]
+    # an older checkpoint without the field: its rows' clocks restart at each resume
+    rows = [{"wall_s": w} for w in (0.0, 2.0, 3.0, 0.5, 1.5, float("nan"))]
+    assert lockstep._wall_from_rows([{"rows": rows}, {"rows": rows[:2]}]) == pytest.approx(4.5)
+    assert lockstep._wall_from_rows([{"rows": []}]) == 0.0
+    assert _run_killed(code, kill_after=7) == -9
+    old = torch.load(ckpt, weights_only=True)
+    del old["wall_s"]
+    torch.save(old, ckpt)
+    estimate = lockstep._wall_from_rows(old["runs"])
+    assert all(r.wall_s >= estimate for r in lockstep.train_group(cfgs, progress=False, checkpoint=ckpt))
+
+
 def test_a_killed_sweep_keeps_finished_groups_and_retrains_only_the_rest(tmp_path):
     base = {k: v for k, v in BASE["copy"].items() if k != "task"}
     grid = sweep.Grid("copy", {"chain": (1.0,), "orthogonal": (1.0,)}, lrs=(1e-3,), seeds=(1, 2), base=base)

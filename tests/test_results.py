@@ -265,3 +265,24 @@ def test_an_unfinished_stage_2_says_where_training_stands(monkeypatch):
                                                  "11:00 UTC); so far 0 stopped early, 0 diverged")
     monkeypatch.setattr(results, "checkpoint_status", lambda root=None: ck.iloc[:0])
     assert results._benchmark_rows("copy", None)[0]["ours"] == "no stage-2 runs in the archive yet"
+
+
+def test_worker_seconds_count_every_segment_of_a_resumed_group(tmp_path):
+    """A group resumed by older code reports only its last segment in provenance; its time is then
+    taken from its members' histories (clocks that restart at each resume), the longest member's,
+    and shared among the group's runs. A run trained alone counts its own wall time."""
+    import json
+
+    def put(h, prov, walls):
+        d = tmp_path / "runs" / "copy" / h
+        d.mkdir(parents=True)
+        (d / "config.json").write_text(json.dumps({"hash": h, "provenance": prov, "files": {}}))
+        pd.DataFrame({"update": range(len(walls)), "wall_s": walls}).to_csv(d / "history.csv", index=False)
+
+    group = {"created": "2026-12-01T07:00:00+0000", "lockstep_runs": 2, "resumed": True, "wall_s": 30.0}
+    put("aaaaaaaaaaaa", group, [0.0, 50.0, 100.0, 10.0, 30.0])  # segments 100 s + 30 s
+    put("bbbbbbbbbbbb", group, [0.0, 50.0, float("nan")])  # diverged in the first segment
+    put("cccccccccccc", {"created": "2026-12-01T08:00:00+0000", "lockstep_runs": 1, "wall_s": 40.0}, [0.0, 40.0])
+    runs = pd.DataFrame({"task": "copy", "hash": ["aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"], "wall_s": 0.0})
+    assert results._worker_seconds(runs, tmp_path) == pytest.approx(130.0 + 40.0)
+    assert results._worker_seconds(runs.iloc[:1], tmp_path) == pytest.approx(65.0)  # its share of the group
