@@ -1,0 +1,230 @@
+"""The language-model chapters' main result: the ``replicate`` runs in the results archive.
+
+Chapters 7 (vanilla RNNs, Table 1 and Fig. 4) and 9 (LSTMs, Table 3) open their results with
+the runs of :mod:`nnrnn.lm.replicate`: the paper's character-PTB model at a reduced, stated size
+and number of epochs, trained once outside the book and kept in the archive. A chapter reads
+them with :func:`replicate_section` and shows each part with :meth:`LMReplicateSection.show`;
+nothing here trains or writes. The verdict is the results page's row
+(:func:`nnrnn.lm.replicate.claims_rows`), computed by the same function from the same runs.
+
+Examples:
+    >>> s = replicate_section("rnn", root="/nonexistent")
+    >>> len(s.configs), len(s.results), s.claim["verdict"]
+    (12, 0, "not tested at the paper's scale")
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import report, validate
+from .. import results as _results
+from ..plotting import INIT_LABELS
+from . import replicate as _replicate
+from . import runs as _runs
+from .analysis import results_table
+from .config import CELLS, PAPER_TABLE1, PAPER_TABLE3, LMConfig, paper_config
+
+__all__ = ["PARTS", "LMReplicateSection", "replicate_section"]
+
+#: the parts a chapter shows, in page order.
+PARTS = ("protocol", "costs", "status", "curves", "table", "verdict")
+_NAMES = {"rnn": "vanilla-RNN", "lstm": "LSTM"}
+_TABLES = {"rnn": ("Table 1", "Fig. 4", PAPER_TABLE1), "lstm": ("Table 3", "Fig. 6", PAPER_TABLE3)}
+_COST_COLUMNS = {
+    "model": "model", "epochs": "epochs", "runs": "runs", "training µs per token (CPU, measured)":
+    "training µs per token (CPU, measured)", "CPU hours per epoch": "CPU hours per epoch (measured)",
+    "CPU hours per run": "CPU hours per run", "hours for all runs on 2 cores": "hours for all runs on 2 cores",
+    "GPU hours for all runs (assumed rate)": "GPU hours for all runs (assumed, not measured)",
+}
+
+
+@dataclass
+class LMReplicateSection:
+    """The stored ``replicate`` runs of one cell (:func:`replicate_section`).
+
+    ``configs`` are the planned runs, ``results`` one row per stored run (``corpus``, ``init``,
+    ``seed``, ``hash``, ``status``, ``test_bits``), ``history`` their validation rows, ``claim``
+    the results page's row for this cell, ``archive`` the archive's name as the page gives it.
+    """
+
+    cell: str
+    archive: str
+    configs: list[LMConfig]
+    results: pd.DataFrame
+    history: pd.DataFrame
+    claim: dict[str, Any]
+
+    @property
+    def complete(self) -> bool:
+        return len(self.results) == len(self.configs)
+
+    def _where(self) -> str:
+        return f"on profile `replicate` from the results archive ({self.archive})"
+
+    def protocol_text(self) -> str:
+        """What the profile keeps and what it reduces, generated from the configs (Markdown)."""
+        c, p = self.configs[0], paper_config(_replicate.CORPUS, self.cell)
+        inits = ", ".join(INIT_LABELS.get(i, i) for i in dict.fromkeys(x.init for x in self.configs))
+        seeds = ", ".join(str(s) for s in dict.fromkeys(x.seed for x in self.configs))
+        return (f"The `replicate` profile trains the paper's {_NAMES[self.cell]} language model on character-level PTB "
+                f"(`nnrnn.lm.replicate`): the whole corpus every epoch, {c.nlayers} layers with the decoder tied to the "
+                f"embedding, BPTT windows of mean length {c.bptt}, batch {c.batch_size}, Adam at learning rate {c.lr:g} "
+                f"with weight decay {c.wdecay:g} and clipping at {c.clip:g}, and the test at batch {c.test_batch_size} "
+                "with the best-validation weights, as the paper. **Our choices, to fit two CPU cores:** layers of "
+                f"{c.layer_sizes[0][1]} units instead of {p.layer_sizes[0][1]}, {c.epochs} epochs instead of "
+                f"{p.epochs} ({100 * c.epochs / p.epochs:g} %) with the learning rate divided by 10 after epochs "
+                f"{' and '.join(map(str, c.when))} (the same fractions of the run as awd-lstm-lm's schedule), "
+                f"validation {c.evals_per_epoch} times per epoch, and one scale per initializer instead of the "
+                f"paper's best of a sweep. Initializers {inits}; seeds {seeds}: {len(self.configs)} runs. The table "
+                "puts these settings beside the paper's (`nnrnn.results.settings_table`).")
+
+    def status_text(self) -> str:
+        n, total = len(self.results), len(self.configs)
+        if n == 0:
+            return (f"The results archive ({self.archive}) holds **none of the {total} replicate runs** of the "
+                    f"{_NAMES[self.cell]} language models yet; they train in the background "
+                    f"(`python -m nnrnn.lm.replicate --cell {self.cell}`), so this section states the protocol and "
+                    "shows no result until they are in.")
+        tail = "." if self.complete else "; the figures below show the stored runs and will change as the rest arrive."
+        return f"The results archive ({self.archive}) holds {n} of the {total} replicate runs" + tail
+
+    def status(self) -> pd.DataFrame:
+        """Per initializer: the seeds stored and planned."""
+        rows = {}
+        for init in dict.fromkeys(c.init for c in self.configs):
+            stored = sorted(self.results.loc[self.results["init"] == init, "seed"].tolist())
+            planned = [c.seed for c in self.configs if c.init == init]
+            rows[INIT_LABELS.get(init, init)] = {"runs stored": f"{len(stored)} of {len(planned)}",
+                                                 "seeds stored": ", ".join(map(str, stored)) or "–"}
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    def costs(self) -> pd.DataFrame:
+        """This cell's rows of :func:`nnrnn.lm.replicate.cost_table` (the paper's size and ours)."""
+        t = _replicate.cost_table()
+        return t.xs(self.cell, level="cell")
+
+    def render(self, part: str) -> list:
+        """What :meth:`show` displays for ``part`` (one of :data:`PARTS`): Markdown, tables, figures."""
+        part = validate.choice(part, "part", PARTS)
+        return getattr(self, f"_render_{part}")()
+
+    def show(self, part: str) -> None:
+        """Display :meth:`render` ``(part)`` in the notebook (figures closed after display)."""
+        import matplotlib.pyplot as plt  # lazy: pyplot only where figures are drawn
+        from IPython.display import Markdown, display  # lazy: IPython only inside a notebook
+
+        for item in self.render(part):
+            display(Markdown(item) if isinstance(item, str) else item)
+            if hasattr(item, "savefig"):
+                plt.close(item)
+
+    def glue(self, prefix: str) -> None:
+        """Glue ``<prefix>_n_stored``, ``_n_planned``, ``_verdict``, ``_epochs`` and ``_archive`` for the text."""
+        report.glue(f"{prefix}_n_stored", len(self.results))
+        report.glue(f"{prefix}_n_planned", len(self.configs))
+        report.glue(f"{prefix}_verdict", self.claim["verdict"])
+        report.glue(f"{prefix}_epochs", self.configs[0].epochs)
+        report.glue(f"{prefix}_archive", self.archive)
+
+    def _missing(self) -> list:
+        return [f"*Not in the archive yet:* none of the {len(self.configs)} replicate runs is stored."]
+
+    def _render_protocol(self) -> list:
+        return [self.protocol_text(), report.table(_settings(self.configs), index_name="setting")]
+
+    def _render_costs(self) -> list:
+        t = self.costs()
+        paper, ours = t.loc["paper"], t.loc["replicate"]
+        text = (f"At the paper's size one epoch of character PTB costs {paper['CPU hours per epoch']:.2f} CPU-hours on one "
+                "core of the 2-core machine that trained the archive (measured, `nnrnn.lm.replicate.measure`), so one "
+                f"run of {paper['epochs']:.0f} epochs takes about {paper['CPU hours per run']:.0f} CPU-hours and the "
+                f"{paper['runs']:.0f} runs of one "
+                f"table about {paper['hours for all runs on 2 cores'] / 24:.0f} days on two cores. The replicate runs "
+                f"take {ours['CPU hours per run']:.2f} CPU-hours each. On a GPU, at an assumed sustained 10 TFLOP/s "
+                f"(an assumption, not a measurement: no GPU was available), the paper's {paper['runs']:.0f} runs would "
+                f"take about {paper['GPU hours for all runs (assumed rate)']:.0f} GPU-hours.")
+        table = report.table(t, _COST_COLUMNS, keep=list(_COST_COLUMNS), index_name="size",
+                             formats={"CPU hours per epoch": "{:.3f}", "CPU hours per run": "{:.2f}",
+                                      "hours for all runs on 2 cores": "{:.1f}", "GPU hours for all runs (assumed rate)":
+                                      "{:.1f}", "training µs per token (CPU, measured)": "{:.1f}"})
+        return [text, table]
+
+    def _render_status(self) -> list:
+        return [self.status_text(), report.table(self.status(), index_name="initializer")]
+
+    def _render_curves(self) -> list:
+        if self.results.empty:
+            return self._missing()
+        from ..plotting import lm as lmplot  # lazy: pyplot only where figures are drawn
+
+        inits = list(dict.fromkeys(c.init for c in self.configs))
+        fig = lmplot.validation_curves(self.history, corpora=[_replicate.CORPUS], inits=inits)
+        table, figure, _ = _TABLES[self.cell]
+        paper = ("the paper's Fig. 4 shows these curves for its 1000-unit networks over 500 epochs (3 seeds, each "
+                 "initializer at its best scale)" if self.cell == "rnn" else
+                 "the paper shows no LSTM learning curves; its Table 3 gives the test losses")
+        cap = (f"**Figure.** Validation loss (bits per character) against epoch of the replicate {_NAMES[self.cell]} "
+               f"language models on character PTB, mean ± s.e.m. over the stored seeds (the untrained point left out), "
+               f"computed {self._where()}; {paper}.")
+        return [fig, cap]
+
+    def _render_table(self) -> list:
+        if self.results.empty:
+            return self._missing()
+        table, _, paper = _TABLES[self.cell]
+        inits = list(dict.fromkeys(c.init for c in self.configs))
+        ours = self.results[pd.to_numeric(self.results["test_bits"], errors="coerce").notna()]
+        t = results_table(ours, paper, corpora=[_replicate.CORPUS], inits=inits, labels=INIT_LABELS)
+        note = (f"Test loss in bits per character: ours, mean ± s.e.m. over the stored seeds ({self._where()}, "
+                f"a smaller and shorter model); the paper's {table}, mean ± s.e.m. over 3 runs at its full size.")
+        return [note, report.table(t, index_name="initializer")]
+
+    def _render_verdict(self) -> list:
+        c = self.claim
+        if c["test"] == "-":
+            return [f"There is no test yet: {c['ours']}. Verdict on the paper's claim: **{c['verdict']}**."]
+        return [f"On the `replicate` profile: {c['ours']}; {c['test']}. Verdict on the paper's claim (\"{c['claim']}\"): "
+                f"**{c['verdict']}**: the model is smaller and trained for fewer epochs than the paper's, so a "
+                "difference here does not test the claim at the paper's scale (our rule, the same on the results page, "
+                "which computes this row with the same function)."]
+
+
+def _settings(configs: list[LMConfig]) -> pd.DataFrame:
+    return _results.settings_table(configs, "replicate")
+
+
+def _load(configs: list[LMConfig], root) -> tuple[pd.DataFrame, pd.DataFrame]:
+    hist, res = [], []
+    for cfg in configs:
+        if not _runs.is_done(cfg, root):
+            continue
+        info = _runs.load_run(_runs.run_dir(cfg, root))  # refuses files that do not match their SHA-256
+        ids = {"hash": cfg.hash(), "corpus": cfg.corpus, "init": cfg.init, "seed": cfg.seed}
+        hist.append(info["history"].assign(**ids))
+        res.append({**ids, "status": info["result"]["status"], "test_bits": float(info["result"]["test_bits"])})
+    columns = ["hash", "corpus", "init", "seed", "status", "test_bits"]
+    empty = pd.DataFrame(columns=["point", "epoch", "val_bits", *columns[:4]])
+    history = pd.concat(hist, ignore_index=True) if hist else empty
+    return pd.DataFrame(res, columns=columns), history
+
+
+def replicate_section(cell: str, root: str | Path | None = None, **changes: Any) -> LMReplicateSection:
+    """Read the stored ``replicate`` runs of ``cell`` (``"rnn"`` or ``"lstm"``); never trains or writes.
+
+    ``root`` defaults to :func:`nnrnn.results.archive_root`; ``changes`` override config fields
+    as in :func:`nnrnn.lm.replicate.configs` (tests use tiny sizes).
+    """
+    cell = validate.choice(cell, "cell", CELLS)
+    root = Path(root) if root is not None else _results.archive_root()
+    configs = _replicate.configs(cell, **changes)
+    results, history = _load(configs, root)
+    claim = _replicate._claim_row(cell, results)
+    commit = _results.archive_commit(root)
+    label = f"commit {commit}" if re.fullmatch(r"[0-9a-f]{4,40} \(.+\)", commit) else commit
+    return LMReplicateSection(cell, label, configs, results, history, claim)

@@ -1,0 +1,87 @@
+"""nnrnn.lm.section: the language-model chapters' replicate section, read from a (fake) archive."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnrnn import report, verdicts
+from nnrnn.lm import replicate as rep
+from nnrnn.lm import runs as lm_runs
+from nnrnn.lm import section
+
+
+def _store(root, cell, pick=None, bits=None):
+    """Write stored runs for the replicate configs of ``cell`` (all, or those ``pick`` keeps), each with
+    a falling validation curve and a test loss from ``bits(init, seed)``."""
+    bits = bits or (lambda init, seed: 1.5 + 0.01 * seed + (0.0 if init in ("fb_chain", "mixed") else 0.05))
+    for cfg in rep.configs(cell):
+        if pick is not None and not pick(cfg):
+            continue
+        b = bits(cfg.init, cfg.seed)
+        curve = "\n".join(f"{p},{p / 2:.1f},{b + 1.0 / (1 + p):.4f}" for p in range(5))
+        lm_runs._write_payload({"hash": cfg.hash(), "config": cfg.key(), "provenance": {}, "weights": b"",
+                                "result": {"status": "finished", "test_bits": b, "best_val_bits": b},
+                                "history_csv": "point,epoch,val_bits\n" + curve + "\n"}, root)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_an_empty_archive_states_the_protocol_and_shows_no_result(tmp_path, cell):
+    s = section.replicate_section(cell, root=tmp_path)
+    assert len(s.configs) == 12 and s.results.empty and not s.complete
+    text = s.protocol_text()
+    c = rep.configs(cell)[0]
+    assert f"layers of {c.layer_sizes[0][1]} units instead of" in text and f"{c.epochs} epochs instead of 500" in text
+    assert "none of the 12 replicate runs" in s.status_text()
+    for part in ("curves", "table"):
+        assert s.render(part)[0].startswith("*Not in the archive yet:*")
+    assert s.claim["verdict"] == verdicts.VERDICTS[4] and "There is no test yet" in s.render("verdict")[0]
+    protocol = s.render("protocol")
+    assert isinstance(protocol[1], report.Table) and "ptb-char: paper" in protocol[1].data.columns
+
+
+def test_stored_runs_give_curves_table_and_the_results_pages_verdict(tmp_path):
+    _store(tmp_path, "rnn")
+    s = section.replicate_section("rnn", root=tmp_path)
+    assert s.complete and len(s.results) == 12 and "holds 12 of the 12 replicate runs." in s.status_text()
+    fig, caption = s.render("curves")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "epoch" and "bits" in ax.get_ylabel() and "profile `replicate`" in caption
+    assert "Fig. 4" in caption and "mean ± s.e.m." in caption
+    note, table = s.render("table")
+    assert "Table 1" in note and list(table.data.columns) == ["ptb-char: ours", "ptb-char: paper"]
+    fb = table.data.loc["feedback chain", "ptb-char: ours"]
+    assert fb.startswith(f"{np.mean([1.51, 1.52, 1.53]):.3f}") and "(n=3)" in fb
+    # the verdict is the results page's row, computed from the same runs by the same function
+    row = rep.claims_rows(tmp_path)[0]
+    assert s.claim == row
+    text = s.render("verdict")[0]
+    assert row["ours"] in text and row["test"] in text and f"**{row['verdict']}**" in text
+    assert "bootstrap" in row["test"]
+
+
+def test_a_partial_archive_says_what_is_stored_and_what_is_missing(tmp_path):
+    _store(tmp_path, "lstm", pick=lambda c: c.seed == 1 or c.init == "mixed")
+    s = section.replicate_section("lstm", root=tmp_path)
+    assert len(s.results) == 6 and "holds 6 of the 12 replicate runs; the figures below" in s.status_text()
+    status = s.status()
+    assert status.loc["mixed", "runs stored"] == "3 of 3" and status.loc["chain", "seeds stored"] == "1"
+    assert "There is no test yet" in s.render("verdict")[0] and s.claim["verdict"] == verdicts.VERDICTS[4]
+    assert len(s.render("curves")) == 2  # the stored runs are drawn
+
+
+def test_costs_name_the_measurement_and_the_gpu_assumption(tmp_path):
+    s = section.replicate_section("rnn", root=tmp_path)
+    text, table = s.render("costs")
+    t = rep.cost_table().xs("rnn", level="cell")
+    assert f"{t.loc['paper', 'CPU hours per epoch']:.2f} CPU-hours" in text and "an assumption, not a measurement" in text
+    assert "one run of 500 epochs takes about" in text and "{" not in text
+    assert list(table.data.index) == ["paper", "replicate"]
+
+
+def test_bad_input_is_refused_with_what_is_allowed(tmp_path):
+    with pytest.raises(ValueError, match=r"cell must be one of \['rnn', 'lstm'\], got 'gru'"):
+        section.replicate_section("gru", root=tmp_path)
+    s = section.replicate_section("rnn", root=tmp_path)
+    with pytest.raises(ValueError, match=r"part must be one of \['protocol', .*got 'pilot'"):
+        s.render("pilot")
