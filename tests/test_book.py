@@ -404,3 +404,27 @@ def test_figures_are_readable_at_page_width(smoke_book, browser, tmp_path):
                             f"is {small_pt * dpi / 72 * scale:.1f} px < {MIN_TEXT_PX:g} px")
     assert len(others) >= 8, sorted(others)
     assert not problems, "figures unreadable at page width:\n" + "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_a_replicate_build_executes_every_chapter_from_the_archive(tmp_path, data_dir, monkeypatch):
+    """`make book PROFILE=replicate` (issue 11): every chapter accepts the profile. The theory chapters
+    and the live parts of chapters 4-9 run `demo` (chapters.live_profile), whose runs are in the
+    committed archive; the chapters' replicate sections read it. Until this test, chapters 1-3, 7 and
+    9 failed on it (KeyError 'replicate')."""
+    from nnrnn import report
+    from nnrnn.chapters import live_profile
+
+    monkeypatch.setenv("NNRNN_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("NNRNN_RESULTS_DIR", raising=False)  # the repository's data/: the committed archive
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    done = book.execute(book.toc_notebooks(), tmp_path, "replicate", device="cpu", log=lambda *a: None)
+    assert len(done) == len(book.toc_notebooks())
+    for d in done:
+        glue = report.read_glue(d.output)
+        prefix = "nb" + d.name[:2]
+        if d.name.startswith("08"):  # its main part is the replicate analysis; its live part says "demo" itself
+            assert glue["nb08_profile"] == "replicate"
+        elif f"{prefix}_profile" in glue:  # the chapters that glue the profile they computed on
+            assert glue[f"{prefix}_profile"] == live_profile("replicate") == "demo", d.name
+    assert report.read_glue(done[-1].output)["nb09_rep_n_planned"] == 12

@@ -41,19 +41,3 @@ def test_replicate_section_glues_the_results_pages_row(stem, cell, prefix, glued
     assert g[f"{prefix}_rep_n_stored"] == len(rep.load_results(cell, root))
     assert g[f"{prefix}_rep_epochs"] == rep.configs(cell)[0].epochs
 
-
-def test_a_replicate_build_runs_the_language_model_chapters_from_the_archive(tmp_path, data_dir, monkeypatch):
-    """`make book PROFILE=replicate`: the live part of chapters 7 and 9 runs `demo`, whose runs are in
-    the committed archive, so with cache="require" nothing trains (a missing run fails the cell)."""
-    from nnrnn import book, report
-    from nnrnn.chapters import live_profile
-
-    monkeypatch.setenv("NNRNN_DATA_DIR", str(data_dir))
-    monkeypatch.delenv("NNRNN_RESULTS_DIR", raising=False)
-    monkeypatch.delenv("MPLBACKEND", raising=False)
-    nbs = [book.REPO / "notebooks" / f"{s}.ipynb" for s in ("07-language-modelling", "09-lstm")]
-    done = book.execute(nbs, tmp_path, "replicate", device="cpu", extra={"cache": "require"}, log=lambda *a: None)
-    for d, prefix in zip(done, ("nb07", "nb09")):
-        g = report.read_glue(d.output)
-        assert g[f"{prefix}_profile"] == live_profile("replicate") == "demo"
-        assert g[f"{prefix}_rep_n_planned"] == 12
