@@ -36,6 +36,7 @@ from . import validate
 from . import weights as _weights
 from .executors import torch_threads
 from .lm import replicate as _lm_replicate
+from .lm import runs as _lm_runs
 from .lm.config import LMConfig, paper_config
 from .init import orthogonal_matrix
 from .store import read_run_meta, results_root
@@ -348,7 +349,8 @@ def archive_commit(root=None) -> str:
 
 
 def archive_status(root=None) -> pd.DataFrame:
-    """Per task: pilot and stage-2 runs stored (of planned) and the worker time they took.
+    """Per task: pilot and stage-2 runs stored (of planned) and the worker time they took; the
+    language models' replicate runs (``lm-rnn``, ``lm-lstm``) have no pilot.
 
     Worker time sums each run's share of its lockstep group's wall time (``wall_s / lockstep_runs``).
     """
@@ -360,6 +362,12 @@ def archive_status(root=None) -> pd.DataFrame:
         planned = len(_replicate._STAGE2[task]["seeds"]) * len(_replicate.PILOT_SCALES)
         rows.append({"task": task, "pilot runs": f"{len(p)} / {len(pilot)}", "stage-2 runs": f"{len(s2)} / {planned}",
                      "worker hours": float(sum(_worker_seconds(r, root) for r in (p, s2)) / 3600)})
+    for cell in ("rnn", "lstm"):  # the language models: no pilot, one run per worker (nnrnn.lm.replicate)
+        cfgs = _lm_replicate.configs(cell)
+        stored = [c for c in cfgs if _lm_runs.is_done(c, root)]
+        wall = sum(float(_lm_runs.load_run(_lm_runs.run_dir(c, root))["result"].get("wall_s", 0.0)) for c in stored)
+        rows.append({"task": f"lm-{cell}", "pilot runs": "none", "stage-2 runs": f"{len(stored)} / {len(cfgs)}",
+                     "worker hours": wall / 3600})
     return pd.DataFrame(rows).set_index("task")
 
 

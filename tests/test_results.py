@@ -286,3 +286,17 @@ def test_worker_seconds_count_every_segment_of_a_resumed_group(tmp_path):
     runs = pd.DataFrame({"task": "copy", "hash": ["aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"], "wall_s": 0.0})
     assert results._worker_seconds(runs, tmp_path) == pytest.approx(130.0 + 40.0)
     assert results._worker_seconds(runs.iloc[:1], tmp_path) == pytest.approx(65.0)  # its share of the group
+
+
+def test_archive_status_counts_the_language_models_too(tmp_path):
+    from nnrnn.lm import replicate as lm_rep
+    from nnrnn.lm import runs as lm_runs
+
+    cfg = lm_rep.configs("lstm")[4]
+    lm_runs._write_payload({"hash": cfg.hash(), "config": cfg.key(), "provenance": {}, "weights": b"",
+                            "result": {"status": "finished", "test_bits": 1.5, "wall_s": 5400.0},
+                            "history_csv": "point,epoch,val_bits\n0,0.0,2.0\n"}, tmp_path)
+    t = results.archive_status(tmp_path)
+    assert list(t.index) == ["copy", "addition", "psmnist", "lm-rnn", "lm-lstm"]
+    assert t.loc["lm-lstm", "stage-2 runs"] == "1 / 12" and t.loc["lm-lstm", "worker hours"] == pytest.approx(1.5)
+    assert t.loc["lm-rnn", "stage-2 runs"] == "0 / 12" and t.loc["copy", "pilot runs"] == "0 / 88"
