@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from nnrnn import report, verdicts
@@ -85,3 +86,40 @@ def test_bad_input_is_refused_with_what_is_allowed(tmp_path):
     s = section.replicate_section("rnn", root=tmp_path)
     with pytest.raises(ValueError, match=r"part must be one of \['protocol', .*got 'pilot'"):
         s.render("pilot")
+
+
+def test_fig6_on_the_stored_orthogonal_lstms(tmp_path):
+    """The gates part analyses the stored orthogonal LSTMs that kept their weights (lm.replicate.KEEP_WEIGHTS),
+    trained against the same networks rebuilt at initialization, as chapter 9's live part does."""
+    import io
+
+    import torch
+
+    from nnrnn import lm
+
+    cfgs = [c for c in rep.configs("lstm") if c.init == "orthogonal"][:2]
+    for c in cfgs:
+        model = lm.build_model(c, 50)
+        with torch.no_grad():  # "trained": the initial weights, perturbed
+            model.rnns[1].weight_hh_l0.add_(0.01 * torch.randn_like(model.rnns[1].weight_hh_l0))
+        buf = io.BytesIO()
+        torch.save(model.state_dict(), buf)
+        lm_runs._write_payload({"hash": c.hash(), "config": c.key(), "provenance": {}, "weights": buf.getvalue(),
+                                "result": {"status": "finished", "test_bits": 1.5, "ntoken": 50},
+                                "history_csv": "point,epoch,val_bits\n0,0.0,2.0\n1,0.5,1.8\n"}, tmp_path)
+    s = section.replicate_section("lstm", root=tmp_path)
+    trained, initial = s.gates()
+    assert set(trained["seed"]) == {c.seed for c in cfgs} and set(trained["gate"]) == {"i", "f", "g", "o"}
+    fig, caption, table = s.render("gates")
+    assert "over 2 networks" in caption and "Fig. 6" in caption and "profile `replicate`" in caption
+    assert all(ax.get_xlabel() for ax in fig.axes[-2:]) and list(table.data.index)[2] == "update (cell) gate"
+    # as in chapter 9's live part: one generator per run, for the trained network, then the rebuilt initial one
+    g = torch.Generator().manual_seed(cfgs[0].seed)
+    kw = dict(steps=section.GATE_STEPS, generator=g)
+    want = [lm.gate_profiles(lm_runs.load_model(lm_runs.run_dir(cfgs[0], tmp_path)), section.GATE_LAYER, **kw),
+            lm.gate_profiles(lm.build_model(cfgs[0], 50), section.GATE_LAYER, **kw)]
+    for got, w in zip((trained, initial), want):
+        pd.testing.assert_frame_equal(got[got["seed"] == cfgs[0].seed].drop(columns="seed").reset_index(drop=True), w)
+    assert not np.allclose(trained["weight"], initial["weight"])
+    assert section.replicate_section("rnn", root=tmp_path).render("gates")[0].startswith("*Fig. 6 analyses LSTMs*")
+    assert section.replicate_section("lstm", root=tmp_path / "empty").render("gates")[0].startswith("*Not in the archive")

@@ -21,19 +21,23 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
 from .. import report, validate
 from .. import results as _results
 from ..plotting import INIT_LABELS
 from . import replicate as _replicate
 from . import runs as _runs
-from .analysis import results_table
+from .analysis import GATE_NAMES, gate_profiles, profile_shape, results_table
 from .config import CELLS, PAPER_TABLE1, PAPER_TABLE3, LMConfig, paper_config
+from .model import build_model
 
 __all__ = ["PARTS", "LMReplicateSection", "replicate_section"]
 
-#: the parts a chapter shows, in page order.
-PARTS = ("protocol", "costs", "status", "curves", "table", "verdict")
+#: the parts a chapter shows, in page order (``gates``: Fig. 6, LSTMs only).
+PARTS = ("protocol", "costs", "status", "curves", "table", "verdict", "gates")
+#: Fig. 6's settings, as chapter 9's live part: layer 2 of 3 (0-based 1), 100 free steps after the pulse.
+GATE_LAYER, GATE_STEPS = 1, 100
 _NAMES = {"rnn": "vanilla-RNN", "lstm": "LSTM"}
 _TABLES = {"rnn": ("Table 1", "Fig. 4", PAPER_TABLE1), "lstm": ("Table 3", "Fig. 6", PAPER_TABLE3)}
 _COST_COLUMNS = {
@@ -59,6 +63,7 @@ class LMReplicateSection:
     results: pd.DataFrame
     history: pd.DataFrame
     claim: dict[str, Any]
+    root: Path | None = None
 
     @property
     def complete(self) -> bool:
@@ -195,6 +200,50 @@ class LMReplicateSection:
                 "which computes this row with the same function)."]
 
 
+    def gates(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Fig. 6 of the stored orthogonal LSTMs whose weights are kept: ``(trained, initial)`` gate
+        profiles (:func:`nnrnn.lm.gate_profiles`, layer :data:`GATE_LAYER`, one jitter seed per run)."""
+        trained, initial = [], []
+        for c in self.configs:
+            if c.init != "orthogonal" or c.hash() not in set(self.results["hash"]):
+                continue
+            path = _runs.run_dir(c, self.root)
+            if not (path / "weights.pt").is_file():
+                continue
+            model = _runs.load_model(path)
+            g = torch.Generator().manual_seed(c.seed)
+            trained.append(gate_profiles(model, GATE_LAYER, steps=GATE_STEPS, generator=g).assign(seed=c.seed))
+            untrained = build_model(c, model.decoder.out_features)
+            initial.append(gate_profiles(untrained, GATE_LAYER, steps=GATE_STEPS, generator=g).assign(seed=c.seed))
+        if not trained:
+            return pd.DataFrame(columns=["gate", "lag", "weight", "seed"]), pd.DataFrame(columns=["gate", "lag", "weight", "seed"])
+        return pd.concat(trained, ignore_index=True), pd.concat(initial, ignore_index=True)
+
+    def _render_gates(self) -> list:
+        if self.cell != "lstm":
+            return ["*Fig. 6 analyses LSTMs* (chapter 9); the vanilla networks' weights are analysed in chapter 8."]
+        trained, initial = self.gates()
+        if trained.empty:
+            return ["*Not in the archive yet:* no trained orthogonal LSTM of the replicate profile with its weights is stored."]
+        from ..plotting import lm as lmplot  # lazy: pyplot only where figures are drawn
+
+        n = int(trained["seed"].nunique())
+        max_lag = self.configs[0].layer_sizes[GATE_LAYER][1] // 2
+        fig = lmplot.fig6_gate_profiles(trained, initial, max_lag=max_lag)
+        cap = (f"**Figure.** Mean recurrent weight against order difference i − j for the four gates of layer "
+               f"{GATE_LAYER + 1} of 3 of the orthogonally initialized replicate LSTMs, after training (solid, mean ± "
+               f"s.e.m. over {n} networks) and at initialization (dashed), units ordered by their response to an input "
+               f"pulse as in the live part below, computed {self._where()}. The paper's Fig. 6 (layer 2 of a word-level "
+               "PTB LSTM) shows roughly monotone profiles in the input, forget and output gates and a "
+               "chain-like bump at small positive i − j in the update gate.")
+        shape = pd.concat({"trained": profile_shape(trained, max_lag=max_lag),
+                           "at initialization": profile_shape(initial, max_lag=max_lag)}, axis=1)
+        shape.index = [GATE_NAMES[g] for g in shape.index]
+        table = report.table(shape, {"monotonicity": "rank correlation with i − j", "forward_bump": "forward bump"},
+                             formats="{:.3f}", index_name="gate")
+        return [fig, cap, table]
+
+
 def _settings(configs: list[LMConfig]) -> pd.DataFrame:
     return _results.settings_table(configs, "replicate")
 
@@ -227,4 +276,4 @@ def replicate_section(cell: str, root: str | Path | None = None, **changes: Any)
     claim = _replicate._claim_row(cell, results)
     commit = _results.archive_commit(root)
     label = f"commit {commit}" if re.fullmatch(r"[0-9a-f]{4,40} \(.+\)", commit) else commit
-    return LMReplicateSection(cell, label, configs, results, history, claim)
+    return LMReplicateSection(cell, label, configs, results, history, claim, root)
