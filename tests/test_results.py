@@ -301,3 +301,10 @@ def test_archive_status_counts_the_language_models_too(tmp_path):
     assert list(t.index) == ["copy", "addition", "psmnist", "lm-rnn", "lm-lstm"]
     assert t.loc["lm-lstm", "stage-2 runs"] == "1 / 12" and t.loc["lm-lstm", "worker hours"] == pytest.approx(1.5)
     assert t.loc["lm-rnn", "stage-2 runs"] == "0 / 12" and t.loc["copy", "pilot runs"] == "0 / 88"
+
+
+def test_loss_text_names_diverged_runs_instead_of_averaging_nan():
+    g = pd.DataFrame({"final_val_loss": [0.1, 0.2, float("nan")]})
+    assert results._loss_text("chain", g) == "chain 0.15 (1 of 3 diverged)"
+    assert results._loss_text("chain", g.iloc[:2]) == "chain 0.15"
+    assert results._loss_text("identity", pd.DataFrame({"final_val_loss": [float("nan")] * 6})) == "identity: all 6 diverged"
