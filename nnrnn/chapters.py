@@ -632,9 +632,11 @@ class ReplicateSection:
     def _render_paper(self) -> list:
         if self.runs.empty:
             return [self._missing()]
+        grid = ("the paper's counts are over its whole grid of 594 or 462 runs per initializer" if _paper.PAPER_SUCCESS[self.task]
+                else "the paper draws its success shares over its whole grid as bars, without counts")
         note = (f"The paper's numbers and ours (profile `replicate`, {len(self.runs)} stage-2 runs, seeds {self._seeds_text()}; "
-                f"the paper's counts are over its whole grid of 594 or 462 runs per initializer, ours over each initializer's "
-                "selected setting). Ours: mean ± s.e.m. over the runs that did not diverge.")
+                f"{grid}, ours are over each initializer's selected setting). Ours: mean ± s.e.m. over the runs that did not "
+                "diverge.")
         return [note, report.table(self.paper_table(), index_name="initializer")]
 
 
