@@ -275,3 +275,15 @@ def test_prune_drops_the_weights_no_analysis_reads(tmp_path, capsys):
             assert ("weights.pt" in meta.get("dropped", {})) == (not keep)
     assert rep.prune_weights("rnn", tmp_path) == 0  # nothing left to drop
     assert len(rep.load_results("rnn", tmp_path)) == 6
+
+
+def test_checkpoint_status_lists_the_runs_in_training(tmp_path):
+    cfg = rep.configs("lstm")[7]
+    path = lm_runs._checkpoint_path(cfg, tmp_path)
+    path.parent.mkdir(parents=True)
+    torch.save({"epoch": 3, "wall_s": 5400.0}, path)
+    t = rep.checkpoint_status(tmp_path)
+    assert t[["cell", "init", "seed", "hash", "epoch", "epochs"]].values.tolist() == [
+        ["lstm", cfg.init, cfg.seed, cfg.hash(), 3, cfg.epochs]]
+    assert t["worker hours"].iloc[0] == pytest.approx(1.5)
+    assert rep.checkpoint_status(tmp_path / "empty").empty

@@ -113,6 +113,7 @@ __all__ = [
     "claims_rows",
     "KEEP_WEIGHTS",
     "prune_weights",
+    "checkpoint_status",
 ]
 
 CORPUS = "ptb-char"
@@ -412,6 +413,22 @@ def prune_weights(cell: str, root=None) -> int:
             n += _store.drop_file(_runs.run_dir(c, root), "weights.pt",
                                   "replicate language model: no analysis reads its weights (archive size)")
     return n
+
+
+def checkpoint_status(root=None) -> pd.DataFrame:
+    """The replicate runs being trained: one row per epoch checkpoint of a planned run (``cell``,
+    ``init``, ``seed``, ``hash``, epochs done of ``epochs``, worker hours so far, when saved, UTC)."""
+    rows = []
+    for cell in CELLS:
+        for c in configs(cell):
+            path = _runs._checkpoint_path(c, root)
+            if not path.is_file() or _runs.is_done(c, root):
+                continue
+            state = torch.load(path, weights_only=True, map_location="cpu")
+            saved = pd.Timestamp(path.stat().st_mtime, unit="s").strftime("%Y-%m-%d %H:%M")
+            rows.append({"cell": cell, "init": c.init, "seed": c.seed, "hash": c.hash(), "epoch": int(state["epoch"]),
+                         "epochs": c.epochs, "worker hours": float(state.get("wall_s", 0.0)) / 3600, "saved (UTC)": saved})
+    return pd.DataFrame(rows, columns=["cell", "init", "seed", "hash", "epoch", "epochs", "worker hours", "saved (UTC)"])
 
 
 # ----------------------------------------------------------------------------- claims
