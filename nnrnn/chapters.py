@@ -550,7 +550,17 @@ class ReplicateSection:
                                             "best_score": "best score", "n_in_band": "settings in the band"},
                            formats={"scale": "{:g}", "lr": "{:g}", "score": "{:.4g}", "best_score": "{:.4g}"},
                            index=INIT_LABELS, index_name="initializer")
-        return [fig, cap, sel]
+        return [fig, cap, sel] + ([note] if (note := self.fast_start_note()) else [])
+
+    def fast_start_note(self) -> str:
+        """A sentence naming initializers whose selected setting is the grid's largest learning rate
+        and alone in the band, where the rule's preference for slow settings had nothing to choose."""
+        fast = [INIT_LABELS[i] for i, r in self.selection.iterrows() if r["n_in_band"] == 1 and r["lr"] == max(self.pilot.lrs)]
+        if not fast:
+            return ""
+        return (f"For {' and '.join(fast)} the pilot selected the largest learning rate of the grid ({max(self.pilot.lrs):g}), "
+                "the only setting within the band of the best score: the rule's preference for the smallest learning rate "
+                "had nothing else to choose from, so stage 2 trains a fast starter there. Read its results with that in mind.")
 
     def _render_curves(self) -> list:
         if self.runs.empty:

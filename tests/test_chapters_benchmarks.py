@@ -244,7 +244,8 @@ def test_fake_archive_renders_every_part_with_the_results_pages_verdicts(tiny_pr
     assert settings.loc["scales: chain", "replicate: stage 2"] == f"{sel['scale']:g} (learning rate {sel['lr']:g})"
     assert settings.loc["seeds", "replicate: stage 2"] == "1, 2"
     # every part renders: figures with labelled axes, captions that name the profile and the paper's figure
-    fig, caption, table = s.render("pilot")
+    fig, caption, table, *note = s.render("pilot")
+    assert note == ([s.fast_start_note()] if s.fast_start_note() else [])
     assert "Ringed: the setting selected" in caption and isinstance(table, report.Table)
     fig, caption = s.render("curves")
     assert "profile `replicate`" in caption and "Fig. 3a" in caption and "seeds 1-2" in caption
@@ -290,3 +291,17 @@ def test_all_diverged_pilot_names_the_reason(tiny_protocol, archive, monkeypatch
     monkeypatch.setattr(replicate, "select", refuse)
     s = chapters.replicate_section("copy", root=archive)
     assert s.selection is None and s.runs.empty and "every pilot setting of 'chain'" in s.status_text()
+
+
+def test_a_selection_forced_onto_the_largest_learning_rate_is_named(tiny_protocol, archive):
+    s = chapters.replicate_section("copy", root=archive)
+    sel = s.selection.copy()
+    sel["n_in_band"] = 2
+    assert dataclasses.replace(s, selection=sel).fast_start_note() == ""
+    sel.loc["chain", ["lr", "n_in_band"]] = [max(PILOT.lrs), 1]
+    t = dataclasses.replace(s, selection=sel)
+    note = t.fast_start_note()
+    assert note.startswith(f"For chain the pilot selected the largest learning rate of the grid ({max(PILOT.lrs):g})")
+    assert t.render("pilot")[-1] == note
+    sel.loc["chain", "lr"] = min(PILOT.lrs)  # alone in the band, but not the fastest: nothing to flag
+    assert dataclasses.replace(s, selection=sel).fast_start_note() == ""
