@@ -32,7 +32,7 @@ from .lockstep import train_group
 from .store import RunCorrupt, read_run_meta, results_root
 from .train import TrainConfig
 
-__all__ = ["U", "archived_runs", "retrain_group", "verify_run", "main"]
+__all__ = ["U", "archived_runs", "archived_lm_runs", "retrain_group", "verify_run", "main"]
 
 #: float32 unit roundoff.
 U = 2.0**-24
@@ -44,6 +44,13 @@ def archived_runs(root=None, tasks: Sequence[str] | None = None) -> list[Path]:
     names = tasks if tasks is not None else ("copy", "addition", "psmnist")
     return sorted(d for t in names if (base / t).is_dir() for d in (base / t).iterdir()
                   if not d.name.startswith(".") and d.is_dir())
+
+
+def archived_lm_runs(root=None) -> list[Path]:
+    """Every stored language-model run folder (``<root>/runs/lm-<corpus>/<hash>``, sorted): their files
+    are checked against their SHA-256 with the rest, but they are not retrained (hours each)."""
+    base = results_root(root) / "runs"
+    return sorted(d for c in base.glob("lm-*") if c.is_dir() for d in c.iterdir() if not d.name.startswith(".") and d.is_dir())
 
 
 def _first_points(history: pd.DataFrame, points: int) -> pd.DataFrame:
@@ -151,14 +158,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--root", type=existing_dir, default=None, metavar="DIR",
                    help="an existing results root (default: the repository's data/ folder)")
     a = p.parse_args(argv)
-    runs = archived_runs(a.root)
+    runs, lm_runs = archived_runs(a.root), archived_lm_runs(a.root)
     corrupt = []
-    for d in runs:
+    for d in runs + lm_runs:
         try:
             read_run_meta(d)
         except RunCorrupt as exc:
             corrupt.append(str(exc))
-    print(f"{len(runs)} archived runs under {results_root(a.root) / 'runs'}; {len(runs) - len(corrupt)} intact")
+    print(f"{len(runs) + len(lm_runs)} archived runs under {results_root(a.root) / 'runs'} ({len(lm_runs)} language "
+          f"models: checked, not retrained); {len(runs) + len(lm_runs) - len(corrupt)} intact")
     for c in corrupt:
         print(f"  CORRUPT: {c}")
     seed = a.seed if a.seed is not None else random.SystemRandom().randrange(2**31)

@@ -153,3 +153,21 @@ def test_a_rounding_sensitive_run_is_not_checkable_and_main_checks_another(monke
     assert verify.main(["--root", str(root), "--sample", "1", "--seed", str(order_first)]) == 0
     out = capsys.readouterr().out
     assert "NOT CHECKABLE, rounding-sensitive" in out and out.count(": ok (") == 1 and len(calls) == 2
+
+
+def test_language_model_runs_are_checked_but_not_retrained(archive, capsys):
+    """The archive's LM runs (runs/lm-<corpus>/) count in the SHA-256 check; a damaged file fails it."""
+    from nnrnn.lm import replicate as lm_rep
+    from nnrnn.lm import runs as lm_runs
+
+    cfg = lm_rep.configs("rnn")[0]
+    lm_runs._write_payload({"hash": cfg.hash(), "config": cfg.key(), "provenance": {}, "weights": b"w",
+                            "result": {"status": "finished", "test_bits": 1.5},
+                            "history_csv": "point,epoch,val_bits\n0,0.0,2.0\n"}, archive)
+    assert verify.archived_lm_runs(archive) == [lm_runs.run_dir(cfg, archive)]
+    assert verify.main(["--root", str(archive), "--sample", "0"]) == 0
+    assert "3 archived runs" in capsys.readouterr().out and len(verify.archived_runs(archive)) == 2
+    (lm_runs.run_dir(cfg, archive) / "history.csv").write_text("point,epoch,val_bits\n0,0.0,1.0\n")
+    assert verify.main(["--root", str(archive), "--sample", "0"]) == 1
+    out = capsys.readouterr().out
+    assert "CORRUPT" in out and "history.csv" in out and cfg.hash() in out
