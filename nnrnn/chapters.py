@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -508,14 +507,8 @@ class ReplicateSection:
         return getattr(self, f"_render_{part}")()
 
     def show(self, part: str) -> None:
-        """Display :meth:`render` ``(part)`` in the notebook (figures closed after display)."""
-        import matplotlib.pyplot as plt  # lazy: pyplot only where figures are drawn, as in nnrnn.plotting
-        from IPython.display import Markdown, display  # lazy: IPython (the book extra) only inside a notebook
-
-        for item in self.render(part):
-            display(Markdown(item) if isinstance(item, str) else item)
-            if hasattr(item, "savefig"):
-                plt.close(item)
+        """Display :meth:`render` ``(part)`` in the notebook (:func:`nnrnn.report.show`)."""
+        report.show(self.render(part))
 
     def _missing(self) -> str:
         return (f"*Not in the archive yet:* {len(self.runs)} of the {len(self.plan)} stage-2 runs of {_NAMES[self.task]} are "
@@ -672,7 +665,8 @@ def replicate_section(task: str, root: str | Path | None = None) -> ReplicateSec
     # before the selection, one placeholder setting per initializer gives stage 2's planned runs and budget
     placeholder = pd.DataFrame({"scale": [v[0] for v in pilot.scales.values()], "lr": pilot.lrs[0]}, index=list(pilot.scales))
     plan = _replicate.stage2_grid(task, selection if selection is not None else placeholder)
-    runs = _results.replicate_runs(task, root) if selection is not None else pilot_runs.iloc[0:0]
+    # the results page's stage-2 runs (results.replicate_runs), read from this plan rather than re-deriving it
+    runs = _sweep.load_runs(task, configs=plan, root=root) if selection is not None else pilot_runs.iloc[0:0]
     history = _sweep.load_history(runs, root=root) if len(runs) else pd.DataFrame(columns=["hash", "update", "val_loss"])
     complete = len(runs) > 0 and len(runs) >= len(plan)  # verdicts wait for all of stage 2, as on the results page
     success = _results.success_test(_results.success_counts(runs), at_paper_scale=True) if complete else None
@@ -685,8 +679,6 @@ def replicate_section(task: str, root: str | Path | None = None) -> ReplicateSec
         except ValueError:
             loss_note = (f"The loss difference needs two runs that did not diverge in each group; the archive holds "
                          f"{len(normal)} normal and {len(nonnormal)} non-normal ones.")
-    commit = _results.archive_commit(root)
-    label = f"commit {commit}" if re.fullmatch(r"[0-9a-f]{4,40} \(.+\)", commit) else commit
-    training = _results.training_text(task, root) if selection is not None and len(runs) < len(plan) else ""
-    return ReplicateSection(task, label, pilot, pilot_runs, scores, selection, note, plan, runs, history, baseline, success,
+    training = _results.training_text(task, plan, root) if selection is not None and len(runs) < len(plan) else ""
+    return ReplicateSection(task, _results.archive_label(root), pilot, pilot_runs, scores, selection, note, plan, runs, history, baseline, success,
                             loss, loss_note, training)

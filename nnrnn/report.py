@@ -105,6 +105,18 @@ def _show(name: str, value: Any) -> None:
         print(f"{name} = {value!r}")
 
 
+def show(items: Sequence[Any]) -> None:
+    """Display a section's rendered items in the notebook: strings as Markdown, tables and figures
+    as themselves (figures are closed after display, so pyplot does not show them twice)."""
+    import matplotlib.pyplot as plt  # lazy: pyplot only where figures are drawn, as in nnrnn.plotting
+    from IPython.display import Markdown, display  # lazy: IPython (the book extra) only inside a notebook
+
+    for item in items:
+        display(Markdown(item) if isinstance(item, str) else item)
+        if hasattr(item, "savefig"):
+            plt.close(item)
+
+
 def glue(name: str, value: Any, display: bool = False) -> Any:
     """Glue ``value`` under ``name`` for ``{glue:text}`` / ``{glue:figure}``; returns the plain value.
 

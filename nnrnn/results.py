@@ -17,6 +17,7 @@ Verdicts and their tests are in :mod:`nnrnn.verdicts`.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import warnings
 from pathlib import Path
@@ -43,7 +44,8 @@ from .store import read_run_meta, results_root
 from .verdicts import VERDICTS, Verdict, difference_verdict, increase_verdict, success_verdict, verdict
 
 __all__ = ["NORMAL", "NON_NORMAL", "INITS", "success_counts", "best_settings", "best_curves", "group_counts",
-           "group_losses", "success_test", "settings_table", "archive_root", "archive_commit", "archive_status",
+           "group_losses", "success_test", "settings_table", "archive_root", "archive_commit", "archive_label",
+           "archive_status",
            "stage2_plan", "checkpoint_status", "replicate_runs", "complete_replicate_runs", "DECODING_CLAIM", "motif_test", "claims"]
 
 #: the normal and the non-normal initializers of the synthetic tasks (the groups the verdicts compare).
@@ -348,6 +350,12 @@ def archive_commit(root=None) -> str:
     return out.stdout.strip() or "not committed yet"
 
 
+def archive_label(root=None) -> str:
+    """How a page names the archive: ``"commit <sha> (<date>)"``, or :func:`archive_commit`'s note why not."""
+    commit = archive_commit(root)
+    return f"commit {commit}" if re.fullmatch(r"[0-9a-f]{4,40} \(.+\)", commit) else commit
+
+
 def archive_status(root=None) -> pd.DataFrame:
     """Per task: pilot and stage-2 runs stored (of planned) and the worker time they took; the
     language models' replicate runs (``lm-rnn``, ``lm-lstm``) have no pilot.
@@ -371,15 +379,16 @@ def archive_status(root=None) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("task")
 
 
-def checkpoint_status(root=None) -> pd.DataFrame:
-    """Per lockstep checkpoint under ``<root>/checkpoints/<task>/``: its runs, how many are still
-    training, stopped early or diverged, the group's update, and when it was saved (UTC).
+def checkpoint_status(root=None, task: str | None = None) -> pd.DataFrame:
+    """Per lockstep checkpoint under ``<root>/checkpoints/<task>/`` (every task's, or ``task``'s): its
+    runs, how many are still training, stopped early or diverged, the group's update, and when it
+    was saved (UTC).
 
     A run that is still training has the status ``"finished"`` in the checkpoint (its default,
     kept until it stops early or diverges), so "training" counts those.
     """
     rows = []
-    for path in sorted((results_root(root) / "checkpoints").glob("*/*.pt")):
+    for path in sorted((results_root(root) / "checkpoints").glob(f"{task or '*'}/*.pt")):
         state = torch.load(path, weights_only=True, map_location="cpu")
         status = [r["status"] for r in state["runs"]]
         saved = pd.Timestamp(path.stat().st_mtime, unit="s").strftime("%Y-%m-%d %H:%M")
@@ -452,11 +461,10 @@ def _theory_rows() -> list[dict[str, Any]]:
                  "theory (any profile)", "exact")]
 
 
-def training_text(task: str, root=None) -> str:
-    """Where the unfinished stage 2 of ``task`` stands, from its lockstep checkpoints ("" if none)."""
-    ck = checkpoint_status(root)
-    ck = ck[ck["task"] == task]
-    plan = stage2_plan(task, root)
+def training_text(task: str, plan: Sequence, root=None) -> str:
+    """Where the unfinished stage 2 of ``task`` (its configs ``plan``, :func:`stage2_plan`) stands,
+    from its lockstep checkpoints ("" if none)."""
+    ck = checkpoint_status(root, task)
     if ck.empty or not plan:
         return ""
     cap = plan[0].epochs * plan[0].updates_per_epoch
@@ -480,12 +488,13 @@ def _benchmark_rows(task: str, root) -> list[dict[str, Any]]:
     name = {"copy": "copy (T = 500)", "addition": "addition (T = 750)", "psmnist": "psMNIST (T = 784)"}[task]
     paper_success = {"copy": "identity 0/594, orthogonal 0/594, chain 46/462, feedback chain 11/462",
                      "addition": "bars only (no counts in the text)", "psmnist": "bars only (no counts in the text)"}[task]
-    runs = replicate_runs(task, root)
-    planned = len(stage2_plan(task, root)) or len(_replicate._STAGE2[task]["seeds"]) * len(_replicate.PILOT_SCALES)
+    plan = stage2_plan(task, root)  # read once: it loads the pilot's runs and histories
+    runs = _sweep.load_runs(task, configs=plan, root=root)
+    planned = len(plan) or len(_replicate._STAGE2[task]["seeds"]) * len(_replicate.PILOT_SCALES)
     if len(runs) < planned:  # a verdict on part of stage 2 would depend on which runs finished first
         missing = ("no stage-2 runs in the archive yet" if runs.empty else
                    f"{len(runs)} of {planned} stage-2 runs in the archive; the verdict waits for all of them")
-        training = training_text(task, root)
+        training = training_text(task, plan, root)
         missing += f"; training: {training}" if training else ""
         n = f"{len(runs)} of {planned}"
         return [_row(f"{name}: non-normal initializers succeed more often", figs[1], paper_success, missing, None, "replicate", n),

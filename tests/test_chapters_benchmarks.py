@@ -216,7 +216,7 @@ def test_stage_2_in_progress_says_where_its_checkpoints_stand(tiny_protocol, arc
     group.save(partial / "checkpoints" / "copy" / "abc123def456.pt", [c.hash() for c in s.plan[:3]])
     s = chapters.replicate_section("copy", root=partial)
     cap = s.plan[0].epochs * s.plan[0].updates_per_epoch
-    assert len(s.runs) == len(s.plan) - 3 and s.training == results.training_text("copy", partial)
+    assert len(s.runs) == len(s.plan) - 3 and s.training == results.training_text("copy", s.plan, partial)
     assert f"Stage 2 is training in the background: 1 lockstep group checkpointed at update 2 of {cap:,}" in s.status_text()
     assert "so far 0 stopped early, 1 diverged." in s.status_text()
     assert chapters.replicate_section("copy", root=archive).training == ""

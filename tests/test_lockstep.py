@@ -143,15 +143,21 @@ def _run_killed(code: str, kill_after: int) -> int:
     return subprocess.run([sys.executable, "-c", KILLER + textwrap.dedent(code)], env=env).returncode
 
 
-def test_a_killed_group_resumes_from_its_checkpoint_to_the_same_result(tmp_path):
+def _kill_group(ckpt) -> list[TrainConfig]:
+    """Train the copy group of :data:`INITS` in a subprocess, checkpointing at every update, and kill it
+    after 7 updates; returns its configs (the checkpoint is left at ``ckpt``)."""
     base = BASE["copy"]
-    cfgs = [TrainConfig(init=i, scale=s, lr=1e-3, seed=1, **base) for i, s in INITS]
-    ckpt = tmp_path / "group.pt"
     code = f"""
     cfgs = [TrainConfig(init=i, scale=s, lr=1e-3, seed=1, **{base!r}) for i, s in {INITS!r}]
     lockstep.train_group(cfgs, progress=False, checkpoint={str(ckpt)!r}, checkpoint_every_s=1e-9)
     """
     assert _run_killed(code, kill_after=7) == -9
+    return [TrainConfig(init=i, scale=s, lr=1e-3, seed=1, **base) for i, s in INITS]
+
+
+def test_a_killed_group_resumes_from_its_checkpoint_to_the_same_result(tmp_path):
+    ckpt = tmp_path / "group.pt"
+    cfgs = _kill_group(ckpt)
     assert ckpt.is_file()
     resumed = lockstep.train_group(cfgs, progress=False, checkpoint=ckpt, checkpoint_every_s=1e-9)
     full = lockstep.train_group(cfgs, progress=False)
@@ -166,14 +172,8 @@ def test_a_killed_group_resumes_from_its_checkpoint_to_the_same_result(tmp_path)
 def test_wall_time_runs_on_across_a_resume(tmp_path):
     """Provenance and history report the group's wall time since it first started: the checkpoint
     carries it, and a checkpoint saved before it did is read by summing its rows' segments."""
-    base = BASE["copy"]
-    cfgs = [TrainConfig(init=i, scale=s, lr=1e-3, seed=1, **base) for i, s in INITS]
     ckpt = tmp_path / "group.pt"
-    code = f"""
-    cfgs = [TrainConfig(init=i, scale=s, lr=1e-3, seed=1, **{base!r}) for i, s in {INITS!r}]
-    lockstep.train_group(cfgs, progress=False, checkpoint={str(ckpt)!r}, checkpoint_every_s=1e-9)
-    """
-    assert _run_killed(code, kill_after=7) == -9
+    cfgs = _kill_group(ckpt)
     before = torch.load(ckpt, weights_only=True)
     assert before["wall_s"] > 0
     resumed = lockstep.train_group(cfgs, progress=False, checkpoint=ckpt, checkpoint_every_s=1e-9)
@@ -185,7 +185,7 @@ def test_wall_time_runs_on_across_a_resume(tmp_path):
     rows = [{"wall_s": w} for w in (0.0, 2.0, 3.0, 0.5, 1.5, float("nan"))]
     assert lockstep._wall_from_rows([{"rows": rows}, {"rows": rows[:2]}]) == pytest.approx(4.5)
     assert lockstep._wall_from_rows([{"rows": []}]) == 0.0
-    assert _run_killed(code, kill_after=7) == -9
+    _kill_group(ckpt)
     old = torch.load(ckpt, weights_only=True)
     del old["wall_s"]
     torch.save(old, ckpt)

@@ -241,6 +241,7 @@ def test_checkpoint_status_reads_every_lockstep_checkpoint(tmp_path):
     t = results.checkpoint_status(tmp_path)
     assert t[["task", "group", "runs", "training", "early stopped", "diverged", "update"]].values.tolist() == [
         ["copy", "abc123def456", 3, 1, 1, 1, 7]]
+    assert results.checkpoint_status(tmp_path, "copy").equals(t) and results.checkpoint_status(tmp_path, "addition").empty
     assert results.checkpoint_status(tmp_path / "empty").empty
 
 
@@ -254,7 +255,7 @@ def test_an_unfinished_stage_2_says_where_training_stands(monkeypatch):
     ck = pd.DataFrame({"task": ["copy", "copy", "addition"], "group": ["a", "b", "c"], "runs": 6, "training": [3, 5, 6],
                        "early stopped": [1, 0, 0], "diverged": [2, 1, 0], "update": [1200, 900, 5],
                        "saved (UTC)": ["2026-12-01 10:12", "2026-12-01 10:14", "2026-12-01 11:00"]})
-    monkeypatch.setattr(results, "checkpoint_status", lambda root=None: ck)
+    monkeypatch.setattr(results, "checkpoint_status", lambda root=None, task=None: ck[ck["task"] == task] if task else ck)
     monkeypatch.setattr(results, "stage2_plan", lambda task, root=None: [cfg] * 12)
     monkeypatch.setattr(results._sweep, "load_runs", lambda task, configs=None, root=None: pd.DataFrame(columns=["init"]))
     rows = results._benchmark_rows("copy", None)
@@ -262,9 +263,9 @@ def test_an_unfinished_stage_2_says_where_training_stands(monkeypatch):
     assert rows[0]["ours"] == ("no stage-2 runs in the archive yet; training: 2 lockstep groups checkpointed at updates "
                                "1,200 and 900 of 3,000 (saved 2026-12-01 10:14 UTC); so far 1 stopped early, 3 diverged")
     assert rows[0]["runs"] == "0 of 12"
-    assert results.training_text("addition") == ("1 lockstep group checkpointed at update 5 of 3,000 (saved 2026-12-01 "
+    assert results.training_text("addition", [cfg] * 12) == ("1 lockstep group checkpointed at update 5 of 3,000 (saved 2026-12-01 "
                                                  "11:00 UTC); so far 0 stopped early, 0 diverged")
-    monkeypatch.setattr(results, "checkpoint_status", lambda root=None: ck.iloc[:0])
+    monkeypatch.setattr(results, "checkpoint_status", lambda root=None, task=None: ck.iloc[:0])
     assert results._benchmark_rows("copy", None)[0]["ours"] == "no stage-2 runs in the archive yet"
 
 

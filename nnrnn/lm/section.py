@@ -15,7 +15,6 @@ Examples:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,14 +119,8 @@ class LMReplicateSection:
         return getattr(self, f"_render_{part}")()
 
     def show(self, part: str) -> None:
-        """Display :meth:`render` ``(part)`` in the notebook (figures closed after display)."""
-        import matplotlib.pyplot as plt  # lazy: pyplot only where figures are drawn
-        from IPython.display import Markdown, display  # lazy: IPython only inside a notebook
-
-        for item in self.render(part):
-            display(Markdown(item) if isinstance(item, str) else item)
-            if hasattr(item, "savefig"):
-                plt.close(item)
+        """Display :meth:`render` ``(part)`` in the notebook (:func:`nnrnn.report.show`)."""
+        report.show(self.render(part))
 
     def glue(self, prefix: str) -> None:
         """Glue ``<prefix>_n_stored``, ``_n_planned``, ``_verdict``, ``_epochs`` and ``_archive`` for the text."""
@@ -204,8 +197,9 @@ class LMReplicateSection:
         """Fig. 6 of the stored orthogonal LSTMs whose weights are kept: ``(trained, initial)`` gate
         profiles (:func:`nnrnn.lm.gate_profiles`, layer :data:`GATE_LAYER`, one jitter seed per run)."""
         trained, initial = [], []
+        stored = set(self.results["hash"])
         for c in self.configs:
-            if c.init != "orthogonal" or c.hash() not in set(self.results["hash"]):
+            if c.init != "orthogonal" or c.hash() not in stored:
                 continue
             path = _runs.run_dir(c, self.root)
             if not (path / "weights.pt").is_file():
@@ -254,7 +248,7 @@ def _load(configs: list[LMConfig], root) -> tuple[pd.DataFrame, pd.DataFrame]:
         if not _runs.is_done(cfg, root):
             continue
         info = _runs.load_run(_runs.run_dir(cfg, root))  # refuses files that do not match their SHA-256
-        ids = {"hash": cfg.hash(), "corpus": cfg.corpus, "init": cfg.init, "seed": cfg.seed}
+        ids = _runs._ids(cfg)  # the columns lm.sweep gives each run's rows
         hist.append(info["history"].assign(**ids))
         res.append({**ids, "status": info["result"]["status"], "test_bits": float(info["result"]["test_bits"])})
     columns = ["hash", "corpus", "init", "seed", "status", "test_bits"]
@@ -274,6 +268,4 @@ def replicate_section(cell: str, root: str | Path | None = None, **changes: Any)
     configs = _replicate.configs(cell, **changes)
     results, history = _load(configs, root)
     claim = _replicate._claim_row(cell, results)
-    commit = _results.archive_commit(root)
-    label = f"commit {commit}" if re.fullmatch(r"[0-9a-f]{4,40} \(.+\)", commit) else commit
-    return LMReplicateSection(cell, label, configs, results, history, claim, root)
+    return LMReplicateSection(cell, _results.archive_label(root), configs, results, history, claim, root)
