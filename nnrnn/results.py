@@ -46,7 +46,7 @@ from .verdicts import VERDICTS, Verdict, difference_verdict, increase_verdict, s
 __all__ = ["NORMAL", "NON_NORMAL", "INITS", "success_counts", "best_settings", "best_curves", "group_counts",
            "group_losses", "success_test", "settings_table", "archive_root", "archive_commit", "archive_label",
            "archive_status",
-           "stage2_plan", "checkpoint_status", "replicate_runs", "complete_replicate_runs", "DECODING_CLAIM", "motif_test", "claims"]
+           "stage2_plan", "stage2_runs", "checkpoint_status", "replicate_runs", "complete_replicate_runs", "DECODING_CLAIM", "motif_test", "claims"]
 
 #: the normal and the non-normal initializers of the synthetic tasks (the groups the verdicts compare).
 NORMAL = ("identity", "orthogonal")
@@ -428,16 +428,23 @@ def stage2_plan(task: str, root=None) -> list:
     return _replicate.stage2_grid(task, selection)
 
 
+def stage2_runs(task: str, root=None) -> tuple[list, pd.DataFrame]:
+    """``(plan, runs)``: the stage-2 configs of ``task`` (:func:`stage2_plan`) and those of them
+    stored. The plan is derived once here (it loads the pilot's runs and histories), and every
+    reader of stage 2 goes through this function."""
+    plan = stage2_plan(task, root)
+    return plan, _sweep.load_runs(task, configs=plan, root=root)
+
+
 def replicate_runs(task: str, root=None) -> pd.DataFrame:
     """The stored stage-2 runs of the replicate protocol for ``task`` (empty if the pilot is incomplete)."""
-    return _sweep.load_runs(task, configs=stage2_plan(task, root), root=root)
+    return stage2_runs(task, root)[1]
 
 
 def complete_replicate_runs(task: str, root=None) -> pd.DataFrame:
     """:func:`replicate_runs` once every planned stage-2 run of ``task`` is stored, else none: an
     analysis over tasks (Table 2, Fig. 5) never mixes a finished task with a half-trained one."""
-    plan = stage2_plan(task, root)  # read once: it loads the pilot's runs and histories
-    runs = _sweep.load_runs(task, configs=plan, root=root)
+    plan, runs = stage2_runs(task, root)
     return runs if plan and len(runs) == len(plan) else runs.iloc[:0]
 
 
@@ -488,8 +495,7 @@ def _benchmark_rows(task: str, root) -> list[dict[str, Any]]:
     name = {"copy": "copy (T = 500)", "addition": "addition (T = 750)", "psmnist": "psMNIST (T = 784)"}[task]
     paper_success = {"copy": "identity 0/594, orthogonal 0/594, chain 46/462, feedback chain 11/462",
                      "addition": "bars only (no counts in the text)", "psmnist": "bars only (no counts in the text)"}[task]
-    plan = stage2_plan(task, root)  # read once: it loads the pilot's runs and histories
-    runs = _sweep.load_runs(task, configs=plan, root=root)
+    plan, runs = stage2_runs(task, root)
     planned = len(plan) or len(_replicate._STAGE2[task]["seeds"]) * len(_replicate.PILOT_SCALES)
     if len(runs) < planned:  # a verdict on part of stage 2 would depend on which runs finished first
         missing = ("no stage-2 runs in the archive yet" if runs.empty else

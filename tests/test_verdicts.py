@@ -72,7 +72,7 @@ def _fake_stage2(task):
 
 
 def test_claims_are_computed_from_the_archive(monkeypatch):
-    monkeypatch.setattr(results, "replicate_runs", lambda task, root=None: _fake_stage2(task) if task == "copy" else pd.DataFrame(columns=["init"]))
+    monkeypatch.setattr(results, "stage2_runs", lambda task, root=None: ([], _fake_stage2(task) if task == "copy" else pd.DataFrame(columns=["init"])))
     monkeypatch.setattr(results, "_weight_rows", lambda root: [])
     table = results.claims(tasks=("copy", "addition"))
     copy = table[table["claim"].str.startswith("copy")].set_index("claim")
@@ -87,7 +87,7 @@ def test_claims_are_computed_from_the_archive(monkeypatch):
 
 def test_a_partial_stage_2_gets_no_verdict(monkeypatch):
     part = _fake_stage2("addition").iloc[:5]
-    monkeypatch.setattr(results, "replicate_runs", lambda task, root=None: part)
+    monkeypatch.setattr(results, "stage2_runs", lambda task, root=None: ([], part))
     monkeypatch.setattr(results, "_weight_rows", lambda root: [])
     rows = results.claims(tasks=("addition",))
     rows = rows[rows["claim"].str.startswith("addition")]
