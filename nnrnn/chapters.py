@@ -589,6 +589,10 @@ class ReplicateSection:
         out = (f"On the `replicate` profile, {g['success_nonnormal']} of the {g['runs_nonnormal']} chain and feedback-chain "
                f"stage-2 runs succeeded, against {g['success_normal']} of the {g['runs_normal']} identity and orthogonal runs; "
                f"{self.success.describe()}; verdict on the paper's claim: **{self.success.label}**. ")
+        power = _results.success_power_text(self.task, _results.success_counts(self.runs)["n_runs"].to_dict())
+        if power:  # copy: the paper's counts say how much a handful of seeds can show
+            out += (f"With this many runs the test has little power: {power}. The paper's rates are over its whole grid; "
+                    "its best settings may succeed more often. ")
         if self.loss is None:
             return out + self.loss_note
         return out + (f"Mean final validation loss, normal minus non-normal initializers (positive is the paper's direction): "

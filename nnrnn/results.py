@@ -41,10 +41,10 @@ from .lm import runs as _lm_runs
 from .lm.config import LMConfig, paper_config
 from .init import orthogonal_matrix
 from .store import read_run_meta, results_root
-from .verdicts import VERDICTS, Verdict, difference_verdict, increase_verdict, success_verdict, verdict
+from .verdicts import VERDICTS, Verdict, difference_verdict, increase_verdict, success_power, success_verdict, verdict
 
 __all__ = ["NORMAL", "NON_NORMAL", "INITS", "success_counts", "best_settings", "best_curves", "group_counts",
-           "group_losses", "success_test", "settings_table", "archive_root", "archive_commit", "archive_label",
+           "group_losses", "success_test", "success_power_text", "settings_table", "archive_root", "archive_commit", "archive_label",
            "archive_status",
            "stage2_plan", "stage2_runs", "checkpoint_status", "replicate_runs", "complete_replicate_runs", "DECODING_CLAIM", "motif_test", "claims"]
 
@@ -167,6 +167,30 @@ def group_losses(runs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """The final validation losses of the runs that did not diverge: (normal, non-normal) initializers."""
     ok = runs[~runs["diverged"].astype(bool)]
     return tuple(ok.loc[ok["init"].isin(g), "final_val_loss"].dropna().to_numpy(float) for g in (NORMAL, NON_NORMAL))
+
+
+def success_power_text(task: str, runs_per_init: dict[str, int]) -> str:
+    """How likely the success test is to come out significant for ``task`` with ``runs_per_init``
+    runs per initializer, were each initializer as successful as in the paper (its counts over its
+    whole grid, :data:`nnrnn.paper.PAPER_SUCCESS`; :func:`nnrnn.verdicts.success_power`). ``""``
+    where the paper gives no counts (addition and psMNIST: bars only).
+
+    Examples:
+        >>> success_power_text("addition", {"chain": 6})
+        ''
+    """
+    paper = _paper.PAPER_SUCCESS[task]
+    if not paper:
+        return ""
+    group = {name: [(int(runs_per_init.get(i, 0)), k / n) for i, (k, n) in paper.items() if i in members]
+             for name, members in (("a", NON_NORMAL), ("b", NORMAL))}
+    n_nonnormal = sum(n for n, _ in group["a"])
+    if not n_nonnormal or not sum(n for n, _ in group["b"]):
+        return ""
+    power = success_power(group["a"], group["b"])
+    expected = sum(n * p for n, p in group["a"])
+    return (f"power at the paper's success rates (its counts over its whole grid, Fig. 3d): {power:.2g}, with "
+            f"{expected:.2f} successes expected among our {n_nonnormal} non-normal runs")
 
 
 def success_test(counts: pd.DataFrame, *, at_paper_scale: bool) -> Verdict | None:
@@ -503,7 +527,12 @@ def _benchmark_rows(task: str, root) -> list[dict[str, Any]]:
         training = training_text(task, plan, root)
         missing += f"; training: {training}" if training else ""
         n = f"{len(runs)} of {planned}"
-        return [_row(f"{name}: non-normal initializers succeed more often", figs[1], paper_success, missing, None, "replicate", n),
+        seeds = len(_replicate._STAGE2[task]["seeds"])
+        power = success_power_text(task, {i: seeds for i in _replicate.PILOT_SCALES})
+        success_row = _row(f"{name}: non-normal initializers succeed more often", figs[1], paper_success, missing, None, "replicate", n)
+        if power:
+            success_row["test"] = f"Fisher's exact test, once stage 2 is complete; {power}"
+        return [success_row,
                 _row(f"{name}: non-normal initializers reach a lower validation loss", figs[0],
                      "non-normal curves lower (Fig. 3, 'generally do better')", missing, None, "replicate", n)]
     seeds = sorted(set(runs["seed"]))
@@ -514,6 +543,8 @@ def _benchmark_rows(task: str, root) -> list[dict[str, Any]]:
     if v is not None:
         rows.append(_row(f"{name}: non-normal initializers succeed more often", figs[1], paper_success,
                          f"successes: {per_init}", v, "replicate", n_text))
+        power = success_power_text(task, success_counts(runs)["n_runs"].to_dict())
+        rows[-1]["test"] += f"; {power}" if power else ""
         loss_no, loss_nn = group_losses(runs)
         means = ", ".join(_loss_text(i, g) for i, g in runs.groupby("init", sort=False))
         try:

@@ -231,7 +231,9 @@ def test_fake_archive_renders_every_part_with_the_results_pages_verdicts(tiny_pr
     row = results.claims(archive, tasks=("copy",)).set_index("claim")
     success = row.filter(like="succeed more often", axis=0).iloc[0]
     assert s.values()["verdict"] == s.success.label == success["verdict"]
-    assert s.success.describe() == success["test"]
+    # copy's row and sentence add the test's power at the paper's success rates, from the same runs
+    power = results.success_power_text("copy", results.success_counts(s.runs)["n_runs"].to_dict())
+    assert power and success["test"] == f"{s.success.describe()}; {power}" and power in s.verdict_text()
     loss = row.filter(like="lower validation loss", axis=0).iloc[0]
     assert (s.loss.label if s.loss is not None else verdicts.VERDICTS[4]) == loss["verdict"]
     v = s.values()

@@ -80,6 +80,9 @@ def test_claims_are_computed_from_the_archive(monkeypatch):
     assert "chain 2/3" in success["ours"] and "identity 0/3" in success["ours"]
     expected = verdicts.success_verdict(3, 6, 0, 6, at_paper_scale=True)
     assert success["verdict"] == expected.label and f"p = {expected.p_value:.2g}" in success["test"]
+    power = verdicts.success_power([(3, 46 / 462), (3, 11 / 462)], [(3, 0 / 594), (3, 0 / 594)])
+    assert f"power at the paper's success rates (its counts over its whole grid, Fig. 3d): {power:.2g}" in success["test"]
+    assert "0.37 successes expected among our 6 non-normal runs" in success["test"]
     missing = table[table["claim"].str.startswith("addition")]
     assert (missing["verdict"] == "not tested at the paper's scale").all()
     assert table.loc[0, "verdict"] == "reproduced" and "12.087" in table.loc[0, "ours"]
@@ -93,3 +96,56 @@ def test_a_partial_stage_2_gets_no_verdict(monkeypatch):
     rows = rows[rows["claim"].str.startswith("addition")]
     assert (rows["verdict"] == "not tested at the paper's scale").all()
     assert rows["ours"].str.contains("5 of 24 stage-2 runs in the archive; the verdict waits for all of them").all()
+
+
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.5, 0.9])
+def test_success_power_has_its_closed_form(p):
+    # 6 runs against 6 that never succeed: 4 of 6 against 0 of 6 gives p = 0.061, 5 of 6 gives 0.015,
+    # so the test is significant exactly when at least 5 of the 6 succeed
+    assert stats.fisher_exact([[4, 2], [0, 6]])[1] > 0.05 > stats.fisher_exact([[5, 1], [0, 6]])[1]
+    closed = 6 * p**5 * (1 - p) + p**6
+    assert verdicts.success_power([(6, p)], [(6, 0.0)]) == pytest.approx(closed, rel=1e-12)
+    # splitting a group into two initializers of the same rate changes nothing
+    assert verdicts.success_power([(2, p), (4, p)], [(3, 0.0), (3, 0.0)]) == pytest.approx(closed, rel=1e-12)
+
+
+@pytest.mark.parametrize(("n", "p"), [(3, 0.2), (6, 0.5), (12, 0.1), (24, 0.3)])
+def test_success_power_under_no_difference_is_at_most_alpha(n, p):
+    # Fisher's exact test is conservative: with equal rates it rejects in a's favour at most alpha of the time
+    assert 0.0 <= verdicts.success_power([(n, p)], [(n, p)]) <= 0.05
+
+
+def test_success_power_matches_simulation_of_mixed_groups():
+    a, b = [(3, 0.6), (3, 0.3)], [(3, 0.05), (3, 0.0)]
+    exact = verdicts.success_power(a, b)
+    rng = np.random.default_rng(0)
+    draws = 40_000
+    k_a = sum(rng.binomial(n, p, draws) for n, p in a)
+    k_b = sum(rng.binomial(n, p, draws) for n, p in b)
+    significant = {(i, j): i > j and stats.fisher_exact([[i, 6 - i], [j, 6 - j]])[1] < 0.05
+                   for i in range(7) for j in range(7)}
+    simulated = np.mean([significant[i, j] for i, j in zip(k_a, k_b)])
+    se = math.sqrt(exact * (1 - exact) / draws)
+    assert 0.05 < exact < 0.95 and abs(simulated - exact) < 5 * se
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: verdicts.success_power([(3, 1.5)], [(3, 0.0)]), r"a: success rates must lie in \[0, 1\], got 1.5"),
+        (lambda: verdicts.success_power([(3, 0.1)], [(-1, 0.0)]), "b: run counts must be non-negative integers, got -1"),
+        (lambda: verdicts.success_power([(0, 0.1)], [(3, 0.0)]), "a: needs at least one run"),
+        (lambda: verdicts.success_power([(3, 0.1)], [(3, 0.0)], alpha=0.0), r"alpha must lie in \(0, 1\), got 0.0"),
+    ],
+)
+def test_success_power_rejects_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_the_power_sentence_needs_the_papers_counts():
+    assert results.success_power_text("addition", {"chain": 6, "identity": 6}) == ""
+    assert results.success_power_text("psmnist", {"chain": 6, "identity": 6}) == ""
+    text = results.success_power_text("copy", {"chain": 6, "fb_chain": 6, "identity": 6, "orthogonal": 6})
+    expected = verdicts.success_power([(6, 46 / 462), (6, 11 / 462)], [(6, 0.0), (6, 0.0)])
+    assert f": {expected:.2g}, with 0.74 successes expected among our 12 non-normal runs" in text
