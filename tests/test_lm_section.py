@@ -123,3 +123,44 @@ def test_fig6_on_the_stored_orthogonal_lstms(tmp_path):
     assert not np.allclose(trained["weight"], initial["weight"])
     assert section.replicate_section("rnn", root=tmp_path).render("gates")[0].startswith("*Fig. 6 analyses LSTMs*")
     assert section.replicate_section("lstm", root=tmp_path / "empty").render("gates")[0].startswith("*Not in the archive")
+
+
+def test_unigram_bits_is_the_cross_entropy_of_the_test_frequencies():
+    import math
+
+    import torch
+
+    from nnrnn.lm.analysis import unigram_bits
+
+    train, test = torch.tensor([0, 0, 0, 1, 2, 2]), torch.tensor([0, 2, 2, 1])
+    p = {0: 3 / 6, 1: 1 / 6, 2: 2 / 6}
+    want = -(math.log2(p[0]) + 2 * math.log2(p[2]) + math.log2(p[1])) / 4
+    assert unigram_bits(train, test, 3) == pytest.approx(want, rel=1e-12)
+    # a test token the training text never shows makes the unigram model's loss infinite
+    assert unigram_bits(torch.tensor([0, 0]), torch.tensor([0, 1]), 2) == math.inf
+    with pytest.raises(ValueError, match=r"test holds token ids outside \[0, 2\), got 0..5"):
+        unigram_bits(train[:2], torch.tensor([0, 5]), 2)
+    with pytest.raises(ValueError, match="train must be a non-empty 1-d tensor of token ids"):
+        unigram_bits(torch.zeros(2, 2, dtype=torch.long), test, 3)
+
+
+def test_the_table_names_initializers_that_learned_frequencies_only(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("NNRNN_DATA_DIR", str(data_dir))
+    s0 = section.replicate_section("rnn", root=tmp_path / "empty")
+    unigram = s0.unigram_reference()
+    assert 4.0 < unigram < 5.0  # 50 character types, far from uniform (log2 50 = 5.64)
+    _store(tmp_path, "rnn", bits=lambda init, seed: unigram + 0.001 * (seed - 2) if init == "identity" else 1.5 + 0.01 * seed)
+    note, table = section.replicate_section("rnn", root=tmp_path).render("table")
+    assert table.data.loc[section.UNIGRAM_ROW, "ptb-char: ours"] == f"{unigram:.3f}"
+    assert f"(our threshold): identity ({unigram:.3f} bits). These networks learned" in note
+    assert "chain (" not in note.split("our threshold")[1]
+    # without the corpus the stored runs still render, and the note says what is missing
+    from nnrnn.data import DataNotFoundError
+
+    def missing(self):
+        raise DataNotFoundError("data file(s) not found: ptb-char/ptb.char.train.txt.\nSearched: nowhere")
+
+    monkeypatch.setattr(section.LMReplicateSection, "unigram_reference", missing)
+    note, table = section.replicate_section("rnn", root=tmp_path).render("table")
+    assert "The unigram reference row needs the corpus: data file(s) not found" in note
+    assert section.UNIGRAM_ROW not in table.data.index and "identity" in table.data.index

@@ -22,8 +22,8 @@ from .. import init as _init
 from .config import CORPORA, _check_int, bits_to_perplexity
 from .model import LanguageModel
 
-__all__ = ["GATE_NAMES", "summarize", "best_scale", "results_table", "lstm_pulse_response", "gate_profiles",
-           "profile_shape"]
+__all__ = ["GATE_NAMES", "summarize", "best_scale", "results_table", "unigram_bits", "lstm_pulse_response",
+           "gate_profiles", "profile_shape"]
 
 #: LSTM gate blocks in torch's stacking order, with the paper's names (Fig. 6).
 GATE_NAMES = {"i": "input gate", "f": "forget gate", "g": "update (cell) gate", "o": "output gate"}
@@ -141,6 +141,35 @@ def results_table(
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "initializer"
     return table
+
+
+def unigram_bits(train: Tensor, test: Tensor, ntoken: int) -> float:
+    """The test loss (bits per token) of a model that knows the tokens' frequencies in ``train``
+    and nothing of their order: the cross-entropy of ``test`` under the unigram distribution of
+    ``train`` (maximum likelihood; infinite if a test token never occurs in ``train``).
+
+    A language model whose test loss sits at this value has learned character frequencies only.
+
+    Examples:
+        >>> unigram_bits(torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 1, 0]), 2)
+        1.0
+        >>> unigram_bits(torch.tensor([0, 0, 0, 1]), torch.tensor([0]), 2) == -math.log2(0.75)
+        True
+    """
+    _check_int(ntoken, "ntoken", minimum=1)
+    for name, t in (("train", train), ("test", test)):
+        if t.dim() != 1 or t.numel() == 0 or t.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"{name} must be a non-empty 1-d tensor of token ids, got shape {tuple(t.shape)} "
+                             f"and dtype {t.dtype}")
+        if int(t.min()) < 0 or int(t.max()) >= ntoken:
+            raise ValueError(f"{name} holds token ids outside [0, {ntoken}), got {int(t.min())}..{int(t.max())}")
+    p = torch.bincount(train.long(), minlength=ntoken).double()
+    q = torch.bincount(test.long(), minlength=ntoken).double()
+    p, q = p / p.sum(), q / q.sum()
+    seen = q > 0
+    if bool((p[seen] == 0).any()):
+        return math.inf
+    return float(-(q[seen] * torch.log2(p[seen])).sum())
 
 
 # ----------------------------------------------------------------------------- Fig. 6

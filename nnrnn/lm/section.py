@@ -23,11 +23,12 @@ import pandas as pd
 import torch
 
 from .. import report, validate
+from ..data import DataNotFoundError
 from .. import results as _results
 from ..plotting import INIT_LABELS
 from . import replicate as _replicate
 from . import runs as _runs
-from .analysis import GATE_NAMES, gate_profiles, profile_shape, results_table
+from .analysis import GATE_NAMES, gate_profiles, profile_shape, results_table, unigram_bits
 from .config import CELLS, PAPER_TABLE1, PAPER_TABLE3, LMConfig, paper_config
 from .model import build_model
 
@@ -38,6 +39,11 @@ PARTS = ("protocol", "costs", "status", "curves", "table", "verdict", "gates")
 #: Fig. 6's settings, as chapter 9's live part: layer 2 of 3 (0-based 1), 100 free steps after the pulse.
 GATE_LAYER, GATE_STEPS = 1, 100
 _NAMES = {"rnn": "vanilla-RNN", "lstm": "LSTM"}
+#: an initializer whose mean test loss lies within this many bits of the unigram reference is said to
+#: have learned character frequencies only (our threshold; a model that uses any context is far below).
+UNIGRAM_BAND = 0.01
+#: the table's row for the unigram reference
+UNIGRAM_ROW = "character frequencies only (computed)"
 _TABLES = {"rnn": ("Table 1", "Fig. 4", PAPER_TABLE1), "lstm": ("Table 3", "Fig. 6", PAPER_TABLE3)}
 _COST_COLUMNS = {
     "model": "model", "epochs": "epochs", "runs": "runs", "training µs per token (CPU, measured)":
@@ -172,6 +178,16 @@ class LMReplicateSection:
                f"computed {self._where()}; {paper}.")
         return [fig, cap]
 
+    def unigram_reference(self) -> float:
+        """The test loss of a model that knows only the characters' frequencies in the training text
+        (:func:`nnrnn.lm.analysis.unigram_bits` on the runs' own splits; loads the corpus once)."""
+        from . import train as _train
+
+        cfg = self.configs[0]
+        corpus = _train._corpus(cfg.corpus, None, True)
+        train, _, test = _train._splits(cfg, corpus)
+        return unigram_bits(train, test, len(corpus.dictionary))
+
     def _render_table(self) -> list:
         if self.results.empty:
             return self._missing()
@@ -181,6 +197,21 @@ class LMReplicateSection:
         t = results_table(ours, paper, corpora=[_replicate.CORPUS], inits=inits, labels=INIT_LABELS)
         note = (f"Test loss in bits per character: ours, mean ± s.e.m. over the stored seeds ({self._where()}, "
                 f"a smaller and shorter model); the paper's {table}, mean ± s.e.m. over 3 runs at its full size.")
+        try:
+            unigram = self.unigram_reference()
+        except DataNotFoundError as e:  # the archive is readable without the corpus; the reference is not
+            first = str(e).splitlines()[0]
+            return [note + f" (The unigram reference row needs the corpus: {first} See the Data page.)",
+                    report.table(t, index_name="initializer")]
+        t.loc[UNIGRAM_ROW] = {c: (f"{unigram:.3f}" if c.endswith(": ours") else "—") for c in t.columns}
+        note += (" The last row is the test loss of a model that knows the characters' frequencies in the training text "
+                 f"and nothing of their order (computed from the corpus, `nnrnn.lm.analysis.unigram_bits`): {unigram:.3f} bits.")
+        means = ours.groupby("init", sort=False)["test_bits"].mean()
+        flat = [i for i in inits if i in means.index and abs(means[i] - unigram) < UNIGRAM_BAND]
+        if flat:
+            which = ", ".join(f"{INIT_LABELS.get(i, i)} ({means[i]:.3f} bits)" for i in flat)
+            note += (f" Within {UNIGRAM_BAND:g} bits of it (our threshold): {which}. These networks learned the "
+                     "characters' frequencies and nothing of their order.")
         return [note, report.table(t, index_name="initializer")]
 
     def _render_verdict(self) -> list:
