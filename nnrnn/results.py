@@ -364,12 +364,24 @@ def archive_root() -> Path:
 
 
 def archive_commit(root=None) -> str:
-    """The last commit that changed the archive's run store, as ``"<sha> (<date>)"``, or a note why not."""
+    """The last commit that changed the archive's run store, as ``"<sha> (<date>)"``, or a note why not.
+
+    Asked of the git checkout that holds ``root`` (not of the installed package's folder), so an
+    archive cloned beside a pip-installed package, as on Colab, still names its commit.
+
+    Examples:
+        >>> archive_commit("/nonexistent")
+        'no archive at /nonexistent (a checkout of the repository holds it in data/; NNRNN_ARCHIVE_DIR names another)'
+    """
     root = Path(root) if root is not None else archive_root()
+    if not (root / "runs").is_dir():
+        return f"no archive at {root} (a checkout of the repository holds it in data/; NNRNN_ARCHIVE_DIR names another)"
     try:
-        out = subprocess.run(["git", "log", "-1", "--format=%h (%cs)", "--", str(root / "runs")], cwd=_REPO,
+        out = subprocess.run(["git", "log", "-1", "--format=%h (%cs)", "--", "runs"], cwd=root,
                              capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
+        return "unknown (git is not available)"
+    if out.returncode != 0:
         return "unknown (not a git checkout)"
     return out.stdout.strip() or "not committed yet"
 

@@ -121,9 +121,38 @@ def test_misspelt_papermill_parameter_fails(stem, tmp_path, monkeypatch):
 
 def test_install_cell_is_generated_from_the_config():
     src = nbtool.install_source()
-    assert nbtool.repository_url() in src and "nnrnn[fast] @ git+" in src and "[book]" not in src
-    assert src.rstrip().endswith(f'@{nbtool.install_ref()}"')
-    assert nbtool.install_source("https://example.org/a/b", "abc123").count("git+https://example.org/a/b@abc123") == 1
+    assert f"--branch {nbtool.install_ref()} {nbtool.repository_url()} " in src and "[book]" not in src
+    assert nbtool.install_source("https://example.org/a/b", "abc123").count("--branch abc123 https://example.org/a/b ") == 1
+
+
+def test_install_cell_on_colab_clones_installs_and_points_at_the_archive(monkeypatch):
+    """The cell as IPython runs it, with Colab faked: it clones the repository at the pinned ref
+    (which holds the results archive), installs the package from the clone, and sets
+    NNRNN_ARCHIVE_DIR; a second run does not clone again. Outside Colab it does nothing."""
+    import os
+    import sys
+    import types
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    code = compile(TransformerManager().transform_cell(nbtool.install_source()), "install-cell", "exec")
+    calls = []
+    shell = types.SimpleNamespace(system=lambda cmd: calls.append(("system", cmd)),
+                                  run_line_magic=lambda name, line, *a: calls.append((name, line)))
+    monkeypatch.delenv("NNRNN_ARCHIVE_DIR", raising=False)
+    exec(code, {"get_ipython": lambda: shell})
+    assert calls == [] and "NNRNN_ARCHIVE_DIR" not in os.environ  # not on Colab
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(os.path, "isdir", lambda p: False)
+    exec(code, {"get_ipython": lambda: shell})
+    clone = nbtool.COLAB_CLONE
+    assert calls == [("system", f"git clone --quiet --depth 1 --branch {nbtool.install_ref()} {nbtool.repository_url()} {clone}"),
+                     ("pip", f'install --quiet "{clone}[fast]"')]
+    assert os.environ["NNRNN_ARCHIVE_DIR"] == f"{clone}/data"
+    calls.clear()
+    monkeypatch.setattr(os.path, "isdir", lambda p: p == clone)
+    exec(code, {"get_ipython": lambda: shell})
+    assert [c[0] for c in calls] == ["pip"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -309,3 +309,23 @@ def test_loss_text_names_diverged_runs_instead_of_averaging_nan():
     assert results._loss_text("chain", g) == "chain 0.15 (1 of 3 diverged)"
     assert results._loss_text("chain", g.iloc[:2]) == "chain 0.15"
     assert results._loss_text("identity", pd.DataFrame({"final_val_loss": [float("nan")] * 6})) == "identity: all 6 diverged"
+
+
+def test_archive_commit_asks_the_archives_own_checkout(tmp_path):
+    """An archive cloned beside an installed package (Colab) names its own commit; a folder that is
+    not a checkout, or holds no run store, says so."""
+    import subprocess
+
+    repo = tmp_path / "clone"
+    (repo / "data" / "runs" / "copy").mkdir(parents=True)
+    (repo / "data" / "runs" / "copy" / "config.json").write_text("{}")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "archive"], check=True)
+    sha = subprocess.run([*git, "log", "-1", "--format=%h (%cs)"], check=True, capture_output=True, text=True).stdout.strip()
+    assert results.archive_commit(repo / "data") == sha and results.archive_label(repo / "data") == f"commit {sha}"
+    plain = tmp_path / "plain"
+    (plain / "runs").mkdir(parents=True)
+    assert results.archive_commit(plain) == "unknown (not a git checkout)"
+    assert results.archive_commit(tmp_path / "none").startswith(f"no archive at {tmp_path / 'none'}")

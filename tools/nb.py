@@ -77,15 +77,26 @@ def install_ref() -> str:
     return f"v{nnrnn.__version__}"
 
 
+#: where the Colab install cell clones the repository (the package and the results archive)
+COLAB_CLONE = "/content/nnrnn-book"
+
+
 def install_source(url: str | None = None, ref: str | None = None) -> str:
-    """The source of the Colab install cell."""
+    """The source of the Colab install cell: clone the repository at ``ref`` (it holds the results
+    archive, ``data/``, which the chapters' replicate sections and the results page read), install
+    the package from the clone with the ``fast`` extra, and point ``NNRNN_ARCHIVE_DIR`` at the archive."""
     url, ref = url or repository_url(), ref or install_ref()
     return (
-        f"# Colab only: install nnrnn at release {ref}, with the `fast` extra (ninja, for the C++ engine)\n"
+        f"# Colab only: clone the repository at release {ref} (the package and its results archive, data/),\n"
+        "# install nnrnn from it with the `fast` extra (ninja, for the C++ engine), and read the archive there\n"
+        "import os\n"
         "import sys\n"
         "\n"
         f"if {INSTALL_MARK}:\n"
-        f'    %pip install --quiet "nnrnn[fast] @ git+{url}@{ref}"'
+        f'    if not os.path.isdir("{COLAB_CLONE}"):\n'
+        f"        !git clone --quiet --depth 1 --branch {ref} {url} {COLAB_CLONE}\n"
+        f'    %pip install --quiet "{COLAB_CLONE}[fast]"\n'
+        f'    os.environ["NNRNN_ARCHIVE_DIR"] = "{COLAB_CLONE}/data"'
     )
 
 
