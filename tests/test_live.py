@@ -139,7 +139,10 @@ def test_install_cell_on_colab_clones_installs_and_points_at_the_archive(monkeyp
     calls = []
     shell = types.SimpleNamespace(system=lambda cmd: calls.append(("system", cmd)),
                                   run_line_magic=lambda name, line, *a: calls.append((name, line)))
-    monkeypatch.delenv("NNRNN_ARCHIVE_DIR", raising=False)
+    # setenv first, so that teardown restores the variable's state whatever the cell sets
+    # (delenv alone records nothing when the variable is absent)
+    monkeypatch.setenv("NNRNN_ARCHIVE_DIR", "unset-by-the-test")
+    monkeypatch.delenv("NNRNN_ARCHIVE_DIR")
     exec(code, {"get_ipython": lambda: shell})
     assert calls == [] and "NNRNN_ARCHIVE_DIR" not in os.environ  # not on Colab
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))

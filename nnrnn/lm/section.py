@@ -181,7 +181,7 @@ class LMReplicateSection:
     def unigram_reference(self) -> float:
         """The test loss of a model that knows only the characters' frequencies in the training text
         (:func:`nnrnn.lm.analysis.unigram_bits` on the runs' own splits; loads the corpus once)."""
-        from . import train as _train
+        from . import train as _train  # lazy: the training module and its corpus loader, only where the row is drawn
 
         cfg = self.configs[0]
         corpus = _train._corpus(cfg.corpus, None, True)
