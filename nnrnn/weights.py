@@ -58,6 +58,7 @@ from .train import TrainConfig, initial_model
 from .verdicts import Verdict, increase_verdict
 
 __all__ = [
+    "analysed_tasks",
     "PAPER_TABLE2",
     "PulseSettings",
     "SUCCESS",
@@ -594,6 +595,13 @@ def collect_runs(load: Callable[[str, Any], pd.DataFrame], tasks: Sequence[str] 
     return runs[runs["init"].isin(list(inits))].reset_index(drop=True)
 
 
+def analysed_tasks(runs: pd.DataFrame, tasks: Sequence[str] = TASKS) -> list[str]:
+    """The tasks of ``tasks`` that :func:`analyse` takes from ``runs``: those with runs, and copy
+    only if one of its runs succeeded (the paper's Table 2 has no copy row: none did)."""
+    copy_ok = bool(runs.loc[runs["task"] == "copy", "success"].astype(bool).any())
+    return [t for t in _names(tasks, "tasks", TASKS) if t in set(runs["task"]) and (t != "copy" or copy_ok)]
+
+
 @dataclass
 class Analysis:
     """Table 2 and Fig. 5 of one set of runs (:func:`analyse`); every table may be empty."""
@@ -619,8 +627,7 @@ def analyse(runs: pd.DataFrame, settings: PulseSettings = PulseSettings(), *, ro
     ``at_paper_scale`` decides whether the verdict can be more than "not tested".
     """
     _require_columns(runs, ["task", "init", "success"], "runs")
-    copy_ok = bool(runs.loc[runs["task"] == "copy", "success"].astype(bool).any())
-    done = [t for t in _names(tasks, "tasks", TASKS) if t in set(runs["task"]) and (t != "copy" or copy_ok)]
+    done = analysed_tasks(runs, tasks)
     nets = select_networks(runs[runs["task"].isin(done)], inits, fallback=fallback) if done else runs.iloc[0:0]
     per = henrici_table(nets, root=root) if len(nets) else pd.DataFrame(columns=[
         *nets.columns, "selection", "hidden", *(f"henrici_{x}" for x in ("before", "after", "floor_before", "floor_after"))])
