@@ -57,36 +57,11 @@ from .store import check_hash, load_weights, read_run_meta, results_root
 from .train import TrainConfig, initial_model
 from .verdicts import Verdict, increase_verdict
 
-__all__ = [
-    "analysed_tasks",
-    "PAPER_TABLE2",
-    "PulseSettings",
-    "SUCCESS",
-    "FALLBACK",
-    "run_config",
-    "initial_state",
-    "final_state",
-    "select_networks",
-    "henrici_table",
-    "table2",
-    "network_profiles",
-    "aggregate_profiles",
-    "control_profiles",
-    "PULSE",
-    "NO_PULSE",
-    "profile_peak",
-    "TASKS",
-    "INITS",
-    "network_grids",
-    "TrainedRuns",
-    "train_networks",
-    "collect_runs",
-    "Analysis",
-    "analyse",
-    "normality_summary",
-    "normality_sentence",
-    "table2_summary",
-]
+__all__ = ["analysed_tasks", "PAPER_TABLE2", "PulseSettings", "SUCCESS", "FALLBACK", "run_config", "initial_state",
+           "final_state", "select_networks", "henrici_table", "table2", "network_profiles", "aggregate_profiles",
+           "control_profiles", "PULSE", "NO_PULSE", "profile_peak", "TASKS", "INITS", "network_grids", "TrainedRuns",
+           "train_networks", "collect_runs", "Analysis", "analyse", "normality_summary", "normality_sentence",
+           "table2_summary"]
 
 #: Table 2 of the paper: d(W) after training, mean ± s.e.m. over successful runs.
 PAPER_TABLE2: dict[tuple[str, str], tuple[float, float]] = {
