@@ -585,11 +585,12 @@ class ReplicateSection:
         """The verdict sentences: the results page's success and loss verdicts, with their tests."""
         if self.success is None:
             return f"There is no verdict yet: the archive holds no stage-2 run of both groups of initializers ({self.selection_note})."
-        g = _results.group_counts(_results.success_counts(self.runs))
+        counts = _results.success_counts(self.runs)
+        g = _results.group_counts(counts)
         out = (f"On the `replicate` profile, {g['success_nonnormal']} of the {g['runs_nonnormal']} chain and feedback-chain "
                f"stage-2 runs succeeded, against {g['success_normal']} of the {g['runs_normal']} identity and orthogonal runs; "
                f"{self.success.describe()}; verdict on the paper's claim: **{self.success.label}**. ")
-        power = _results.success_power_text(self.task, _results.success_counts(self.runs)["n_runs"].to_dict())
+        power = _results.success_power_text(self.task, counts["n_runs"].to_dict())
         if power:  # copy: the paper's counts say how much a handful of seeds can show
             out += (f"With this many runs the test has little power: {power}. The paper's rates are over its whole grid; "
                     "its best settings may succeed more often. ")

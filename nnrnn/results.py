@@ -532,15 +532,15 @@ def _benchmark_rows(task: str, root) -> list[dict[str, Any]]:
     paper_success = {"copy": "identity 0/594, orthogonal 0/594, chain 46/462, feedback chain 11/462",
                      "addition": "bars only (no counts in the text)", "psmnist": "bars only (no counts in the text)"}[task]
     plan, runs = stage2_runs(task, root)
-    planned = len(plan) or len(_replicate._STAGE2[task]["seeds"]) * len(_replicate.PILOT_SCALES)
+    n_seeds = len(_replicate._STAGE2[task]["seeds"])  # planned per initializer
+    planned = len(plan) or n_seeds * len(_replicate.PILOT_SCALES)
     if len(runs) < planned:  # a verdict on part of stage 2 would depend on which runs finished first
         missing = ("no stage-2 runs in the archive yet" if runs.empty else
                    f"{len(runs)} of {planned} stage-2 runs in the archive; the verdict waits for all of them")
         training = training_text(task, plan, root)
         missing += f"; training: {training}" if training else ""
         n = f"{len(runs)} of {planned}"
-        seeds = len(_replicate._STAGE2[task]["seeds"])
-        power = success_power_text(task, {i: seeds for i in _replicate.PILOT_SCALES})
+        power = success_power_text(task, {i: n_seeds for i in _replicate.PILOT_SCALES})
         success_row = _row(f"{name}: non-normal initializers succeed more often", figs[1], paper_success, missing, None, "replicate", n)
         if power:
             success_row["test"] = f"Fisher's exact test, once stage 2 is complete; {power}"
@@ -551,11 +551,12 @@ def _benchmark_rows(task: str, root) -> list[dict[str, Any]]:
     n_text = f"{len(runs)} ({len(seeds)} seeds per initializer)"
     per_init = ", ".join(f"{i} {int(g['success'].sum())}/{len(g)}" for i, g in runs.groupby("init", sort=False))
     rows = []
-    v = success_test(success_counts(runs), at_paper_scale=True)
+    counts = success_counts(runs)
+    v = success_test(counts, at_paper_scale=True)
     if v is not None:
         rows.append(_row(f"{name}: non-normal initializers succeed more often", figs[1], paper_success,
                          f"successes: {per_init}", v, "replicate", n_text))
-        power = success_power_text(task, success_counts(runs)["n_runs"].to_dict())
+        power = success_power_text(task, counts["n_runs"].to_dict())
         rows[-1]["test"] += f"; {power}" if power else ""
         loss_no, loss_nn = group_losses(runs)
         means = ", ".join(_loss_text(i, g) for i, g in runs.groupby("init", sort=False))

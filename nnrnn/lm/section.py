@@ -23,8 +23,8 @@ import pandas as pd
 import torch
 
 from .. import report, validate
-from ..data import DataNotFoundError
 from .. import results as _results
+from ..data import DataNotFoundError
 from ..plotting import INIT_LABELS
 from . import replicate as _replicate
 from . import runs as _runs
