@@ -185,6 +185,12 @@ def test_wall_time_runs_on_across_a_resume(tmp_path):
     rows = [{"wall_s": w} for w in (0.0, 2.0, 3.0, 0.5, 1.5, float("nan"))]
     assert lockstep._wall_from_rows([{"rows": rows}, {"rows": rows[:2]}]) == pytest.approx(4.5)
     assert lockstep._wall_from_rows([{"rows": []}]) == 0.0
+    # resumed twice from old checkpoints (segments ending at 3.0 and 2.5 s, validation every 1 s),
+    # then a third segment (to 1.5 s) saved a checkpoint that carried the clock, 3.0 + 2.5 + 1.5 s:
+    # the segment resumed from it starts past that sum (0.5 s to its first row) and contains it
+    carried = [{"wall_s": w} for w in (1.0, 2.0, 3.0, 0.5, 1.5, 2.5, 0.5, 1.5, 7.0 + 0.5, 8.5, 9.5)]
+    assert lockstep._wall_from_rows([{"rows": carried}]) == pytest.approx(9.5)
+    assert lockstep._wall_from_rows([{"rows": carried[:8]}]) == pytest.approx(3.0 + 2.5 + 1.5)
     _kill_group(ckpt)
     old = torch.load(ckpt, weights_only=True)
     del old["wall_s"]
