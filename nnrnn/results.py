@@ -40,11 +40,12 @@ from .lm import replicate as _lm_replicate
 from .lm import runs as _lm_runs
 from .lm.config import LMConfig, paper_config
 from .init import orthogonal_matrix
+from .plotting import INIT_LABELS
 from .store import read_run_meta, results_root
 from .verdicts import VERDICTS, Verdict, difference_verdict, increase_verdict, success_power, success_verdict, verdict
 
 __all__ = ["NORMAL", "NON_NORMAL", "INITS", "success_counts", "best_settings", "best_curves", "group_counts",
-           "group_losses", "success_test", "success_power_text", "settings_table", "archive_root", "archive_commit", "archive_label",
+           "group_losses", "success_test", "success_power_text", "paper_success_text", "settings_table", "archive_root", "archive_commit", "archive_label",
            "archive_status",
            "stage2_plan", "stage2_runs", "checkpoint_status", "replicate_runs", "complete_replicate_runs", "DECODING_CLAIM", "motif_test", "claims"]
 
@@ -526,11 +527,19 @@ def _loss_text(init: str, g: pd.DataFrame) -> str:
     return f"{init} {finite.mean():.4g}" + (f" ({lost} of {len(g)} diverged)" if lost else "")
 
 
+def paper_success_text(task: str) -> str:
+    """The paper's success counts of ``task`` as the results page shows them, from
+    :data:`nnrnn.paper.PAPER_SUCCESS` (e.g. ``"chain 46/462"``); addition and psMNIST have bars only."""
+    counts = _paper.PAPER_SUCCESS[validate.choice(task, "task", tuple(_paper.PAPER_SUCCESS))]
+    if counts is None:
+        return "bars only (no counts in the text)"
+    return ", ".join(f"{INIT_LABELS.get(i, i)} {k}/{n}" for i, (k, n) in counts.items())
+
+
 def _benchmark_rows(task: str, root) -> list[dict[str, Any]]:
     figs = {"copy": ("Fig. 3a", "Fig. 3d"), "addition": ("Fig. 3b", "Fig. 3e"), "psmnist": ("Fig. 3c", "Fig. 3f")}[task]
     name = {"copy": "copy (T = 500)", "addition": "addition (T = 750)", "psmnist": "psMNIST (T = 784)"}[task]
-    paper_success = {"copy": "identity 0/594, orthogonal 0/594, chain 46/462, feedback chain 11/462",
-                     "addition": "bars only (no counts in the text)", "psmnist": "bars only (no counts in the text)"}[task]
+    paper_success = paper_success_text(task)
     plan, runs = stage2_runs(task, root)
     n_seeds = len(_replicate._STAGE2[task]["seeds"])  # planned per initializer
     planned = len(plan) or n_seeds * len(_replicate.PILOT_SCALES)

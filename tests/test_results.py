@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from nnrnn import decoding, lm, psmnist, results, sweep, verdicts, weights
+from nnrnn import decoding, lm, paper, psmnist, results, sweep, verdicts, weights
 
 
 # ----------------------------------------------------------------------------- summaries of stored runs
@@ -329,3 +329,12 @@ def test_archive_commit_asks_the_archives_own_checkout(tmp_path):
     (plain / "runs").mkdir(parents=True)
     assert results.archive_commit(plain) == "unknown (not a git checkout)"
     assert results.archive_commit(tmp_path / "none").startswith(f"no archive at {tmp_path / 'none'}")
+
+
+def test_paper_success_text_is_generated_from_the_paper_module():
+    assert results.paper_success_text("copy") == "identity 0/594, orthogonal 0/594, chain 46/462, feedback chain 11/462"
+    for init, (k, n) in paper.PAPER_SUCCESS["copy"].items():
+        assert f"{k}/{n}" in results.paper_success_text("copy")
+    assert results.paper_success_text("addition") == results.paper_success_text("psmnist") == "bars only (no counts in the text)"
+    with pytest.raises(ValueError, match="task.*'copy'"):
+        results.paper_success_text("lm")
