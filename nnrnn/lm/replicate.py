@@ -89,7 +89,7 @@ from .. import store as _store
 from ..cli import HelpFormatter, existing_dir, positive_int
 from ..data import batchify, get_batch
 from ..plotting import INIT_LABELS
-from ..verdicts import VERDICTS, Verdict, difference_verdict
+from ..verdicts import VERDICTS, Verdict, difference_verdict, verdict
 from . import runs as _runs
 from .config import CELLS, INITS, PAPER_TABLE1, PAPER_TABLE3, LMConfig, _check_int, paper_config
 from .model import build_model
@@ -111,6 +111,7 @@ __all__ = [
     "run",
     "load_results",
     "claims_rows",
+    "scale_text",
     "KEEP_WEIGHTS",
     "prune_weights",
     "checkpoint_status",
@@ -473,6 +474,15 @@ def _row(cell: str, ours: str, v: Verdict | None, n: str) -> dict[str, Any]:
             "verdict": VERDICTS[4] if v is None else v.label}
 
 
+def scale_text(v: Verdict) -> str:
+    """What a test outside the paper's scale found, in words: its direction, whether it is
+    significant, and the label the same test would get at the paper's scale (``"consistent"``...)."""
+    way = "the paper's way" if v.effect > 0 else "against the paper's claim" if v.effect < 0 else "neither way"
+    sig = "significant" if v.significant else "not significant"
+    return (f"at our scale the difference points {way} ({sig}); the same test at the paper's scale would read "
+            f"\"{verdict(v.effect, v.significant, True)}\"")
+
+
 def _claim_row(cell: str, results: pd.DataFrame) -> dict[str, Any]:
     spec = _CLAIMS[cell]
     planned = len(configs(cell))
@@ -500,7 +510,7 @@ def _claim_row(cell: str, results: pd.DataFrame) -> dict[str, Any]:
     v = difference_verdict(values[other], values[target], at_paper_scale=False)
     listed = ", ".join(f"{label(i)} {means[i]:.3f} ± {sem[i]:.3f}" for i in values)
     ours = (f"char-PTB test bits (mean ± s.e.m. over seeds): {listed}; effect = {label(other)} (the best other) "
-            f"minus {label(target)} = {v.effect:+.4f} bits")
+            f"minus {label(target)} = {v.effect:+.4f} bits; {scale_text(v)}")
     return _row(cell, ours, v, n_text)
 
 
