@@ -479,8 +479,8 @@ def scale_text(v: Verdict) -> str:
     significant, and the label the same test would get at the paper's scale (``"consistent"``...)."""
     way = "the paper's way" if v.effect > 0 else "against the paper's claim" if v.effect < 0 else "neither way"
     sig = "significant" if v.significant else "not significant"
-    return (f"at our scale the difference points {way} ({sig}); the same test at the paper's scale would read "
-            f"\"{verdict(v.effect, v.significant, True)}\"")
+    return (f"at our scale the difference points {way} ({sig}); from a model at the paper's scale, this result "
+            f"would read \"{verdict(v.effect, v.significant, True)}\"")
 
 
 def _claim_row(cell: str, results: pd.DataFrame) -> dict[str, Any]:
