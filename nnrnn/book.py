@@ -128,6 +128,9 @@ def execute(
     from papermill.exceptions import PapermillExecutionError  # lazy: as papermill above
 
     check_profile(profile)
+    if {"profile", "device"} & set(extra or {}):  # else `-p profile ""` would bypass the check above
+        raise ValueError("the parameters profile and device come from --profile and --device, not -p; got "
+                         + ", ".join(f"-p {k} {v!r}" for k, v in extra.items() if k in ("profile", "device")))
     # notebooks run with their own folder as working directory: pin a relative data path now
     if os.environ.get("NNRNN_DATA_DIR") and not Path(os.environ["NNRNN_DATA_DIR"]).is_absolute():
         os.environ["NNRNN_DATA_DIR"] = str(Path(os.environ["NNRNN_DATA_DIR"]).resolve())
