@@ -14,7 +14,9 @@ Two layouts share one hashing and one atomic-write mechanism:
 This module owns the run directory at both ends: it writes a run (:func:`run_payload`,
 :func:`write_run_payload`), says whether it is stored and intact (:func:`run_status`,
 :func:`is_stored`) and reads it back (:func:`read_run_meta`, :func:`stored_runs`,
-:func:`load_history`, :func:`load_weights`).
+:func:`load_history`, :func:`load_weights`). Claims on runs by concurrent sweeps
+(:func:`lock_run`, :func:`unlock_run`, :func:`clean_temporaries`) live in :mod:`nnrnn.runlock`
+and are re-exported here.
 
 The default root is the repository's ``data/`` folder when the package is used from a
 checkout, else ``~/.cache/nnrnn``; ``NNRNN_RESULTS_DIR`` overrides it.
@@ -31,7 +33,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -44,6 +45,7 @@ import pandas as pd
 import torch
 
 from . import __version__
+from .runlock import STALE_LOCK_S, STALE_TMP_S, clean_temporaries, lock_run, unlock_run
 
 __all__ = [
     "canonical_json",
@@ -53,6 +55,8 @@ __all__ = [
     "provenance",
     "atomic_write_text",
     "write_run_dir",
+    "check_run_path",
+    "RunPathBlocked",
     "json_safe",
     "write_run_payload",
     "run_or_load",
@@ -62,6 +66,8 @@ __all__ = [
     "lock_run",
     "unlock_run",
     "clean_temporaries",
+    "STALE_LOCK_S",
+    "STALE_TMP_S",
     "check_hash",
     "file_sha256",
     "run_status",
@@ -78,6 +84,8 @@ __all__ = [
 
 #: a run's hash as it names its folder: 12 lower-case hex digits (:func:`config_hash`).
 _HASH_RE = re.compile(r"^[0-9a-f]{12}$")
+#: an experiment's or profile's name in :func:`run_or_load`: one safe folder name.
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*\Z")
 
 Cache = Literal["auto", "require", "off"]
 _CACHES = ("auto", "require", "off")
@@ -128,11 +136,19 @@ def config_hash(config: Any, length: int = 12) -> str:
 
 
 def results_root(root: str | os.PathLike | None = None) -> Path:
-    """Where results live: ``root``, else ``$NNRNN_RESULTS_DIR``, else ``<repo>/data`` or ``~/.cache/nnrnn``."""
+    """Where results live: ``root``, else ``$NNRNN_RESULTS_DIR``, else ``<repo>/data`` or ``~/.cache/nnrnn``.
+
+    An empty ``root`` is refused (it would mean the current folder), and so is a relative
+    ``NNRNN_RESULTS_DIR`` (workers run in other folders); a relative ``root`` is taken as given.
+    """
     if root is not None:
+        if not os.fspath(root):
+            raise ValueError("root must be a folder, got an empty root ''; pass a path, or None for the default")
         return Path(root)
     env = os.environ.get("NNRNN_RESULTS_DIR")
     if env:
+        if not Path(env).is_absolute():
+            raise ValueError(f"NNRNN_RESULTS_DIR must be an absolute path (workers run in other folders), got {env!r}")
         return Path(env)
     if (_REPO_ROOT / "pyproject.toml").is_file() and (_REPO_ROOT / "data").is_dir():
         return _REPO_ROOT / "data"
@@ -203,9 +219,11 @@ def write_run_dir(final: str | os.PathLike, write: Callable[[Path], None], *, re
     If ``final`` already exists it is left untouched and returned (the run was finished
     before), unless ``replace`` is true (a corrupt or incomplete run being repaired): then the
     new directory takes its place. If ``write`` raises, the temporary directory is removed and
-    nothing appears. Every file is fsynced before the rename.
+    nothing appears. Every file is fsynced before the rename, and the parent folder after it, so
+    the run is durably written when this returns. A non-folder at ``final`` is refused before
+    ``write`` is called (:func:`check_run_path`).
     """
-    final = Path(final)
+    final = check_run_path(final)
     if final.is_dir() and not replace:
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -216,6 +234,7 @@ def write_run_dir(final: str | os.PathLike, write: Callable[[Path], None], *, re
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
+        _fsync_dir(tmp)
         if final.is_dir() and replace:
             old = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.old"
             os.rename(final, old)
@@ -230,7 +249,39 @@ def write_run_dir(final: str | os.PathLike, write: Callable[[Path], None], *, re
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _fsync_dir(final.parent)
     return final
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (filesystems that cannot fsync a folder are let be)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+class RunPathBlocked(FileExistsError, ValueError):
+    """Something other than a folder sits where a run is to be stored (:func:`check_run_path`)."""
+
+
+def check_run_path(folder: str | os.PathLike) -> Path:
+    """Return ``folder`` as a path if a run can be stored there: absent, or a directory.
+
+    Raises :class:`RunPathBlocked` (a :class:`FileExistsError`) when something else (a file, a
+    link to one) is there, so that a sweep fails before training, not at the rename after it.
+    """
+    folder = Path(folder)
+    if os.path.lexists(folder) and not folder.is_dir():
+        what = "a symbolic link to nothing" if not folder.exists() else "a file" if folder.is_file() else "not a folder"
+        raise RunPathBlocked(
+            f"the run folder {folder} is {what}, so no run can be stored there; remove it (`rm {folder}`) and rerun"
+        )
+    return folder
 
 
 def json_safe(obj: Any) -> Any:
@@ -278,30 +329,48 @@ class RunCorrupt(ValueError):
     """A stored run whose files do not match the SHA-256 recorded in its ``config.json``."""
 
 
+def _file_problem(folder: Path, meta: Mapping[str, Any]) -> str | None:
+    """What is wrong with the files ``meta`` lists under ``files`` (missing, unreadable, changed), or ``None``."""
+    files = meta.get("files") or {}
+    if not isinstance(files, Mapping):
+        return f"stored run file {folder / 'config.json'} lists its files as {type(files).__name__}, not a mapping"
+    for name, digest in files.items():
+        f = folder / name
+        if not f.is_file():
+            return f"stored run file {f} is missing" + (" (a folder is there)" if f.is_dir() else "")
+        try:
+            got = file_sha256(f)
+        except OSError as exc:
+            return f"stored run file {f} cannot be read ({exc.strerror or exc})"
+        if got != digest:
+            return f"stored run file {f} has SHA-256 {got}, but its config.json records {digest}; the file was changed or damaged"
+    return None
+
+
 def run_status(folder: str | os.PathLike) -> str:
     """``"missing"``, ``"incomplete"`` (no readable ``config.json``), ``"corrupt"`` or ``"ok"``.
 
     A run is ``"ok"`` when its ``config.json`` parses and every file it lists under ``files``
-    has the recorded SHA-256 (runs written before file hashes were recorded list none).
+    has the recorded SHA-256 (runs written before file hashes were recorded list none); a listed
+    file that cannot be read makes it ``"corrupt"``.
     """
     folder = Path(folder)
     if not folder.is_dir():
         return "missing"
     try:
         meta = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # missing, a folder, unreadable, not JSON
         return "incomplete"
-    for name, digest in (meta.get("files") or {}).items():
-        path = folder / name
-        if not path.is_file() or file_sha256(path) != digest:
-            return "corrupt"
-    return "ok"
+    if not isinstance(meta, dict):
+        return "incomplete"
+    return "corrupt" if _file_problem(folder, meta) else "ok"
 
 
 def read_run_meta(folder: str | os.PathLike, *, verify: bool = True) -> dict[str, Any]:
     """The parsed ``config.json`` of a stored run, after checking its files' SHA-256 (``verify``).
 
-    Raises :class:`RunCorrupt` naming the file that does not match, or is missing.
+    Raises :class:`RunCorrupt` naming the file that does not match, is missing or cannot be
+    read (``config.json`` included).
     """
     folder = Path(folder)
     path = folder / "config.json"
@@ -311,17 +380,13 @@ def read_run_meta(folder: str | os.PathLike, *, verify: bool = True) -> dict[str
         raise RunCorrupt(f"stored run {folder} has no config.json (an incomplete run; rerun its sweep to repair it)") from None
     except ValueError as exc:
         raise RunCorrupt(f"stored run file {path} is not valid JSON ({exc}); rerun its sweep to repair it") from None
-    if verify:
-        for name, digest in (meta.get("files") or {}).items():
-            f = folder / name
-            if not f.is_file():
-                raise RunCorrupt(f"stored run file {f} is missing; rerun its sweep to repair it")
-            got = file_sha256(f)
-            if got != digest:
-                raise RunCorrupt(
-                    f"stored run file {f} has SHA-256 {got}, but its config.json records {digest}; "
-                    "the file was changed or damaged; rerun its sweep to repair it"
-                )
+    except OSError as exc:  # a folder, unreadable
+        raise RunCorrupt(f"stored run file {path} cannot be read ({exc.strerror or exc}); repair or remove it") from None
+    if not isinstance(meta, dict):
+        raise RunCorrupt(f"stored run file {path} holds {type(meta).__name__}, not a JSON object; rerun its sweep to repair it")
+    problem = _file_problem(folder, meta) if verify else None
+    if problem:
+        raise RunCorrupt(f"{problem}; rerun its sweep to repair it")
     return meta
 
 
@@ -393,85 +458,6 @@ def check_writable(base: str | os.PathLike) -> None:
         probe.close()
     except OSError as exc:
         raise ValueError(f"the results root {base} is not writable ({exc.strerror or exc}); pass a writable root") from None
-
-
-# ----------------------------------------------------------------------------- concurrent sweeps
-#: a lock held by a process on another host counts as stale after this long (a lockstep group of
-#: the paper's copy runs can train for a day on one CPU core).
-STALE_LOCK_S = 48 * 3600
-#: temporary run folders (``.<hash>.<id>.tmp`` / ``.old``) older than this are leftovers of a
-#: killed writer; a live writer holds its folder for milliseconds.
-STALE_TMP_S = 600
-
-
-def _lock_path(folder: Path) -> Path:
-    return folder.parent / f".{folder.name}.lock"
-
-
-def _holder_alive(holder: Mapping[str, Any]) -> bool:
-    if holder.get("host") != socket.gethostname():
-        return time.time() - float(holder.get("time", 0)) < STALE_LOCK_S
-    try:
-        os.kill(int(holder["pid"]), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, KeyError, ValueError, TypeError):
-        return True
-    return True
-
-
-def lock_run(folder: str | os.PathLike) -> str | None:
-    """Claim a run for training, so that two sweeps on one store do not train it twice.
-
-    Creates ``.<hash>.lock`` beside the run folder exclusively. Returns ``None`` when the claim
-    is ours, else who holds it. A lock whose process is gone (same host), or older than
-    :data:`STALE_LOCK_S` (another host), is stale and taken over.
-    """
-    lock = _lock_path(Path(folder))
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}
-    for _ in range(3):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                holder = json.loads(lock.read_text())
-            except (OSError, ValueError):  # being written right now, or vanished
-                time.sleep(0.05)
-                continue
-            if _holder_alive(holder):
-                return f"process {holder.get('pid')} on {holder.get('host')}"
-            lock.unlink(missing_ok=True)  # stale: its holder is gone
-            continue
-        with os.fdopen(fd, "w") as f:
-            json.dump(me, f)
-        return None
-    return "another process (the lock kept changing hands)"
-
-
-def unlock_run(folder: str | os.PathLike) -> None:
-    """Release a claim of :func:`lock_run` held by this process (another's is left alone)."""
-    lock = _lock_path(Path(folder))
-    try:
-        holder = json.loads(lock.read_text())
-    except (OSError, ValueError):
-        return
-    if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
-        lock.unlink(missing_ok=True)
-
-
-def clean_temporaries(folder: str | os.PathLike, older_than_s: float = STALE_TMP_S) -> int:
-    """Remove leftover temporary run folders (``.*.tmp``, ``.*.old``) of killed writers; returns how many."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return 0
-    n = 0
-    now = time.time()
-    for d in folder.iterdir():
-        if d.name.startswith(".") and d.name.endswith((".tmp", ".old")) and now - d.stat().st_mtime > older_than_s:
-            shutil.rmtree(d, ignore_errors=True) if d.is_dir() else d.unlink(missing_ok=True)
-            n += 1
-    return n
 
 
 # ----------------------------------------------------------------------------- reading runs
@@ -576,6 +562,10 @@ def run_or_load(
     """
     if cache not in _CACHES:
         raise ValueError(f"cache must be one of {list(_CACHES)}, got {cache!r}")
+    for value, name in ((experiment, "experiment"), (profile, "profile")):
+        if not isinstance(value, str) or not _NAME_RE.match(value):
+            raise ValueError(f"{name} must be one folder name (letters, digits, '_', '-', '.'; not starting with '.'), "
+                             f"got {value!r}")
     h = config_hash(config)
     folder = results_root(root) / "results" / profile / experiment
     npz, sidecar = folder / f"{h}.npz", folder / f"{h}.json"
