@@ -1,22 +1,44 @@
-r"""Re-check the results archive: file integrity, then a partial retraining of sampled runs.
+r"""Re-check the results archive: its integrity, the evidence in its weights, and a partial retraining.
 
-``nnrnn verify`` (``make verify``) picks stored runs at random, checks the SHA-256 of each of
-their files against the one recorded in ``config.json``, retrains each run from its config up to
-its first validation points (lockstep trainer, the one the archive was trained with) and compares
-the retrained history with the stored one.
+``nnrnn verify`` (``make verify``) does three things, each on any x86 CPU:
 
-**Tolerance.** The retraining may run on another CPU, whose BLAS sums in another order. As
-derived in ``tests/test_lockstep.py``, that changes each float32 weight by at most one unit in the
-last place per update, so after ``U`` updates we allow ``4 u U max(1, |value|)`` (``u = 2**-24``)
-for every history value (losses, metrics, the spectral radius and the Henrici index of W).
-Anything beyond that is a real difference: other data, another code path, a damaged file.
+1. **Integrity** (every run, seconds): :func:`nnrnn.archive.check_archive` against the committed
+   manifest ``data/MANIFEST.json`` (every file's SHA-256, ``config.json`` included; no run
+   missing or added; folder name, stored hash and config hash agree; each ``result`` agrees with
+   its ``history.csv``; each claim reads the runs the manifest lists for it).
+2. **Evidence in the weights** (every run that kept ``weights.pt``): the final validation loss
+   and metrics are recomputed from the stored weights with one forward pass over the run's
+   validation set, in float64, and must equal the stored float32 numbers within the
+   evaluation's rounding allowance (below). Pruned runs (pilots) get checks 1 and 3 only.
+3. **Retraining** (a random sample): a run is retrained from its config, in the layout it
+   trained in (alone or in a lockstep stack), twice: here, and in a subprocess whose BLAS
+   (MKL) takes another code path (``MKL_CBWR``) and so sums in another order, as another CPU
+   does. The stored history is compared only up to the **horizon**: the validation points up
+   to which the two retrainings agree within the allowance. Past it, training amplifies
+   rounding (RMSprop's first steps and a growing chain do), any CPU's numbers differ from any
+   other's, and a stored number there is evidence of nothing but that CPU's rounding.
+
+**Allowance.** One float32 unit roundoff ``u = 2**-24`` per sequential operation, four times:
+``4 u (U + T) max(1, |v|)`` for a value ``v`` recorded after ``U`` updates of a network run for
+``T`` steps. An update changes each float32 weight by at most one unit in the last place when the
+summation order changes (derived in ``tests/test_lockstep.py``); a forward pass of ``T`` steps
+passes its state through ``T`` rounded matrix products. Anything beyond it, at a point where the
+checking machine's own two summation orders agree within it, is a real difference: other data,
+another code path, an edited number.
+
+**What it cannot detect.** A change of a stored number past a run's horizon, in a run whose
+weights were pruned, that keeps ``result`` and ``history.csv`` consistent and the manifest
+updated with it: that is a visible commit in ``git log -- data/``, not something a re-check can
+tell from rounding.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
+import os
 import random
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,18 +46,34 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
+from . import archive as _archive
 from .cli import HelpFormatter, existing_dir, non_negative_int, positive_int
 from .data.errors import DataError
 from .executors import torch_threads
 from .lockstep import train_group
 from .store import RunCorrupt, read_run_meta, results_root
-from .train import TrainConfig
+from .train import TrainConfig, _datasets, initial_model
 
-__all__ = ["U", "archived_runs", "archived_lm_runs", "retrain_group", "verify_run", "main"]
+__all__ = ["U", "allowance", "archived_runs", "archived_lm_runs", "retrain_group", "retrain", "verify_run",
+           "evidence_run", "main"]
 
 #: float32 unit roundoff.
 U = 2.0**-24
+#: the two MKL code paths the retrain check alternates between (``MKL_CBWR``): each sums in its own order.
+_ORDERS = ("COMPATIBLE", "AVX2")
+
+
+def allowance(updates: int, steps: int, value) -> np.ndarray:
+    """``4 u (U + T) max(1, |v|)``: the rounding allowance of a value recorded after ``updates``
+    updates of a network run over ``steps`` time steps (module docstring).
+
+    Examples:
+        >>> float(allowance(0, 1, 0.5)) == 4 * U
+        True
+    """
+    return 4 * U * (max(int(updates), 0) + max(int(steps), 1)) * np.maximum(1.0, np.abs(np.nan_to_num(value)))
 
 
 def archived_runs(root=None, tasks: Sequence[str] | None = None) -> list[Path]:
@@ -48,7 +86,7 @@ def archived_runs(root=None, tasks: Sequence[str] | None = None) -> list[Path]:
 
 def archived_lm_runs(root=None) -> list[Path]:
     """Every stored language-model run folder (``<root>/runs/lm-<corpus>/<hash>``, sorted): their files
-    are checked against their SHA-256 with the rest, but they are not retrained (hours each)."""
+    are checked with the rest, but they are not retrained (hours each)."""
     base = results_root(root) / "runs"
     return sorted(d for c in base.glob("lm-*") if c.is_dir() for d in c.iterdir() if not d.name.startswith(".") and d.is_dir())
 
@@ -63,12 +101,10 @@ def retrain_group(cfg: TrainConfig, meta: dict[str, Any]) -> list[TrainConfig]:
 
     A run's float rounding depends on whether it trained alone (K = 1: plain matrix products) or
     in a stack (K >= 2: batched products, whose result per run does not depend on the other runs
-    or their number, at one thread). Early in training the two differ only in the last bits, but
-    some settings amplify that: the demo addition run ``fb_chain 0.04, lr 3e-4`` reaches a
-    validation loss of 0.36 after 200 updates in a stack and 0.25 alone. So a run that trained in
-    a stack (its provenance's ``lockstep_runs``) is retrained beside a companion that stays in the
-    stack: the same config, orthogonal 1.0 at lr 1e-6 and the next seed, which neither stops nor
-    diverges within a few validation points; its result is discarded.
+    or their number, at one thread). So a run that trained in a stack (its provenance's
+    ``lockstep_runs``) is retrained beside a companion that stays in the stack: the same config,
+    orthogonal 1.0 at lr 1e-6 and the next seed, which neither stops nor diverges within a few
+    validation points; its result is discarded.
     """
     if int(meta.get("provenance", {}).get("lockstep_runs", 1)) < 2:
         return [cfg]
@@ -77,19 +113,65 @@ def retrain_group(cfg: TrainConfig, meta: dict[str, Any]) -> list[TrainConfig]:
 
 def _companion(cfg: TrainConfig) -> TrainConfig:
     """A run that keeps ``cfg`` in a stack: orthogonal 1.0 at a tiny learning rate (never stops early or diverges)."""
-    return dataclasses.replace(cfg, init="orthogonal", scale=1.0, lr=1e-6, seed=cfg.seed + 1)
+    return cfg.replace(init="orthogonal", scale=1.0, lr=1e-6, seed=cfg.seed + 1)
 
 
-def verify_run(folder: str | Path, *, points: int = 1, probe: bool = True) -> dict[str, Any]:
-    """Check one stored run: file hashes, then its history up to its first ``points`` validation points.
+def retrain(folder: str | os.PathLike, upto: int) -> pd.DataFrame:
+    """The history of the stored run in ``folder`` retrained here for ``upto`` updates, in its layout, one thread."""
+    meta = read_run_meta(folder)
+    cfg = TrainConfig.from_dict(meta["config"])
+    with torch_threads(1):  # every sweep run trains with one torch thread (nnrnn.executors)
+        result = train_group(retrain_group(cfg, meta), progress=False, max_updates=upto)[0]
+    return result.history[result.history["update"] <= upto].reset_index(drop=True)
 
-    Returns a summary with ``ok`` (``True``, ``False``, or ``None``: cannot be checked here) and,
-    when not ok, ``problem`` naming what differed. With ``probe``, a run that differs is retrained
-    once more in the other layout (alone or stacked): where the two layouts disagree as well, the
-    run amplifies rounding: any other summation order (another CPU's kernels, thread count or
-    layout) changes its trajectory, so its stored numbers are not a test of the code (``ok=None``,
-    and :func:`main` checks another run instead). A run that differs while its two layouts agree
-    is a failure.
+
+def _other_order() -> str:
+    """The ``MKL_CBWR`` code path for the second retraining: one this process does not use."""
+    here = os.environ.get("MKL_CBWR", "").split(",")[0].upper()
+    return _ORDERS[1] if here == _ORDERS[0] else _ORDERS[0]
+
+
+def _start_other(folder: Path, upto: int) -> subprocess.Popen:
+    env = {**os.environ, "MKL_CBWR": _other_order()}
+    return subprocess.Popen([sys.executable, "-m", "nnrnn.verify", "--retrain-json", str(folder), "--upto", str(upto)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish_other(proc: subprocess.Popen) -> pd.DataFrame:
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"the retraining in another summation order failed (exit {proc.returncode}): {err.strip()[-2000:]}")
+    return pd.DataFrame(json.loads(out))
+
+
+def _columns(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
+    return [c for c in a.columns if c not in ("update", "epoch", "wall_s") and c in b.columns]
+
+
+def _within(x: pd.DataFrame, y: pd.DataFrame, cols: list[str], steps: int) -> np.ndarray:
+    """Per row: every column of ``x`` within the allowance of ``y`` (NaN only where NaN)."""
+    xv, yv = x[cols].to_numpy(float), y[cols].to_numpy(float)
+    tol = np.stack([allowance(u, steps, row) for u, row in zip(y["update"], yv)]) if len(yv) else yv
+    diff = np.abs(np.nan_to_num(xv) - np.nan_to_num(yv))
+    return ((diff <= tol) & (np.isnan(xv) == np.isnan(yv))).all(axis=1)
+
+
+def _first_difference(x: pd.DataFrame, y: pd.DataFrame, cols: list[str], steps: int, row: int) -> str:
+    for c in cols:
+        a, b = float(x[c].iloc[row]), float(y[c].iloc[row])
+        tol = float(allowance(int(y["update"].iloc[row]), steps, b))
+        if (np.isnan(a) != np.isnan(b)) or abs(np.nan_to_num(a) - np.nan_to_num(b)) > tol:
+            return f"{c} at update {int(y['update'].iloc[row])}: stored {b!r}, retrained {a!r}, allowed difference {tol:.3g}"
+    return "no difference"  # pragma: no cover - called only for a row that differs
+
+
+def verify_run(folder: str | os.PathLike, *, points: int = 1) -> dict[str, Any]:
+    """Retrain one stored run up to its first ``points`` validation points, in two summation orders,
+    and compare its stored history with the retraining up to their horizon (module docstring).
+
+    Returns a summary: ``ok`` (``True``; ``False`` with ``problem``; ``None`` when not even update 0
+    is the same in the two orders here), ``horizon`` (the last update compared), ``updates`` (the
+    updates retrained) and ``wall_s``.
     """
     folder = Path(folder)
     t0 = time.perf_counter()
@@ -98,85 +180,160 @@ def verify_run(folder: str | Path, *, points: int = 1, probe: bool = True) -> di
     except RunCorrupt as exc:
         return {"run": str(folder), "ok": False, "problem": str(exc)}
     cfg = TrainConfig.from_dict(meta["config"])
+    steps = cfg.make_task().T
     stored = _first_points(pd.read_csv(folder / "history.csv"), points)
-    if stored["val_loss"].isna().any():  # the run diverged before its first point: compare what exists
-        stored = stored[stored["val_loss"].notna()]
+    stored = stored[stored["val_loss"].notna()].reset_index(drop=True)  # a run diverged before a point: compare what exists
     upto = int(stored["update"].max())
-    with torch_threads(1):  # every sweep run trains with one torch thread (nnrnn.executors)
-        result = train_group(retrain_group(cfg, meta), progress=False, max_updates=upto)[0]
-    out = {"run": str(folder), "task": cfg.task, "hash": cfg.hash(), "updates": upto, "wall_s": 0.0}
-    out.update(_compare(result.history, stored, upto))
-    if not out["ok"] and probe and "max_rel_excess" in out:
-        # Is the run rounding-sensitive up to here? Retrain it in the other layout (alone <-> stacked):
-        # if even the two layouts on this machine disagree beyond the tolerance, it is.
-        group = retrain_group(cfg, meta)
-        other = [cfg] if len(group) > 1 else [cfg, _companion(cfg)]
-        with torch_threads(1):
-            alt = train_group(other, progress=False, max_updates=upto)[0]
-        layouts = _compare(alt.history, result.history[result.history["update"] <= upto], upto)
-        if not layouts["ok"]:
-            out.update(ok=None, problem=f"rounding-sensitive (alone and stacked disagree here too: {layouts['problem']}); "
-                                        f"its numbers come back only with the rounding of {meta.get('provenance', {}).get('machine')!r}")
+    other = _start_other(folder, upto)  # the second order trains beside this one (one thread each)
+    try:
+        here = retrain(folder, upto)
+    finally:
+        alt = _finish_other(other)
+    out: dict[str, Any] = {"run": str(folder), "task": cfg.task, "hash": cfg.hash(), "updates": upto}
+    if list(here["update"]) != list(stored["update"]) or list(alt["update"]) != list(stored["update"]):
+        out.update(ok=False, problem=f"validation points differ: stored {list(stored['update'])}, retrained {list(here['update'])}")
+    else:
+        cols = _columns(stored, here)
+        agree = _within(alt, here, cols, steps)
+        n = int(np.argmin(agree)) if not agree.all() else len(agree)  # points before the first disagreement
+        same_bits = bool(np.array_equal(here[cols].to_numpy(float), alt[cols].to_numpy(float), equal_nan=True))
+        if same_bits and len(agree) > 1:  # no second order here (no MKL): only update 0 is safe to compare
+            n, out["note"] = 1, "the second summation order gave identical numbers (no MKL code paths here): compared at update 0 only"
+        if n == 0:
+            out.update(ok=None, problem="not checkable here: its two summation orders differ already at update 0")
+        else:
+            ok = _within(here.iloc[:n], stored.iloc[:n], cols, steps)
+            out["horizon"] = int(stored["update"].iloc[n - 1])
+            out["ok"] = bool(ok.all())
+            if not ok.all():
+                out["problem"] = _first_difference(here, stored, cols, steps, int(np.argmin(ok)))
+            if n < len(stored):
+                out.setdefault("note", f"rounding-chaotic after update {out['horizon']}: two summation orders of this machine "
+                                       f"disagree at update {int(stored['update'].iloc[n])}; compared up to update {out['horizon']}")
     out["wall_s"] = time.perf_counter() - t0
     return out
 
 
-def _compare(history: pd.DataFrame, stored: pd.DataFrame, upto: int) -> dict[str, Any]:
-    """``history`` against ``stored`` at ``stored``'s points, within 4uU·max(1, |v|) (U = ``upto``)."""
-    new = history[history["update"] <= upto]
-    cols = [c for c in stored.columns if c not in ("wall_s",) and c in new.columns]
-    if list(new["update"]) != list(stored["update"]):
-        return {"ok": False, "problem": f"validation points differ: stored {list(stored['update'])}, retrained {list(new['update'])}"}
-    x, y = new[cols].to_numpy(float), stored[cols].to_numpy(float)
-    tol = 4 * U * max(upto, 1) * np.maximum(1.0, np.abs(np.nan_to_num(y)))
-    diff = np.abs(np.nan_to_num(x) - np.nan_to_num(y))
-    bad = (diff > tol) | (np.isnan(x) != np.isnan(y))
-    out: dict[str, Any] = {"ok": not bad.any(), "max_rel_excess": float((diff / tol).max()) if diff.size else 0.0}
-    if bad.any():
-        r, c = map(int, np.argwhere(bad)[0])
-        out["problem"] = (f"{cols[c]} at update {int(y[r, 0])}: stored {y[r, c]!r}, retrained {x[r, c]!r}, "
-                          f"allowed difference {tol[r, c]:.3g}")
-    return out
+@torch.no_grad()
+def evidence_run(folder: str | os.PathLike) -> dict[str, Any]:
+    """Recompute a run's final validation loss and metrics from its stored weights (float64 forward pass).
+
+    Returns ``ok`` (``None`` when there is nothing to recompute: weights pruned, or the run
+    diverged), the largest difference as a fraction of the allowance ``4 u T max(1, |v|)`` (the
+    stored float32 evaluation against the exact one; module docstring) and ``problem`` when over.
+    """
+    folder = Path(folder)
+    meta = read_run_meta(folder)
+    out: dict[str, Any] = {"run": str(folder)}
+    if "weights.pt" not in (meta.get("files") or {}):
+        return {**out, "ok": None, "problem": "weights pruned"}
+    if meta["result"]["status"] == "diverged":
+        return {**out, "ok": None, "problem": "diverged: no final numbers to recompute"}
+    cfg = TrainConfig.from_dict(meta["config"])
+    task = cfg.make_task()
+    model = initial_model(cfg)
+    model.load_state_dict(torch.load(folder / "weights.pt", weights_only=True, map_location="cpu"))
+    model.double().eval()
+    val = _datasets(cfg.task, cfg.T, cfg.n_train, cfg.n_val, cfg.seed)[1]
+    totals: dict[str, float] = {}
+    for start in range(0, len(val), cfg.eval_batch_size):
+        x, y = val.batch(torch.arange(start, min(start + cfg.eval_batch_size, len(val))))
+        x, y = x.double(), (y.double() if y.is_floating_point() else y)
+        o, w = model(x), min(cfg.eval_batch_size, len(val) - start) / len(val)
+        for k, v in {"loss": task.loss(o, y).item(), **task.metrics(o, y)}.items():
+            totals[k] = totals.get(k, 0.0) + w * float(v)
+    last = pd.read_csv(folder / "history.csv").iloc[-1]
+    worst, problem = 0.0, None
+    for k, v in totals.items():
+        col = "val_loss" if k == "loss" else f"val_{k}"
+        stored = float(last[col])
+        # accuracies are counts over n_val: one sequence decided the other way by rounding moves them by 1/n_val
+        tol = float(allowance(0, task.T, v)) + (0.0 if k == "loss" else 1.0 / len(val))
+        if abs(stored - v) / tol > worst:
+            worst = abs(stored - v) / tol
+            if abs(stored - v) > tol:
+                problem = f"{col}: stored {stored!r}, recomputed from weights.pt {v!r}, allowed difference {tol:.3g}"
+    return {**out, "ok": problem is None, "max_rel_excess": worst, **({"problem": problem} if problem else {})}
+
+
+def _claims(root) -> dict[str, list[str]]:
+    from .results import claim_runs  # lazy: the retraining subprocess (--retrain-json) needs none of the results page
+
+    return claim_runs(root)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="nnrnn verify",
-        description="Check the SHA-256 of archived runs and retrain a random sample up to their first validation points.",
-        epilog="examples:\n  nnrnn verify                                    # two runs, a fresh random pick\n"
+        description="Check the results archive: its manifest and every run's files, the final numbers of every run "
+                    "with weights (recomputed from them), and a random sample of runs retrained up to their first points.",
+        epilog="examples:\n  nnrnn verify                                    # everything, two runs retrained\n"
         "  nnrnn verify --sample 2 --max-updates 1000      # two runs whose first points come early\n"
-        "  nnrnn verify --sample 0 --root /data/archive    # the SHA-256 of every file only",
+        "  nnrnn verify --sample 0 --evidence 0            # the integrity checks only (seconds)\n"
+        "  nnrnn verify --write-manifest                   # after adding runs on purpose: record them",
         formatter_class=HelpFormatter,
     )
-    p.add_argument("--sample", type=non_negative_int, default=2,
-                   help="runs to retrain, picked at random (0 checks the files' SHA-256 only)")
+    p.add_argument("--sample", type=non_negative_int, default=2, help="runs to retrain, picked at random (0: none)")
+    p.add_argument("--evidence", type=non_negative_int, default=None,
+                   help="runs with weights whose final numbers are recomputed (default: all of them)")
     p.add_argument("--seed", type=non_negative_int, default=None,
-                   help="random seed of the pick (default: a fresh one, printed)")
+                   help="random seed of the picks (default: a fresh one, printed)")
     p.add_argument("--points", type=positive_int, default=1, help="validation points to compare after update 0")
     p.add_argument("--max-updates", type=positive_int, default=None,
-                   help="pick only runs whose first points come within this many updates (default: any)")
+                   help="retrain only runs whose first points come within this many updates (default: any)")
     p.add_argument("--root", type=existing_dir, default=None, metavar="DIR",
                    help="an existing results root (default: the repository's data/ folder)")
+    p.add_argument("--write-manifest", action="store_true", help="record the archive as it is now in MANIFEST.json and exit")
+    p.add_argument("--retrain-json", type=existing_dir, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--upto", type=non_negative_int, default=0, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
-    runs, lm_runs = archived_runs(a.root), archived_lm_runs(a.root)
-    corrupt = []
-    for d in runs + lm_runs:
+    if a.retrain_json is not None:  # the second summation order (verify_run's subprocess)
+        print(json.dumps(retrain(a.retrain_json, a.upto).to_dict("list")))  # floats by repr: exact
+        return 0
+    root = results_root(a.root)
+    if a.write_manifest:
         try:
-            read_run_meta(d)
-        except RunCorrupt as exc:
-            corrupt.append(str(exc))
-    print(f"{len(runs) + len(lm_runs)} archived runs under {results_root(a.root) / 'runs'} ({len(lm_runs)} language "
-          f"models: checked, not retrained); {len(runs) + len(lm_runs) - len(corrupt)} intact")
-    for c in corrupt:
-        print(f"  CORRUPT: {c}")
+            path = _archive.write_manifest(root, _claims(root))
+        except ValueError as exc:
+            print(exc)
+            return 1
+        print(f"wrote {path} ({len(_archive.run_folders(root))} runs)")
+        return 0
+    problems = _archive.check_archive(root, _claims(root))
+    runs, lm_runs = archived_runs(root), archived_lm_runs(root)
+    print(f"integrity: {len(runs) + len(lm_runs)} archived runs under {root / 'runs'} ({len(lm_runs)} language models: "
+          f"integrity only), manifest {root / _archive.MANIFEST}: "
+          + ("intact" if not problems else f"{len(problems)} problem(s)"))
+    for msg in problems:
+        print(f"  TAMPERED OR DAMAGED: {msg}")
     seed = a.seed if a.seed is not None else random.SystemRandom().randrange(2**31)
-    intact = [d for d in runs if not any(str(d) in c for c in corrupt)]
+    rng = random.Random(seed)
+    bad = {str(Path(root) / "runs" / m.split(":")[0]) for m in problems}
+    intact = [d for d in runs if str(d) not in bad]
+    failed = 0
+    with_weights = [d for d in intact if (d / "weights.pt").is_file()]
+    pick = with_weights if a.evidence is None else rng.sample(with_weights, min(a.evidence, len(with_weights)))
+    print(f"evidence: the final numbers of {len(pick)} of {len(with_weights)} runs with weights, recomputed from them")
+    worst = 0.0
+    for d in pick:
+        try:
+            r = evidence_run(d)
+        except DataError as exc:
+            print(f"  {d.parent.name}/{d.name}: CANNOT RECOMPUTE: {exc}")
+            failed += 1
+            continue
+        if r["ok"] is False:
+            print(f"  {d.parent.name}/{d.name}: DIFFERS: {r['problem']}")
+            failed += 1
+        worst = max(worst, r.get("max_rel_excess", 0.0))
+    if pick:
+        print(f"  largest difference: {worst:.2g} of the allowance")
     if a.max_updates is not None:
         intact = [d for d in intact if _first_points(pd.read_csv(d / "history.csv"), a.points)["update"].max() <= a.max_updates]
-    order = random.Random(seed).sample(intact, len(intact))  # a random order; the first checkable ones are used
+    order = rng.sample(intact, len(intact))  # a random order; the first checkable ones are used
     target = min(a.sample, len(intact))
-    print(f"retraining {target} run(s) (seed {seed}, {a.points} validation point(s) each)")
-    failed = checked = 0
+    print(f"retraining {target} run(s) (seed {seed}, {a.points} validation point(s) each, two summation orders)")
+    checked = 0
     for d in order:
         if checked >= target:
             break
@@ -192,13 +349,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         checked += 1
         status = "ok" if r["ok"] else f"DIFFERS: {r['problem']}"
-        extra = f", largest difference {r['max_rel_excess']:.2g} of the allowed" if "max_rel_excess" in r else ""
-        print(f"  {d.parent.name}/{d.name}: {status} ({r.get('updates', 0)} updates, {r['wall_s']:.0f} s{extra})")
+        extra = f"; {r['note']}" if r.get("note") else ""
+        print(f"  {d.parent.name}/{d.name}: {status} (compared up to update {r.get('horizon', 0)} of {r['updates']}, "
+              f"{r['wall_s']:.0f} s{extra})")
         failed += not r["ok"]
     if checked < target:
         print(f"only {checked} of the {target} requested runs could be checked")
         failed += 1
-    return 1 if corrupt or failed else 0
+    return 1 if problems or failed else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

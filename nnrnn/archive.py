@@ -1,0 +1,269 @@
+"""The results archive as evidence: where it lives, its manifest, and the checks that make it tamper-evident.
+
+The archive is the committed run store ``data/runs/<task>/<hash>/`` (every ``replicate`` and
+``demo`` run, with ``config.json``, ``history.csv`` and, where kept, ``weights.pt``). Each run's
+``config.json`` records the SHA-256 of its other files, but nothing covered ``config.json``
+itself, whose ``result`` block feeds the verdicts, nor which runs exist. The **manifest**
+``data/MANIFEST.json`` closes that: the SHA-256 of every file of every run (``config.json``
+included) and, per claim of the results page, the runs it reads. It is written by
+``nnrnn verify --write-manifest`` when runs are added on purpose (and committed with them), so
+any other change of the archive shows up in ``git diff`` or fails :func:`check_archive`.
+
+:func:`check_run` checks one run on its own: its file list exists and matches the files'
+SHA-256; its folder name, its stored ``hash`` and the hash of its stored config agree; its
+``result`` agrees with its ``history.csv``. :func:`check_archive` adds the manifest: no run
+missing, none added, no file changed. ``nnrnn verify`` runs both on the whole archive, and the
+results page withholds its verdicts when they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from . import tasks as _tasks
+from .lm.config import LMConfig
+from .store import file_sha256, json_safe, atomic_write_text
+from .train import TrainConfig
+
+__all__ = ["MANIFEST", "archive_root", "archive_commit", "archive_label", "run_folders", "check_run",
+           "build_manifest", "write_manifest", "read_manifest", "check_archive"]
+
+#: the manifest's file name, in the results root beside ``runs/``.
+MANIFEST = "MANIFEST.json"
+_FORMAT = 1
+_REPO = Path(__file__).resolve().parent.parent
+#: relative tolerance for a number stored twice (JSON and CSV both write floats by ``repr``, so
+#: they agree exactly; this only absorbs a reader's last-digit parsing).
+_SAME = 1e-12
+
+
+def archive_root() -> Path:
+    """Where the committed results archive lives: ``$NNRNN_ARCHIVE_DIR``, else the repository's ``data/``.
+
+    It is read, never written, by the results page, so a build with its own scratch store
+    (``NNRNN_RESULTS_DIR``, as the tests use) still shows the archive.
+    """
+    env = os.environ.get("NNRNN_ARCHIVE_DIR")
+    return Path(env) if env else _REPO / "data"
+
+
+def archive_commit(root=None) -> str:
+    """The last commit that changed the archive's run store, as ``"<sha> (<date>)"``, or a note why not.
+
+    Asked of the git checkout that holds ``root`` (not of the installed package's folder), so an
+    archive cloned beside a pip-installed package, as on Colab, still names its commit.
+
+    Examples:
+        >>> archive_commit("/nonexistent")
+        'no archive at /nonexistent (a checkout of the repository holds it in data/; NNRNN_ARCHIVE_DIR names another)'
+    """
+    root = Path(root) if root is not None else archive_root()
+    if not (root / "runs").is_dir():
+        return f"no archive at {root} (a checkout of the repository holds it in data/; NNRNN_ARCHIVE_DIR names another)"
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%h (%cs)", "--", "runs"], cwd=root,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (git is not available)"
+    if out.returncode != 0:
+        return "unknown (not a git checkout)"
+    return out.stdout.strip() or "not committed yet"
+
+
+def archive_label(root=None) -> str:
+    """How a page names the archive: ``"commit <sha> (<date>)"``, or :func:`archive_commit`'s note why not."""
+    commit = archive_commit(root)
+    return f"commit {commit}" if re.fullmatch(r"[0-9a-f]{4,40} \(.+\)", commit) else commit
+
+
+# ----------------------------------------------------------------------------- one run
+def run_folders(root) -> list[Path]:
+    """Every entry under ``<root>/runs/<kind>/`` that is not a temporary (dot) name, sorted; a
+    non-folder among them is reported by :func:`check_archive`, not skipped."""
+    base = Path(root) / "runs"
+    if not base.is_dir():
+        return []
+    return sorted(e for k in base.iterdir() if k.is_dir() and not k.name.startswith(".")
+                  for e in k.iterdir() if not e.name.startswith("."))
+
+
+def _name(folder: Path) -> str:
+    return f"{folder.parent.name}/{folder.name}"
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Two stored numbers are the same number (``None`` and NaN both mean "none")."""
+    fa = float("nan") if a is None else float(a)
+    fb = float("nan") if b is None else float(b)
+    if math.isnan(fa) or math.isnan(fb):
+        return math.isnan(fa) and math.isnan(fb)
+    return abs(fa - fb) <= _SAME * max(1.0, abs(fa), abs(fb))
+
+
+def _result_problems(meta: Mapping[str, Any], history: pd.DataFrame) -> list[str]:
+    """Where a run's ``result`` block disagrees with its ``history.csv`` (synthetic tasks and LMs)."""
+    res, bad = meta.get("result") or {}, []
+
+    def differ(key: str, value: Any) -> None:
+        if key not in res:
+            bad.append(f"result has no {key!r}")
+        elif not _close(res[key], value):
+            bad.append(f"result {key} = {res[key]!r}, but history.csv gives {float(value)!r}")
+
+    if meta.get("kind") == "lm":
+        bits = history["val_bits"]
+        differ("final_val_bits", bits.iloc[-1])
+        differ("best_val_bits", bits.min())
+        return bad
+    status = res.get("status")
+    if status not in ("finished", "early_stopped", "diverged"):
+        return [f"result status {status!r} is not finished, early_stopped or diverged"]
+    val = history["val_loss"]
+    diverged_rows = bool(val.isna().iloc[-1])
+    if diverged_rows != (status == "diverged"):
+        bad.append(f"result status {status!r}, but the last validation loss in history.csv is {val.iloc[-1]!r}")
+    differ("final_val_loss", float("nan") if status == "diverged" else val.iloc[-1])
+    differ("best_val_loss", val.min())
+    differ("n_updates", history["update"].iloc[-1])
+    cfg = TrainConfig.from_dict(meta["config"])
+    baseline = cfg.make_task().baseline
+    differ("baseline", baseline)
+    final = res.get("final_val_loss")
+    success = status != "diverged" and _tasks.succeeded(float("nan") if final is None else final, baseline)
+    if bool(res.get("success")) != success:
+        bad.append(f"result success = {res.get('success')!r}, but its final loss and baseline give {success!r}")
+    if status == "early_stopped" and not (final is not None and final < cfg.early_stop):
+        bad.append(f"result status 'early_stopped', but final_val_loss {final!r} is not below early_stop {cfg.early_stop!r}")
+    return bad
+
+
+def check_run(folder: str | os.PathLike) -> list[str]:
+    """Everything wrong with one stored run, each problem naming the run (``[]``: intact).
+
+    Checks that ``config.json`` parses and lists its other files under ``files`` (a run without
+    that list is refused: it would switch every file check off); that every listed file exists
+    with its SHA-256 and no unlisted file lies beside them; that the folder name, the stored
+    ``hash`` and the hash of the stored config are one; and that ``result`` agrees with
+    ``history.csv`` (final and best validation loss, updates, status, baseline, success).
+    """
+    folder = Path(folder)
+    name = _name(folder)
+    if not folder.is_dir():
+        return [f"{name}: not a folder (a stray file where a run belongs)"]
+    try:
+        meta = json.loads((folder / "config.json").read_text())
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        return [f"{name}: config.json cannot be read ({type(exc).__name__}: {exc})"]
+    files = meta.get("files")
+    if not isinstance(files, dict) or "history.csv" not in files:
+        return [f"{name}: config.json has no file list with history.csv (key 'files'): its files cannot be checked"]
+    odd = sorted(f for f in files if f != Path(f).name or f.startswith(".") or f == "config.json")
+    if odd:
+        return [f"{name}: config.json lists files that are not plain names in the run folder: {odd}"]
+    bad = []
+    for fname, digest in files.items():
+        f = folder / fname
+        if not f.is_file():
+            bad.append(f"{name}: {fname} is listed in config.json but missing")
+        elif file_sha256(f) != digest:
+            bad.append(f"{name}: {fname} does not match the SHA-256 in config.json (changed or damaged)")
+    extra = sorted(e.name for e in folder.iterdir() if e.name != "config.json" and e.name not in files)
+    if extra:
+        bad.append(f"{name}: files not listed in config.json: {extra}")
+    try:
+        cfg = LMConfig.from_dict(meta["config"]) if meta.get("kind") == "lm" else TrainConfig.from_dict(meta["config"])
+        config_h = cfg.hash()
+    except (KeyError, TypeError, ValueError) as exc:
+        return bad + [f"{name}: its stored config is not a valid config ({exc})"]
+    if not (folder.name == meta.get("hash") == config_h):
+        bad.append(f"{name}: folder name, stored hash {meta.get('hash')!r} and the hash of its config "
+                   f"{config_h!r} disagree (a run copied over another, or an edited config)")
+    if not bad:
+        try:
+            bad += [f"{name}: {p}" for p in _result_problems(meta, pd.read_csv(folder / "history.csv"))]
+        except (KeyError, IndexError, ValueError) as exc:
+            bad.append(f"{name}: history.csv cannot be read as a run history ({type(exc).__name__}: {exc})")
+    return bad
+
+
+# ----------------------------------------------------------------------------- the manifest
+def _digests(folder: Path) -> dict[str, str]:
+    return {f.name: file_sha256(f) for f in sorted(folder.iterdir()) if f.is_file() and not f.name.startswith(".")}
+
+
+def build_manifest(root, claims: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+    """The manifest of the archive under ``root``: every run's files with their SHA-256 and, per
+    claim, the runs (``"<kind>/<hash>"``) it reads (``claims``, from :func:`nnrnn.results.claim_runs`)."""
+    runs = {_name(d): _digests(d) for d in run_folders(root) if d.is_dir()}
+    return {"format": _FORMAT,
+            "about": "SHA-256 of every file of every run in runs/, and the runs each claim of the results page reads; "
+                     "written by `nnrnn verify --write-manifest`, checked by `nnrnn verify` and the results page",
+            "runs": runs, "claims": {k: sorted(v) for k, v in (claims or {}).items()}}
+
+
+def write_manifest(root, claims: Mapping[str, Sequence[str]] | None = None) -> Path:
+    """Write :func:`build_manifest` to ``<root>/MANIFEST.json`` (atomically) after every run passes
+    :func:`check_run`; raises ``ValueError`` listing the runs that do not (a manifest never blesses a broken run)."""
+    bad = [p for d in run_folders(root) for p in check_run(d)]
+    if bad:
+        raise ValueError("not writing a manifest over runs that fail their own checks:\n  " + "\n  ".join(bad))
+    path = Path(root) / MANIFEST
+    atomic_write_text(path, json.dumps(json_safe(build_manifest(root, claims)), indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def read_manifest(root) -> dict[str, Any]:
+    """The parsed manifest of ``root``; ``ValueError`` saying what is wrong when it is missing or malformed."""
+    path = Path(root) / MANIFEST
+    try:
+        m = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"the archive has no manifest {path} (write it with `nnrnn verify --write-manifest`)") from None
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"the manifest {path} cannot be read ({type(exc).__name__}: {exc})") from None
+    if not isinstance(m, dict) or m.get("format") != _FORMAT or not isinstance(m.get("runs"), dict):
+        raise ValueError(f"the manifest {path} is not a format-{_FORMAT} manifest with a 'runs' table")
+    return m
+
+
+def check_archive(root, claims: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """Every problem of the archive under ``root``, each naming its run or claim (``[]``: intact).
+
+    :func:`check_run` for every run, then against the manifest: runs missing, runs added, any
+    file (``config.json`` included) added, removed or changed; with ``claims`` (the runs each
+    claim reads now), every claim whose runs differ from the manifest's.
+    """
+    try:
+        manifest = read_manifest(root)
+    except ValueError as exc:
+        return [str(exc)]
+    bad = [p for d in run_folders(root) for p in check_run(d)]
+    now = {_name(d): d for d in run_folders(root)}
+    listed = manifest["runs"]
+    bad += [f"{r}: listed in the manifest but missing from the archive" for r in sorted(set(listed) - set(now))]
+    bad += [f"{r}: in the archive but not in the manifest (an added run: `nnrnn verify --write-manifest` after adding runs)"
+            for r in sorted(set(now) - set(listed))]
+    for r in sorted(set(now) & set(listed)):
+        if not now[r].is_dir():
+            continue
+        got, want = _digests(now[r]), listed[r]
+        changed = sorted(f for f in set(got) | set(want) if got.get(f) != want.get(f))
+        if changed:
+            bad.append(f"{r}: files that differ from the manifest (changed, added or removed): {changed}")
+    for claim, runs in (claims or {}).items():
+        was = set(manifest.get("claims", {}).get(claim, ()))
+        if set(runs) != was:
+            gone, new = sorted(was - set(runs)), sorted(set(runs) - was)
+            bad.append(f"claim {claim!r}: reads other runs than the manifest lists (no longer read: {gone[:5]}"
+                       f"{' …' if len(gone) > 5 else ''}; newly read: {new[:5]}{' …' if len(new) > 5 else ''})")
+    return bad

@@ -1,0 +1,155 @@
+"""The archive is tamper-evident: every edit, copy, deletion or addition of runs is named by
+``nnrnn verify`` (non-zero exit) and withholds the results page's verdicts (issue 19)."""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from nnrnn import archive, results, sweep, verify
+from nnrnn.store import file_sha256
+
+BASE = dict(T=30, hidden_size=8, n_train=64, n_val=16, epochs=2, evals_per_epoch=2)
+
+
+@pytest.fixture
+def root(tmp_path):
+    g = sweep.Grid("copy", {"chain": (1.0,), "orthogonal": (1.0,)}, lrs=(1e-3,), seeds=(1, 2), base=BASE)
+    sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
+    archive.write_manifest(tmp_path, {"copy: demo": [f"copy/{d.name}" for d in verify.archived_runs(tmp_path)]})
+    assert archive.check_archive(tmp_path) == []
+    return tmp_path
+
+
+def _runs(root):
+    return verify.archived_runs(root)
+
+
+def _meta(d):
+    return json.loads((d / "config.json").read_text())
+
+
+def _write_meta(d, meta):
+    (d / "config.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+
+
+def _problems(root):
+    return "\n".join(archive.check_archive(root))
+
+
+def test_an_edited_result_in_config_json_is_named(root, capsys):
+    """config.json's result block feeds the verdicts: the manifest covers it, and so does its history."""
+    d = _runs(root)[0]
+    meta = _meta(d)
+    meta["result"]["final_val_loss"] = 0.001
+    _write_meta(d, meta)
+    p = _problems(root)
+    assert f"copy/{d.name}: files that differ from the manifest (changed, added or removed): ['config.json']" in p
+    assert f"copy/{d.name}: result final_val_loss = 0.001, but history.csv gives" in p
+    assert verify.main(["--root", str(root), "--sample", "0", "--evidence", "0"]) == 1
+    assert f"TAMPERED OR DAMAGED: copy/{d.name}" in capsys.readouterr().out
+
+
+def test_a_run_copied_over_another_is_named(root):
+    a, b = _runs(root)[:2]
+    shutil.rmtree(b)
+    shutil.copytree(a, b)
+    assert (f"copy/{b.name}: folder name, stored hash '{a.name}' and the hash of its config '{a.name}' disagree"
+            in _problems(root))
+
+
+def test_a_missing_file_list_does_not_switch_the_checks_off(root):
+    d = _runs(root)[0]
+    meta = _meta(d)
+    del meta["files"]
+    _write_meta(d, meta)
+    (d / "history.csv").write_text("edited")
+    assert f"copy/{d.name}: config.json has no file list with history.csv" in _problems(root)
+
+
+def test_a_history_edited_with_its_sha_updated_is_caught_twice(root):
+    d = _runs(root)[0]
+    h = pd.read_csv(d / "history.csv")
+    h.loc[len(h) - 1, "val_loss"] = 0.5
+    h.to_csv(d / "history.csv", index=False)
+    meta = _meta(d)
+    meta["files"]["history.csv"] = file_sha256(d / "history.csv")
+    _write_meta(d, meta)
+    p = _problems(root)
+    assert f"copy/{d.name}: result final_val_loss = " in p and "but history.csv gives 0.5" in p
+    assert f"copy/{d.name}: files that differ from the manifest" in p
+
+
+def test_deleted_and_added_runs_are_named(root):
+    gone = _runs(root)[0]
+    shutil.rmtree(gone)
+    extra = root / "runs" / "copy" / "0123456789ab"
+    shutil.copytree(_runs(root)[0], extra)
+    p = _problems(root)
+    assert f"copy/{gone.name}: listed in the manifest but missing from the archive" in p
+    assert "copy/0123456789ab: in the archive but not in the manifest" in p
+
+
+def test_a_claim_that_reads_other_runs_than_recorded_is_named(root):
+    runs = [f"copy/{d.name}" for d in _runs(root)]
+    assert archive.check_archive(root, {"copy: demo": runs}) == []
+    p = "\n".join(archive.check_archive(root, {"copy: demo": runs[1:]}))
+    assert f"claim 'copy: demo': reads other runs than the manifest lists (no longer read: ['{runs[0]}']" in p
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda m: m["result"].__setitem__("status", "diverged"), "result status 'diverged', but the last validation loss"),
+    (lambda m: m["result"].__setitem__("n_updates", 1), "result n_updates = 1, but history.csv gives"),
+    (lambda m: m["result"].__setitem__("success", True), "result success = True, but its final loss and baseline give False"),
+    (lambda m: m["result"].__setitem__("best_val_loss", 0.0), "result best_val_loss = 0.0, but history.csv gives"),
+    (lambda m: m["files"].__setitem__("../../x", "0" * 64), "lists files that are not plain names"),
+])
+def test_a_result_that_disagrees_with_its_history_is_named(root, edit, expected):
+    d = _runs(root)[0]
+    meta = _meta(d)
+    edit(meta)
+    _write_meta(d, meta)
+    assert f"copy/{d.name}: " in _problems(root) and expected in _problems(root)
+    with pytest.raises(ValueError, match="not writing a manifest over runs that fail their own checks"):
+        archive.write_manifest(root)
+
+
+def test_odd_entries_are_named_not_a_traceback(root):
+    d = _runs(root)[0]
+    (d / "config.json").unlink()
+    (d / "config.json").mkdir()
+    (root / "runs" / "copy" / "fedcba987654").write_text("stray")
+    p = _problems(root)
+    assert f"copy/{d.name}: config.json cannot be read (IsADirectoryError" in p
+    assert "copy/fedcba987654: not a folder" in p
+
+
+def test_a_missing_or_broken_manifest_is_a_problem(root):
+    (root / archive.MANIFEST).write_text("{")
+    assert "cannot be read" in _problems(root)
+    (root / archive.MANIFEST).unlink()
+    assert "the archive has no manifest" in _problems(root)
+
+
+def test_the_results_page_withholds_its_verdicts_on_a_tampered_archive(root, monkeypatch):
+    monkeypatch.setattr(results, "_weight_rows", lambda root: [])
+    monkeypatch.setattr(results, "_language_rows", lambda root: [])
+    intact = results.claims(root, tasks=("copy",))
+    assert results.WITHHELD not in set(intact["verdict"])
+    d = _runs(root)[0]
+    meta = _meta(d)
+    meta["result"]["final_val_loss"] = 0.001
+    _write_meta(d, meta)
+    table = results.claims(root, tasks=("copy",))
+    from_archive = ~table["profile"].str.startswith("theory")
+    assert (table.loc[from_archive, "verdict"] == results.WITHHELD).all() and from_archive.any()
+    assert (table.loc[~from_archive, "verdict"] == intact.loc[~from_archive, "verdict"]).all()
+
+
+def test_the_committed_archive_matches_its_manifest():
+    """The repository's archive and its committed manifest agree (what CI's `make verify` checks first)."""
+    root = archive.archive_root()
+    if not (root / archive.MANIFEST).is_file():
+        pytest.skip("no archive in this checkout")
+    assert archive.check_archive(root, results.claim_runs(root)) == []
