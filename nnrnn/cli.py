@@ -138,9 +138,20 @@ def device(text: str) -> str:
 
 
 def existing_dir(text: str) -> str:
-    """``type=`` for a folder that must exist (returned as given)."""
-    if not Path(text).is_dir():
-        raise argparse.ArgumentTypeError(f"must be an existing folder, got {text!r}")
+    """``type=`` for a folder that must exist (returned as given); an empty path, which would mean the
+    current folder, is refused.
+
+    Examples:
+        >>> existing_dir("")
+        Traceback (most recent call last):
+        argparse.ArgumentTypeError: must be an existing folder, got an empty path ''
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be an existing folder, got an empty path {text!r}")
+    path = Path(text)
+    if not path.is_dir():
+        what = "a file" if path.is_file() else "no such folder"
+        raise argparse.ArgumentTypeError(f"must be an existing folder, got {text!r} ({what})")
     return text
 
 
@@ -310,6 +321,11 @@ def data_main(argv: Sequence[str] | None = None) -> int:
                 print(f"    {f:<34} {_size(data.FILES[f][1]):>9}  sha256 {data.FILES[f][0][:16]}...")
         return 0
 
+    try:  # a named data directory that is missing or a file is an error, not "every file missing"
+        data.check_data_dir(args.data_dir)
+    except data.DataNotFoundError as exc:
+        print(f"nnrnn data: error: {exc}", file=sys.stderr)
+        return 2
     chosen = names if "all" in args.names else list(dict.fromkeys(args.names))
     download = args.action == "fetch"
     missing, wrong = [], []

@@ -21,11 +21,13 @@ Four engines compute the same function (``engine=`` or the ``NNRNN_ENGINE`` envi
 variable, read at every call):
 
 * ``"cpp"``: the loops in a C++ extension (``nnrnn/csrc/elman.cpp``), compiled on first use
-  with ``torch.utils.cpp_extension.load`` and cached; CPU, float32/float64.
+  and cached (:mod:`nnrnn.cpp_build`: a folder per source hash, a build lock with a timeout);
+  CPU, float32/float64.
 * ``"python"``: the same algorithm in pure PyTorch; any device.
 * ``"autograd"``: a plain loop differentiated by autograd, the reference for the tests.
 * ``"auto"`` (default): ``"cpp"`` on the CPU when the extension builds, else ``"python"``. If the
-  build fails, a single warning says so at first use, never at import.
+  build fails, or another process holds its build lock past ``NNRNN_BUILD_TIMEOUT_S``, a single
+  warning says so (and why) at first use, never at import.
 
 Task models (:func:`model_for`) follow the paper (§4.1) and the authors' Keras code: an
 ``ElmanRNN`` with zero bias, initialized by name (:func:`nnrnn.init.get`), then a linear readout
@@ -40,7 +42,6 @@ import os
 import threading
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -50,6 +51,7 @@ from torch import Tensor, nn
 from . import init as _init
 from . import tasks as _tasks
 from . import validate
+from .cpp_build import CSRC, build_error, load_cpp_extension
 from .profiles import resolve_device
 
 __all__ = [
@@ -73,7 +75,9 @@ NONLINEARITIES: tuple[str, ...] = tuple(validate.NONLINEARITIES)
 ENGINES: tuple[str, ...] = ("auto", "cpp", "python", "autograd")
 _ACT_CODE = {"elu": 0, "relu": 1, "tanh": 2}
 _ENV = "NNRNN_ENGINE"
-_CSRC = Path(__file__).resolve().parent / "csrc"
+#: the C++ engine's build (:func:`nnrnn.cpp_build.load_cpp_extension`).
+_EXTENSION: dict[str, Any] = {"name": "nnrnn_elman", "sources": [CSRC / "elman.cpp"],
+                              "extra_cflags": ["-O3", "-fno-math-errno", "-fno-trapping-math"]}
 
 
 # ----------------------------------------------------------------------------- validation
@@ -97,33 +101,18 @@ def _load_extension():
     """Compile (first time) or load (cached) the C++ engine; return its ops, or None on failure.
 
     The library registers ``torch.ops.nnrnn_elman.*``; it includes no Python headers, so the
-    first build takes seconds rather than a minute. Builds are cached by
-    ``torch.utils.cpp_extension`` (``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``).
+    first build takes seconds rather than a minute. It is built by
+    :func:`nnrnn.cpp_build.load_cpp_extension`: one folder per source hash under
+    ``TORCH_EXTENSIONS_DIR`` (default ``~/.cache/torch_extensions``), under a file lock that a
+    process waits for at most ``NNRNN_BUILD_TIMEOUT_S`` seconds before it falls back.
     """
     with _ext_lock:
-        if _ext_state["module"] is not None or _ext_state["error"] is not None:
-            return _ext_state["module"]
-        errors = []
-        for _attempt in range(2):  # a second try covers a race with a concurrent build
-            try:
-                from torch.utils import cpp_extension  # lazy: the C++ extension builds on first use only
-
-                if not hasattr(torch.ops.nnrnn_elman, "backward_batched"):
-                    cpp_extension.load(
-                        name="nnrnn_elman",
-                        sources=[str(_CSRC / "elman.cpp")],
-                        extra_cflags=["-O3", "-fno-math-errno", "-fno-trapping-math"],
-                        is_python_module=False,
-                        verbose=False,
-                    )
-                _ext_state["module"] = torch.ops.nnrnn_elman
-                return _ext_state["module"]
-            except Exception as exc:  # no compiler, no ninja, read-only cache, ...
-                errors.append(f"{type(exc).__name__}: {exc}".strip())
-                if not isinstance(exc, (ImportError, OSError)):
-                    break
-        _ext_state["error"] = errors[-1]
-        return None
+        if _ext_state["module"] is None and _ext_state["error"] is None:
+            ops = load_cpp_extension(**_EXTENSION)
+            _ext_state["module"] = ops
+            if ops is None:
+                _ext_state["error"] = build_error(_EXTENSION["name"]) or "unknown error"
+        return _ext_state["module"]
 
 
 def engine_available(engine: str = "cpp") -> bool:

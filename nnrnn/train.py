@@ -145,8 +145,13 @@ class TrainConfig:
             _pos_int(getattr(self, name), name)
         _pos_float(self.early_stop, "early_stop", allow_zero=True)
         _pos_float(self.clip_norm, "clip_norm")
-        _pos_float(self.rms_alpha, "rms_alpha", allow_zero=True)
+        alpha = self.rms_alpha
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha < 1:
+            raise validate.error("rms_alpha", "a number in [0, 1) (RMSprop's decay rate of the mean squared "
+                                 "gradient)", alpha)
         _pos_float(self.rms_eps, "rms_eps")
+        if self.task == "psmnist":  # the seed draws the pixel permutation: refused here, not in a worker
+            _tasks.psmnist.check_seed(self.seed)
         validate.choice(self.orientation, "orientation", ("forward", "reversed"))
         validate.choice(self.nonlinearity, "nonlinearity", (*validate.NONLINEARITIES, None))
         if not isinstance(self.device, str):

@@ -34,9 +34,9 @@ Examples:
 
 from __future__ import annotations
 
-from .download import cache_dir, data_dir, fetch
+from .download import cache_dir, check_data_dir, data_dir, fetch
 from .errors import ChecksumError, DataError, DataNotFoundError
-from .mnist import load_mnist, permutation, read_idx
+from .mnist import check_seed, load_mnist, permutation, read_idx
 from .registry import DATASETS, ENWIK8_ZIP_SHA256, FILES, SOURCES
 from .text import Corpus, Dictionary, batchify, get_batch, load_corpus, read_enwik8
 from .verify import sha256sum, verify
@@ -50,6 +50,7 @@ __all__ = [
     "DATASETS",
     "ENWIK8_ZIP_SHA256",
     "data_dir",
+    "check_data_dir",
     "cache_dir",
     "sha256sum",
     "verify",
@@ -57,6 +58,7 @@ __all__ = [
     "read_idx",
     "load_mnist",
     "permutation",
+    "check_seed",
     "Dictionary",
     "Corpus",
     "load_corpus",

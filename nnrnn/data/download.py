@@ -48,7 +48,7 @@ from .errors import DataError, DataNotFoundError
 from .registry import DATASETS, FILES, SOURCES, Archive, pooch_registry
 from .verify import verify
 
-__all__ = ["DATA_ENV", "CACHE_ENV", "default_cache", "data_dir", "cache_dir", "fetch", "fetch_all"]
+__all__ = ["DATA_ENV", "CACHE_ENV", "default_cache", "data_dir", "check_data_dir", "cache_dir", "fetch", "fetch_all"]
 
 #: the environment variable that names a data directory (searched first; see the module docstring).
 DATA_ENV = "NNRNN_DATA_DIR"
@@ -74,6 +74,32 @@ def _named_dir(explicit: str | os.PathLike | None) -> tuple[Path, str] | None:
     if env:
         return Path(env).expanduser(), DATA_ENV
     return None
+
+
+def check_data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The data directory the caller named (``explicit``, else ``$NNRNN_DATA_DIR``), or ``None`` if none.
+
+    Raises:
+        DataNotFoundError: naming the directory and where its name came from, if it does not
+            exist or is not a folder (a named directory is never silently skipped).
+
+    Examples:
+        >>> check_data_dir("/no/such/folder")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        nnrnn.data.DataNotFoundError: data directory /no/such/folder (from the data_dir argument) does not exist. ...
+    """
+    named = _named_dir(explicit)
+    if named is None:
+        return None
+    path, origin = named
+    if not path.is_dir():
+        what = "is a file, not a folder" if path.is_file() else "is not a folder" if path.exists() else "does not exist"
+        raise DataNotFoundError(
+            f"data directory {path} (from the {origin}) {what}. Point it at a folder laid out as mnist/, ptb/, "
+            f"ptb-char/, enwik8/, or unset it."
+        )
+    return path
 
 
 def _cache_pooch(data_dir: str | os.PathLike | None) -> pooch.Pooch:
@@ -256,15 +282,10 @@ def fetch_all(
     for name in names:
         if name not in FILES:
             raise ValueError(f"unknown data file {name!r}; expected one of {sorted(FILES)}")
-    named = _named_dir(data_dir)
-    if named is not None and not named[0].is_dir():
-        raise DataNotFoundError(
-            f"data directory {named[0]} (from the {named[1]}) does not exist. Point it at a "
-            "folder laid out as mnist/, ptb/, ptb-char/, enwik8/, or unset it."
-        )
+    named = check_data_dir(data_dir)
     pup = _cache_pooch(data_dir)
     cache = Path(pup.path)
-    searched = [named[0]] if named is not None else []
+    searched = [named] if named is not None else []
     if cache not in searched:
         searched.append(cache)
     found: dict[str, Path] = {}

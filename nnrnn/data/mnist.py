@@ -18,7 +18,10 @@ from torch import Tensor
 from .download import fetch_all
 from .errors import DataError
 
-__all__ = ["read_idx", "load_mnist", "permutation"]
+__all__ = ["read_idx", "load_mnist", "permutation", "MAX_SEED", "check_seed"]
+
+#: the largest seed of a permutation: ``torch.Generator.manual_seed`` takes at most 2**64 - 1.
+MAX_SEED = 2**64 - 1
 
 Split = Literal["train", "test"]
 _SPLITS = ("train", "test")
@@ -145,6 +148,22 @@ def load_mnist(
     return images, labels.long()
 
 
+def check_seed(seed: int, name: str = "seed") -> int:
+    """``seed`` as an ``int`` if it can seed a permutation (an integer in ``[0, 2**64 - 1]``).
+
+    Examples:
+        >>> try:
+        ...     check_seed(2**64)
+        ... except ValueError as e:
+        ...     print(e)
+        seed must be an integer in [0, 2**64 - 1] (a torch.Generator seed: it draws psMNIST's pixel permutation), got 18446744073709551616
+    """
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{name} must be an integer in [0, 2**64 - 1] (a torch.Generator seed: it draws "
+                         f"psMNIST's pixel permutation), got {seed!r}")
+    return int(seed)
+
+
 def permutation(seed: int, n: int = 784) -> Tensor:
     """The fixed pixel permutation of psMNIST for one seed: ``randperm(n)`` from a seeded generator.
 
@@ -153,7 +172,8 @@ def permutation(seed: int, n: int = 784) -> Tensor:
     which drew it with numpy's global RNG after ``np.random.seed(seed)``.
 
     Args:
-        seed: any integer accepted by ``torch.Generator.manual_seed``.
+        seed: an integer in ``[0, 2**64 - 1]`` (:func:`check_seed`; the seeds of
+            ``torch.Generator.manual_seed`` that are not negative).
         n: length of the permutation. Default: ``784`` (28 x 28 pixels).
 
     Examples:
@@ -165,8 +185,7 @@ def permutation(seed: int, n: int = 784) -> Tensor:
         >>> bool(torch.equal(p.sort().values, torch.arange(784)))
         True
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    seed = check_seed(seed)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     generator = torch.Generator().manual_seed(int(seed))

@@ -63,6 +63,7 @@ __all__ = [
     "PsMNISTTask",
     "datasets",
     "test_set",
+    "check_seed",
 ]
 
 #: sequence length: one pixel per step.
@@ -75,6 +76,11 @@ PAPER_HIDDEN_CODE = _paper.PSMNIST_HIDDEN_CODE
 DEFAULT_HIDDEN = PAPER_HIDDEN_TEXT
 
 ValidateOn = Literal["holdout", "test"]
+
+
+#: the seeds psMNIST takes, checked up front (:func:`nnrnn.train.TrainConfig`): a seed selects
+#: the pixel permutation through ``torch.Generator.manual_seed``, so it is in ``[0, 2**64 - 1]``.
+check_seed = _data.check_seed
 
 
 def baseline() -> float:
