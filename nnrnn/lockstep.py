@@ -28,9 +28,15 @@ RMSprop are batched tensor operations on both.
 
 **Checkpoints.** A group that runs for hours writes its whole state (weights, optimizer state,
 random-stream states, the position in the epoch, histories so far) to ``checkpoint`` every
-``checkpoint_every_s`` seconds, atomically; :func:`train_group` with the same configs resumes
-from it. A checkpoint never changes a result: the resumed group computes exactly what the
-uninterrupted group would have.
+``checkpoint_every_s`` seconds, atomically (:func:`nnrnn.checkpoints.save`: SHA-256 record and
+the code version of :data:`CODE`); :func:`train_group` with the same configs resumes from it. A
+checkpoint never changes a result: the resumed group computes exactly what the uninterrupted
+group would have, and one that is damaged or written by other training code is refused, named
+and set aside (:func:`nnrnn.checkpoints.load`), and the group starts afresh. A save the disk
+refuses is a warning, not the end of the group. When the group finishes, its final state (every
+run's history and weights) is saved and **kept**: the caller removes it
+(:func:`nnrnn.checkpoints.remove`) once every run is stored, and a group resumed from it returns
+its results at once, without training.
 
 Examples:
     >>> from nnrnn.train import TrainConfig
@@ -44,8 +50,8 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -56,15 +62,23 @@ import torch
 from torch import Tensor
 from tqdm.std import tqdm
 
+from . import checkpoints as _ckpt
 from . import models as _models
 from .profiles import resolve_device
 from .tasks import stream_generator
 from .train import RunResult, TrainConfig, _datasets, _eval_points, initial_model, weight_diagnostics
 
-__all__ = ["GROUP_FIELDS", "group_key", "group_configs", "train_group", "LockstepModel"]
+__all__ = ["GROUP_FIELDS", "CODE", "group_key", "group_configs", "train_group", "inspect_checkpoint", "LockstepModel"]
 
 #: config fields that may differ inside one lockstep group; every other field is shared.
 GROUP_FIELDS = ("init", "scale", "lr", "seed")
+
+#: the package sources whose code determines a group's computation: a checkpoint written by other
+#: code is refused (:func:`nnrnn.checkpoints.code_version`; store, sweep and docs do not count).
+CODE = ("lockstep.py", "train.py", "models.py", "init.py", "tasks/*.py", "csrc/*.cpp")
+
+#: what a lockstep checkpoint must hold.
+_KEYS = ("hashes", "params", "square", "lr", "active", "position", "runs")
 
 #: a validation forward pass holds about this many hidden-state values at once (all runs).
 _EVAL_VALUES = 1 << 25
@@ -438,7 +452,8 @@ class _Group:
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, path: Path, hashes: list[str]) -> None:
-        """Write the whole state atomically (a temporary file renamed into place)."""
+        """Write the whole state atomically (:func:`nnrnn.checkpoints.save`; raises
+        :class:`nnrnn.checkpoints.CheckpointWriteError` naming ``path`` if the disk refuses it)."""
         state = {
             "hashes": hashes,
             "params": [p.cpu() for p in self.model.params],
@@ -453,20 +468,13 @@ class _Group:
                 for r in self.runs
             ],
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(state, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _ckpt.save(path, state, code=_ckpt.code_version(CODE))
 
-    def load(self, path: Path, hashes: list[str]) -> None:
-        state = torch.load(path, weights_only=True, map_location="cpu")
+    def load(self, path: Path, hashes: list[str]) -> bool:
+        """Resume from checkpoint ``path``; ``False`` (start afresh) if there is none or it is refused."""
+        state = _ckpt.load(path, code=_ckpt.code_version(CODE), keys=_KEYS)
+        if state is None:
+            return False
         if state["hashes"] != hashes:
             raise ValueError(f"checkpoint {path} belongs to another lockstep group (runs {state['hashes']}), not {hashes}")
         self.model.params = [p.to(self.device) for p in state["params"]]
@@ -488,6 +496,19 @@ class _Group:
                 if not torch.equal(r.order_gen.get_state(), saved["order_gen"]):
                     raise ValueError(f"checkpoint {path}: the batch order of run {r.cfg.hash()} cannot be restored")
             r.order_gen.set_state(saved["order_gen"])
+        return True
+
+    def try_save(self, path: Path, hashes: list[str]) -> None:
+        """:meth:`save`, with a refused write a :class:`nnrnn.checkpoints.CheckpointWarning`: training goes on."""
+        try:
+            self.save(path, hashes)
+        except _ckpt.CheckpointWriteError as exc:
+            warnings.warn(f"{exc}; the group keeps training", _ckpt.CheckpointWarning, stacklevel=2)
+
+
+def inspect_checkpoint(path: str | os.PathLike) -> tuple[dict | None, tuple[str, str] | None]:
+    """``(state, problem)`` of a lockstep checkpoint, as :func:`nnrnn.checkpoints.inspect` (nothing moved)."""
+    return _ckpt.inspect(path, code=_ckpt.code_version(CODE), keys=_KEYS)
 
 
 def _wall_from_rows(runs: Sequence[Mapping[str, Any]]) -> float:
@@ -529,7 +550,10 @@ def train_group(
         cfgs: configs that differ only in :data:`GROUP_FIELDS`; no config twice.
         progress: a tqdm bar over updates; ``None`` shows it only on a terminal.
         checkpoint: a file to save the group's state to every ``checkpoint_every_s`` seconds
-            and to resume from if it exists (removed when the group finishes).
+            and to resume from if it exists (a refused one is set aside). It is saved once more
+            when the group finishes, with every run's result, and kept: remove it
+            (:func:`nnrnn.checkpoints.remove`) once the runs are stored. A group cut short by
+            ``max_updates`` saves no final state.
         checkpoint_every_s: seconds between checkpoints.
         max_updates: stop every run after this many updates (a partial run, e.g. to re-check
             the first validation points of a stored run; not part of the config).
@@ -558,11 +582,10 @@ def train_group(
     device = resolve_device(cfg.device)
     group = _Group(cfgs, device, t0)
     ckpt = Path(checkpoint) if checkpoint is not None else None
-    resumed = ckpt is not None and ckpt.is_file()
-    if resumed:
-        group.load(ckpt, hashes)
-    else:
+    resumed = ckpt is not None and group.load(ckpt, hashes)
+    if not resumed:
         group.validate(first=True)
+    done_before = resumed and not group.active  # a finished group's checkpoint: nothing to train
     total = cfg.epochs * cfg.updates_per_epoch
     points = _eval_points(cfg)
     bar = tqdm(total=total, initial=group.update, disable=(not progress) if progress is not None else None,
@@ -575,11 +598,14 @@ def train_group(
             if group.update in points and group.active:
                 group.validate()
             if ckpt is not None and group.active and time.monotonic() - last_save >= checkpoint_every_s:
-                group.save(ckpt, hashes)
+                group.try_save(ckpt, hashes)
                 last_save = time.monotonic()
     finally:
         bar.close()
+    complete = not group.active or group.epoch >= cfg.epochs  # not cut short by max_updates
     group.leave([])
+    if ckpt is not None and complete and not done_before:
+        group.try_save(ckpt, hashes)  # the finished runs, until the caller has stored them
     wall = time.perf_counter() - group.t0
     results = []
     for r in group.runs:
@@ -587,6 +613,4 @@ def train_group(
             _diverged_row(r, group.t0)
         results.append(RunResult(r.cfg, pd.DataFrame(r.rows), r.state, r.status, wall, r.update, group.task.baseline,
                                  str(device), extra={"lockstep_runs": len(cfgs), "resumed": resumed}))
-    if ckpt is not None:
-        ckpt.unlink(missing_ok=True)
     return results

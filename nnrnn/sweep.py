@@ -35,6 +35,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import itertools
+import numbers
 import os
 import shutil
 import sys
@@ -45,8 +46,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
+from . import checkpoints as _checkpoints
 from . import init as _init
 from . import lockstep as _lockstep
 from . import paper as _paper
@@ -84,6 +87,7 @@ __all__ = [
     "grid_from_settings",
     "run_one",
     "run_group",
+    "checkpoint_path",
     "plan_groups",
     "run_dir",
     "is_finished",
@@ -133,20 +137,23 @@ class Grid:
         validate.choice(self.task, "task", tuple(_tasks.known_tasks()))
         if not isinstance(self.scales, Mapping) or not self.scales:
             raise ValueError("the grid is empty: give at least one initializer in scales={init: (scale, ...)}")
+        scales = {}
         for name, values in self.scales.items():
             _init.get(name)
-            if len(tuple(values)) == 0:
+            scales[name] = _axis(values, f"scales[{name!r}]", "real numbers")
+            if not scales[name]:
                 raise ValueError(f"the grid is empty: no scales for initializer {name!r}")
-        if len(tuple(self.lrs)) == 0:
+        lrs, seeds = _axis(self.lrs, "lrs", "real numbers"), _axis(self.seeds, "seeds", "integers")
+        if not lrs:
             raise ValueError("the grid is empty: no learning rates")
-        if len(tuple(self.seeds)) == 0:
+        if not seeds:
             raise ValueError("the grid is empty: no seeds")
         for key in ("task", "init", "scale", "lr", "seed"):
             if key in self.base:
                 raise ValueError(f"base must not set {key!r}; it is a grid axis")
-        object.__setattr__(self, "scales", {k: tuple(v) for k, v in self.scales.items()})
-        object.__setattr__(self, "lrs", tuple(self.lrs))
-        object.__setattr__(self, "seeds", tuple(self.seeds))
+        object.__setattr__(self, "scales", scales)
+        object.__setattr__(self, "lrs", lrs)
+        object.__setattr__(self, "seeds", seeds)
         object.__setattr__(self, "base", dict(self.base))
         self.configs()  # validate every field now, with TrainConfig's messages
 
@@ -181,6 +188,28 @@ class Grid:
             f"{cfg.updates_per_epoch} updates at batch {cfg.batch_size}); scales {sc}; "
             f"learning rates {', '.join(f'{lr:g}' for lr in self.lrs)}; seeds {', '.join(map(str, self.seeds))}"
         )
+
+
+def _axis(values: Any, name: str, kind: Literal["real numbers", "integers"]) -> tuple:
+    """``values`` as a tuple if it is a sequence of ``kind`` (``bool`` is neither; a float is not an integer).
+
+    Examples:
+        >>> _axis([1, 2], "seeds", "integers")
+        (1, 2)
+        >>> _axis((1.5, 2.7), "seeds", "integers")
+        Traceback (most recent call last):
+        ...
+        ValueError: seeds must be a sequence of integers, got (1.5, 2.7) (1.5 is a float)
+    """
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        what = f"the string {values!r}" if isinstance(values, (str, bytes)) else f"{values!r} (a {type(values).__name__})"
+        raise validate.error(name, f"a sequence of {kind}", what, raw=True)
+    out = tuple(values)
+    for v in out:
+        bad = isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real if kind != "integers" else numbers.Integral)
+        if bad:
+            raise validate.error(name, f"a sequence of {kind}", f"{out!r} ({v!r} is a {type(v).__name__})", raw=True)
+    return out
 
 
 _PAPER_BASE = _paper.SYNTHETIC_BASE  # kept for callers (nnrnn.replicate)
@@ -220,7 +249,7 @@ def grid_from_settings(
     seeds = overrides.pop("seeds", seeds)
     base.update(overrides)
     base_seed = validate.non_negative_int(base_seed, "base_seed")
-    seeds = tuple(base_seed + int(s) for s in seeds)
+    seeds = tuple(base_seed + int(s) for s in _axis(seeds, "seeds", "integers"))
     return Grid(task, scales, lrs, seeds, base, profile=profile)
 
 
@@ -269,17 +298,26 @@ def run_group(
     checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every_s: float = 300.0,
     progress: bool | None = False,
+    only: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Train one lockstep group (:func:`nnrnn.lockstep.train_group`) and return each run's files.
 
     With ``checkpoint_dir``, the group saves its state to ``<checkpoint_dir>/<group id>.pt``
-    every ``checkpoint_every_s`` seconds and resumes from it when run again.
+    every ``checkpoint_every_s`` seconds and resumes from it when run again; the final state
+    stays there until the caller has stored every run (:func:`checkpoint_path`). ``only``: the
+    hashes of the runs to return, in that order (default: all, in the order of ``cfgs``).
     """
     cfgs = [c if isinstance(c, TrainConfig) else TrainConfig.from_dict(dict(c)) for c in cfgs]
-    ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"{group_id(cfgs)}.pt"
+    ckpt = None if checkpoint_dir is None else checkpoint_path(checkpoint_dir, cfgs)
     with torch_threads(threads):  # provenance inside, so it records the threads the runs trained with
         results = _lockstep.train_group(cfgs, progress=progress, checkpoint=ckpt, checkpoint_every_s=checkpoint_every_s)
-        return [run_payload(r) for r in results]
+        by_hash = {r.config.hash(): r for r in results}
+        return [run_payload(by_hash[h]) for h in (only if only is not None else list(by_hash))]
+
+
+def checkpoint_path(checkpoint_dir: str | os.PathLike, cfgs: Sequence[TrainConfig]) -> Path:
+    """The checkpoint of a lockstep group: ``<checkpoint_dir>/<group id>.pt`` (:func:`group_id`)."""
+    return Path(checkpoint_dir) / f"{group_id(cfgs)}.pt"
 
 
 def plan_groups(cfgs: Sequence[TrainConfig], workers: int, group_size: int | None = None) -> list[list[TrainConfig]]:
@@ -306,7 +344,10 @@ class SweepReport:
         hashes: the hash of every config of the sweep, in grid order.
         ran: hashes of the runs trained by this call.
         skipped: hashes already in the store.
-        errors: hash -> error text, for runs that raised (not for diverged runs, which are stored).
+        errors: hash -> error text, for runs that raised (not for diverged runs, which are stored)
+            or could not start (a file where the run's folder goes).
+        unstored: hash -> ``"<folder>: <error>"``, for runs trained but not written (a full or
+            read-only disk); their group's checkpoint is kept, so a rerun stores them without training.
         locked: hash -> who trains it, for runs left alone because another sweep holds them.
         wall_s: wall time of the call.
     """
@@ -317,9 +358,15 @@ class SweepReport:
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    unstored: dict[str, str] = field(default_factory=dict)
     locked: dict[str, str] = field(default_factory=dict)
     wall_s: float = 0.0
     temporary: bool = False
+
+    def failures(self) -> str:
+        """Every run that raised, could not start or could not be stored, in one message ("" if none)."""
+        attempted = len(set(self.hashes)) - len(self.skipped) - len(self.locked)
+        return _executors.failure_summary(self.errors, self.unstored, attempted)
 
     def close(self) -> None:
         """Remove the temporary root of a ``cache="off"`` sweep; nothing to do for a sweep into the store."""
@@ -335,7 +382,8 @@ class SweepReport:
     def __repr__(self) -> str:
         return (
             f"SweepReport(task={self.task!r}, runs={len(self.hashes)}, ran={len(self.ran)}, "
-            f"skipped={len(self.skipped)}, locked={len(self.locked)}, errors={len(self.errors)}, wall_s={self.wall_s:.1f}, root={str(self.root)!r})"
+            f"skipped={len(self.skipped)}, locked={len(self.locked)}, errors={len(self.errors)}, "
+            f"unstored={len(self.unstored)}, wall_s={self.wall_s:.1f}, root={str(self.root)!r})"
         )
 
 
@@ -378,11 +426,15 @@ def run_sweep(
             (at the latest, the end of the process). The store under ``root`` is not touched.
         progress: a tqdm bar over runs; ``None`` shows it only on a terminal.
         on_result: called as ``on_result(cfg, summary)`` after each run is stored.
-        raise_errors: after the sweep, raise a ``RuntimeError`` if any run raised (the other
-            runs are stored first). Diverged runs are results, not errors.
+        raise_errors: after the sweep, raise a ``RuntimeError`` naming every run that raised,
+            could not start (a file where its folder goes) or could not be stored (the other
+            runs are stored first; :meth:`SweepReport.failures`). Diverged runs are results,
+            not errors. A run that could not be stored keeps its group's checkpoint, holding
+            its finished result, and the rerun stores it without training.
         group_size: runs per lockstep group (see :func:`plan_groups`); ``None`` chooses.
         checkpoint_every_s: a lockstep group saves its state to ``<root>/checkpoints/<task>/``
-            this often, and a rerun of the sweep resumes it from there.
+            this often, and a rerun of the sweep resumes it from there; its final state is
+            removed only once every run of the group is stored.
 
     Returns:
         a :class:`SweepReport`.
@@ -426,37 +478,71 @@ def run_sweep(
     if not todo:
         report.wall_s = time.perf_counter() - t0
         return report
+    if _executors.runs_here(executor, scheduler):  # before anything is planned or spawned
+        for device in dict.fromkeys(c.device for c in todo):
+            _profiles.resolve_device(device)
     check_writable(base)
     ckpt_dir = base / "checkpoints" / tasks[0]
     workers = max_workers or (default_workers() if executor == "local" else 1)
     # groups are planned over the whole sweep, then filtered, so a resumed sweep finds its checkpoints
     groups = [[c for c in g if c in todo] for g in plan_groups(list(unique.values()), workers, group_size)]
+    checkpointed = _checkpointed_groups(ckpt_dir, unique, base)
+    trained: dict[tuple[str, ...], tuple[list[TrainConfig], Path]] = {}  # unit -> the group it trained, its checkpoint
 
     def submit(ex: Executor, threads: int | None, g: list[TrainConfig]) -> Future:
         if len(g) == 1 and group_size == 1:
             return ex.submit(run_one, g[0].as_dict(), threads)
-        return ex.submit(run_group, [c.as_dict() for c in g], threads, str(ckpt_dir), checkpoint_every_s)
+        keys = tuple(c.hash() for c in g)
+        # a checkpoint of a larger group holds these runs (some of its runs were stored, others
+        # not): resume that group, which returns the runs at once if it had finished
+        group = checkpointed.get(keys[0], g)
+        group = group if set(keys) <= {c.hash() for c in group} else g
+        trained[keys] = (group, checkpoint_path(ckpt_dir, group))
+        return ex.submit(run_group, [c.as_dict() for c in group], threads, str(ckpt_dir), checkpoint_every_s,
+                         only=list(keys))
 
     def write(c: TrainConfig, payload: Mapping[str, Any]) -> None:
         write_run_payload(payload, c.task, base, expected_hash=c.hash())  # under the submitted hash
         if on_result is not None:
             on_result(c, payload["result"])
 
+    def stored(g: list[TrainConfig]) -> None:  # the group's checkpoint goes once all of its runs are stored
+        group, path = trained.pop(tuple(c.hash() for c in g), (None, None))
+        if path is not None and all(is_finished(c, base) for c in group):
+            _checkpoints.remove(path)
+
     try:  # the one runner loop of every trainer: per-run locks, tqdm, write-back, cancel on error
         done = _executors.run_missing(groups, submit, write, key=TrainConfig.hash, folder=lambda c: run_dir(c, base),
                                       executor=executor, max_workers=max_workers, scheduler=scheduler,
-                                      desc=f"{tasks[0]} sweep", progress=progress)
+                                      desc=f"{tasks[0]} sweep", progress=progress, stored=stored)
     finally:
         report.wall_s = time.perf_counter() - t0
-    report.ran, report.locked, report.errors = done.ran, done.locked, done.errors
-    if report.errors and raise_errors:
+    report.ran, report.locked, report.errors, report.unstored = done.ran, done.locked, done.errors, done.unstored
+    if (report.errors or report.unstored) and raise_errors:
         report.close()
-        first = next(iter(report.errors.items()))
-        raise RuntimeError(
-            f"{len(report.errors)} of {len(todo) - len(report.locked)} runs raised (the others are stored); "
-            f"first: {first[0]}: {first[1]}"
-        )
+        raise RuntimeError(report.failures())
     return report
+
+
+def _checkpointed_groups(ckpt_dir: Path, configs: Mapping[str, TrainConfig], base: Path) -> dict[str, list[TrainConfig]]:
+    """Run hash -> the lockstep group of a usable checkpoint under ``ckpt_dir`` that holds the run.
+
+    Only checkpoints that :func:`nnrnn.checkpoints.load` would accept and whose runs are all in
+    ``configs`` count; one whose runs are all stored already is a leftover and is removed.
+    """
+    out: dict[str, list[TrainConfig]] = {}
+    for path in sorted(ckpt_dir.glob("*.pt")):
+        state, refused = _lockstep.inspect_checkpoint(path)
+        hashes = list(state["hashes"]) if state is not None and refused is None else []
+        if not hashes or path.name != f"{config_hash(sorted(hashes))}.pt" or not all(h in configs for h in hashes):
+            continue
+        group = [configs[h] for h in hashes]
+        if all(is_finished(c, base) for c in group):
+            _checkpoints.remove(path)
+            continue
+        for h in hashes:
+            out.setdefault(h, group)
+    return out
 
 
 # ----------------------------------------------------------------------------- loading

@@ -1,13 +1,17 @@
 """``nnrnn sweep`` (``python -m nnrnn.sweep``): plan, run or resume a sweep from the command line.
 
-Every bad option is an argparse error (exit status 2) before anything is planned or trained;
+Every bad option is an argparse error (exit status 2) before anything is planned or trained (a
+``--device cuda`` where CUDA is not available too);
 ``--dry-run`` prints the plan as a table with an estimate of the core-hours it needs, from the
-time per update measured on this machine for the sweep's first config.
+time per update measured on this machine for the sweep's first config. A sweep in which a run
+raised, could not start or could not be stored names every such run on stderr and exits with
+status 1, after the other runs are stored.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any, Sequence
 
@@ -18,7 +22,7 @@ from . import lockstep as _lockstep
 from . import profiles as _profiles
 from .cli import name_list, positive_int
 from .data import DataError
-from .executors import EXECUTORS
+from .executors import EXECUTORS, runs_here
 from .store import check_writable, results_root
 from .sweep import Grid, grid, is_finished, run_sweep
 from .train import TrainConfig
@@ -102,6 +106,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.scheduler is not None and a.executor != "dask":
         p.error(f"--scheduler is used only with --executor dask, got --executor {a.executor}")
+    no_device = ""
+    if a.device and runs_here(a.executor, a.scheduler):
+        try:  # before anything is planned or spawned (a Dask cluster's workers may have a GPU this machine lacks)
+            _profiles.resolve_device(a.device)
+        except ValueError as exc:
+            if not a.dry_run:
+                p.error(f"--device {a.device}: CUDA is not available on this machine; use --device cpu, or auto "
+                        "(CUDA where there is one, else the CPU)")
+            no_device = f"no estimate: {exc}"
     overrides: dict[str, Any] = {"device": a.device} if a.device else {}
     g = grid(a.task, a.profile, **overrides)
     if a.inits:
@@ -114,8 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_writable(base)
         except ValueError as exc:
             p.error(str(exc))
-    seconds, why = None, ""
-    if a.dry_run:
+    seconds, why = None, no_device
+    if a.dry_run and not why:
         try:
             seconds = measure_update_seconds(g.configs()[0])
         except DataError as exc:  # psMNIST without MNIST here: the plan is still worth printing
@@ -131,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               "the estimate assumes no early stopping")
         return 0
     report = run_sweep(g, root=a.root, executor=a.executor, max_workers=a.workers, scheduler=a.scheduler,
-                       group_size=a.group_size, progress=a.progress or None)
+                       group_size=a.group_size, progress=a.progress or None, raise_errors=False)
     print(report)
+    if report.failures():  # every failed run named, after the others are stored; exit status 1
+        print(f"nnrnn sweep: {report.failures()}", file=sys.stderr)
+        return 1
     return 0

@@ -418,18 +418,26 @@ def prune_weights(cell: str, root=None) -> int:
 
 def checkpoint_status(root=None) -> pd.DataFrame:
     """The replicate runs being trained: one row per epoch checkpoint of a planned run (``cell``,
-    ``init``, ``seed``, ``hash``, epochs done of ``epochs``, worker hours so far, when saved, UTC)."""
+    ``init``, ``seed``, ``hash``, epochs done of ``epochs``, worker hours so far, when saved, UTC,
+    and a ``note``: an unreadable checkpoint is listed as such, with no epoch, and one a resume
+    would refuse says why (:func:`nnrnn.lm.runs.checkpoint_state`))."""
     rows = []
     for cell in CELLS:
         for c in configs(cell):
             path = _runs._checkpoint_path(c, root)
             if not path.is_file() or _runs.is_done(c, root):
                 continue
-            state = torch.load(path, weights_only=True, map_location="cpu")
+            state, problem = _runs.checkpoint_state(c, root)
             saved = pd.Timestamp(path.stat().st_mtime, unit="s").strftime("%Y-%m-%d %H:%M")
-            rows.append({"cell": cell, "init": c.init, "seed": c.seed, "hash": c.hash(), "epoch": int(state["epoch"]),
-                         "epochs": c.epochs, "worker hours": float(state.get("wall_s", 0.0)) / 3600, "saved (UTC)": saved})
-    return pd.DataFrame(rows, columns=["cell", "init", "seed", "hash", "epoch", "epochs", "worker hours", "saved (UTC)"])
+            row = {"cell": cell, "init": c.init, "seed": c.seed, "hash": c.hash(), "epochs": c.epochs, "saved (UTC)": saved}
+            try:
+                row.update(epoch=int(state["epoch"]), **{"worker hours": float(state.get("wall_s", 0.0)) / 3600})
+            except (TypeError, KeyError, ValueError):  # no state, or not a checkpoint's
+                rows.append({**row, "note": f"unreadable: {problem[1] if problem else 'no epoch in it'}"})
+                continue
+            rows.append({**row, "note": f"a resume refuses it: {problem[1]}" if problem else ""})
+    cols = ["cell", "init", "seed", "hash", "epoch", "epochs", "worker hours", "saved (UTC)", "note"]
+    return pd.DataFrame(rows, columns=cols).astype({"epoch": "Int64"})
 
 
 # ----------------------------------------------------------------------------- claims

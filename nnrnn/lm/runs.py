@@ -9,6 +9,11 @@ executors (a process pool or a Dask cluster, e.g. of GPU workers), and loads the
 runs keep a resumable checkpoint of the last finished epoch. The training loop is the one of
 the synthetic sweeps (:func:`nnrnn.executors.run_missing`): each run is claimed with a lock in
 the store while it trains, so two sweeps on one store never train it twice.
+
+A run's checkpoint outlives its training: it holds the finished run until the run is stored,
+and is removed only then, so a run that could not be stored (a full disk) is stored by the
+next call without training. (A Dask worker without a file system shared with this process keeps
+its checkpoints under its own results root: this process can remove only the ones it sees.)
 """
 
 from __future__ import annotations
@@ -26,13 +31,15 @@ from typing import Any, Literal, Mapping, Sequence
 import pandas as pd
 import torch
 
+from .. import checkpoints as _checkpoints
 from .. import executors as _executors
 from .. import store as _store
+from ..profiles import resolve_device
 from .config import LMConfig, _check_int
 from .model import LanguageModel
-from .train import train_lm
+from .train import inspect_checkpoint, train_lm
 
-__all__ = ["run_dir", "is_done", "run", "run_one", "load_run", "load_model", "sweep", "LMRuns"]
+__all__ = ["run_dir", "is_done", "run", "run_one", "load_run", "load_model", "sweep", "LMRuns", "checkpoint_state"]
 
 Cache = Literal["auto", "require", "off"]
 
@@ -58,6 +65,12 @@ def _checkpoint_path(cfg: LMConfig, root: str | os.PathLike | None) -> Path:
     return _store.results_root(root) / "runs" / f"lm-{cfg.corpus}" / ".checkpoints" / f"{cfg.hash()}.pt"
 
 
+def checkpoint_state(cfg: LMConfig, root: str | os.PathLike | None = None) -> tuple[dict | None, tuple[str, str] | None]:
+    """``(state, problem)`` of the checkpoint of ``cfg``'s run (:func:`nnrnn.lm.train.inspect_checkpoint`):
+    the state if ``torch.load`` reads it, and why a resume would refuse it, if it would."""
+    return inspect_checkpoint(_checkpoint_path(cfg, root))
+
+
 def run_one(
     cfg: LMConfig | dict[str, Any],
     threads: int | None = None,
@@ -71,9 +84,10 @@ def run_one(
     """Train one config and return its files as plain data (what executor workers run).
 
     The layout follows :func:`nnrnn.sweep.run_one`, so a Dask cluster needs no shared file
-    system: the caller writes the files (:func:`run`, :func:`sweep`). While training, a
-    resumable checkpoint is kept under ``<checkpoint_root>/runs/lm-<corpus>/.checkpoints/`` on
-    the worker (default: its results root) and removed at the end.
+    system: the caller writes the files (:func:`run`, :func:`sweep`). A resumable checkpoint is
+    kept under ``<checkpoint_root>/runs/lm-<corpus>/.checkpoints/`` on the worker (default: its
+    results root), and still holds the finished run when this returns: the caller removes it
+    once the run is stored.
 
     Returns:
         ``{"hash", "config", "result", "provenance", "history_csv", "weights"}``.
@@ -82,7 +96,7 @@ def run_one(
         torch.set_num_threads(threads)
     if not isinstance(cfg, LMConfig):
         cfg = LMConfig.from_dict(dict(cfg))
-    ckpt = _checkpoint_path(cfg, checkpoint_root) if cfg.epochs > 1 else None
+    ckpt = _checkpoint_path(cfg, checkpoint_root)
     res = train_lm(cfg, data_dir=data_dir, download=download, device=device, progress=progress, checkpoint=ckpt)
     buf = io.BytesIO()
     torch.save(res.state_dict, buf)
@@ -94,8 +108,6 @@ def run_one(
         "history_csv": res.history.to_csv(index=False),
         "weights": buf.getvalue(),
     }
-    if ckpt is not None:
-        ckpt.unlink(missing_ok=True)
     return payload
 
 
@@ -114,12 +126,19 @@ def run(
     device: str | None = None,
     progress: bool | None = None,
 ) -> Path:
-    """Train ``cfg`` here unless its run is stored; return the run directory (resumable)."""
+    """Train ``cfg`` here unless its run is stored; return the run directory (resumable).
+
+    A file where the run's folder goes is an error before training (:func:`nnrnn.store.check_run_path`);
+    the checkpoint is removed once the run is stored, and kept if storing it fails.
+    """
     if is_done(cfg, root):
         return run_dir(cfg, root)
+    _store.check_run_path(run_dir(cfg, root))
     payload = run_one(cfg, data_dir=None if data_dir is None else str(data_dir), download=download, device=device,
                       checkpoint_root=None if root is None else str(root), progress=progress)
-    return _write_payload(payload, root)
+    path = _write_payload(payload, root)
+    _checkpoints.remove(_checkpoint_path(cfg, root))
+    return path
 
 
 def load_run(path: str | os.PathLike) -> dict[str, Any]:
@@ -214,7 +233,11 @@ def sweep(
     :func:`nnrnn.sweep.run_sweep`: each is stored as it finishes, and a run being trained by
     another process (its lock in the store, :func:`nnrnn.store.lock_run`) is left to it; once
     the others are stored, :class:`nnrnn.store.ResultMissing` names it. An error in a run is
-    raised at once (the runs not yet started are cancelled).
+    raised at once (the runs not yet started are cancelled). A run whose folder is blocked by a
+    file is not started, and a run that cannot be stored keeps its checkpoint (a rerun stores it
+    without training): both are named in a ``RuntimeError`` once the other runs are stored.
+    A device (``device``, or a config's) that this machine lacks is an error before any run
+    starts, unless the runs train elsewhere (a Dask scheduler).
     """
     if cache not in ("auto", "require", "off"):
         raise ValueError(f"cache must be one of ['auto', 'require', 'off'], got {cache!r}")
@@ -242,6 +265,9 @@ def sweep(
         _check_int(threads, "threads")
     ran: list[str] = []
     if missing:
+        if _executors.runs_here(executor, scheduler):
+            for d in dict.fromkeys(device or c.device for c in missing):
+                resolve_device(d)
         _store.check_writable(_store.results_root(root))
         kw = dict(data_dir=None if data_dir is None else str(data_dir), download=download, device=device,
                   checkpoint_root=None if root is None else str(root))
@@ -258,12 +284,18 @@ def sweep(
         def write(c: LMConfig, payload: Mapping[str, Any]) -> None:
             _write_payload(payload, root, expected_hash=c.hash())
 
+        def stored(unit: list[LMConfig]) -> None:  # the checkpoint goes once its run is stored
+            _checkpoints.remove(_checkpoint_path(unit[0], root))
+
         # the one runner loop of every trainer (nnrnn.sweep.run_sweep too): per-run locks, tqdm,
         # write-back as runs finish, cancel on error, torch threads restored
         done = _executors.run_missing([[c] for c in missing], submit, write, key=LMConfig.hash,
                                       folder=lambda c: run_dir(c, root), executor=executor, max_workers=max_workers,
-                                      scheduler=scheduler, desc="language-model runs", progress=progress, on_error="raise")
+                                      scheduler=scheduler, desc="language-model runs", progress=progress, on_error="raise",
+                                      stored=stored)
         ran = done.ran
+        if done.errors or done.unstored:
+            raise RuntimeError(_executors.failure_summary(done.errors, done.unstored, len(missing) - len(done.locked)))
         if done.locked:
             first = next(c for c in missing if c.hash() in done.locked)
             raise _store.ResultMissing(

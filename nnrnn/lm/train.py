@@ -7,7 +7,10 @@ r"""Training and evaluating one language model, awd-lstm-lm style.
   activation (``tar_beta``) regularization, gradient-norm clipping, the learning rate divided
   by 10 after each epoch in ``when`` (as awd-lstm-lm's ``main.py``: after that epoch's
   validation, so epoch ``e + 1`` is the first at the lower rate), a resumable checkpoint per
-  epoch, and the weights of the best validation point kept for the test.
+  epoch (:mod:`nnrnn.checkpoints`: SHA-256 record and code version of :data:`CODE`; a damaged
+  one or one of other code is refused and set aside, a save the disk refuses is a warning) and
+  a final one kept after training (the caller removes it once the run is stored), and the
+  weights of the best validation point kept for the test.
 * :func:`evaluate`: the mean negative log-likelihood of every next token of a split, with
   the hidden state carried across windows as awd-lstm-lm evaluates. We divide by the number
   of predicted tokens; awd-lstm-lm's ``evaluate`` divides by ``batch × rows`` of the
@@ -20,6 +23,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -31,12 +35,21 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
+from .. import checkpoints as _ckpt
 from ..data import batchify, get_batch, load_corpus
 from ..profiles import resolve_device
 from .config import LMConfig, bits_to_perplexity, nats_to_bits
 from .model import LanguageModel, _stream, build_model
 
-__all__ = ["evaluate", "train_lm", "LMResult"]
+__all__ = ["evaluate", "train_lm", "LMResult", "CODE", "inspect_checkpoint"]
+
+#: the package sources whose code determines a language model's training: a checkpoint written by
+#: other code is refused (:func:`nnrnn.checkpoints.code_version`).
+CODE = ("lm/train.py", "lm/model.py", "models.py", "init.py", "csrc/*.cpp")
+
+#: what a language-model checkpoint must hold.
+_KEYS = ("hash", "epoch", "update", "model", "optimizer", "history", "best_val", "best_epoch", "best_state",
+         "batch_gen", "dropout_gen", "wall_s")
 
 
 def _repackage(h):
@@ -148,10 +161,16 @@ def _eval_rows(nrows: int, k: int) -> list[int]:
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Save a checkpoint (:func:`nnrnn.checkpoints.save`); a refused write is a warning, and training goes on."""
+    try:
+        _ckpt.save(path, state, code=_ckpt.code_version(CODE))
+    except _ckpt.CheckpointWriteError as exc:
+        warnings.warn(f"{exc}; training goes on", _ckpt.CheckpointWarning, stacklevel=2)
+
+
+def inspect_checkpoint(path: str | os.PathLike) -> tuple[dict | None, tuple[str, str] | None]:
+    """``(state, problem)`` of a language-model checkpoint, as :func:`nnrnn.checkpoints.inspect` (nothing moved)."""
+    return _ckpt.inspect(path, code=_ckpt.code_version(CODE), keys=_KEYS)
 
 
 def train_lm(
@@ -174,8 +193,11 @@ def train_lm(
         download: allow a download of missing data files.
         device: overrides ``cfg.device``.
         progress: a tqdm bar over windows; ``None`` (default) shows it only on a terminal.
-        checkpoint: a file to save a resumable state to at the end of every epoch; if it
-            exists, training resumes from it (same config required).
+        checkpoint: a file to save a resumable state to at the end of every epoch and, once
+            more, when training ends (kept: the caller removes it once the run is stored); if it
+            exists, training resumes from it (same config required); from a finished run's
+            final checkpoint, the result returns without training. A damaged checkpoint, or one written by other training code, is
+            refused with a warning naming it, set aside, and training starts afresh.
         on_eval: called with each history row.
 
     Determinism: the initial weights, the window lengths and the dropout masks come from
@@ -207,8 +229,8 @@ def train_lm(
     best: dict[str, Any] = {"val": math.inf, "epoch": 0.0, "state": None}
     start_epoch, update, status = 1, 0, "finished"
     ckpt = Path(checkpoint) if checkpoint is not None else None
-    if ckpt is not None and ckpt.is_file():
-        st = torch.load(ckpt, map_location="cpu", weights_only=True)
+    st = None if ckpt is None else _ckpt.load(ckpt, code=_ckpt.code_version(CODE), keys=_KEYS)
+    if st is not None:
         if st.get("hash") != cfg.hash():
             raise ValueError(f"checkpoint {ckpt} belongs to config {st.get('hash')}, not {cfg.hash()}")
         model.load_state_dict(st["model"])
@@ -216,9 +238,19 @@ def train_lm(
         rows = list(st["history"])
         best = {"val": st["best_val"], "epoch": st["best_epoch"], "state": st["best_state"]}
         start_epoch, update = int(st["epoch"]) + 1, int(st["update"])
+        status = str(st.get("status", "finished"))
+        if status != "finished":  # a diverged run's final checkpoint: nothing left to train
+            start_epoch = cfg.epochs + 1
         batch_gen.set_state(st["batch_gen"])
         model.dropout_generator.set_state(st["dropout_gen"])
         t0 -= float(st["wall_s"])
+    done_before = start_epoch > cfg.epochs  # a finished run's checkpoint
+
+    def snapshot(epoch: int) -> dict[str, Any]:
+        return {"hash": cfg.hash(), "epoch": epoch, "update": update, "model": model.state_dict(),
+                "optimizer": opt.state_dict(), "history": rows, "best_val": best["val"], "best_epoch": best["epoch"],
+                "best_state": best["state"], "batch_gen": batch_gen.get_state(),
+                "dropout_gen": model.dropout_generator.get_state(), "wall_s": time.perf_counter() - t0, "status": status}
 
     def record(epoch: float, train_bits: float) -> dict[str, Any]:
         v = val_bits()
@@ -289,14 +321,11 @@ def train_lm(
                 for group in opt.param_groups:
                     group["lr"] /= 10.0
             if ckpt is not None and epoch < cfg.epochs:
-                _save_checkpoint(ckpt, {
-                    "hash": cfg.hash(), "epoch": epoch, "update": update, "model": model.state_dict(),
-                    "optimizer": opt.state_dict(), "history": rows, "best_val": best["val"],
-                    "best_epoch": best["epoch"], "best_state": best["state"], "batch_gen": batch_gen.get_state(),
-                    "dropout_gen": model.dropout_generator.get_state(), "wall_s": time.perf_counter() - t0,
-                })
+                _save_checkpoint(ckpt, snapshot(epoch))
     finally:
         bar.close()
+    if ckpt is not None and not done_before:  # the finished run, until the caller has stored it
+        _save_checkpoint(ckpt, snapshot(cfg.epochs))
 
     if status == "diverged" or best["state"] is None:
         test = float("nan")
