@@ -21,9 +21,10 @@ MATHJAX_JS      := book/_mathjax/mathjax/tex-svg-full.js
 book: venv mathjax
 	$(if $(FRESH),NNRNN_RESULTS_DIR=$$(mktemp -d -t nnrnn-fresh-XXXXXX)) $(PY) -m nnrnn.book --profile $(PROFILE) --device $(DEVICE)
 
-## verify: check every archived run's SHA-256, retrain SAMPLE (default 2) of them up to their first validation point
+## verify: the archive against its manifest, final numbers recomputed from weights (EVIDENCE runs, default all),
+## SAMPLE (default 2) runs retrained up to their first validation point in two summation orders
 verify: venv
-	$(PY) -m nnrnn.verify --sample $(or $(SAMPLE),2) $(if $(MAX_UPDATES),--max-updates $(MAX_UPDATES))
+	$(PY) -m nnrnn.verify --sample $(or $(SAMPLE),2) $(if $(EVIDENCE),--evidence $(EVIDENCE)) $(if $(MAX_UPDATES),--max-updates $(MAX_UPDATES))
 
 ## test: unit tests, smoke execution of every chapter, the book build, a browser check
 test: venv mathjax

@@ -318,7 +318,7 @@ def _drive(units: list[list[Run]], submit: Callable, write: Callable, key: Calla
                 else:
                     out.ran.append(key(r))
                 bar.update(1)
-                bar.set_postfix(status=payload["result"].get("status"))
+                bar.set_postfix(status=(payload.get("result") or {}).get("status"))
             if complete and stored is not None:
                 try:
                     stored(unit)

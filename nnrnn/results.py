@@ -16,17 +16,14 @@ Verdicts and their tests are in :mod:`nnrnn.verdicts`.
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
 import warnings
-from pathlib import Path
 from typing import Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
+from . import archive as _archive
 from . import decoding as _decoding
 from . import lockstep as _lockstep
 from . import memory as _memory
@@ -35,6 +32,7 @@ from . import replicate as _replicate
 from . import sweep as _sweep
 from . import validate
 from . import weights as _weights
+from .archive import archive_commit, archive_label, archive_root
 from .executors import torch_threads
 from .lm import replicate as _lm_replicate
 from .lm import runs as _lm_runs
@@ -47,7 +45,8 @@ from .verdicts import VERDICTS, Verdict, difference_verdict, increase_verdict, s
 __all__ = ["NORMAL", "NON_NORMAL", "INITS", "success_counts", "best_settings", "best_curves", "group_counts",
            "group_losses", "success_test", "success_power_text", "paper_success_text", "settings_table", "archive_root", "archive_commit", "archive_label",
            "archive_status",
-           "stage2_plan", "stage2_runs", "checkpoint_status", "replicate_runs", "complete_replicate_runs", "DECODING_CLAIM", "motif_test", "claims"]
+           "stage2_plan", "stage2_runs", "checkpoint_status", "replicate_runs", "complete_replicate_runs", "DECODING_CLAIM", "motif_test", "claims",
+           "claim_runs", "integrity_problems", "WITHHELD"]
 
 #: the normal and the non-normal initializers of the synthetic tasks (the groups the verdicts compare).
 NORMAL = ("identity", "orthogonal")
@@ -59,6 +58,8 @@ INITS = NORMAL + NON_NORMAL
 #: independent repetitions, seed (chapter 02's defaults; all but N and α our choice).
 DECODING_CLAIM = {"n": 100, "alpha": 1.0, "lam": 0.9, "n_train": 2000, "n_test": 1000, "repeats": 6, "seed": 0}
 _DECODING_CACHE: dict[tuple, dict[str, np.ndarray]] = {}
+#: the verdict of a claim read from an archive that fails its integrity check (:func:`claims`).
+WITHHELD = "withheld: the archive fails its integrity check"
 #: the order differences 1.._MAX_LAG of the Fig. 5 claim (chapter 08's max_lag).
 _MAX_LAG = 15
 
@@ -351,48 +352,6 @@ def settings_table(runs: _sweep.Grid | Sequence[LMConfig], label: str | None = N
 
 
 # ----------------------------------------------------------------------------- the archive
-_REPO = Path(__file__).resolve().parent.parent
-
-
-def archive_root() -> Path:
-    """Where the committed results archive lives: ``$NNRNN_ARCHIVE_DIR``, else the repository's ``data/``.
-
-    It is read, never written, by the results page, so a build with its own scratch store
-    (``NNRNN_RESULTS_DIR``, as the tests use) still shows the archive.
-    """
-    env = os.environ.get("NNRNN_ARCHIVE_DIR")
-    return Path(env) if env else _REPO / "data"
-
-
-def archive_commit(root=None) -> str:
-    """The last commit that changed the archive's run store, as ``"<sha> (<date>)"``, or a note why not.
-
-    Asked of the git checkout that holds ``root`` (not of the installed package's folder), so an
-    archive cloned beside a pip-installed package, as on Colab, still names its commit.
-
-    Examples:
-        >>> archive_commit("/nonexistent")
-        'no archive at /nonexistent (a checkout of the repository holds it in data/; NNRNN_ARCHIVE_DIR names another)'
-    """
-    root = Path(root) if root is not None else archive_root()
-    if not (root / "runs").is_dir():
-        return f"no archive at {root} (a checkout of the repository holds it in data/; NNRNN_ARCHIVE_DIR names another)"
-    try:
-        out = subprocess.run(["git", "log", "-1", "--format=%h (%cs)", "--", "runs"], cwd=root,
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (git is not available)"
-    if out.returncode != 0:
-        return "unknown (not a git checkout)"
-    return out.stdout.strip() or "not committed yet"
-
-
-def archive_label(root=None) -> str:
-    """How a page names the archive: ``"commit <sha> (<date>)"``, or :func:`archive_commit`'s note why not."""
-    commit = archive_commit(root)
-    return f"commit {commit}" if re.fullmatch(r"[0-9a-f]{4,40} \(.+\)", commit) else commit
-
-
 def archive_status(root=None) -> pd.DataFrame:
     """Per task: pilot and stage-2 runs stored (of planned) and the worker time they took; the
     language models' replicate runs (``lm-rnn``, ``lm-lstm``) have no pilot.
@@ -418,22 +377,31 @@ def archive_status(root=None) -> pd.DataFrame:
 
 def checkpoint_status(root=None, task: str | None = None) -> pd.DataFrame:
     """Per lockstep checkpoint under ``<root>/checkpoints/<task>/`` (every task's, or ``task``'s): its
-    runs, how many are still training, stopped early or diverged, the group's update, and when it
-    was saved (UTC).
+    runs, how many are still training, stopped early or diverged, the group's update, when it
+    was saved (UTC), and a ``note``.
 
     A run that is still training has the status ``"finished"`` in the checkpoint (its default,
-    kept until it stops early or diverges), so "training" counts those.
+    kept until it stops early or diverges) and is in the group's stack, so "training" counts
+    those. The note says that a group has finished and waits for its runs to be stored, or that
+    a resume would refuse the checkpoint, and why (:func:`nnrnn.lockstep.inspect_checkpoint`);
+    an unreadable checkpoint is listed with that note and no counts.
     """
     rows = []
     for path in sorted((results_root(root) / "checkpoints").glob(f"{task or '*'}/*.pt")):
-        state = torch.load(path, weights_only=True, map_location="cpu")
-        status = [r["status"] for r in state["runs"]]
+        state, problem = _lockstep.inspect_checkpoint(path)
         saved = pd.Timestamp(path.stat().st_mtime, unit="s").strftime("%Y-%m-%d %H:%M")
-        rows.append({"task": path.parent.name, "group": path.stem, "runs": len(status),
-                     "training": status.count("finished"), "early stopped": status.count("early_stopped"),
-                     "diverged": status.count("diverged"), "update": int(state["position"][2]), "saved (UTC)": saved})
-    cols = ["task", "group", "runs", "training", "early stopped", "diverged", "update", "saved (UTC)"]
-    return pd.DataFrame(rows, columns=cols)
+        row: dict[str, Any] = {"task": path.parent.name, "group": path.stem, "saved (UTC)": saved}
+        if state is None or (problem is not None and problem[0] == "unreadable"):
+            rows.append({**row, "note": f"unreadable: {problem[1] if problem else 'no state'}"})
+            continue
+        status, active = [r["status"] for r in state["runs"]], set(state["active"])
+        note = "finished: its runs wait to be stored" if not active else ""
+        rows.append({**row, "runs": len(status), "training": sum(s == "finished" for i, s in enumerate(status) if i in active),
+                     "early stopped": status.count("early_stopped"), "diverged": status.count("diverged"),
+                     "update": int(state["position"][2]), "note": f"a resume refuses it: {problem[1]}" if problem else note})
+    counts = ["runs", "training", "early stopped", "diverged", "update"]
+    cols = ["task", "group", *counts, "saved (UTC)", "note"]
+    return pd.DataFrame(rows, columns=cols).astype({c: "Int64" for c in counts})
 
 
 def _worker_seconds(runs: pd.DataFrame, root) -> float:
@@ -687,11 +655,41 @@ def _language_rows(root) -> list[dict[str, Any]]:
     return _lm_replicate.claims_rows(root)
 
 
+def claim_runs(root=None) -> dict[str, list[str]]:
+    """The runs (``"<kind>/<hash>"``) each claim of :func:`claims` reads, as the archive's manifest
+    records them: per benchmark its pilot (which selects stage 2) and its stage-2 runs, the
+    networks of Table 2 and Fig. 5, and the language models of Tables 1 and 3."""
+    out = {}
+    for task in _replicate.TASKS:
+        pilot = _sweep.load_runs(task, configs=_replicate.pilot_grid(task), root=root)
+        out[f"{task}: Fig. 3"] = [f"{task}/{h}" for h in [*pilot["hash"], *replicate_runs(task, root)["hash"]]]
+    nets = _weights.collect_runs(complete_replicate_runs, _weights.TASKS, root)
+    out["Table 2, Fig. 5"] = [f"{t}/{h}" for t, h in zip(nets["task"], nets["hash"])]
+    for cell, table in (("rnn", "Table 1"), ("lstm", "Table 3")):
+        done = [c for c in _lm_replicate.configs(cell) if _lm_runs.is_done(c, root)]
+        out[table] = [f"{_lm_runs.run_dir(c, root).parent.name}/{c.hash()}" for c in done]
+    return out
+
+
+def integrity_problems(root=None) -> list[str]:
+    """What :func:`nnrnn.archive.check_archive` finds wrong with the archive under ``root`` (``[]``: intact)."""
+    return _archive.check_archive(results_root(root))
+
+
 def claims(root=None, *, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFrame:
-    """The results page's table: one row per claim, with the paper's value, ours, test and verdict."""
+    """The results page's table: one row per claim, with the paper's value, ours, test and verdict.
+
+    When the archive fails its integrity check (:func:`integrity_problems`), every row read from
+    it shows :data:`WITHHELD` in place of its verdict and test: a verdict from edited, missing or
+    added runs is no verdict.
+    """
     rows = _theory_rows() + _decoding_rows()
     for task in tasks:
         rows += _benchmark_rows(task, root)
     rows += _weight_rows(root)
     rows += _language_rows(root)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if integrity_problems(root):
+        from_archive = ~table["profile"].str.startswith("theory")
+        table.loc[from_archive, ["verdict", "test"]] = [WITHHELD, "-"]
+    return table

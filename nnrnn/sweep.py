@@ -135,6 +135,7 @@ class Grid:
 
     def __post_init__(self) -> None:
         validate.choice(self.task, "task", tuple(_tasks.known_tasks()))
+        _profiles.check_profile(self.profile, (*_profiles.PROFILES, "custom"))
         if not isinstance(self.scales, Mapping) or not self.scales:
             raise ValueError("the grid is empty: give at least one initializer in scales={init: (scale, ...)}")
         scales = {}

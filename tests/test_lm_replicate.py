@@ -258,26 +258,13 @@ def test_load_results_reads_the_run_store(tmp_path):
     assert math.isfinite(got["test_bits"].iloc[0])
 
 
-def test_prune_drops_the_weights_no_analysis_reads(tmp_path, capsys):
-    """Before commit, the replicate runs lose their weights except the orthogonal LSTMs (Fig. 6); the
-    pruned runs stay intact and loadable, with the reason recorded."""
-    for cell in ("rnn", "lstm"):
-        for cfg in rep.configs(cell)[:6]:  # two initializers x 3 seeds of each cell
-            lm_runs._write_payload({"hash": cfg.hash(), "config": cfg.key(), "provenance": {}, "weights": b"w",
-                                    "result": {"status": "finished", "test_bits": 1.5, "best_val_bits": 1.49},
-                                    "history_csv": "point,epoch,val_bits\n0,0.0,2.0\n"}, tmp_path)
-    assert rep.prune_weights("rnn", tmp_path) == 6
-    assert rep._main(["--cell", "lstm", "--prune", "--root", str(tmp_path)]) == 0
-    assert "lstm: dropped the weights of 3 replicate runs" in capsys.readouterr().out
-    for cell in ("rnn", "lstm"):
-        for cfg in rep.configs(cell)[:6]:
-            d = lm_runs.run_dir(cfg, tmp_path)
-            keep = (cell, cfg.init) in rep.KEEP_WEIGHTS
-            assert (d / "weights.pt").exists() == keep and lm.is_done(cfg, tmp_path)
-            meta = lm_runs.load_run(d)["meta"]
-            assert ("weights.pt" in meta.get("dropped", {})) == (not keep)
-    assert rep.prune_weights("rnn", tmp_path) == 0  # nothing left to drop
-    assert len(rep.load_results("rnn", tmp_path)) == 6
+def test_nothing_drops_the_final_weights_of_a_replicate_run(tmp_path, capsys):
+    """Issue 19: the final weights of every stage-2 run are kept (the evidence check of ``nnrnn
+    verify`` recomputes a run's numbers from them); the language models' ``--prune`` is gone."""
+    assert not hasattr(rep, "prune_weights")
+    with pytest.raises(SystemExit) as e:
+        rep._main(["--cell", "lstm", "--prune", "--root", str(tmp_path)])
+    assert e.value.code == 2 and "unrecognized arguments: --prune" in capsys.readouterr().err
 
 
 def test_checkpoint_status_lists_the_runs_in_training(tmp_path):

@@ -272,6 +272,7 @@ def test_a_read_only_store_raises_its_own_error_not_the_lock_release(tmp_path, m
     (dict(scales={"chain": (False,)}), r"scales\['chain'\] must be a sequence of real numbers, got \(False,\)"),
     (dict(lrs="1e-3"), r"lrs must be a sequence of real numbers, got the string '1e-3'"),
     (dict(seeds=3), r"seeds must be a sequence of integers, got 3 \(a int\)"),
+    (dict(profile=""), r"profile must be one of \['smoke', 'demo', 'paper', 'replicate', 'custom'\], got ''"),
 ])
 def test_grid_axes_refuse_what_would_be_silently_converted(kw, match):
     """Before: seeds 1.5, 2.7 became 1, 2; True became 1.0; "1e-3" failed with "could not convert ... 'e'"."""

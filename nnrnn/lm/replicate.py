@@ -113,7 +113,6 @@ __all__ = [
     "claims_rows",
     "scale_text",
     "KEEP_WEIGHTS",
-    "prune_weights",
     "checkpoint_status",
 ]
 
@@ -396,24 +395,11 @@ def run(cells: Sequence[str] = CELLS, *, root=None, dry_run: bool = False, execu
     return out
 
 
-#: the replicate runs whose weights an analysis reads: the trained orthogonal LSTMs, whose gate
-#: profiles are the paper's Fig. 6. The other runs' weights (1.4 MB per vanilla run, 2.3 MB per
-#: LSTM) are dropped before they are committed, so the archive stays within its 60 MB.
+#: the replicate runs of archive v1 that kept their weights: the trained orthogonal LSTMs, whose gate
+#: profiles are the paper's Fig. 6. Archive v1 dropped the other language models' weights before
+#: they were committed (their history, test loss and provenance stay, checked by ``nnrnn verify``);
+#: since issue 19 nothing drops the final weights of a stage-2 run, so every new run keeps them.
 KEEP_WEIGHTS: frozenset[tuple[str, str]] = frozenset({("lstm", "orthogonal")})
-
-
-def prune_weights(cell: str, root=None) -> int:
-    """Drop ``weights.pt`` of the stored replicate runs of ``cell`` that no analysis reads
-    (:data:`KEEP_WEIGHTS`), recording why in each run's ``config.json``; returns how many.
-
-    The runs stay intact and loadable: their history, test loss and provenance are kept.
-    """
-    n = 0
-    for c in configs(cell):
-        if (cell, c.init) not in KEEP_WEIGHTS and _runs.is_done(c, root):
-            n += _store.drop_file(_runs.run_dir(c, root), "weights.pt",
-                                  "replicate language model: no analysis reads its weights (archive size)")
-    return n
 
 
 def checkpoint_status(root=None) -> pd.DataFrame:
@@ -555,17 +541,11 @@ def _main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: the usable CPUs)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and what is stored, train nothing")
     p.add_argument("--costs", action="store_true", help="print the measured cost table and exit")
-    p.add_argument("--prune", action="store_true",
-                   help="drop the weights of stored runs that no analysis reads (archive size) and exit")
     a = p.parse_args(argv)
     if a.costs:
         print(cost_table().round(3).T.to_string())
         return 0
     cells = CELLS if a.cell is None else (a.cell,)
-    if a.prune:
-        for cell in cells:
-            print(f"language models, {cell}: dropped the weights of {prune_weights(cell, a.root)} replicate runs")
-        return 0
     run(cells, root=a.root, dry_run=a.dry_run, executor=a.executor, max_workers=a.workers, data_dir=a.data_dir,
         progress=True)
     return 0
