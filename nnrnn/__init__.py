@@ -33,6 +33,7 @@ _SUBMODULES = (
     "report",
     "resources",
     "results",
+    "stats",
     "store",
     "sweep",
     "sweep_cli",

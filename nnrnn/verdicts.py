@@ -3,24 +3,43 @@ r"""Verdicts on the paper's claims, computed from our numbers and a statistical 
 No verdict in the book is written by hand: the results page (:mod:`nnrnn.results`) and the
 chapters' verdict sentences call these functions.
 
-Verdicts:
+Labels, one meaning each (:data:`LABEL_MEANINGS` holds this wording; the analysis plan,
+``book/analysis-plan.md``, quotes it, and a test keeps the three equal):
 
-* ``reproduced``: our estimate points the paper's way and the test rejects "no difference";
-* ``consistent``: it points the paper's way, but the test cannot exclude no difference;
-* ``inconclusive``: it points the other way, but not significantly;
-* ``not reproduced``: it points the other way, significantly;
-* ``not tested at the paper's scale``: the numbers come from a reduced profile (``demo``,
-  ``smoke``) or the runs are not in the archive; the test is still reported for what it is.
+* ``reproduced``: the primary test, one-sided in the paper's direction, gives p < 0.05.
+* ``consistent``: the estimate points the paper's way, but the primary test gives p ≥ 0.05.
+* ``inconclusive``: the estimate is zero or points against the paper's direction, and the
+  one-sided test in the opposite direction gives p ≥ 0.05.
+* ``not reproduced``: the one-sided test in the direction opposite to the paper's, specified in
+  advance like the primary test, gives p < 0.05.
+* ``not tested at the paper's scale``: the runs are not at the paper's sequence length and model
+  (a reduced profile, or no runs in the archive yet); the test is reported for what it is.
+* ``not testable``: the design cannot show the paper's effect: its power at the paper's own
+  effect is below 0.5 (where the paper gives success counts), or its smallest attainable p is not
+  below 0.05 (where it gives no numbers), or a ceiling or floor makes the endpoints equal wherever
+  they are compared (e.g. every run succeeded).
 
-Tests (our choices, stated on the page): success counts by Fisher's exact test (two-sided,
-``scipy.stats.fisher_exact``); differences of final validation loss by a percentile bootstrap
-over runs (``scipy.stats.bootstrap``, 9,999 resamples, 95 %), which with three to six seeds per
-initializer is a rough interval and says so; the change of Henrici's index during training, and of
-the hidden chain's forward asymmetry (Fig. 5), by a bootstrap over networks of the increase; the
-decoding memory of Fig. 2 by a bootstrap over simulated repetitions. Exact computations (the
-theory) need no test: their verdict is decided by the sign of the computed difference alone.
-Where the paper gives success counts, :func:`success_power` says how likely the success test is to
-come out significant with our number of runs, were they as successful as the paper's.
+The label is decided in this order: "not tested at the paper's scale", then "not testable" (both
+properties of the design and of the runs' endpoints, not of the test's outcome), then the tests.
+
+The analysis plan's verdicts: :func:`pooled_verdict` (a benchmark claim: non-normal against
+normal initializers, by the exact permutation test within seeds of :mod:`nnrnn.stats`),
+:func:`excess_verdict` (Table 2 and Fig. 5: per-network excesses, by the exact sign-flip test),
+both labelled by :func:`planned_label`; :func:`paper_success_rates` gives the paper's rates for
+the power rule.
+
+Protocol v1 (the archive the results page reads until the v2 archive replaces it, issue 21)
+labels with :func:`verdict` from the direction of the effect and a test: success counts by
+Fisher's exact test (two-sided, ``scipy.stats.fisher_exact``); differences of final validation
+loss by a percentile bootstrap over runs (``scipy.stats.bootstrap``, 9,999 resamples, 95 %),
+which with three to six seeds per initializer is a rough interval and says so; the change of
+Henrici's index during training, and of the hidden chain's forward asymmetry (Fig. 5), by a
+bootstrap over networks of the increase; the decoding memory of Fig. 2 by a bootstrap over
+simulated repetitions. There "significant" means that test, not the plan's one-sided exact test,
+and v1 has no "not testable". Exact computations (the theory) need no test: their verdict is
+decided by the sign of the computed difference alone. Where the paper gives success counts,
+:func:`success_power` says how likely the v1 success test is to come out significant with our
+number of runs, were they as successful as the paper's.
 """
 
 from __future__ import annotations
@@ -31,9 +50,35 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["VERDICTS", "Verdict", "verdict", "success_verdict", "success_power", "difference_verdict", "increase_verdict"]
+from . import paper as _paper
+from . import validate
+from .stats import min_attainable_p, seed_differences, sign_flip_test, stratified_permutation_test, success_design_power
 
-VERDICTS = ("reproduced", "consistent", "inconclusive", "not reproduced", "not tested at the paper's scale")
+__all__ = ["VERDICTS", "NOT_TESTABLE", "LABEL_MEANINGS", "Verdict", "verdict", "success_verdict", "success_power",
+           "difference_verdict", "increase_verdict", "planned_label", "paper_success_rates", "pooled_verdict",
+           "excess_verdict", "supports_hidden_chain"]
+
+#: the labels; code elsewhere reads them by index, so a new label is appended, never inserted.
+VERDICTS = ("reproduced", "consistent", "inconclusive", "not reproduced", "not tested at the paper's scale",
+            "not testable")
+NOT_TESTABLE = VERDICTS[5]
+#: each label's one meaning (the module docstring and the analysis plan quote it word for word).
+LABEL_MEANINGS: dict[str, str] = {
+    "reproduced": "the primary test, one-sided in the paper's direction, gives p < 0.05.",
+    "consistent": "the estimate points the paper's way, but the primary test gives p ≥ 0.05.",
+    "inconclusive": "the estimate is zero or points against the paper's direction, and the one-sided test in the "
+                    "opposite direction gives p ≥ 0.05.",
+    "not reproduced": "the one-sided test in the direction opposite to the paper's, specified in advance like the "
+                      "primary test, gives p < 0.05.",
+    "not tested at the paper's scale": "the runs are not at the paper's sequence length and model (a reduced "
+                                       "profile, or no runs in the archive yet); the test is reported for what it is.",
+    "not testable": "the design cannot show the paper's effect: its power at the paper's own effect is below 0.5 "
+                    "(where the paper gives success counts), or its smallest attainable p is not below 0.05 (where "
+                    "it gives no numbers), or a ceiling or floor makes the endpoints equal wherever they are "
+                    "compared (e.g. every run succeeded).",
+}
+#: the power at the paper's own effect below which a design is "not testable".
+MIN_POWER = 0.5
 _ALPHA = 0.05
 
 @dataclass(frozen=True)
@@ -197,3 +242,132 @@ def increase_verdict(increase: Sequence[float], *, at_paper_scale: bool, floor: 
     effect = float(x.mean())
     lo, hi = _bootstrap_ci((x,), lambda v, axis=-1: v.mean(axis=axis), seed)
     return Verdict(verdict(effect, lo > floor or hi < -floor, at_paper_scale), effect, "bootstrap over networks", ci=(lo, hi))
+
+# ----------------------------------------------------------------------------- the analysis plan (v2)
+def planned_label(effect: float, p_paper: float, p_opposite: float, *, testable: bool, at_paper_scale: bool) -> str:
+    """The analysis plan's label (:data:`LABEL_MEANINGS`) from the estimate, the two one-sided p-values
+    (in the paper's direction and against it) and the design.
+
+    Examples:
+        >>> planned_label(0.5, 0.01, 0.99, testable=True, at_paper_scale=True)
+        'reproduced'
+        >>> planned_label(0.5, 0.2, 0.9, testable=True, at_paper_scale=True)
+        'consistent'
+        >>> planned_label(0.0, 0.6, 0.6, testable=True, at_paper_scale=True)
+        'inconclusive'
+        >>> planned_label(-0.5, 0.99, 0.01, testable=True, at_paper_scale=True)
+        'not reproduced'
+        >>> planned_label(0.5, 0.01, 0.99, testable=False, at_paper_scale=True)
+        'not testable'
+    """
+    if not validate.flag(at_paper_scale, "at_paper_scale"):
+        return VERDICTS[4]
+    if not validate.flag(testable, "testable"):
+        return NOT_TESTABLE
+    effect = validate.finite_float(effect, "effect")
+    p_paper = validate.finite_float(p_paper, "p_paper", low=0.0, high=1.0)
+    p_opposite = validate.finite_float(p_opposite, "p_opposite", low=0.0, high=1.0)
+    if p_paper < _ALPHA and p_opposite < _ALPHA:
+        raise ValueError(f"the two one-sided p-values of one test cannot both be below {_ALPHA}, got {p_paper} and {p_opposite}")
+    if p_paper < _ALPHA:
+        return VERDICTS[0]
+    if p_opposite < _ALPHA:
+        return VERDICTS[3]
+    return VERDICTS[1] if effect > 0 else VERDICTS[2]
+
+
+def paper_success_rates(task: str) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """The paper's success rates (Fig. 3d) as ``((chain, feedback chain), (identity, orthogonal))``,
+    or ``None`` where the paper gives no counts (addition and psMNIST: bars only).
+
+    Examples:
+        >>> paper_success_rates("copy")[0][0] == 46 / 462, paper_success_rates("psmnist")
+        (True, None)
+    """
+    counts = _paper.PAPER_SUCCESS[validate.choice(task, "task", tuple(_paper.PAPER_SUCCESS))]
+    if counts is None:
+        return None
+    rate = {init: k / n for init, (k, n) in counts.items()}
+    return (rate["chain"], rate["fb_chain"]), (rate["identity"], rate["orthogonal"])
+
+
+def _describe_test(name: str, less, extra: str = "") -> str:
+    return f"{name} (one-sided, the paper's direction; the opposite direction: p = {less.p_value:.2g}{extra})"
+
+
+def pooled_verdict(scores, nonnormal, seeds, *, at_paper_scale: bool,
+                   paper_rates: tuple[Sequence[float], Sequence[float]] | None = None) -> Verdict:
+    """The plan's primary test of a benchmark claim: non-normal runs score higher than normal ones.
+
+    ``scores`` are oriented so that larger is the paper's way (success 0/1, or
+    :func:`nnrnn.stats.loss_scores`); ``nonnormal`` flags the chain and feedback-chain runs;
+    ``seeds`` stratify. The test is :func:`nnrnn.stats.stratified_permutation_test`, one-sided
+    each way; the effect is the mean over seeds of (mean non-normal score - mean normal score).
+
+    The design is testable when, with ``paper_rates`` (the paper's success rates, e.g.
+    :func:`paper_success_rates`), the test's power at those rates with our seeds is at least
+    :data:`MIN_POWER`; without them, when its smallest attainable p (the runs present) is below
+    0.05; and in either case only if the scores differ within some seed.
+
+    Examples:
+        >>> s = [1, 1, 0, 0] * 6
+        >>> pooled_verdict(s, [True, True, False, False] * 6, sorted([1, 2, 3, 4, 5, 6] * 4), at_paper_scale=True).label
+        'reproduced'
+        >>> pooled_verdict([1] * 24, [True, True, False, False] * 6, sorted([1, 2, 3, 4, 5, 6] * 4), at_paper_scale=True).label
+        'not testable'
+    """
+    greater = stratified_permutation_test(scores, nonnormal, seeds, alternative="greater")
+    less = stratified_permutation_test(scores, nonnormal, seeds, alternative="less")
+    d = seed_differences(scores, nonnormal, seeds)
+    g, st = np.asarray(nonnormal, bool), np.asarray(list(seeds), dtype=object)
+    n_a = [int(g[st == s].sum()) for s in d.index]
+    n_b = [int((~g[st == s]).sum()) for s in d.index]
+    extra = ""
+    if paper_rates is not None:
+        power = success_design_power(paper_rates[0], paper_rates[1], len(d))
+        testable, extra = power >= MIN_POWER, f"; power at the paper's rates: {power:.2g}"
+    else:
+        testable = min_attainable_p(n_a, n_b) < _ALPHA
+    testable = testable and not (greater.p_value == 1.0 and less.p_value == 1.0)  # every arrangement ties
+    effect = float(d.mean())
+    label = planned_label(effect, greater.p_value, less.p_value, testable=testable, at_paper_scale=at_paper_scale)
+    name = f"exact permutation test within {len(d)} seeds"
+    return Verdict(label, effect, _describe_test(name, less, extra), p_value=greater.p_value)
+
+
+def excess_verdict(excesses, *, at_paper_scale: bool) -> Verdict:
+    """The plan's test of Table 2 or Fig. 5 for one group: the per-network excesses exceed 0.
+
+    The exact sign-flip test over networks (:func:`nnrnn.stats.sign_flip_test`), one-sided each
+    way; the effect is the mean excess. Testable when the smallest attainable p, ``2**-n`` for
+    ``n`` networks, is below 0.05 (five networks or more) and not every excess is 0. A group with
+    no network reads "not testable" and says so.
+
+    Examples:
+        >>> excess_verdict([0.2, 0.1, 0.3, 0.25, 0.4], at_paper_scale=True).label
+        'reproduced'
+        >>> excess_verdict([0.2, 0.1, 0.3, 0.25], at_paper_scale=True).label  # 1/16 > 0.05
+        'not testable'
+    """
+    x = np.asarray(excesses, float)
+    if x.size == 0:
+        label = planned_label(0.0, 1.0, 1.0, testable=False, at_paper_scale=at_paper_scale)
+        return Verdict(label, float("nan"), "no network in this group")
+    greater, less = sign_flip_test(x, alternative="greater"), sign_flip_test(x, alternative="less")
+    testable = 0.5 ** len(x) < _ALPHA and not (greater.p_value == 1.0 and less.p_value == 1.0)
+    effect = float(x.mean())
+    label = planned_label(effect, greater.p_value, less.p_value, testable=testable, at_paper_scale=at_paper_scale)
+    return Verdict(label, effect, _describe_test(f"exact sign-flip test over {len(x)} networks", less),
+                   p_value=greater.p_value)
+
+
+def supports_hidden_chain(v: Verdict, peak_lag: float) -> bool:
+    """Whether a Fig. 5 group supports the paper's claim: its excess over the no-pulse control is
+    significant in the paper's direction and its profile peaks forward (``peak_lag >= 1``).
+
+    Examples:
+        >>> v = excess_verdict([0.2, 0.1, 0.3, 0.25, 0.4], at_paper_scale=True)
+        >>> supports_hidden_chain(v, 2.0), supports_hidden_chain(v, -14.0)
+        (True, False)
+    """
+    return bool(v.p_value < _ALPHA and math.isfinite(peak_lag) and peak_lag >= 1)
