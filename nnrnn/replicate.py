@@ -39,6 +39,20 @@ The stage-2 runs of seed 3 share their training data and initial weights with th
 the selected setting (the pilot selected on the first 2,000 of the same validation sequences), a
 mild selection effect on one seed of six (three for copy) that we state rather than hide.
 
+**Protocol v2** (``protocol="v2"``, the evidence-v2 retrain; book/analysis-plan.md fixes it and
+how its runs are judged, before any of them exists) changes the search, alike for every
+initializer: four scales each (identity and orthogonal λ ∈ {0.96, 0.99, 1.00, 1.02}, chain
+α ∈ {0.99, 1.00, 1.02, 1.04}, feedback chain β ∈ {0.01, 0.02, 0.04, 0.06}) x the 11 learning rates
+x pilot seeds 101 and 102, which stage 2 does not use; a setting's score is the mean of its two
+seeds' scores, and one that diverged on either seed is not a candidate. A **divergence screen**
+trains each initializer's three best candidates for three epochs on the pilot seeds; one that
+diverges there is not selected, and if all three diverge the next three are screened, until one
+survives or no candidate is left (that initializer then has no stage-2 runs, and its rows say
+so). The selection rule above then chooses among the survivors, by their pilot scores. Stage 2:
+seeds 1-6 for every task; copy at the paper's 100-epoch cap, addition for 25 epochs, psMNIST for
+20. Its runs live in the ``v2`` folder of the results root (``data/v2`` in the repository), apart
+from protocol v1's.
+
 ``python -m nnrnn.replicate --task copy`` runs (or resumes) both stages; ``--dry-run`` prints the
 plan and what is stored. Runs are trained in lockstep groups with checkpoints every five
 minutes, so an interrupted run loses minutes, not hours.
@@ -50,6 +64,8 @@ import argparse
 import math
 import sys
 import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Sequence
 
@@ -77,6 +93,13 @@ __all__ = [
     "run",
     "protocol_markdown",
     "prune_pilot_weights",
+    "Protocol",
+    "PROTOCOLS",
+    "protocol_root",
+    "setting_scores",
+    "screen_candidates",
+    "screen_grid",
+    "screen_survivors",
 ]
 
 TASKS = ("copy", "addition", "psmnist")
@@ -107,6 +130,56 @@ _STAGE2: dict[str, dict[str, Any]] = {
 }
 
 
+@dataclass(frozen=True)
+class Protocol:
+    """One search protocol of the replicate profile (the module docstring states both).
+
+    ``screen`` is how many candidates per initializer a divergence-screen round trains for
+    ``screen_epochs`` epochs (0: no screen); ``folder`` is where the protocol's runs live inside
+    the results root ("": the root itself).
+    """
+
+    name: str
+    scales: dict[str, tuple[float, ...]]
+    pilot_seeds: tuple[int, ...]
+    stage2: dict[str, dict[str, Any]]
+    screen: int = 0
+    screen_epochs: int = 0
+    folder: str = ""
+
+
+_SEEDS_1_6 = _paper.PAPER_SEEDS
+PROTOCOLS: dict[str, Protocol] = {
+    "v1": Protocol("v1", PILOT_SCALES, (PILOT_SEED,), _STAGE2),
+    "v2": Protocol(
+        "v2",
+        {"identity": (0.96, 0.99, 1.00, 1.02), "orthogonal": (0.96, 0.99, 1.00, 1.02),
+         "chain": (0.99, 1.00, 1.02, 1.04), "fb_chain": (0.01, 0.02, 0.04, 0.06)},
+        (101, 102),
+        {"copy": {"seeds": _SEEDS_1_6, "base": dict(_paper.SYNTHETIC_BASE)},
+         "addition": {"seeds": _SEEDS_1_6, "base": dict(_paper.SYNTHETIC_BASE, epochs=25)},
+         "psmnist": {"seeds": _SEEDS_1_6, "base": dict(_psmnist.PAPER_BASE, epochs=20)}},
+        screen=3, screen_epochs=3, folder="v2"),
+}
+#: validation points per epoch of a divergence-screen run (six over its three epochs).
+SCREEN_EVALS_PER_EPOCH = 2
+
+
+def _protocol(protocol: str | Protocol) -> Protocol:
+    if isinstance(protocol, Protocol):
+        return protocol
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
+    return PROTOCOLS[protocol]
+
+
+def protocol_root(protocol: str | Protocol = "v1", root=None) -> Path:
+    """Where ``protocol``'s runs live: the results root (:func:`nnrnn.store.results_root`), or its
+    ``folder`` inside it (protocol v2: ``<root>/v2``)."""
+    p, base = _protocol(protocol), results_root(root)
+    return base / p.folder if p.folder else base
+
+
 def protocol_markdown() -> str:
     """The protocol as the results page shows it: the stages and the selection rule of this docstring."""
     text = __doc__.split("**Stage 1 (pilot).**", 1)[1].split("``python -m nnrnn.replicate", 1)[0]
@@ -119,16 +192,20 @@ def _check_task(task: str) -> str:
     return task
 
 
-def pilot_grid(task: str) -> _sweep.Grid:
-    """Stage 1: the paper's 11 learning rates x :data:`PILOT_SCALES` x seed 3 x one epoch.
+def pilot_grid(task: str, protocol: str | Protocol = "v1") -> _sweep.Grid:
+    """Stage 1: the paper's 11 learning rates x the protocol's scales x its pilot seeds x one epoch
+    (v1: :data:`PILOT_SCALES` x seed 3).
 
     Examples:
         >>> g = pilot_grid("copy")
         >>> len(g), g.configs()[0].seq_len, g.configs()[0].updates_per_epoch
         (88, 500, 3750)
+        >>> len(pilot_grid("copy", "v2")), pilot_grid("copy", "v2").seeds
+        (352, (101, 102))
     """
     _check_task(task)
-    settings = {"scales": PILOT_SCALES, "lrs": _paper.PAPER_LRS, "seeds": (PILOT_SEED,), "base": _PILOT_BASE[task]}
+    p = _protocol(protocol)
+    settings = {"scales": p.scales, "lrs": _paper.PAPER_LRS, "seeds": p.pilot_seeds, "base": _PILOT_BASE[task]}
     return _sweep.grid_from_settings(task, "replicate", settings)
 
 
@@ -175,10 +252,64 @@ def select(task: str, scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out).set_index("init").loc[order]
 
 
-def stage2_grid(task: str, selection: pd.DataFrame) -> list:
+def setting_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per pilot setting (init, scale, lr): the mean of its seeds' :func:`pilot_scores`, ``inf``
+    and ``diverged`` if it diverged on any seed (protocol v2: one seed's divergence disqualifies).
+
+    Examples:
+        >>> s = pd.DataFrame({"init": ["chain"] * 4, "scale": [1.0, 1.0, 1.02, 1.02], "lr": [1e-4] * 4,
+        ...                   "hash": list("abcd"), "score": [0.04, 0.05, 0.03, math.inf],
+        ...                   "diverged": [False, False, False, True]})
+        >>> setting_scores(s)[["scale", "score", "diverged", "seeds"]].to_dict("records")
+        [{'scale': 1.0, 'score': 0.045, 'diverged': False, 'seeds': 2}, {'scale': 1.02, 'score': inf, 'diverged': True, 'seeds': 2}]
+    """
+    g = scores.groupby(["init", "scale", "lr"], sort=False)
+    out = g.agg(score=("score", "mean"), diverged=("diverged", "any"), seeds=("score", "size")).reset_index()
+    out.loc[out["diverged"], "score"] = math.inf
+    return out
+
+
+def screen_candidates(settings: pd.DataFrame, protocol: str | Protocol = "v2", round_: int = 0) -> pd.DataFrame:
+    """Round ``round_`` of the divergence screen: per initializer, the settings ranked
+    ``round_ * k + 1`` to ``(round_ + 1) * k`` by pilot score (k = the protocol's ``screen``),
+    among those that diverged on no pilot seed (ties: the smaller learning rate first)."""
+    k = _protocol(protocol).screen
+    if k <= 0:
+        raise ValueError(f"protocol {_protocol(protocol).name!r} has no divergence screen")
+    ok = settings[~settings["diverged"] & np.isfinite(settings["score"])]
+    ranked = ok.sort_values(["init", "score", "lr"], kind="stable")
+    return ranked.groupby("init", sort=False).nth(list(range(round_ * k, (round_ + 1) * k))).reset_index(drop=True)
+
+
+def screen_grid(task: str, candidates: pd.DataFrame, protocol: str | Protocol = "v2") -> list:
+    """The divergence screen's runs: each candidate (init, scale, lr) x the pilot seeds x the
+    protocol's ``screen_epochs`` epochs of the pilot's setting, validated twice per epoch."""
+    _check_task(task)
+    p = _protocol(protocol)
+    base = dict(_PILOT_BASE[task], epochs=p.screen_epochs, evals_per_epoch=SCREEN_EVALS_PER_EPOCH)
+    cfgs = []
+    for r in candidates.itertuples(index=False):
+        g = _sweep.grid_from_settings(task, "replicate", {"scales": {r.init: (r.scale,)}, "lrs": (r.lr,),
+                                                          "seeds": p.pilot_seeds, "base": base})
+        cfgs.extend(g.configs())
+    return cfgs
+
+
+def screen_survivors(candidates: pd.DataFrame, screen_runs: pd.DataFrame) -> pd.DataFrame:
+    """The candidates none of whose screen runs (``nnrnn.sweep.load_runs`` rows) diverged, and
+    each of whose screen runs is stored."""
+    keep = []
+    for r in candidates.itertuples(index=False):
+        mine = screen_runs[(screen_runs["init"] == r.init) & np.isclose(screen_runs["scale"], r.scale)
+                           & np.isclose(screen_runs["lr"], r.lr)]
+        keep.append(len(mine) > 0 and not bool(mine["diverged"].any()))
+    return candidates[np.array(keep, dtype=bool)].reset_index(drop=True)
+
+
+def stage2_grid(task: str, selection: pd.DataFrame, protocol: str | Protocol = "v1") -> list:
     """Stage 2: each initializer's selected (scale, lr) x the stage-2 seeds x the long budget (configs)."""
     _check_task(task)
-    spec = _STAGE2[task]
+    spec = _protocol(protocol).stage2[task]
     cfgs = []
     for init, row in selection.iterrows():
         g = _sweep.grid_from_settings(task, "replicate", {"scales": {init: (row["scale"],)}, "lrs": (row["lr"],),
@@ -210,30 +341,76 @@ def _load(task: str, configs, root) -> tuple[pd.DataFrame, pd.DataFrame]:
     return runs, _sweep.load_history(runs, root=root)
 
 
-def run(task: str, *, stages: Sequence[str] = ("pilot", "stage2"), root=None, max_workers: int | None = None,
-        group_size: int | None = None, progress: bool | None = None, dry_run: bool = False) -> dict[str, Any]:
-    """Run (or resume) the replicate protocol for ``task``; returns the pilot scores and selection."""
+def _screen(task: str, settings: pd.DataFrame, p: Protocol, root, dry_run: bool, **kw) -> tuple[pd.DataFrame | None, list]:
+    """Protocol v2's divergence screen, round after round (module docstring); returns the
+    surviving candidates (``None`` while a round is not stored, as in a dry run) and every
+    screen config planned so far."""
+    survivors, planned, round_ = [], [], 0
+    while True:
+        have = {r.init for part in survivors for r in part.itertuples(index=False)}
+        cands = screen_candidates(settings, p, round_)
+        cands = cands[~cands["init"].isin(have)].reset_index(drop=True)
+        if cands.empty:
+            break
+        cfgs = screen_grid(task, cands, p)
+        planned += cfgs
+        done = sum(_sweep.is_finished(c, root) for c in cfgs)
+        print(f"{task} divergence screen, round {round_ + 1}: {len(cands)} candidates "
+              f"({', '.join(dict.fromkeys(cands['init']))}), {len(cfgs)} runs, {done} stored")
+        if not dry_run:
+            _sweep.run_sweep(cfgs, root=root, progress=kw.get("progress"), max_workers=kw.get("max_workers"),
+                             group_size=kw.get("group_size"), on_result=_log)
+        runs = _sweep.load_runs(task, configs=cfgs, root=root)
+        if len(runs) < len(cfgs):
+            return None, planned
+        survivors.append(screen_survivors(cands, runs))
+        round_ += 1
+    for init in dict.fromkeys(settings["init"]):
+        if init not in {r.init for part in survivors for r in part.itertuples(index=False)}:
+            print(f"{task}: every screened candidate of {init} diverged (or none was left): no stage-2 runs")
+    keep = pd.concat(survivors, ignore_index=True) if survivors else settings.iloc[:0]
+    return keep, planned
+
+
+def run(task: str, *, protocol: str | Protocol = "v1", stages: Sequence[str] = ("pilot", "stage2"), root=None,
+        max_workers: int | None = None, group_size: int | None = None, progress: bool | None = None,
+        dry_run: bool = False) -> dict[str, Any]:
+    """Run (or resume) the replicate protocol for ``task``; returns the pilot scores and selection.
+
+    Runs are stored under :func:`protocol_root` (protocol v2: ``<root>/v2``).
+    """
     _check_task(task)
-    pilot = pilot_grid(task)
-    out: dict[str, Any] = {"pilot": pilot}
+    p = _protocol(protocol)
+    root = protocol_root(p, root)
+    pilot = pilot_grid(task, p)
+    out: dict[str, Any] = {"pilot": pilot, "protocol": p}
+    kw = dict(max_workers=max_workers, group_size=group_size, progress=progress)
     if "pilot" in stages:
         done = sum(_sweep.is_finished(c, root) for c in pilot.configs())
-        print(f"{task} pilot: {pilot.describe()}\n  {done} of {len(pilot)} runs stored")
+        print(f"{task} pilot (protocol {p.name}): {pilot.describe()}\n  {done} of {len(pilot)} runs stored")
         if not dry_run:
-            _sweep.run_sweep(pilot, root=root, max_workers=max_workers, group_size=group_size, progress=progress, on_result=_log)
+            _sweep.run_sweep(pilot, root=root, on_result=_log, **kw)
     if "stage2" in stages:
         runs, history = _load(task, pilot, root)
         if len(runs) < len(pilot):
             print(f"{task} stage 2: the pilot is incomplete ({len(runs)} of {len(pilot)} runs); run it first")
             return out
         scores = pilot_scores(runs, history)
-        selection = select(task, scores)
-        cfgs = stage2_grid(task, selection)
+        if p.screen:
+            settings = setting_scores(scores)
+            survivors, out["screen"] = _screen(task, settings, p, root, dry_run, **kw)
+            if survivors is None:
+                print(f"{task} stage 2: the divergence screen is not finished; run it first")
+                return out
+            selection = select(task, survivors) if len(survivors) else survivors.iloc[:0]
+        else:
+            selection = select(task, scores)
+        cfgs = stage2_grid(task, selection, p)
         done = sum(_sweep.is_finished(c, root) for c in cfgs)
         print(f"{task} selection:\n{selection.to_string()}\n{task} stage 2: {len(cfgs)} runs, {done} stored")
         out.update(scores=scores, selection=selection, stage2=cfgs)
         if not dry_run:
-            _sweep.run_sweep(cfgs, root=root, max_workers=max_workers, group_size=group_size, progress=progress, on_result=_log)
+            _sweep.run_sweep(cfgs, root=root, on_result=_log, **kw)
     return out
 
 
@@ -246,10 +423,14 @@ def _main(argv: Sequence[str] | None = None) -> int:
         "  nnrnn replicate --task copy --dry-run                 # each stage's plan, what is stored, core-hours\n"
         "  nnrnn replicate --task copy --stage pilot --progress  # train (or resume) the pilot\n"
         "  nnrnn replicate --task psmnist --workers 2            # both stages, two processes\n"
-        "  nnrnn replicate --task psmnist --prune                # drop the pilot runs' weights",
+        "  nnrnn replicate --task psmnist --prune                # drop the pilot runs' weights\n"
+        "  nnrnn replicate --task copy --protocol v2 --dry-run   # the evidence-v2 plan and its cost",
     )
     p.add_argument("--task", required=True, choices=TASKS, help="the benchmark")
-    p.add_argument("--stage", default="all", choices=["pilot", "stage2", "all"], help="which stage to run")
+    p.add_argument("--protocol", default="v1", choices=list(PROTOCOLS),
+                   help="v1: the archive's protocol; v2: the evidence-v2 retrain (runs under <root>/v2)")
+    p.add_argument("--stage", default="all", choices=["pilot", "stage2", "all"],
+                   help="which stage to run (stage2 includes protocol v2's divergence screen and the selection)")
     p.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: the usable CPUs)")
     p.add_argument("--group-size", type=positive_int, default=None,
                    help="runs per lockstep group (default: chosen; 1 trains every run alone)")
@@ -268,30 +449,43 @@ def _main(argv: Sequence[str] | None = None) -> int:
         print(f"{a.task}: dropped the weights of {prune_pilot_weights(a.task, a.root)} pilot runs")
         return 0
     stages = ("pilot", "stage2") if a.stage == "all" else (a.stage,)
-    out = run(a.task, stages=stages, root=a.root, max_workers=a.workers, group_size=a.group_size,
-              progress=a.progress or None, dry_run=a.dry_run)
-    if not a.dry_run:
-        return 0
-    # the plan of each stage, costed at the time per update measured here for its first config
+    out = run(a.task, protocol=a.protocol, stages=stages, root=a.root, max_workers=a.workers,
+              group_size=a.group_size, progress=a.progress or None, dry_run=a.dry_run)
+    if a.dry_run:
+        _print_plans(a.task, out, stages, protocol_root(a.protocol, a.root))
+    return 0
+
+
+def _print_plans(task: str, out: dict[str, Any], stages: Sequence[str], root) -> None:
+    """``--dry-run``: the plan of each stage, costed at the time per update measured here for its
+    first config; a stage whose settings are not chosen yet is costed with stand-in settings (every
+    setting of a stage costs the same), none counted as stored."""
+    p: Protocol = out["protocol"]
+    stand_in_pick = pd.DataFrame({"init": list(p.scales), "scale": [v[0] for v in p.scales.values()],
+                                  "lr": min(_paper.PAPER_LRS)})
+
+    def view(cfgs):  # plan_table's view of a list of configs
+        return SimpleNamespace(configs=lambda: cfgs, inits=tuple(dict.fromkeys(c.init for c in cfgs)))
+
     plans: list[tuple[str, Any, bool]] = [("pilot", out["pilot"], False)] if "pilot" in stages else []
+    if "stage2" in stages and p.screen:
+        stand_in = "screen" not in out
+        cfgs = (screen_grid(task, pd.concat([stand_in_pick] * p.screen, ignore_index=True), p) if stand_in
+                else out["screen"])
+        plans.append(("divergence screen" + " (first round, before the pilot)" * stand_in, view(cfgs), stand_in))
     if "stage2" in stages:
-        cfgs, stand_in = out.get("stage2"), "stage2" not in out
-        if stand_in:  # no selection yet; every setting costs the same: stand-in settings, none counted as stored
-            pick = pd.DataFrame({"scale": [v[0] for v in PILOT_SCALES.values()], "lr": min(_sweep.PAPER_LRS)},
-                                index=list(PILOT_SCALES))
-            cfgs = stage2_grid(a.task, pick)
-        g = SimpleNamespace(configs=lambda: cfgs, inits=tuple(dict.fromkeys(c.init for c in cfgs)))  # plan_table's view
-        plans.append(("stage 2" + " (before the selection)" * stand_in, g, stand_in))
+        stand_in = "stage2" not in out
+        cfgs = stage2_grid(task, stand_in_pick.set_index("init"), p) if stand_in else out["stage2"]
+        plans.append(("stage 2" + " (before the selection)" * stand_in, view(cfgs), stand_in))
     with tempfile.TemporaryDirectory() as empty:
         for name, g, stand_in in plans:
             try:
                 seconds, why = measure_update_seconds(g.configs()[0]), ""
             except DataError as exc:  # psMNIST without MNIST here: the plan is still worth printing
                 seconds, why = None, f"no estimate: the data is not here ({str(exc).splitlines()[0]})"
-            print(f"\n{a.task} {name}:\n{plan_table(g, empty if stand_in else a.root, seconds).to_string()}")
+            print(f"\n{task} {name} (protocol {p.name}):\n{plan_table(g, empty if stand_in else root, seconds).to_string()}")
             print(why or f"measured here: {seconds * 1e3:.1f} ms per update of one run (lockstep trainer); "
                   "the estimate assumes no early stopping")
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

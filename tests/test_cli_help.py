@@ -175,7 +175,8 @@ def test_a_root_that_cannot_be_written_is_refused_before_training(name, args, tm
 def test_replicate_dry_run_prints_each_stage_with_measured_core_hours(tmp_path, capsys):
     assert cli.main(["replicate", "--task", "copy", "--dry-run", "--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    pilot, stage2 = out.split("copy pilot:\n")[1], out.split("copy stage 2 (before the selection):\n")[1]
+    pilot = out.split("copy pilot (protocol v1):\n")[1]
+    stage2 = out.split("copy stage 2 (before the selection) (protocol v1):\n")[1]
     for table in (pilot, stage2):
         head, *rows = table.splitlines()[:6]
         assert "to train" in head and "core-hours (at most)" in head
