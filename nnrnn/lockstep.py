@@ -560,7 +560,7 @@ def train_group(
 
     Returns:
         :class:`nnrnn.train.RunResult` objects in the order of ``cfgs``, equal to what
-        :func:`nnrnn.train.train` returns for each config up to float32 rounding (see
+        :func:`nnrnn.train.train` returns for each config with ``step="reference"`` up to float32 rounding (see
         ``tests/test_lockstep.py`` for the tolerance and its derivation).
     """
     cfgs = list(cfgs)

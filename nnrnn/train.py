@@ -18,6 +18,12 @@ its role, and we keep no third set.
 A run whose training loss, gradient norm or validation loss becomes NaN or infinite is stopped
 and recorded with ``status="diverged"``; it counts as a failure and never raises.
 
+Each update is one of two steps that compute the same thing (:mod:`nnrnn.fused`): the fused C++
+step, the default on the CPU for the three task heads when its extension builds, or the reference
+step (autograd and ``torch.optim.RMSprop``), used everywhere else. The step is not part of a run's
+config or hash; the result records which one trained it (``RunResult.extra["step"]``, stored in
+the run's provenance).
+
 ``python -m nnrnn.train --task copy --init chain --scale 1.02 --lr 1e-4 --T 100`` trains one
 run from the command line and prints its final losses.
 """
@@ -40,6 +46,7 @@ from torch import Tensor
 from tqdm.std import tqdm
 
 from . import analysis as _analysis
+from . import fused as _fused
 from . import init as _init
 from . import paper as _paper
 from . import tasks as _tasks
@@ -56,6 +63,7 @@ __all__ = [
     "initial_model",
     "evaluate",
     "make_optimizer",
+    "choose_step",
     "random_baseline",
     "succeeded",
     "weight_diagnostics",
@@ -325,11 +333,39 @@ def initial_model(cfg: TrainConfig, device: str | torch.device = "cpu") -> torch
     )
 
 
+def choose_step(step: str | None, model: torch.nn.Module, task: _tasks.Task) -> str:
+    """The training step :func:`train` takes: ``"fused"`` or ``"reference"`` (:data:`nnrnn.fused.STEPS`).
+
+    ``step=None`` picks the fused step where it can train the run (a CPU model of one of its task
+    heads, :func:`nnrnn.fused.why_not_fused`) and its C++ extension builds, else the reference.
+    ``"fused"`` insists on it and raises ``ValueError`` with the reason where it cannot.
+
+    Examples:
+        >>> task = _tasks.get_task("copy", T=25)
+        >>> choose_step("reference", model_for(task, "chain", 1.0, hidden_size=4), task)
+        'reference'
+    """
+    if step is not None:
+        validate.choice(step, "step", _fused.STEPS)
+    if step == "reference":
+        return "reference"
+    reason = _fused.why_not_fused(model, task)
+    if reason is None and not _fused.available():
+        reason = f"its C++ extension is unavailable ({_fused.unavailable_reason()})"
+    if reason is None:
+        return "fused"
+    if step == "fused":
+        raise ValueError(f"step='fused' cannot train this run: {reason}")
+    return "reference"
+
+
 def train(
     cfg: TrainConfig,
     *,
     progress: bool | None = None,
     on_eval: Callable[[dict[str, Any]], None] | None = None,
+    step: str | None = None,
+    max_updates: int | None = None,
 ) -> RunResult:
     """Train the paper's model for ``cfg`` and return its history and final weights.
 
@@ -337,6 +373,11 @@ def train(
         cfg: the run's :class:`TrainConfig`.
         progress: show a tqdm bar over updates; ``None`` (default) shows it only on a terminal.
         on_eval: called with each history row as it is recorded (e.g. for logging).
+        step: ``"fused"``, ``"reference"`` or ``None`` (default: the fused step where it can
+            train the run, see :func:`choose_step`). Not part of the config: the result's
+            ``extra["step"]`` names the step taken.
+        max_updates: stop after this many updates (a partial run, e.g. to re-check the first
+            validation points of a stored run; not part of the config).
 
     Returns:
         a :class:`RunResult`. Validation happens before training (update 0), at
@@ -348,15 +389,25 @@ def train(
         >>> r.status, list(r.history["update"]), r.n_updates
         ('finished', [0, 2], 2)
     """
+    if max_updates is not None and (isinstance(max_updates, bool) or not isinstance(max_updates, int) or max_updates < 0):
+        raise validate.error("max_updates", "a non-negative integer or None", max_updates)
     t0 = time.perf_counter()
     device = resolve_device(cfg.device)
     task = cfg.make_task()
     train_data, val_data = _datasets(cfg.task, cfg.T, cfg.n_train, cfg.n_val, cfg.seed)
     train_data, val_data = train_data.to(device), val_data.to(device)
     model = initial_model(cfg, device)
-    opt = make_optimizer(model.parameters(), cfg)
     order_gen = _tasks.stream_generator(cfg.seed, "order")
     params = [p for p in model.parameters()]
+    step = choose_step(step, model, task)
+    if step == "fused":
+        take_step = _fused.FusedStep(model, task, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.rms_eps,
+                                     clip_norm=cfg.clip_norm)
+    else:
+        opt = make_optimizer(model.parameters(), cfg)
+
+        def take_step(x: Tensor, y: Tensor) -> tuple[float, float]:
+            return _fused.reference_step(model, opt, task, x, y, cfg.clip_norm, params)
 
     rows: list[dict[str, Any]] = []
     status: str = "finished"
@@ -393,19 +444,13 @@ def train(
         for _epoch in range(cfg.epochs if status == "finished" else 0):
             perm = torch.randperm(cfg.n_train, generator=order_gen).to(device)
             for start in range(0, cfg.n_train, cfg.batch_size):
+                if max_updates is not None and update >= max_updates:
+                    break
                 x, y = train_data.batch(perm[start : start + cfg.batch_size])
-                opt.zero_grad(set_to_none=True)
-                loss = task.loss(model(x), y)
-                lv = loss.item()
-                if not math.isfinite(lv):
+                lv, gnorm = take_step(x, y)  # a non-finite loss or norm returns before the update
+                if not (math.isfinite(lv) and math.isfinite(gnorm)):
                     status = "diverged"
                     break
-                loss.backward()
-                gnorm = torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)
-                if not math.isfinite(float(gnorm)):
-                    status = "diverged"
-                    break
-                opt.step()
                 update += 1
                 bar.update(1)
                 run_loss += lv
@@ -420,7 +465,7 @@ def train(
                     if row["val_loss"] < cfg.early_stop:
                         status = "early_stopped"
                         break
-            if status != "finished":
+            if status != "finished" or (max_updates is not None and update >= max_updates):
                 break
     finally:
         bar.close()
@@ -428,11 +473,12 @@ def train(
         nan_metrics = {k: float("nan") for k in rows[0] if k.startswith(("val_", "w_"))}
         rows.append({"update": update, "epoch": update / cfg.updates_per_epoch, "train_loss": float("nan"),
                      **nan_metrics, "wall_s": time.perf_counter() - t0})
-    elif rows[-1]["update"] != update:  # pragma: no cover - the last update is always a point
+    elif rows[-1]["update"] != update and max_updates is None:  # pragma: no cover - the last update is always a point
         record(update, run_loss / max(run_count, 1))
     history = pd.DataFrame(rows)
     state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
-    return RunResult(cfg, history, state, status, time.perf_counter() - t0, update, task.baseline, str(device))
+    return RunResult(cfg, history, state, status, time.perf_counter() - t0, update, task.baseline, str(device),
+                     extra={"step": step})
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -447,13 +493,15 @@ def _main(argv: list[str] | None = None) -> int:
         p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=getattr(defaults, f.name),
                        help=f"default: {getattr(defaults, f.name)}")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument("--step", choices=_fused.STEPS, default=None,
+                   help="the training step (default: fused where it can train the run, else reference)")
     a = vars(p.parse_args(argv))
-    progress = a.pop("progress")
+    progress, step = a.pop("progress"), a.pop("step")
     try:
         cfg = TrainConfig(**a)
     except ValueError as exc:
         p.error(str(exc))
-    r = train(cfg, progress=progress or None)
+    r = train(cfg, progress=progress or None, step=step)
     print(r.history.to_string(index=False))
     print({k: v for k, v in r.summary().items()})
     return 0

@@ -52,9 +52,10 @@ from . import archive as _archive
 from .cli import HelpFormatter, existing_dir, non_negative_int, positive_int
 from .data.errors import DataError
 from .executors import torch_threads
+from .fused import STEPS
 from .lockstep import train_group
 from .store import RunCorrupt, read_run_meta, results_root
-from .train import TrainConfig, _datasets, initial_model
+from .train import TrainConfig, _datasets, initial_model, train
 
 __all__ = ["U", "allowance", "archived_runs", "archived_lm_runs", "retrain_group", "retrain", "verify_run",
            "evidence_run", "main"]
@@ -117,11 +118,22 @@ def _companion(cfg: TrainConfig) -> TrainConfig:
 
 
 def retrain(folder: str | os.PathLike, upto: int) -> pd.DataFrame:
-    """The history of the stored run in ``folder`` retrained here for ``upto`` updates, in its layout, one thread."""
+    """The history of the stored run in ``folder`` retrained here for ``upto`` updates, in its layout, one thread.
+
+    With the step its provenance records (``"fused"``: :func:`nnrnn.train.train` with the fused
+    step; ``"reference"`` or none recorded, as in every run archived before the fused step
+    existed: the lockstep trainer, alone or in a stack as :func:`retrain_group` says).
+    """
     meta = read_run_meta(folder)
     cfg = TrainConfig.from_dict(meta["config"])
+    step = meta.get("provenance", {}).get("step", "reference")
+    if step not in STEPS:
+        raise RunCorrupt(f"stored run {folder} records the training step {step!r}, not one of {list(STEPS)}")
     with torch_threads(1):  # every sweep run trains with one torch thread (nnrnn.executors)
-        result = train_group(retrain_group(cfg, meta), progress=False, max_updates=upto)[0]
+        if step == "fused":
+            result = train(cfg, progress=False, step="fused", max_updates=upto)
+        else:
+            result = train_group(retrain_group(cfg, meta), progress=False, max_updates=upto)[0]
     return result.history[result.history["update"] <= upto].reset_index(drop=True)
 
 

@@ -1,4 +1,4 @@
-"""Lockstep training equals single-run training (nnrnn.lockstep against nnrnn.train).
+"""Lockstep training equals single-run training (nnrnn.lockstep against nnrnn.train with its reference step).
 
 Tolerance. The two trainers do the same float32 arithmetic except where a batched kernel may sum
 in another order (the input projection and readout matmuls, the gradient norms). One update
@@ -56,7 +56,7 @@ def _mixed_group(task: str) -> list[TrainConfig]:
     base = BASE[task]
     cfgs = [TrainConfig(init=i, scale=s, lr=lr, seed=sd, **base) for i, s in INITS for lr in (1e-3, 3e-4) for sd in (1, 2)]
     cfgs.append(TrainConfig(init="identity", scale=1.05, lr=0.5, seed=3, **base))  # diverges
-    pilot = [train(c, progress=False) for c in cfgs]
+    pilot = [train(c, progress=False, step="reference") for c in cfgs]
     values = np.sort(np.concatenate([p.history["val_loss"].to_numpy()[1:] for p in pilot if p.status != "diverged"]))
     mid = len(values) // 2
     gaps = np.diff(values[mid // 2 : mid + mid // 2])  # the widest gap near the median
@@ -69,7 +69,7 @@ def _mixed_group(task: str) -> list[TrainConfig]:
 def test_a_mixed_group_equals_single_runs(task):
     cfgs = _mixed_group(task)
     group = lockstep.train_group(cfgs, progress=False)
-    single = [train(c, progress=False) for c in cfgs]
+    single = [train(c, progress=False, step="reference") for c in cfgs]
     statuses = {r.status for r in single}
     assert statuses == {"finished", "early_stopped", "diverged"}, statuses
     for a, b in zip(group, single):

@@ -7,6 +7,8 @@ import math
 import pytest
 import torch
 
+from nnrnn import fused, store, sweep, verify
+from nnrnn.fused import STEPS
 from nnrnn.train import TrainConfig, make_optimizer, train
 
 TINY = dict(T=30, hidden_size=16, n_train=64, n_val=32, epochs=2, evals_per_epoch=2, lr=1e-3)
@@ -49,9 +51,13 @@ def test_short_training_lowers_the_loss(task, init):
     assert last < 0.7 * first
 
 
-def test_diverged_run_is_recorded_not_raised():
+@pytest.mark.parametrize("step", STEPS)
+def test_diverged_run_is_recorded_not_raised(step):
+    if step == "fused" and not fused.available():
+        pytest.skip(f"fused step unavailable: {fused.unavailable_reason()}")
     cfg = TrainConfig(task="addition", init="identity", scale=1.05, **{**TINY, "lr": 1e30})
-    r = train(cfg, progress=False)
+    r = train(cfg, progress=False, step=step)
+    assert r.extra["step"] == step
     assert r.status == "diverged"
     assert math.isnan(r.final_val_loss)
     assert not r.success
@@ -116,3 +122,57 @@ def test_bad_configs_raise_clear_errors(changes, match):
 def test_from_dict_rejects_unknown_fields():
     with pytest.raises(ValueError, match=r"TrainConfig fields must be some of .*got \['momentum'\]"):
         TrainConfig.from_dict({"task": "copy", "momentum": 0.9})
+
+
+def test_the_step_is_fused_by_default_where_it_can_be_and_is_recorded(monkeypatch):
+    cfg = TrainConfig(task="copy", init="chain", **TINY)
+    default = train(cfg, progress=False)
+    assert default.extra["step"] == ("fused" if fused.available() else "reference")
+    assert store.run_payload(default)["provenance"]["step"] == default.extra["step"]
+    ref = train(cfg, progress=False, step="reference")
+    assert ref.extra["step"] == "reference" and ref.config.hash() == default.config.hash()
+    monkeypatch.setattr(fused, "available", lambda: False)
+    assert train(cfg, progress=False).extra["step"] == "reference"
+    with pytest.raises(ValueError, match="step='fused' cannot train this run: its C\\+\\+ extension is unavailable"):
+        train(cfg, progress=False, step="fused")
+    with pytest.raises(ValueError, match=r"step must be one of \['fused', 'reference'\], got 'sgd'"):
+        train(cfg, progress=False, step="sgd")
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_max_updates_stops_a_run_where_the_full_run_passed(step):
+    if step == "fused" and not fused.available():
+        pytest.skip(f"fused step unavailable: {fused.unavailable_reason()}")
+    cfg = TrainConfig(task="copy", init="chain", **TINY)
+    full = train(cfg, progress=False, step=step)
+    part = train(cfg, progress=False, step=step, max_updates=4)
+    assert part.n_updates == 4 and part.history["update"].tolist() == [0, 2, 4]
+    cols = [c for c in full.history.columns if c != "wall_s"]
+    assert part.history[cols].equals(full.history[cols].iloc[:3])
+    with pytest.raises(ValueError, match="max_updates must be a non-negative integer or None, got -1"):
+        train(cfg, progress=False, max_updates=-1)
+
+
+def test_verify_retrains_a_run_with_the_step_its_provenance_records(tmp_path, monkeypatch):
+    """A run trained with the fused step is retrained with it; one that records none (every run
+    archived before the fused step) with the lockstep trainer, as before."""
+    if not fused.available():
+        pytest.skip(f"fused step unavailable: {fused.unavailable_reason()}")
+    base = dict(T=30, hidden_size=8, n_train=64, n_val=16, epochs=1, evals_per_epoch=2)
+    g = sweep.Grid("copy", {"chain": (1.0,)}, lrs=(1e-3,), seeds=(1,), base=base)
+    sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False, group_size=1)
+    (d,) = verify.archived_runs(tmp_path)
+    assert verify.read_run_meta(d)["provenance"]["step"] == "fused"
+    seen = []
+    real_train, real_group = verify.train, verify.train_group
+    monkeypatch.setattr(verify, "train", lambda cfg, **kw: seen.append(kw["step"]) or real_train(cfg, **kw))
+    monkeypatch.setattr(verify, "train_group", lambda cfgs, **kw: seen.append("lockstep") or real_group(cfgs, **kw))
+    assert verify.verify_run(d)["ok"] and seen == ["fused"]
+    meta = verify.read_run_meta(d)
+    del meta["provenance"]["step"]
+    monkeypatch.setattr(verify, "read_run_meta", lambda folder, **kw: meta)
+    verify.retrain(d, 2)
+    assert seen == ["fused", "lockstep"]
+    meta["provenance"]["step"] = "sgd"
+    with pytest.raises(verify.RunCorrupt, match="records the training step 'sgd'"):
+        verify.retrain(d, 2)
