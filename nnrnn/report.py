@@ -117,12 +117,13 @@ def show(items: Sequence[Any]) -> None:
             plt.close(item)
 
 
-def glue(name: str, value: Any, display: bool = False) -> Any:
-    """Glue ``value`` under ``name`` for ``{glue:text}`` / ``{glue:figure}``; returns the plain value.
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """Glue ``value`` under ``name`` for ``{glue:text}`` / ``{glue:figure}``.
 
     Under the book build the value is only recorded (``display=False``) and the page shows it
     where the text refers to it. In a live run it is also shown in the cell's output, so a
-    notebook run in Jupyter or Colab shows every figure and headline number.
+    notebook run in Jupyter or Colab shows every figure and headline number. It returns None, so
+    that a cell ending in ``glue(...)`` shows nothing more (its value, quoted, above the sentence).
     """
     value = plain_number(value)
     try:
@@ -133,7 +134,6 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
         _glue(name, value, display=display)
     if not display and not in_book_build():
         _show(name, value)
-    return value
 
 
 def read_glue(path: str | os.PathLike) -> dict[str, Any]:
@@ -163,18 +163,21 @@ def read_glue(path: str | os.PathLike) -> dict[str, Any]:
 
 _TABLE_STYLES = [
     {"selector": "", "props": [("border-collapse", "collapse"), ("margin", "0.5em 0")]},
-    {"selector": "th, td", "props": [("padding", "0.3em 0.9em"), ("text-align", "right"), ("white-space", "nowrap")]},
+    {"selector": "th, td", "props": [("padding", "0.3em 0.9em"), ("text-align", "right"), ("vertical-align", "top")]},
     {"selector": "thead th", "props": [("border-bottom", "1px solid currentColor"), ("vertical-align", "bottom")]},
     {"selector": "th.row_heading, th.index_name", "props": [("text-align", "left")]},
 ]
+#: text wraps, within words where it must, but no column narrower than a few words (issue 23: a
+#: right-aligned unwrapped text column pushed the table's key columns off a phone's screen).
+_TEXT_CELL = {"text-align": "left", "white-space": "normal", "overflow-wrap": "anywhere", "min-width": "7em"}
 
 
 class Table:
     """A table for a notebook page: human headers, padded cells, and a scroll bar when wide.
 
     Its HTML is the ``pandas`` Styler's, with padding on every cell, wrapped in a container
-    that scrolls horizontally instead of clipping; its text form (a terminal, the test logs)
-    is the formatted frame.
+    that scrolls horizontally instead of clipping; text wraps and aligns left, numbers align
+    right without wrapping. Its text form (a terminal, the test logs) is the formatted frame.
     """
 
     def __init__(self, styler, frame: pd.DataFrame):
@@ -247,8 +250,15 @@ def table(
         frame.index.name = index_name
     styler = frame.style.format(fmt, na_rep="–").set_table_styles(_TABLE_STYLES)
     text_columns = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-    if text_columns:  # numbers align right (the default above), text aligns left
-        styler = styler.set_properties(subset=text_columns, **{"text-align": "left"})
+    number_columns = [c for c in frame.columns if c not in text_columns]
+    if text_columns:  # numbers align right (the default above) on one line; text wraps and aligns left
+        styler = styler.set_properties(subset=text_columns, **_TEXT_CELL)
+    if number_columns:
+        styler = styler.set_properties(subset=number_columns, **{"white-space": "nowrap"})
+    text_css = "; ".join(f"{k}: {v}" for k, v in _TEXT_CELL.items())
+    styler = styler.map_index(lambda _: text_css, axis="index")
+    if not isinstance(frame.columns, pd.MultiIndex):  # a text column's header aligns with its text
+        styler = styler.map_index(lambda c: "text-align: left" if c in text_columns else "", axis="columns")
     styler = styler.set_table_attributes('class="dataframe nnrnn"')
     if index is False:
         styler = styler.hide(axis="index")

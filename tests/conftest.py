@@ -1,8 +1,10 @@
-"""Shared fixtures: data location and the smoke build of the whole book (built once)."""
+"""Shared fixtures: data location, the smoke build of the whole book (built once), and Chromium."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 from unittest import mock
 
@@ -65,3 +67,23 @@ def glued(executed):
     from nnrnn.report import read_glue
 
     return lambda stem: read_glue(executed(stem))
+
+
+@pytest.fixture(scope="session")
+def browser() -> str:
+    """The path of a Chromium (skipped where there is none, failed in CI)."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    if os.environ.get("CI"):
+        pytest.fail("chromium is required in CI (apt-get install chromium)")
+    pytest.skip("chromium not installed")
+
+
+@pytest.fixture(scope="session")
+def chrome(browser):
+    """``chrome(*args, timeout=120)`` runs headless Chromium with ``args`` and returns the process."""
+    base = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--hide-scrollbars", "--allow-file-access-from-files"]
+    return lambda *args, timeout=120: subprocess.run(base + list(args), capture_output=True, text=True, timeout=timeout)

@@ -8,9 +8,7 @@ Chromium checks that its math typesets and its figures are readable at page widt
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import urlencode
@@ -137,24 +135,6 @@ def test_failing_cell_fails_with_the_cell_shown(tmp_path):
     nb = write(tmp_path / "bad.ipynb", [code('profile = "demo"\ndevice = "auto"', tags=["parameters"]), code("1 / 0  # boom")])
     with pytest.raises(book.BookError, match=r"(?s)ZeroDivisionError.*1 / 0  # boom"):
         book.execute([nb], tmp_path / "stage", "smoke", "cpu", log=lambda *a: None)
-
-
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = _chromium()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is required in CI (apt-get install chromium)")
-        pytest.skip("chromium not installed")
-    return path
 
 
 def _chrome(browser, *args, timeout=120):

@@ -1,0 +1,97 @@
+"""The results page's claims, read at a glance: a summary line per claim and its details.
+
+:func:`summary` is one line per claim of :func:`nnrnn.results.claims`, the claim and a coloured
+badge with its verdict; :func:`details` gives each claim one dropdown with its fields (the paper's
+value and where it states it, ours, profile, runs, test, verdict) as a wrapped "field: value"
+list. Both fit a phone's width: nothing is laid out in wide columns. The badges' colours are in
+the book's stylesheet, ``book/_static/nnrnn.css`` (one class per verdict, :data:`BADGE_CLASSES`);
+without it (a live notebook) a badge is its label in plain text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pandas as pd
+
+from .results import WITHHELD
+from .verdicts import VERDICTS
+
+__all__ = ["BADGE_CLASSES", "FIELDS", "HtmlBlock", "badge", "summary", "details"]
+
+#: every verdict a claim can show (the labels of :mod:`nnrnn.verdicts` and the withheld one) -> its
+#: badge's CSS class, ``nnrnn-verdict-<label in lower case, runs of other characters as "-">``.
+BADGE_CLASSES: dict[str, str] = {
+    label: "nnrnn-verdict-" + re.sub(r"[^a-z0-9]+", "-", label.split(":")[0].lower()).strip("-")
+    for label in (*VERDICTS, WITHHELD)
+}
+#: the columns of a claim shown in its details, with the name a reader sees.
+FIELDS = {"where in the paper": "where the paper states it", "paper": "the paper", "ours": "this book",
+          "profile": "profile", "runs": "runs", "test": "test", "verdict": "verdict"}
+
+
+class HtmlBlock:
+    """HTML for a notebook page, with a plain-text form for a terminal or the test logs."""
+
+    def __init__(self, markup: str, text: str):
+        self.markup, self.text = markup, text
+
+    def _repr_html_(self) -> str:
+        return self.markup
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def badge(label: str) -> str:
+    """The verdict ``label`` as a badge: a span with the label's class; the withheld verdict shows
+    "withheld" and its reason as the span's title.
+
+    Examples:
+        >>> badge("not reproduced")
+        '<span class="nnrnn-verdict nnrnn-verdict-not-reproduced">not reproduced</span>'
+    """
+    if label not in BADGE_CLASSES:
+        raise ValueError(f"verdict must be one of {list(BADGE_CLASSES)}, got {label!r}")
+    short, _, reason = label.partition(":")
+    title = f' title="{html.escape(reason.strip())}"' if reason else ""
+    return f'<span class="nnrnn-verdict {BADGE_CLASSES[label]}"{title}>{html.escape(short)}</span>'
+
+
+def _check(claims: pd.DataFrame, columns) -> None:
+    if not isinstance(claims, pd.DataFrame):
+        raise TypeError(f"claims must be the DataFrame of nnrnn.results.claims(), got {type(claims).__name__}")
+    missing = [c for c in columns if c not in claims.columns]
+    if missing:
+        raise ValueError(f"claims lacks the column(s) {missing}; it has {list(claims.columns)}")
+
+
+def _anchor(i: int) -> str:
+    return f"claim-{i + 1}"
+
+
+def summary(claims: pd.DataFrame) -> HtmlBlock:
+    """One line per claim: the claim (a link to its details) and its verdict badge.
+
+    Examples:
+        >>> print(repr(summary(pd.DataFrame({"claim": ["a > b"], "verdict": ["consistent"]}))))
+        a > b → consistent
+    """
+    _check(claims, ["claim", "verdict"])
+    items = [f'<li><a class="nnrnn-claim" href="#{_anchor(i)}">{html.escape(str(c))}</a> {badge(v)}</li>'
+             for i, (c, v) in enumerate(zip(claims["claim"], claims["verdict"]))]
+    markup = '<div class="nnrnn-view"><ul class="nnrnn-claims">' + "".join(items) + "</ul></div>"
+    return HtmlBlock(markup, "\n".join(f"{c} → {v}" for c, v in zip(claims["claim"], claims["verdict"])))
+
+
+def details(claims: pd.DataFrame) -> HtmlBlock:
+    """Each claim as a dropdown: its claim and badge, and its :data:`FIELDS` as a "field: value" list."""
+    _check(claims, ["claim", *FIELDS])
+    blocks, text = [], []
+    for i, row in enumerate(claims.to_dict("records")):
+        fields = "".join(f"<dt>{html.escape(name)}</dt><dd>{html.escape(str(row[col]))}</dd>" for col, name in FIELDS.items())
+        blocks.append(f'<details class="nnrnn-claim-details" id="{_anchor(i)}"><summary>{html.escape(str(row["claim"]))} '
+                      f'{badge(row["verdict"])}</summary><dl class="nnrnn-fields">{fields}</dl></details>')
+        text.append("\n".join([str(row["claim"]), *(f"  {name}: {row[col]}" for col, name in FIELDS.items())]))
+    return HtmlBlock('<div class="nnrnn-view">' + "".join(blocks) + "</div>", "\n\n".join(text))
