@@ -197,7 +197,7 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "sweep": Command("nnrnn.sweep_cli:main", "train (or resume) a sweep of copy, addition or psMNIST runs"),
     "lm": Command("nnrnn.lm.cli:main", "train (or resume) the language-model runs of chapters 07 and 09"),
-    "train": Command("nnrnn.train:_main", "train one vanilla RNN on copy or addition and print its history"),
+    "train": Command("nnrnn.train:_main", "train one vanilla RNN on copy, addition or psMNIST and print its history"),
     "book": Command("nnrnn.book:main", "execute every chapter with papermill and build the book"),
     "bench": Command("nnrnn.bench:main", "time the RNN engine against torch.nn.RNN (speed and memory)"),
     "data": Command("nnrnn.cli:data_main", "list the data sets, download them, verify their SHA-256"),

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nnrnn import archive as nnrnn_archive
 from nnrnn import chapters, replicate, report, results, sweep, verdicts
 from nnrnn.store import load_history
 
@@ -176,6 +177,7 @@ def archive(tmp_path_factory):
     runs = sweep.load_runs("copy", configs=PILOT, root=root)
     selection = replicate.select("copy", replicate.pilot_scores(runs, load_history(runs, root=root)))
     _train(_tiny_stage2("copy", selection), root)
+    nnrnn_archive.write_manifest(root)  # as a committed archive has one: the results page checks it
     return root
 
 
