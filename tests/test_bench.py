@@ -52,12 +52,27 @@ def test_bench_rnn_times_all_candidates_in_one_interleaved_loop(monkeypatch):
 
     monkeypatch.setattr("nnrnn.bench.rnn.interleave", spy)
     size = bench.BenchSize("tiny", 25, 4, 8, 10, 9, True, "ce")
-    cands = [("ours elu", "elu", "ours"), ("nn.RNN relu", "relu", "torch")]
+    cands = [("ours elu", "elu", "ours"), ("nn.RNN relu", "relu", "torch"), ("today's step", "elu", "reference")]
     rows = bench.bench_rnn([size], repeats=3, warmup=1, candidates=cands)
     # one loop over every candidate's training step and forward pass: A B A B ..., not all A then all B
-    assert calls == [[("ours elu", "train"), ("ours elu", "fwd"), ("nn.RNN relu", "train"), ("nn.RNN relu", "fwd")]]
+    assert calls == [[(c, part) for c, *_ in cands for part in ("train", "fwd")]]
     base = next(r for r in rows if r["model"] == "nn.RNN relu")
     assert base["train_ratio"] == base["forward_ratio"] == 1.0
+    assert next(r for r in rows if r["model"] == "today's step")["step_ratio"] == 1.0
+
+
+def test_bench_rnn_has_the_fused_and_the_reference_step_in_the_same_rounds(monkeypatch):
+    if not bench.rnn._fused.available():
+        pytest.skip(f"fused step unavailable: {bench.rnn._fused.unavailable_reason()}")
+    calls = []
+    real = bench.interleave
+    monkeypatch.setattr("nnrnn.bench.rnn.interleave", lambda fns, r, w=0: calls.append(list(fns)) or real(fns, r, w))
+    size = bench.BenchSize("tiny", 25, 4, 8, 10, 9, True, "ce")
+    rows = bench.bench_rnn([size], repeats=2, warmup=1)
+    assert [label for label, _ in calls[0][::2]] == [c[0] for c in bench.rnn.CANDIDATES]
+    assert {"fused step", "today's step"} <= {r["model"] for r in rows}
+    fused_row = next(r for r in rows if r["model"] == "fused step")
+    assert fused_row["step_ratio"] > 0 and fused_row["train_ms"] > 0
 
 
 def test_interleave_runs_rounds_in_turn_and_drops_the_warmup():
@@ -102,28 +117,29 @@ def test_update_generators_step_and_count_run_updates():
     assert done == 12 and wall > 0
 
 
-def test_single_run_updates_step_as_train_does(monkeypatch):
-    """The pool's unit of work is nnrnn.train.train's update: the same losses, in the same order."""
-    cfg = bench.sweep_configs("copy", 25, 8, 1, batch=4)[0].replace(epochs=2, evals_per_epoch=1)
-    seen = []
-    task_cls = type(cfg.make_task())
-    real = task_cls.loss
-
-    def loss(self, out, y):
-        value = real(self, out, y)
-        if torch.is_grad_enabled():
-            seen.append(value.item())
-        return value
-
-    monkeypatch.setattr(task_cls, "loss", loss)
+@pytest.mark.parametrize("step", ["fused", "reference"])
+def test_single_run_updates_step_as_train_does(monkeypatch, step):
+    """The pool's unit of work is nnrnn.train.train's update, with the step train chooses: the same
+    losses, in the same order."""
+    from nnrnn import fused
     from nnrnn.train import train
 
-    train(cfg, progress=False)
+    if step == "fused" and not fused.available():
+        pytest.skip(f"fused step unavailable: {fused.unavailable_reason()}")
+    if step == "reference":
+        monkeypatch.setattr(fused, "available", lambda: False)
+    cfg = bench.sweep_configs("copy", 25, 8, 1, batch=4)[0].replace(epochs=2, evals_per_epoch=1)
+    seen = []
+    real_call, real_ref = fused.FusedStep.__call__, fused.reference_step
+    monkeypatch.setattr(fused.FusedStep, "__call__", lambda self, x, y: seen.append(("fused", real_call(self, x, y)))
+                        or seen[-1][1])
+    monkeypatch.setattr(fused, "reference_step", lambda *a: seen.append(("reference", real_ref(*a))) or seen[-1][1])
+    assert train(cfg, progress=False).extra["step"] == step
     reference, seen[:] = list(seen), []
     updates = bench.single_run_updates(cfg)
     for _ in range(1 + 2 * cfg.updates_per_epoch):
         next(updates)
-    assert seen == reference and len(seen) == 16
+    assert seen == reference and len(seen) == 16 and {s for s, _ in seen} == {step}
 
 
 def test_bench_sweep_quick_reports_every_layout_and_ends_with_the_ratio(tmp_path):
@@ -163,8 +179,10 @@ def test_bench_sweep_quick_reports_every_layout_and_ends_with_the_ratio(tmp_path
 def test_bench_rnn_quick_ends_with_the_copy_ratio():
     out = _run("-m", "nnrnn.bench", "rnn", "--quick", "--sizes", "copy")
     assert out.returncode == 0, out.stderr
-    last = out.stdout.strip().splitlines()[-1]
-    assert re.fullmatch(r"training step at copy size: ours elu \d+\.\d\dx nn\.RNN relu", last), last
+    *_, engine, last = out.stdout.strip().splitlines()
+    assert re.fullmatch(r"training step at copy size: ours elu \d+\.\d\dx nn\.RNN relu", engine), engine
+    if bench.rnn._fused.available():
+        assert re.fullmatch(r"training step at copy size: fused \d+\.\d\dx reference \((one thread|\d+ threads)\)", last), last
 
 
 # ----------------------------------------------------------------------------- the GEMM ceiling

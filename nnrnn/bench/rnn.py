@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.profiler import ProfilerActivity, profile
 
+from .. import fused as _fused
 from .. import init as _init
 from .. import models, paper
 from ..profiles import resolve_device
@@ -64,8 +65,11 @@ SIZES: tuple[BenchSize, ...] = (
 _LR = min(paper.PAPER_LRS)
 
 #: (label, nonlinearity, implementation): "ours" = ElmanRNN(engine=auto), "python" = the pure
-#: PyTorch engine, "torch" = torch.nn.RNN, "autograd" = the naive loop.
+#: PyTorch engine, "torch" = torch.nn.RNN, "autograd" = the naive loop; "fused" and "reference":
+#: the two training steps of :mod:`nnrnn.fused` with the task's loss (their forward pass is ours).
 CANDIDATES: tuple[tuple[str, str, str], ...] = (
+    ("fused step", "elu", "fused"),
+    ("today's step", "elu", "reference"),
     ("ours elu", "elu", "ours"),
     ("ours relu", "relu", "ours"),
     ("ours-python elu", "elu", "python"),
@@ -97,7 +101,7 @@ def _make_model(size: BenchSize, nonlinearity: str, kind: str, seed: int) -> nn.
         w_hh, w_ih = model.rnn.weight_hh_l0, model.rnn.weight_ih_l0
         biases = [model.rnn.bias_ih_l0, model.rnn.bias_hh_l0]
     else:
-        engine = {"ours": None, "python": "python", "autograd": "autograd"}[kind]
+        engine = {"ours": None, "fused": None, "reference": None, "python": "python", "autograd": "autograd"}[kind]
         rnn = models.ElmanRNN(size.inputs, size.hidden, nonlinearity, engine=engine)
         model = models.SequenceModel(rnn, nn.Linear(size.hidden, size.outputs), size.per_step)
         w_hh, w_ih, biases = rnn.weight_hh, rnn.weight_ih, [rnn.bias]
@@ -120,6 +124,13 @@ def _batch(size: BenchSize, device: torch.device, generator: torch.Generator) ->
     else:
         y = torch.randint(size.outputs, (size.batch,), generator=generator)
     return x.to(device), y.to(device)
+
+
+def _task(size: BenchSize):
+    """The task whose loss ``size`` uses (its sequence length does not matter to the steps)."""
+    if size.loss == "mse":
+        return get_task("addition", T=size.seq_len)
+    return get_task("copy", T=max(size.seq_len, 21)) if size.per_step else get_task("psmnist")
 
 
 def _loss(size: BenchSize, logits: Tensor, y: Tensor) -> Tensor:
@@ -190,7 +201,8 @@ def bench_rnn(
     """Time a training step and a forward pass for every candidate at every size.
 
     Returns one dict per (size, candidate) with the median milliseconds, the ratios to
-    ``nn.RNN relu`` and the peak memory in MiB.
+    ``nn.RNN relu`` (``step_ratio``: of the training step to "today's step", the reference) and
+    the peak memory in MiB.
     """
     dev = resolve_device(device)
     opt_kw = dict(lr=_LR, alpha=paper.OPTIMIZER["rms_alpha"], eps=paper.OPTIMIZER["rms_eps"])
@@ -211,6 +223,13 @@ def bench_rnn(
                 opt.step()
                 opt.zero_grad(set_to_none=True)  # here, so that a step frees what it allocates
 
+            if kind == "fused":
+                train_step = _fused.FusedStep(model, _task(size), lr=_LR, alpha=opt_kw["alpha"], eps=opt_kw["eps"],
+                                              clip_norm=clip)
+                train_step = (lambda step=train_step: step(x, y))
+            elif kind == "reference":
+                train_step = (lambda model=model, opt=opt: _fused.reference_step(model, opt, _task(size), x, y, clip))
+
             def forward(model=model) -> None:
                 with torch.no_grad():
                     model(x)
@@ -223,12 +242,14 @@ def bench_rnn(
         nan = [float("nan")] * repeats
         base_t, base_f = ms.get((_BASELINE, "train"), nan), ms.get((_BASELINE, "fwd"), nan)
         base_m = peak.get(_BASELINE, float("nan"))
+        today = ms.get(("today's step", "train"), nan)
         for label, act, kind in candidates:
             t, f = statistics.median(ms[label, "train"]), statistics.median(ms[label, "fwd"])
             rows.append({
                 "size": size.name, "T": size.seq_len, "B": size.batch, "N": size.hidden, "model": label,
                 "train_ms": t, "train_ratio": paired_ratio(ms[label, "train"], base_t),
                 "forward_ms": f, "forward_ratio": paired_ratio(ms[label, "fwd"], base_f),
+                "step_ratio": paired_ratio(ms[label, "train"], today),
                 "peak_mib": peak[label] / 2**20, "peak_ratio": peak[label] / base_m if base_m > 0 else float("nan"),
             })  # fmt: skip
     return rows
@@ -242,17 +263,17 @@ def format_table(rows: list[dict]) -> str:
         ...        "train_ratio": 0.5, "forward_ms": 0.5, "forward_ratio": 0.5,
         ...        "peak_mib": 1.0, "peak_ratio": 1.0}
         >>> format_table([row]).splitlines()[2].split()
-        ['copy', '5', '2', '3', 'm', '1.0', '0.50', '0.5', '0.50', '1.00', '1.00']
+        ['copy', '5', '2', '3', 'm', '1.0', '0.50', 'nan', '0.5', '0.50', '1.00', '1.00']
     """
     head = (
-        f"{'size':<12} {'T':>4} {'B':>4} {'N':>4}  {'model':<16} {'train ms':>9} {'ratio':>6}"
+        f"{'size':<12} {'T':>4} {'B':>4} {'N':>4}  {'model':<16} {'train ms':>9} {'ratio':>6} {'vs ref':>6}"
         f" {'fwd ms':>9} {'ratio':>6} {'peak MiB':>9} {'ratio':>5}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
             f"{r['size']:<12} {r['T']:>4} {r['B']:>4} {r['N']:>4}  {r['model']:<16} {r['train_ms']:>9.1f}"
-            f" {r['train_ratio']:>6.2f} {r['forward_ms']:>9.1f} {r['forward_ratio']:>6.2f}"
+            f" {r['train_ratio']:>6.2f} {r.get('step_ratio', float('nan')):>6.2f} {r['forward_ms']:>9.1f} {r['forward_ratio']:>6.2f}"
             f" {r['peak_mib']:>9.2f} {r['peak_ratio']:>5.2f}"
         )
     return "\n".join(lines)
@@ -281,6 +302,7 @@ def _rnn_command(args: argparse.Namespace) -> int:
         print("       held before it (allocation events of torch.profiler, profile_memory=True)")
     note = " (--quick: tiny sizes, not the paper's)" if args.quick else ""
     print(f"ratio = median over rounds of this model / {_BASELINE} in the same round, same size{note}")
+    print("vs ref = the same for the training step against today's step (the reference, nnrnn.fused.reference_step)")
     print()
     rows: list[dict] = []
     for i, size in enumerate(sizes):  # one size at a time, printed as soon as it is done
@@ -293,4 +315,8 @@ def _rnn_command(args: argparse.Namespace) -> int:
     first = next((r for r in rows if r["model"] == "ours elu"), None)
     if first is not None:
         print(f"training step at {first['size']} size: ours elu {first['train_ratio']:.2f}x {_BASELINE}")
+    fused = next((r for r in rows if r["model"] == "fused step"), None)
+    if fused is not None:
+        threads = "one thread" if torch.get_num_threads() == 1 else f"{torch.get_num_threads()} threads"
+        print(f"training step at {fused['size']} size: fused {fused['step_ratio']:.2f}x reference ({threads})")
     return 0

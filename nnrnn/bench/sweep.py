@@ -16,13 +16,14 @@ from typing import Callable, Hashable, Iterator, Mapping, Sequence
 import torch
 from torch.utils.benchmark import Timer
 
+from .. import fused as _fused
 from .. import lockstep as _lockstep
 from .. import models, paper
 from ..profiles import resolve_device
 from ..resources import available_cpus
 from ..store import machine
 from ..tasks import stream_generator
-from ..train import TrainConfig, _datasets, initial_model, make_optimizer
+from ..train import TrainConfig, _datasets, choose_step, initial_model, make_optimizer
 from .ceiling import CEILING_POOL, ceiling_summary, ceiling_variants, recurrence_flops
 from .common import _pick_sizes, _write_json, paired_ratio
 from .workers import _interleaved, _Variant
@@ -85,22 +86,26 @@ def update_flops(cfg: TrainConfig) -> int:
 
 
 def single_run_updates(cfg: TrainConfig) -> Iterator[int]:
-    """One run stepped as :func:`nnrnn.train.train` steps it: yields 0 once built, then 1 per update."""
+    """One run stepped as :func:`nnrnn.train.train` steps it (with the step it chooses, fused or
+    reference: :func:`nnrnn.train.choose_step`): yields 0 once built, then 1 per update."""
     device, task = resolve_device(cfg.device), cfg.make_task()
     data = _datasets(cfg.task, cfg.T, cfg.n_train, cfg.n_val, cfg.seed)[0].to(device)
     model = initial_model(cfg, device).train()
-    opt, params, order = make_optimizer(model.parameters(), cfg), list(model.parameters()), stream_generator(cfg.seed, "order")
+    params, order = list(model.parameters()), stream_generator(cfg.seed, "order")
+    if choose_step(None, model, task) == "fused":
+        step = _fused.FusedStep(model, task, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.rms_eps, clip_norm=cfg.clip_norm)
+    else:
+        opt = make_optimizer(model.parameters(), cfg)
+
+        def step(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+            return _fused.reference_step(model, opt, task, x, y, cfg.clip_norm, params)
+
     yield 0
     while True:
         perm = torch.randperm(cfg.n_train, generator=order).to(device)
         for start in range(0, cfg.n_train, cfg.batch_size):
             x, y = data.batch(perm[start : start + cfg.batch_size])
-            opt.zero_grad(set_to_none=True)
-            loss = task.loss(model(x), y)
-            loss.item()
-            loss.backward()
-            float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm))
-            opt.step()
+            step(x, y)
             yield 1
 
 
