@@ -104,7 +104,7 @@ class TrainConfig:
             order, each from its own random stream. The paper used seeds 1-6.
         T: sequence length; ``None`` means the paper's (copy 500, addition 750).
         hidden_size: number of recurrent units ``N``. Default: 100 as in the paper.
-        nonlinearity: ``None`` means the task's (copy elu, addition relu).
+        nonlinearity: ``None`` means the task's (copy elu, addition relu, psMNIST elu).
         n_train, n_val: sizes of the fixed training and validation sets (paper: 60,000 and
             10,000).
         epochs: passes over the training set (paper: at most 100).
@@ -488,10 +488,16 @@ def _main(argv: list[str] | None = None) -> int:
         epilog="example: nnrnn train --task copy --init chain --scale 1.02 --lr 1e-4 --T 100 --epochs 1 --n-train 3200",
     )
     defaults = TrainConfig()
+    # what a default of None means, and the allowed values where there is a short list
+    meaning = {"T": "the paper's length for the task (copy 500, addition 750, psMNIST 784)",
+               "nonlinearity": "the paper's for the task (" + ", ".join(f"{t} {a}" for t, a in _paper.NONLINEARITY.items()) + ")"}
+    choices = {"task": sorted(_tasks.known_tasks()), "init": list(_init.INITIALIZERS), "nonlinearity": list(validate.NONLINEARITIES),
+               "orientation": ["forward", "reversed"]}
     for f in dataclasses.fields(TrainConfig):
         kind = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str}[str(f.type)]
-        p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=getattr(defaults, f.name),
-                       help=f"default: {getattr(defaults, f.name)}")
+        default = getattr(defaults, f.name)
+        p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=default, choices=choices.get(f.name),
+                       help=f"default: {meaning[f.name] if default is None else default}")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
     p.add_argument("--step", choices=_fused.STEPS, default=None,
                    help="the training step (default: fused where it can train the run, else reference)")

@@ -10,6 +10,7 @@ function that would plan is replaced by one that fails the test if it is reached
 from __future__ import annotations
 
 import argparse
+import re
 import json
 
 import pytest
@@ -79,6 +80,24 @@ def test_help_states_the_default_of_every_option_that_has_one(name, monkeypatch,
                if a is not None and a.nargs != 0 and not a.required  # switches and required options have none
                and "default" not in _help_string(p, a).lower()]
     assert not missing, f"help without a default: {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(cli.COMMANDS))
+def test_no_help_says_default_none(name, monkeypatch, capsys):
+    """"default: None" tells a reader nothing: an option whose default is None says what it means."""
+    parser, _ = _parsers(name, monkeypatch, capsys)
+    vague = [f"{p.prog} {a.option_strings[-1]}" for p, a in _walk(parser)
+             if a is not None and "default: none)" not in _help_string(p, a).lower()
+             and re.search(r"default: None\b", _help_string(p, a))]
+    assert not vague, f"help that says 'default: None': {vague}"
+
+
+def test_train_lists_the_choices_of_task_init_and_nonlinearity(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--task {addition,copy,psmnist}" in text and "--nonlinearity {elu,relu,tanh}" in text
+    assert "--init {identity,orthogonal,chain,fb_chain}" in text
 
 
 def test_the_shared_formatter_appends_the_default_and_leaves_a_stated_one(capsys):
