@@ -161,6 +161,11 @@ PROTOCOLS: dict[str, Protocol] = {
          "psmnist": {"seeds": _SEEDS_1_6, "base": dict(_psmnist.PAPER_BASE, epochs=20)}},
         screen=3, screen_epochs=3, folder="v2"),
 }
+#: what the columns of the printed selection mean (``nnrnn replicate``).
+SELECTION_LEGEND = ("  score: the selected setting's mean validation loss over the second half of its pilot "
+                    "(averaged over the pilot seeds); best_score: the best score of that initializer; n_in_band: "
+                    f"settings within {BAND:.0%} of the random baseline of the best, among which the smallest "
+                    "learning rate is chosen")
 #: validation points per epoch of a divergence-screen run (six over its three epochs).
 SCREEN_EVALS_PER_EPOCH = 2
 
@@ -407,7 +412,7 @@ def run(task: str, *, protocol: str | Protocol = "v1", stages: Sequence[str] = (
             selection = select(task, scores)
         cfgs = stage2_grid(task, selection, p)
         done = sum(_sweep.is_finished(c, root) for c in cfgs)
-        print(f"{task} selection:\n{selection.to_string()}\n{task} stage 2: {len(cfgs)} runs, {done} stored")
+        print(f"{task} selection:\n{selection.to_string()}\n{SELECTION_LEGEND}\n{task} stage 2: {len(cfgs)} runs, {done} stored")
         out.update(scores=scores, selection=selection, stage2=cfgs)
         if not dry_run:
             _sweep.run_sweep(cfgs, root=root, on_result=_log, **kw)

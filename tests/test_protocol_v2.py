@@ -90,7 +90,9 @@ def test_the_v2_flow_stores_pilot_screen_and_stage2_under_v2(tmp_path, monkeypat
     assert sorted({c.seed for c in out["stage2"]}) == [1, 2] and all(sweep.is_finished(c, root) for c in out["stage2"])
     assert not (tmp_path / "runs").exists()  # nothing of v2 lands in v1's store
     trained = "".join(c.hash() for c in out["stage2"])
-    assert "final val loss" in capsys.readouterr().out  # each trained run is logged
+    first = capsys.readouterr().out
+    assert "final val loss" in first  # each trained run is logged
+    assert "n_in_band: settings within 5% of the random baseline of the best" in first  # the columns are explained
     again = replicate.run("copy", protocol=proto, root=tmp_path, max_workers=1, progress=False)
     assert "".join(c.hash() for c in again["stage2"]) == trained and "final val loss" not in capsys.readouterr().out
 
