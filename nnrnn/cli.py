@@ -343,7 +343,8 @@ def data_main(argv: Sequence[str] | None = None) -> int:
             else:
                 print(f"ok      {f}  {path}")
     if missing and not download:
-        print(f"{len(missing)} file(s) missing: `nnrnn data fetch {' '.join(chosen)}` downloads them; "
+        sets = ' '.join(dict.fromkeys(f.split('/')[0] for f in missing))  # only the data sets with a missing file
+        print(f"{len(missing)} file(s) missing: `nnrnn data fetch {sets}` downloads them; "
               "`nnrnn data list` shows every file and its SHA-256.", file=sys.stderr)
     if wrong:
         print(f"{len(wrong)} file(s) unusable (see above)", file=sys.stderr)

@@ -132,6 +132,18 @@ def test_data_verify_reports_present_and_missing_files(tmp_path, data_dir):
     assert "Traceback" not in missing.stderr
 
 
+def test_data_verify_all_names_only_the_data_sets_that_miss_a_file(tmp_path, data_dir):
+    """The data directory holds MNIST only: the hint fetches what is missing, not every data set."""
+    only_mnist = tmp_path / "only-mnist"
+    only_mnist.mkdir()
+    (only_mnist / "mnist").symlink_to(data_dir / "mnist", target_is_directory=True)
+    out = _nnrnn("data", "verify", "all", "--data-dir", str(only_mnist), env={"NNRNN_CACHE_DIR": str(tmp_path / "c")})
+    hint = [line for line in out.stderr.splitlines() if "file(s) missing" in line]
+    assert out.returncode == 1 and out.stdout.count("ok      mnist/") == 4 and len(hint) == 1, out.stderr
+    fetch = hint[0].split("`nnrnn data fetch ")[1].split("`")[0].split()
+    assert fetch == ["ptb", "ptb-char", "enwik8"], hint
+
+
 def test_data_verify_names_a_corrupt_file(tmp_path, data_dir):
     bad = tmp_path / "bad" / "ptb"
     bad.mkdir(parents=True)
