@@ -61,7 +61,7 @@ function tables(d) {
   return all(d, "main table").map((t) => {
     const col = (i) => [...t.rows].map((r) => r.cells[i]).filter(Boolean).map(box);
     const first = col(0), second = col(1);
-    return {text: t.textContent.trim().replace(/\\s+/g, " ").slice(0, 60),
+    return {text: t.textContent.trim().replace(/\\s+/g, " ").slice(0, 60), width: t.getBoundingClientRect().width,
             first_left: Math.min(...first.map((b) => b.left)), first_right: Math.max(...first.map((b) => b.right)),
             second_left: second.length ? Math.min(...second.map((b) => b.left)) : null};
   });
@@ -241,7 +241,8 @@ def _table_problems(stem: str, m: dict) -> list[str]:
     vw, out = m["viewport"], []
     for t in m["tables"]:
         if t["first_left"] < 0 or t["first_right"] > vw:
-            out.append(f"{stem}: table {t['text']!r}: first column at {t['first_left']:.0f}-{t['first_right']:.0f} px")
+            out.append(f"{stem}: table {t['text']!r} ({t['width']:.0f} px wide): first column at "
+                       f"{t['first_left']:.0f}-{t['first_right']:.0f} px")
         if t["second_left"] is not None and t["second_left"] > vw - MIN_SECOND_PX:
             out.append(f"{stem}: table {t['text']!r}: second column starts at {t['second_left']:.0f} px")
     return out
