@@ -64,6 +64,8 @@ __all__ = [
     "evaluate",
     "make_optimizer",
     "choose_step",
+    "LOSSES",
+    "keras_cross_entropy",
     "random_baseline",
     "succeeded",
     "weight_diagnostics",
@@ -75,6 +77,24 @@ succeeded = _tasks.succeeded
 
 #: config fields that do not change what a run computes; they are left out of its hash.
 NON_HASHED = ("device",)
+#: the training losses of a classification task (``TrainConfig.loss``; the first is the default).
+LOSSES = ("torch", "keras")
+#: Keras's clipping of the predicted probabilities (``keras.backend.epsilon()``).
+KERAS_EPSILON = 1e-7
+
+
+def keras_cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
+    """Keras's categorical cross-entropy of ``logits`` (``(..., C)``) against class indices: the softmax,
+    clipped to ``[eps, 1 - eps]`` (eps = :data:`KERAS_EPSILON`), then the mean of minus the log of
+    the target's probability. Where the clip is active its gradient is zero.
+
+    Examples:
+        >>> z = torch.tensor([[0.0, 40.0], [1.0, 0.0]])
+        >>> round(float(keras_cross_entropy(z, torch.tensor([0, 0]))), 4)  # log(1e7) / 2 + log(1 + e^-1) / 2
+        8.2157
+    """
+    p = torch.softmax(logits.reshape(-1, logits.shape[-1]), dim=-1).clamp(KERAS_EPSILON, 1 - KERAS_EPSILON)
+    return -torch.log(p.gather(1, target.reshape(-1, 1))).mean()
 
 
 def _pos_int(value: Any, name: str, *, allow_zero: bool = False) -> None:
@@ -89,6 +109,19 @@ def _pos_float(value: Any, name: str, *, allow_zero: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise validate.error(name, "a finite number", value)
     validate.finite_float(value, name, low=0.0, low_open=not allow_zero)
+
+
+class _KerasLoss:
+    """``task`` with :func:`keras_cross_entropy` as its training loss (``TrainConfig.loss="keras"``)."""
+
+    def __init__(self, task: _tasks.Task):
+        self._task = task
+
+    def loss(self, output: Tensor, target: Tensor) -> Tensor:
+        return keras_cross_entropy(output, target)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._task, name)
 
 
 @dataclass(frozen=True)
@@ -118,6 +151,11 @@ class TrainConfig:
         orientation: ``"forward"`` (the paper's chain) or ``"reversed"`` (an ablation).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``. Not part of the config hash:
             a run computed on a GPU is reused on a CPU.
+        loss: the training loss of a classification task: ``"torch"`` (default; PyTorch's
+            cross-entropy of the logits) or ``"keras"`` (Keras's: softmax, probabilities clipped
+            to [1e-7, 1 - 1e-7], minus the log; no gradient where clipped), the authors'
+            framework's. Validation always reports PyTorch's cross-entropy. Left out of the config
+            hash at its default, so no stored run's hash changes.
     """
 
     task: str = "copy"
@@ -140,6 +178,7 @@ class TrainConfig:
     eval_batch_size: int = 500
     orientation: str = "forward"
     device: str = "cpu"
+    loss: str = "torch"
 
     def __post_init__(self) -> None:
         validate.choice(self.task, "task", tuple(_tasks.known_tasks()))
@@ -164,6 +203,10 @@ class TrainConfig:
         validate.choice(self.nonlinearity, "nonlinearity", (*validate.NONLINEARITIES, None))
         if not isinstance(self.device, str):
             raise validate.error("device", "a string such as 'cpu' or 'cuda'", self.device)
+        validate.choice(self.loss, "loss", LOSSES)
+        if self.loss != LOSSES[0] and self.task not in ("copy", "psmnist"):
+            raise ValueError(f"loss={self.loss!r} is a cross-entropy, for copy or psmnist; task {self.task!r} "
+                             "trains on mean squared error")
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -182,8 +225,10 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def key(self) -> dict[str, Any]:
-        """The fields that define the run (everything except :data:`NON_HASHED`)."""
-        return {k: v for k, v in self.as_dict().items() if k not in NON_HASHED}
+        """The fields that define the run (everything except :data:`NON_HASHED`, and ``loss`` at its
+        default, so the runs stored before it existed keep their hashes)."""
+        return {k: v for k, v in self.as_dict().items()
+                if k not in NON_HASHED and not (k == "loss" and v == LOSSES[0])}
 
     def hash(self) -> str:
         """The run's content hash (its folder name in the run store)."""
@@ -366,6 +411,7 @@ def train(
     on_eval: Callable[[dict[str, Any]], None] | None = None,
     step: str | None = None,
     max_updates: int | None = None,
+    on_update: Callable[[int, torch.nn.Module], None] | None = None,
 ) -> RunResult:
     """Train the paper's model for ``cfg`` and return its history and final weights.
 
@@ -378,6 +424,8 @@ def train(
             ``extra["step"]`` names the step taken.
         max_updates: stop after this many updates (a partial run, e.g. to re-check the first
             validation points of a stored run; not part of the config).
+        on_update: called as ``on_update(update, model)`` after every update (e.g. to record
+            ``W`` as training proceeds); it must not change the model.
 
     Returns:
         a :class:`RunResult`. Validation happens before training (update 0), at
@@ -399,7 +447,12 @@ def train(
     model = initial_model(cfg, device)
     order_gen = _tasks.stream_generator(cfg.seed, "order")
     params = [p for p in model.parameters()]
+    if cfg.loss != LOSSES[0]:  # the fused step computes PyTorch's cross-entropy only
+        if step == "fused":
+            raise ValueError(f"step='fused' cannot train this run: it computes PyTorch's loss, not loss={cfg.loss!r}")
+        step = "reference"
     step = choose_step(step, model, task)
+    train_task = _KerasLoss(task) if cfg.loss == "keras" else task  # validation keeps PyTorch's loss
     if step == "fused":
         take_step = _fused.FusedStep(model, task, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.rms_eps,
                                      clip_norm=cfg.clip_norm)
@@ -407,7 +460,7 @@ def train(
         opt = make_optimizer(model.parameters(), cfg)
 
         def take_step(x: Tensor, y: Tensor) -> tuple[float, float]:
-            return _fused.reference_step(model, opt, task, x, y, cfg.clip_norm, params)
+            return _fused.reference_step(model, opt, train_task, x, y, cfg.clip_norm, params)
 
     rows: list[dict[str, Any]] = []
     status: str = "finished"
@@ -452,6 +505,8 @@ def train(
                     status = "diverged"
                     break
                 update += 1
+                if on_update is not None:
+                    on_update(update, model)
                 bar.update(1)
                 run_loss += lv
                 run_count += 1
