@@ -21,18 +21,24 @@ baseline* is the rest; *diverged* is a run whose loss or gradient became NaN or 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
+from . import archive as _archive
+from . import paper as _paper
 from . import replicate as _replicate
 from . import results as _results
 from . import stats as _stats
 from . import sweep as _sweep
-from .store import load_history
+from .store import load_history, run_or_load
+from .train import TrainConfig, train
 
-__all__ = ["OUTCOMES", "AT_BASELINE", "outcome", "pilot_outcomes", "stage2_runs", "trajectories", "survival", "pseudospectrum"]
+__all__ = ["OUTCOMES", "AT_BASELINE", "outcome", "pilot_outcomes", "stage2_runs", "trajectories", "survival", "pseudospectrum",
+           "EXAMPLE", "RECORD_EVERY", "ARMS", "arm_configs", "experiment_run", "experiment_runs", "experiment_root"]
 
 #: the outcome classes of a run, from worst to best.
 OUTCOMES: tuple[str, ...] = ("diverged", "at baseline", "below baseline", "success")
@@ -121,3 +127,82 @@ def pseudospectrum(w, re: Sequence[float], im: Sequence[float]) -> np.ndarray:
         for j, a in enumerate(x):
             out[i, j] = np.linalg.svd((a + 1j * b) * eye - w, compute_uv=False)[-1]
     return out
+
+
+# ----------------------------------------------------------------------------- the chapter's new runs
+#: the authors' README example (``--task copy --init chain --init_scale 1.02 --lr 5e-5``), one epoch
+#: of the paper's copy task validated every 250 updates on 2,000 held-out sequences (our choice).
+EXAMPLE: dict = dict(_paper.SYNTHETIC_BASE, task="copy", init="chain", scale=1.02, lr=5e-5, epochs=1,
+                     n_val=2_000, evals_per_epoch=15)
+#: W is recorded every this many updates in the mechanism runs.
+RECORD_EVERY = 50
+#: the chapter's arms, each at seeds 1-3 (the paper's first three): the example as is (W recorded),
+#: with Keras's loss, with the stabiliser we chose (a clipping norm of 1 instead of 10), and an
+#: orthogonal network at the same learning rate as the normal reference.
+ARMS: dict[str, dict] = {
+    "chain (paper's settings)": {},
+    "chain, Keras's loss": {"loss": "keras"},
+    "chain, clip norm 1": {"clip_norm": 1.0},
+    "orthogonal (reference)": {"init": "orthogonal", "scale": 1.0},
+}
+
+
+def experiment_root() -> Path:
+    """Where the chapter's runs are kept: ``divergence/`` in the archive (the repository's
+    ``data/divergence``, committed; :func:`nnrnn.archive.archive_root`), each result with its config
+    and provenance in a JSON sidecar (:func:`nnrnn.store.run_or_load`)."""
+    return _archive.archive_root() / "divergence"
+
+
+def arm_configs(arm: str, seeds: Sequence[int] = (1, 2, 3)) -> list[TrainConfig]:
+    """The configs of one of :data:`ARMS`."""
+    if arm not in ARMS:
+        raise ValueError(f"arm must be one of {list(ARMS)}, got {arm!r}")
+    return [TrainConfig(**{**EXAMPLE, **ARMS[arm], "seed": int(s)}) for s in seeds]
+
+
+def experiment_run(cfg: TrainConfig, record_every: int = 0, *, root=None, cache: str = "auto") -> dict[str, np.ndarray]:
+    """Train ``cfg`` once (or load it): its history columns, ``status``, ``n_updates`` and, with
+    ``record_every``, ``W`` every that many updates (``w_updates``, ``w``: ``(k, N, N)``)."""
+    def compute() -> dict:
+        snaps, at = [], []
+
+        def keep(update, model):
+            if record_every and update % record_every == 0:
+                at.append(update)
+                snaps.append(model.rnn.weight_hh.detach().cpu().numpy().copy())
+
+        r = train(cfg, progress=False, on_update=keep)
+        out = {c: r.history[c].to_numpy(float) for c in r.history.columns}
+        out.update(status=r.status, n_updates=r.n_updates, step=r.extra.get("step", ""),
+                   w_updates=np.asarray(at, dtype=np.int64), w=np.asarray(snaps, dtype=np.float32).reshape(-1, *r.state_dict["rnn.weight_hh"].shape))
+        return out
+
+    key = {**cfg.key(), "record_every": int(record_every)}
+    return run_or_load("ch10_runs", key, compute, profile="replicate", cache=cache,
+                       root=experiment_root() if root is None else root)
+
+
+def experiment_runs(root=None, cache: str = "auto") -> pd.DataFrame:
+    """Every arm's runs (:func:`experiment_run`), one row each: ``arm``, ``seed``, ``status``,
+    ``n_updates``, ``diverged``, the validation loss at each recorded update (``val_loss_at``, a
+    dict) and the run's arrays (``run``)."""
+    rows = []
+    for arm in ARMS:
+        for cfg in arm_configs(arm):
+            run = experiment_run(cfg, RECORD_EVERY if not ARMS[arm] else 0, root=root, cache=cache)
+            status = str(run["status"])
+            rows.append({"arm": arm, "seed": cfg.seed, "status": status, "n_updates": int(run["n_updates"]),
+                         "diverged": status == "diverged", "run": run})
+    return pd.DataFrame(rows)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    """``python -m nnrnn.divergence``: train (or load) the chapter's runs into :func:`experiment_root`."""
+    t = experiment_runs()
+    print(t[["arm", "seed", "status", "n_updates"]].to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(_main())

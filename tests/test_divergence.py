@@ -70,3 +70,24 @@ def test_a_chain_has_pseudospectra_far_larger_than_its_spectrum():
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match=r"w must be a square matrix, got an array of shape \(2, 3\)"):
         dv.pseudospectrum(np.zeros((2, 3)), [0.0], [0.0])
+
+
+def test_an_experiment_run_records_w_every_k_updates_and_is_kept(tmp_path):
+    from nnrnn.train import TrainConfig
+
+    cfg = TrainConfig(task="copy", T=25, hidden_size=8, n_train=96, n_val=32, epochs=1, evals_per_epoch=2)
+    run = dv.experiment_run(cfg, 2, root=tmp_path)
+    assert run["w_updates"].tolist() == [2, 4, 6] and run["w"].shape == (3, 8, 8) and int(run["n_updates"]) == 6
+    assert str(run["status"]) == "finished" and run["update"].tolist() == [0, 3, 6]
+    again = dv.experiment_run(cfg, 2, root=tmp_path, cache="require")  # stored with its sidecar, loaded as is
+    assert (again["w"] == run["w"]).all() and len(list(tmp_path.rglob("*.json"))) == 1
+
+
+def test_the_arms_are_the_stated_settings():
+    ex = dv.arm_configs("chain (paper's settings)")
+    assert [(c.init, c.scale, c.lr, c.seed, c.T, c.clip_norm, c.loss) for c in ex] == \
+        [("chain", 1.02, 5e-5, s, None, 10.0, "torch") for s in (1, 2, 3)]
+    assert {c.loss for c in dv.arm_configs("chain, Keras's loss")} == {"keras"}
+    assert {c.clip_norm for c in dv.arm_configs("chain, clip norm 1")} == {1.0}
+    with pytest.raises(ValueError, match="arm must be one of"):
+        dv.arm_configs("chain, warm-up")
