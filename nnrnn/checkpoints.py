@@ -44,6 +44,7 @@ import functools
 import hashlib
 import io
 import json
+import math
 import os
 import tempfile
 import warnings
@@ -55,7 +56,8 @@ import torch
 from . import __version__
 from .store import git_sha
 
-__all__ = ["CheckpointWarning", "CheckpointWriteError", "code_version", "record_path", "save", "inspect", "load", "remove"]
+__all__ = ["CheckpointWarning", "CheckpointWriteError", "code_version", "record_path", "save", "inspect", "load", "remove",
+           "wall_from_rows"]
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -260,3 +262,28 @@ def remove(path: str | os.PathLike) -> None:
     path = Path(path)
     path.unlink(missing_ok=True)
     record_path(path).unlink(missing_ok=True)
+
+
+def wall_from_rows(runs: Sequence[Mapping[str, Any]]) -> float:
+    """A lockstep group's wall time so far, from its runs' ``wall_s`` rows (the longest run's).
+
+    A checkpoint saved before checkpoints carried the clock has rows whose ``wall_s`` restarts at
+    every resume, so the time is the sum, over the segments between resumes, of each segment's last
+    row. A group that was resumed from such a checkpoint and then again from one that carried the
+    clock has a last segment that starts from that sum: its first row jumps up by at least the
+    earlier segments' total. That segment already contains them, so the sum starts over there.
+    The time after each segment's last validation point is missed, and a carried segment is
+    mistaken for a plain step only if every earlier segment together lasted less than one
+    validation interval: either error is at most one interval, so this is an estimate to minutes.
+    """
+    best = 0.0
+    for r in runs:
+        walls = [float(row["wall_s"]) for row in r["rows"] if math.isfinite(float(row.get("wall_s", math.nan)))]
+        done = 0.0  # the ends of the segments that the current clock does not contain
+        for a, b in zip(walls, walls[1:]):
+            if b < a:  # the clock restarted: a resume from a checkpoint that did not carry it
+                done += a
+            elif b - a >= done:  # the clock jumped past everything before: it was carried
+                done = 0.0
+        best = max(best, done + (walls[-1] if walls else 0.0))
+    return best

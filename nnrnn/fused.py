@@ -55,7 +55,8 @@ from . import validate
 from .cpp_build import CSRC, build_error, load_cpp_extension
 from .models import _ACT_CODE, SequenceModel
 
-__all__ = ["HEADS", "STEPS", "head_of", "available", "unavailable_reason", "FusedStep", "reference_step"]
+__all__ = ["HEADS", "STEPS", "head_of", "available", "unavailable_reason", "FusedStep", "aligned_stack",
+           "reference_step"]
 
 #: the task heads of the fused step, by code.
 HEADS: dict[str, int] = {"ce_steps": 0, "ce_last": 1, "mse_last": 2}
@@ -181,8 +182,23 @@ class FusedStep:
         return sum(t.numel() * t.element_size() for t in held)
 
     def __call__(self, x: Tensor, y: Tensor) -> tuple[float, float]:
+        return self.step_on(x, y, self.params, self.square, self.lr)
+
+    def step_on(self, x: Tensor, y: Tensor, params: Sequence[Tensor], square: Sequence[Tensor],
+                lr: float) -> tuple[float, float]:
+        """One update of other parameters and square averages of this model's shapes, in place.
+
+        With this step's buffers, gradients and constants but ``lr``: how a lockstep group
+        (:mod:`nnrnn.lockstep`) steps each run on its slices of the stacked parameters and
+        RMSprop state. ``params`` and ``square`` are contiguous tensors in the order :attr:`NAMES`.
+        """
         if not isinstance(x, Tensor) or x.ndim != 3:
             raise ValueError(f"x must be a (batch, steps, inputs) tensor, got {getattr(x, 'shape', type(x).__name__)}")
+        shapes = [p.shape for p in self.params]
+        for name, given in (("params", params), ("square", square)):
+            if [getattr(t, "shape", None) for t in given] != shapes:
+                raise ValueError(f"{name} must be tensors of shapes {[tuple(s) for s in shapes]}, "
+                                 f"got {[tuple(getattr(t, 'shape', ())) for t in given]}")
         batch, steps, d = x.shape
         n, o = self.params[1].shape[0], self.params[3].shape[0]
         if d != self.params[0].shape[1]:
@@ -192,12 +208,30 @@ class FusedStep:
         per_step = self.head == "ce_steps"
         rows = steps * batch if per_step else batch
         loss, norm = self.ops.step(
-            x, y, self.params, self.grads, self.square, self._buffer("xt", steps * batch * (d + 1)),
+            x, y, list(params), self.grads, list(square), self._buffer("xt", steps * batch * (d + 1)),
             self._buffer("states", steps * batch * n), self._buffer("dstates", steps * batch * n),
             self._buffer("logits", rows * o), self._buffer("scratch", n * (n + 2 * (d + 1))), self.act, HEADS[self.head],
-            self.lr, self.alpha, self.eps, self.clip_norm,
+            float(lr), self.alpha, self.eps, self.clip_norm,
         )  # fmt: skip
         return loss, norm
+
+
+def aligned_stack(t: Tensor) -> Tensor:
+    """``t (K, ...)`` copied into a stack whose runs each start on a 64-byte boundary.
+
+    :meth:`FusedStep.step_on` on one run's slice of such a stack does what it does on a lone
+    parameter, which PyTorch's CPU allocator aligns to 64 bytes: a BLAS may take another code
+    path, and round differently, for a matrix that is not aligned.
+
+    Examples:
+        >>> s = aligned_stack(torch.ones(3, 5))
+        >>> s.shape, s.stride(), [s[k].data_ptr() % 64 for k in range(3)]
+        (torch.Size([3, 5]), (16, 1), [0, 0, 0])
+    """
+    per, size = math.prod(t.shape[1:]), t.element_size()
+    stride = -(-per * size // 64) * 64 // size
+    out = torch.empty(t.shape[0], stride, dtype=t.dtype, device=t.device)[:, :per].view(t.shape)
+    return out.copy_(t)
 
 
 def reference_step(model: torch.nn.Module, opt: torch.optim.Optimizer, task: _tasks.Task, x: Tensor, y: Tensor,

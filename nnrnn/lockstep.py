@@ -19,12 +19,19 @@ Everything that makes a run *that* run stays per run, exactly as in
 
 Runs that stop leave the group, so the remaining ones do not pay for them.
 
-**Engines.** On the CPU the recurrence and its hand-written backward run in the C++ extension
-(``forward_batched_`` / ``backward_batched`` in ``nnrnn/csrc/elman.cpp``): each run's time loop
-is the single-run loop on its own slice, and the runs are spread over torch's threads. Elsewhere
-(CUDA, or no compiler) the same algorithm runs in pure PyTorch with one batched matmul
-(``torch.baddbmm``) per time step for all runs. The input projection, readout, clipping and
-RMSprop are batched tensor operations on both.
+**Steps.** On the CPU, for the three task heads of :mod:`nnrnn.fused` and PyTorch's loss, each
+active run takes the **fused step** (``step="fused"``, the default where it can): one C++ call
+per run and update, :meth:`nnrnn.fused.FusedStep.step_on` on the run's slices of the stacked
+parameters and RMSprop state, which it updates in place, and validation through the
+single-run model (:func:`nnrnn.train.evaluate`). A run then computes exactly what
+:func:`nnrnn.train.train` with ``step="fused"`` computes, bit for bit in one process, whatever
+the group. Everywhere else, or with ``step="batched"`` (the reference it is tested against),
+the **batched engine** steps all runs at once: on the CPU the recurrence and its hand-written
+backward run in the C++ extension (``forward_batched_`` / ``backward_batched`` in
+``nnrnn/csrc/elman.cpp``), each run's time loop on its own slice, spread over torch's threads;
+on CUDA, or with no compiler, in pure PyTorch with one batched matmul (``torch.baddbmm``) per
+time step for all runs. The input projection, readout, clipping and RMSprop are batched tensor
+operations. A result's ``extra["step"]`` (its provenance) names the step that trained it.
 
 **Checkpoints.** A group that runs for hours writes its whole state (weights, optimizer state,
 random-stream states, the position in the epoch, histories so far) to ``checkpoint`` every
@@ -54,31 +61,37 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
 from tqdm.std import tqdm
 
 from . import checkpoints as _ckpt
+from . import fused as _fused
 from . import models as _models
+from . import validate as _validate
 from .profiles import resolve_device
 from .tasks import stream_generator
-from .train import RunResult, TrainConfig, _datasets, _eval_points, initial_model, weight_diagnostics
+from .train import (LOSSES, RunResult, TrainConfig, _datasets, _eval_points, evaluate, initial_model,
+                    keras_cross_entropy, weight_diagnostics)
 
-__all__ = ["GROUP_FIELDS", "CODE", "group_key", "group_configs", "train_group", "inspect_checkpoint", "LockstepModel"]
+__all__ = ["GROUP_FIELDS", "CODE", "STEPS", "group_key", "group_configs", "choose_step", "train_group",
+           "inspect_checkpoint", "LockstepModel"]
 
 #: config fields that may differ inside one lockstep group; every other field is shared.
 GROUP_FIELDS = ("init", "scale", "lr", "seed")
 
 #: the package sources whose code determines a group's computation: a checkpoint written by other
 #: code is refused (:func:`nnrnn.checkpoints.code_version`; store, sweep and docs do not count).
-CODE = ("lockstep.py", "train.py", "models.py", "init.py", "tasks/*.py", "csrc/*.cpp")
+CODE = ("lockstep.py", "train.py", "fused.py", "models.py", "init.py", "tasks/*.py", "csrc/*.cpp")
+
+#: the steps of a lockstep group: one fused C++ call per run, or the batched engine for all runs.
+STEPS = ("fused", "batched")
 
 #: what a lockstep checkpoint must hold.
-_KEYS = ("hashes", "params", "square", "lr", "active", "position", "runs")
+_KEYS = ("hashes", "params", "square", "lr", "active", "position", "runs", "step")
 
 #: a validation forward pass holds about this many hidden-state values at once (all runs).
 _EVAL_VALUES = 1 << 25
@@ -114,6 +127,34 @@ def group_configs(configs: Sequence[TrainConfig], max_size: int = 32) -> list[li
             raise ValueError(f"configs must be TrainConfig objects, got {type(c).__name__}")
         by_key.setdefault(group_key(c), []).append(c)
     return [g[i : i + max_size] for g in by_key.values() for i in range(0, len(g), max_size)]
+
+
+def choose_step(step: str | None, cfg: TrainConfig, model: torch.nn.Module | None = None) -> str:
+    """The step a group of ``cfg``'s runs takes: ``"fused"`` or ``"batched"`` (:data:`STEPS`).
+
+    ``None`` picks the fused step where it can train the runs (a CPU model of one of its task
+    heads, :func:`nnrnn.fused.why_not_fused`; PyTorch's loss) and its extension builds, else the
+    batched engine; ``"fused"`` insists and raises ``ValueError`` with the reason where it cannot.
+
+    Examples:
+        >>> choose_step("batched", TrainConfig())
+        'batched'
+    """
+    if step is not None:
+        _validate.choice(step, "step", STEPS)
+    if step == "batched":
+        return step
+    model = initial_model(cfg, resolve_device(cfg.device)) if model is None else model
+    reason = _fused.why_not_fused(model, cfg.make_task())
+    if cfg.loss != LOSSES[0]:
+        reason = f"it computes PyTorch's loss, not loss={cfg.loss!r}"
+    elif reason is None and not _fused.available():
+        reason = f"its C++ extension is unavailable ({_fused.unavailable_reason()})"
+    if reason is None:
+        return "fused"
+    if step == "fused":
+        raise ValueError(f"step='fused' cannot train this group: {reason}")
+    return "batched"
 
 
 # ----------------------------------------------------------------------------- the batched engine
@@ -166,10 +207,13 @@ class LockstepModel:
 
     NAMES = ("rnn.weight_ih", "rnn.weight_hh", "rnn.bias", "readout.weight", "readout.bias")
 
-    def __init__(self, cfgs: Sequence[TrainConfig], device: torch.device):
+    def __init__(self, cfgs: Sequence[TrainConfig], device: torch.device, step: str | None = None):
         models = [initial_model(c, device) for c in cfgs]
-        self.params = [torch.stack([m.state_dict()[k] for m in models]) for k in self.NAMES]
         first = models[0]
+        #: ``"fused"``: runs are stepped one by one on 64-byte aligned slices (:func:`choose_step`)
+        self.step = choose_step(step, cfgs[0], first)
+        self.params = [self.stack(torch.stack([m.state_dict()[k] for m in models])) for k in self.NAMES]
+        self.single = first  # the fused step's single-run model: its shapes, and validation of one run at a time
         self.nonlinearity = first.rnn.nonlinearity
         self.per_step = first.per_step
         self.engine = _models.resolve_engine(first.rnn.engine, device, self.params[0].dtype)
@@ -177,9 +221,21 @@ class LockstepModel:
             raise ValueError("engine 'autograd' is not available for lockstep training; use 'cpp', 'python' or 'auto'")
         self._buffers: dict[str, Tensor] = {}
 
+    def stack(self, t: Tensor) -> Tensor:
+        """A stack ``(K, ...)`` as this model keeps it: each run 64-byte aligned for the fused step."""
+        return _fused.aligned_stack(t) if self.step == "fused" else t
+
     def keep(self, index: Tensor) -> None:
         """Keep only the runs at ``index`` (positions in the current stack)."""
-        self.params = [p[index] for p in self.params]
+        self.params = [self.stack(p[index]) for p in self.params]
+
+    def load_run(self, k: int) -> torch.nn.Module:
+        """The single-run model :attr:`single` holding run ``k``'s current weights."""
+        with torch.no_grad():
+            named = dict(self.single.named_parameters())
+            for name, p in zip(self.NAMES, self.params):
+                named[name].copy_(p[k])
+        return self.single
 
     def state_dict(self, k: int) -> dict[str, Tensor]:
         return {name: p[k].to("cpu").clone() for name, p in zip(self.NAMES, self.params)}
@@ -368,7 +424,7 @@ def _diverged_row(run: _Run, t0: float) -> None:
 class _Group:
     """The state of a lockstep group: stacked model and optimizer state of the active runs."""
 
-    def __init__(self, cfgs: Sequence[TrainConfig], device: torch.device, t0: float):
+    def __init__(self, cfgs: Sequence[TrainConfig], device: torch.device, t0: float, step: str | None = None):
         self.cfg = cfgs[0]
         self.device = device
         self.t0 = t0
@@ -377,8 +433,14 @@ class _Group:
         for c in cfgs:
             tr, va = _datasets(c.task, c.T, c.n_train, c.n_val, c.seed)
             self.runs.append(_Run(c, tr.to(device), va.to(device), stream_generator(c.seed, "order"), []))
-        self.model = LockstepModel(cfgs, device)
-        self.square = [torch.zeros_like(p) for p in self.model.params]
+        self.model = LockstepModel(cfgs, device, step)
+        self.square = [self.model.stack(torch.zeros(p.shape, dtype=p.dtype, device=device)) for p in self.model.params]
+        self.loss = keras_cross_entropy if self.cfg.loss == "keras" else self.task.loss  # training loss (batched)
+        self.fused = None
+        if self.model.step == "fused":
+            c = self.cfg
+            self.fused = _fused.FusedStep(self.model.single, self.task, lr=c.lr, alpha=c.rms_alpha, eps=c.rms_eps,
+                                          clip_norm=c.clip_norm)
         self.lr = torch.tensor([c.lr for c in cfgs], dtype=self.model.params[0].dtype, device=device)
         self.active = list(range(len(cfgs)))  # run indices, in stack order
         self.epoch = self.start = self.update = 0
@@ -392,17 +454,23 @@ class _Group:
                 self.runs[i].state = self.model.state_dict(pos)
         index = torch.tensor(keep, dtype=torch.long, device=self.device)
         self.model.keep(index)
-        self.square = [s[index] for s in self.square]
+        self.square = [self.model.stack(s[index]) for s in self.square]
         self.lr = self.lr[index]
         self.active = [self.active[p] for p in keep]
 
     def validate(self, first: bool = False) -> None:
-        evs = _evaluate(self.model, self.task, [self.runs[i] for i in self.active])
+        if self.fused is None:
+            evs = _evaluate(self.model, self.task, [self.runs[i] for i in self.active])
         keep = []
-        for pos, (i, ev) in enumerate(zip(self.active, evs)):
+        for pos, i in enumerate(self.active):
             r = self.runs[i]
+            if self.fused is None:
+                ev, weight_hh = evs[pos], self.model.params[1][pos]
+            else:  # one run at a time through the single-run model, as nnrnn.train.train validates
+                m = self.model.load_run(pos)
+                ev, weight_hh = evaluate(m, self.task, r.val_data, self.cfg.eval_batch_size), m.rnn.weight_hh
             train_loss = float("nan") if first else r.run_loss / r.run_count
-            row = _record(r, ev, self.model.params[1][pos], self.update, train_loss, self.t0)
+            row = _record(r, ev, weight_hh, self.update, train_loss, self.t0)
             r.run_loss, r.run_count = 0.0, 0
             if not math.isfinite(row["val_loss"]):
                 r.status = "diverged"
@@ -425,17 +493,28 @@ class _Group:
                 r.epoch_rng = r.order_gen.get_state()
                 r.perm = torch.randperm(cfg.n_train, generator=r.order_gen).to(self.device)
         act_runs = [self.runs[i] for i in self.active]
-        x, ys = _batch(act_runs, self.start, cfg.batch_size)
-        values, finite, grads = self.model.loss_and_grad(x, ys, self.task.loss)
         ok: list[int] = []
-        if grads is not None:
-            gnorm = _clip_and_check(grads, cfg.clip_norm).tolist()
-            ok = [p for p in finite if math.isfinite(gnorm[p])]
+        if self.fused is not None:  # each run's own update, in place on its slices of the stacks
+            values = []
+            for pos, r in enumerate(act_runs):
+                x, y = r.train_data.batch(r.perm[self.start : self.start + cfg.batch_size])
+                loss, norm = self.fused.step_on(x, y, [p[pos] for p in self.model.params],
+                                                [s[pos] for s in self.square], r.cfg.lr)
+                values.append(loss)
+                if math.isfinite(loss) and math.isfinite(norm):  # else the run's weights are untouched
+                    ok.append(pos)
+            grads = None
+        else:
+            x, ys = _batch(act_runs, self.start, cfg.batch_size)
+            values, finite, grads = self.model.loss_and_grad(x, ys, self.loss)
+            if grads is not None:
+                gnorm = _clip_and_check(grads, cfg.clip_norm).tolist()
+                ok = [p for p in finite if math.isfinite(gnorm[p])]
         for pos, r in enumerate(act_runs):
             if pos not in ok:
                 r.status = "diverged"
         self.leave(ok)
-        if ok:
+        if ok and grads is not None:
             if len(ok) < len(act_runs):
                 sel = torch.tensor(ok, device=self.device)
                 grads = [g[sel] for g in grads]
@@ -456,8 +535,9 @@ class _Group:
         :class:`nnrnn.checkpoints.CheckpointWriteError` naming ``path`` if the disk refuses it)."""
         state = {
             "hashes": hashes,
-            "params": [p.cpu() for p in self.model.params],
-            "square": [s.cpu() for s in self.square],
+            "step": self.model.step,
+            "params": [p.cpu().contiguous() for p in self.model.params],
+            "square": [s.cpu().contiguous() for s in self.square],
             "lr": self.lr.cpu(),
             "active": self.active,
             "position": [self.epoch, self.start, self.update],
@@ -477,8 +557,11 @@ class _Group:
             return False
         if state["hashes"] != hashes:
             raise ValueError(f"checkpoint {path} belongs to another lockstep group (runs {state['hashes']}), not {hashes}")
-        self.model.params = [p.to(self.device) for p in state["params"]]
-        self.square = [s.to(self.device) for s in state["square"]]
+        if state["step"] != self.model.step:
+            raise ValueError(f"checkpoint {path} was trained with the {state['step']!r} step, this group takes "
+                             f"{self.model.step!r}; resume it with step={state['step']!r} (or remove it)")
+        self.model.params = [self.model.stack(p.to(self.device)) for p in state["params"]]
+        self.square = [self.model.stack(s.to(self.device)) for s in state["square"]]
         self.lr = state["lr"].to(self.device)
         self.active = list(state["active"])
         self.epoch, self.start, self.update = state["position"]
@@ -511,29 +594,7 @@ def inspect_checkpoint(path: str | os.PathLike) -> tuple[dict | None, tuple[str,
     return _ckpt.inspect(path, code=_ckpt.code_version(CODE), keys=_KEYS)
 
 
-def _wall_from_rows(runs: Sequence[Mapping[str, Any]]) -> float:
-    """A group's wall time so far, from its runs' ``wall_s`` rows (the longest run's).
-
-    A checkpoint saved before checkpoints carried the clock has rows whose ``wall_s`` restarts at
-    every resume, so the time is the sum, over the segments between resumes, of each segment's last
-    row. A group that was resumed from such a checkpoint and then again from one that carried the
-    clock has a last segment that starts from that sum: its first row jumps up by at least the
-    earlier segments' total. That segment already contains them, so the sum starts over there.
-    The time after each segment's last validation point is missed, and a carried segment is
-    mistaken for a plain step only if every earlier segment together lasted less than one
-    validation interval: either error is at most one interval, so this is an estimate to minutes.
-    """
-    best = 0.0
-    for r in runs:
-        walls = [float(row["wall_s"]) for row in r["rows"] if math.isfinite(float(row.get("wall_s", math.nan)))]
-        done = 0.0  # the ends of the segments that the current clock does not contain
-        for a, b in zip(walls, walls[1:]):
-            if b < a:  # the clock restarted: a resume from a checkpoint that did not carry it
-                done += a
-            elif b - a >= done:  # the clock jumped past everything before: it was carried
-                done = 0.0
-        best = max(best, done + (walls[-1] if walls else 0.0))
-    return best
+_wall_from_rows = _ckpt.wall_from_rows  # a group's wall time from a checkpoint that did not carry it
 
 
 def train_group(
@@ -543,6 +604,7 @@ def train_group(
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every_s: float = 300.0,
     max_updates: int | None = None,
+    step: str | None = None,
 ) -> list[RunResult]:
     """Train ``cfgs`` (one lockstep group, see :func:`group_key`) and return one result per config.
 
@@ -557,10 +619,15 @@ def train_group(
         checkpoint_every_s: seconds between checkpoints.
         max_updates: stop every run after this many updates (a partial run, e.g. to re-check
             the first validation points of a stored run; not part of the config).
+        step: ``"fused"``, ``"batched"`` or ``None`` (default: fused where it can, see
+            :func:`choose_step`). Not part of the configs; a resumed group must take its
+            checkpoint's step.
 
     Returns:
-        :class:`nnrnn.train.RunResult` objects in the order of ``cfgs``, equal to what
-        :func:`nnrnn.train.train` returns for each config with ``step="reference"`` up to float32 rounding (see
+        :class:`nnrnn.train.RunResult` objects in the order of ``cfgs``, each with
+        ``extra["step"]``. With the fused step each equals what :func:`nnrnn.train.train` returns
+        for its config with ``step="fused"`` (bit for bit in one process, wall times aside); with
+        the batched engine, what it returns with ``step="reference"`` up to float32 rounding (see
         ``tests/test_lockstep.py`` for the tolerance and its derivation).
     """
     cfgs = list(cfgs)
@@ -580,7 +647,7 @@ def train_group(
     t0 = time.perf_counter()
     cfg = cfgs[0]
     device = resolve_device(cfg.device)
-    group = _Group(cfgs, device, t0)
+    group = _Group(cfgs, device, t0, step)
     ckpt = Path(checkpoint) if checkpoint is not None else None
     resumed = ckpt is not None and group.load(ckpt, hashes)
     if not resumed:
@@ -612,5 +679,6 @@ def train_group(
         if r.status == "diverged":
             _diverged_row(r, group.t0)
         results.append(RunResult(r.cfg, pd.DataFrame(r.rows), r.state, r.status, wall, r.update, group.task.baseline,
-                                 str(device), extra={"lockstep_runs": len(cfgs), "resumed": resumed}))
+                                 str(device), extra={"lockstep_runs": len(cfgs), "resumed": resumed,
+                                                     "step": group.model.step}))
     return results

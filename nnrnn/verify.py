@@ -53,6 +53,7 @@ from .cli import HelpFormatter, existing_dir, non_negative_int, positive_int
 from .data.errors import DataError
 from .executors import torch_threads
 from .fused import STEPS
+from .lockstep import STEPS as LOCKSTEP_STEPS
 from .lockstep import train_group
 from .store import RunCorrupt, read_run_meta, results_root
 from .train import TrainConfig, _datasets, initial_model, train
@@ -120,20 +121,28 @@ def _companion(cfg: TrainConfig) -> TrainConfig:
 def retrain(folder: str | os.PathLike, upto: int) -> pd.DataFrame:
     """The history of the stored run in ``folder`` retrained here for ``upto`` updates, in its layout, one thread.
 
-    With the step its provenance records (``"fused"``: :func:`nnrnn.train.train` with the fused
-    step; ``"reference"`` or none recorded, as in every run archived before the fused step
-    existed: the lockstep trainer, alone or in a stack as :func:`retrain_group` says).
+    With the trainer and step its provenance records: a run of the lockstep trainer (provenance
+    ``lockstep_runs``, or no step recorded, as in every run archived before the fused step
+    existed) by :func:`nnrnn.lockstep.train_group` with its step (``"fused"``, else the batched
+    engine), alone or in a stack as :func:`retrain_group` says; a run of
+    :func:`nnrnn.train.train` by it, with its step (``"fused"`` or ``"reference"``).
     """
     meta = read_run_meta(folder)
     cfg = TrainConfig.from_dict(meta["config"])
-    step = meta.get("provenance", {}).get("step", "reference")
-    if step not in STEPS:
-        raise RunCorrupt(f"stored run {folder} records the training step {step!r}, not one of {list(STEPS)}")
+    prov = meta.get("provenance", {})
+    step = prov.get("step")
+    if step not in (*STEPS, *LOCKSTEP_STEPS, None):
+        raise RunCorrupt(f"stored run {folder} records the training step {step!r}, not one of "
+                         f"{sorted({*STEPS, *LOCKSTEP_STEPS})}")
+    lockstep_run = "lockstep_runs" in prov or step in (None, "batched")
+    if lockstep_run and step == "reference":
+        raise RunCorrupt(f"stored run {folder} records the lockstep trainer and the step 'reference', which it has not")
     with torch_threads(1):  # every sweep run trains with one torch thread (nnrnn.executors)
-        if step == "fused":
-            result = train(cfg, progress=False, step="fused", max_updates=upto)
+        if lockstep_run:
+            result = train_group(retrain_group(cfg, meta), progress=False, max_updates=upto,
+                                 step="fused" if step == "fused" else "batched")[0]
         else:
-            result = train_group(retrain_group(cfg, meta), progress=False, max_updates=upto)[0]
+            result = train(cfg, progress=False, step=step, max_updates=upto)
     return result.history[result.history["update"] <= upto].reset_index(drop=True)
 
 
@@ -269,7 +278,7 @@ def evidence_run(folder: str | os.PathLike) -> dict[str, Any]:
 
 
 def _claims(root) -> dict[str, list[str]]:
-    from .results import claim_runs  # lazy: the retraining subprocess (--retrain-json) needs none of the results page
+    from .pages.claims import claim_runs  # lazy: the retraining subprocess (--retrain-json) needs none of the results page
 
     return claim_runs(root)
 

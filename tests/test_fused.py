@@ -341,3 +341,31 @@ def test_bad_input_is_refused_with_a_clear_error():
         fused.FusedStep(m, _task("ce_last"), lr=LR, alpha=ALPHA, eps=EPS, clip_norm=1.0)
     with pytest.raises(ValueError, match="lr"):
         fused.FusedStep(m, _task("ce_steps"), lr=-1.0, alpha=ALPHA, eps=EPS, clip_norm=1.0)
+
+
+def test_step_on_updates_slices_of_a_stack_in_place_as_a_lone_step_does():
+    """What a lockstep group does (nnrnn.lockstep): one FusedStep, each run stepped on its own
+    64-byte aligned slices of stacked parameters and square averages. The same C++ call on the
+    same values and alignment: equal to each run's own FusedStep bit for bit (one process)."""
+    models_ = [_model("ce_last", act, torch.float32) for act in ("elu", "elu", "elu")]
+    for k, m in enumerate(models_[1:], 1):
+        with torch.no_grad():
+            for p in _params(m):
+                p.mul_(1 + 0.1 * k)
+    alone = [copy.deepcopy(m) for m in models_]
+    lrs = (1e-3, 3e-4, 1e-4)
+    steps = [fused.FusedStep(m, _task("ce_last"), lr=lr, alpha=ALPHA, eps=EPS, clip_norm=1.0) for m, lr in zip(alone, lrs)]
+    stacks = [fused.aligned_stack(torch.stack([p.detach() for p in ps])) for ps in zip(*map(_params, models_))]
+    square = [fused.aligned_stack(torch.zeros_like(s)) for s in stacks]
+    assert all(s[k].data_ptr() % 64 == 0 for s in stacks + square for k in range(3))
+    shared = fused.FusedStep(models_[0], _task("ce_last"), lr=1.0, alpha=ALPHA, eps=EPS, clip_norm=1.0)
+    for i in range(3):
+        x, y = _batch("ce_last", 16, i, torch.float32)
+        for k in range(3):
+            got = shared.step_on(x, y, [s[k] for s in stacks], [s[k] for s in square], lrs[k])
+            assert got == steps[k](x, y)
+    for k in range(3):
+        assert all(torch.equal(s[k], p) for s, p in zip(stacks, steps[k].params))
+        assert all(torch.equal(s[k], q) for s, q in zip(square, steps[k].square))
+    with pytest.raises(ValueError, match=r"params must be tensors of shapes \[\(8, 1\), \(8, 8\)"):
+        shared.step_on(x, y, [s[0] for s in stacks[:4]], [s[0] for s in square], 1e-3)

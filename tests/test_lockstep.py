@@ -1,6 +1,12 @@
-"""Lockstep training equals single-run training (nnrnn.lockstep against nnrnn.train with its reference step).
+"""Lockstep training equals single-run training (nnrnn.lockstep against nnrnn.train).
 
-Tolerance. The two trainers do the same float32 arithmetic except where a batched kernel may sum
+The fused step (the default on the CPU) steps each run with the single-run trainer's own fused
+C++ call on its 64-byte aligned slices of the stacks and validates it through the single-run
+model: the same arithmetic on the same values, so a run equals ``train(step="fused")`` bit for bit
+when both run in one process (no tolerance: nothing here depends on the CPU's rounding, only on
+both sides doing the same thing on the same machine).
+
+Tolerance of the batched engine (``step="batched"``) against ``train(step="reference")``. The two trainers do the same float32 arithmetic except where a batched kernel may sum
 in another order (the input projection and readout matmuls, the gradient norms). One update
 then changes a weight ``p`` by an increment that may differ in its last bits, so ``p + Δ`` may
 round to a neighbouring float32: at most one unit in the last place, ``2u|p|`` with the unit
@@ -23,7 +29,7 @@ import numpy as np
 import pytest
 import torch
 
-from nnrnn import checkpoints, lockstep, store, sweep
+from nnrnn import checkpoints, fused, lockstep, store, sweep
 from nnrnn.train import TrainConfig, train
 
 U = 2.0**-24
@@ -65,25 +71,83 @@ def _mixed_group(task: str) -> list[TrainConfig]:
     return [c.replace(early_stop=threshold) for c in cfgs]
 
 
+def _assert_equal(a, b) -> None:
+    """``a`` equals ``b`` bit for bit: status, updates, every history value but wall time, every weight."""
+    assert a.status == b.status and a.n_updates == b.n_updates, (a.config, a.status, b.status, a.n_updates, b.n_updates)
+    cols = [c for c in b.history.columns if c != "wall_s"]
+    assert list(a.history.columns) == list(b.history.columns) and a.history[cols].equals(b.history[cols]), a.config
+    assert a.state_dict.keys() == b.state_dict.keys()
+    assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in b.state_dict), a.config
+
+
+needs_fused = pytest.mark.skipif(not fused.available(), reason=f"fused step unavailable: {fused.unavailable_reason()}")
+
+
 @pytest.mark.parametrize("task", ["copy", "addition", "psmnist"])
 def test_a_mixed_group_equals_single_runs(task):
     cfgs = _mixed_group(task)
-    group = lockstep.train_group(cfgs, progress=False)
+    group = lockstep.train_group(cfgs, progress=False, step="batched")
     single = [train(c, progress=False, step="reference") for c in cfgs]
     statuses = {r.status for r in single}
     assert statuses == {"finished", "early_stopped", "diverged"}, statuses
     for a, b in zip(group, single):
+        assert a.extra["step"] == "batched"
         _assert_close(a, b, b.n_updates + 1)
 
 
-def test_group_composition_does_not_change_a_run():
+@needs_fused
+@pytest.mark.parametrize("task", ["copy", "addition", "psmnist"])
+def test_a_fused_group_equals_fused_single_runs_bit_for_bit(task):
+    """Each task head; runs that finish, stop early and diverge (the others go on without it)."""
+    cfgs = _mixed_group(task)
+    group = lockstep.train_group(cfgs, progress=False)
+    single = [train(c, progress=False, step="fused") for c in cfgs]
+    statuses = {r.status for r in single}
+    assert statuses == {"finished", "early_stopped", "diverged"}, statuses
+    for a, b in zip(group, single):
+        assert a.extra["step"] == b.extra["step"] == "fused" and a.extra["lockstep_runs"] == len(cfgs)
+        _assert_equal(a, b)
+
+
+@pytest.mark.parametrize("step", [pytest.param("fused", marks=needs_fused), "batched"])
+def test_group_composition_does_not_change_a_run(step):
     base = BASE["copy"]
     target = TrainConfig(init="chain", scale=1.02, lr=1e-3, seed=1, **base)
     others_a = [TrainConfig(init="identity", scale=1.0, lr=3e-4, seed=2, **base)]
     others_b = [TrainConfig(init=i, scale=s, lr=8e-4, seed=3, **base) for i, s in INITS]
-    a = lockstep.train_group([*others_a, target], progress=False)[-1]
-    b = lockstep.train_group([target, *others_b], progress=False)[0]
-    _assert_close(a, b, b.n_updates + 1)
+    a = lockstep.train_group([*others_a, target], progress=False, step=step)[-1]
+    b = lockstep.train_group([target, *others_b], progress=False, step=step)[0]
+    if step == "fused":
+        _assert_equal(a, b)
+    else:
+        _assert_close(a, b, b.n_updates + 1)
+
+
+def test_the_step_is_chosen_recorded_and_checked():
+    cfg = TrainConfig(init="chain", **BASE["copy"])
+    assert lockstep.choose_step("batched", cfg) == "batched"
+    assert lockstep.choose_step(None, cfg) == ("fused" if fused.available() else "batched")
+    keras = cfg.replace(loss="keras")  # the fused step computes PyTorch's loss only
+    assert lockstep.choose_step(None, keras) == "batched"
+    with pytest.raises(ValueError, match="step='fused' cannot train this group: .*loss='keras'"):
+        lockstep.train_group([keras], step="fused")
+    with pytest.raises(ValueError, match="step must be one of.*'fused', 'batched'.*got 'reference'"):
+        lockstep.train_group([cfg], step="reference")
+    assert "fused.py" in lockstep.CODE  # a checkpoint of other fused-step code is refused
+
+
+def test_a_keras_loss_group_trains_on_the_keras_loss():
+    """TrainConfig.loss='keras' (issue 24): the batched engine trains on Keras's clipped
+    cross-entropy as train() does (the tolerance of the module docstring)."""
+    base = {**BASE["copy"], "epochs": 1}
+    cfgs = [TrainConfig(init=i, scale=s, lr=1e-3, loss="keras", **base) for i, s in INITS[:2]]
+    group = lockstep.train_group(cfgs, progress=False)
+    single = [train(c, progress=False) for c in cfgs]
+    torch_loss = lockstep.train_group([c.replace(loss="torch") for c in cfgs], progress=False, step="batched")
+    for a, b, t in zip(group, single, torch_loss):
+        assert a.extra["step"] == "batched" and b.extra["step"] == "reference"
+        _assert_close(a, b, b.n_updates + 1)
+        assert not a.history["train_loss"].iloc[1:].equals(t.history["train_loss"].iloc[1:])
 
 
 def test_lockstep_results_do_not_depend_on_the_thread_count():
@@ -91,9 +155,9 @@ def test_lockstep_results_do_not_depend_on_the_thread_count():
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        one = lockstep.train_group(cfgs, progress=False)
+        one = lockstep.train_group(cfgs, progress=False, step="batched")
         torch.set_num_threads(2)
-        two = lockstep.train_group(cfgs, progress=False)
+        two = lockstep.train_group(cfgs, progress=False, step="batched")
     finally:
         torch.set_num_threads(before)
     for a, b in zip(one, two):
@@ -102,9 +166,9 @@ def test_lockstep_results_do_not_depend_on_the_thread_count():
 
 def test_python_engine_matches_the_cpp_engine(monkeypatch):
     cfgs = [TrainConfig(init=i, scale=s, lr=1e-3, **BASE["copy"]) for i, s in INITS]
-    cpp = lockstep.train_group(cfgs, progress=False)
+    cpp = lockstep.train_group(cfgs, progress=False, step="batched")
     monkeypatch.setenv("NNRNN_ENGINE", "python")
-    py = lockstep.train_group(cfgs, progress=False)
+    py = lockstep.train_group(cfgs, progress=False, step="batched")
     for a, b in zip(py, cpp):
         _assert_close(a, b, b.n_updates + 1)
 
@@ -143,27 +207,39 @@ def _run_killed(code: str, kill_after: int) -> int:
     return subprocess.run([sys.executable, "-c", KILLER + textwrap.dedent(code)], env=env).returncode
 
 
-def _kill_group(ckpt) -> list[TrainConfig]:
+RESUMED = [(i, s, 1e-3) for i, s in INITS] + [("identity", 1.05, 0.5)]  # the last one diverges
+
+
+def _kill_group(ckpt, step=None) -> list[TrainConfig]:
     """Train the copy group of :data:`INITS` in a subprocess, checkpointing at every update, and kill it
-    after 7 updates; returns its configs (the checkpoint is left at ``ckpt``)."""
+    after 7 updates, after a fifth run diverged and left; returns its configs (the checkpoint is left at ``ckpt``)."""
     base = BASE["copy"]
     code = f"""
-    cfgs = [TrainConfig(init=i, scale=s, lr=1e-3, seed=1, **{base!r}) for i, s in {INITS!r}]
-    lockstep.train_group(cfgs, progress=False, checkpoint={str(ckpt)!r}, checkpoint_every_s=1e-9)
+    cfgs = [TrainConfig(init=i, scale=s, lr=lr, seed=1, **{base!r}) for i, s, lr in {RESUMED!r}]
+    lockstep.train_group(cfgs, progress=False, checkpoint={str(ckpt)!r}, checkpoint_every_s=1e-9, step={step!r})
     """
     assert _run_killed(code, kill_after=7) == -9
-    return [TrainConfig(init=i, scale=s, lr=1e-3, seed=1, **base) for i, s in INITS]
+    return [TrainConfig(init=i, scale=s, lr=lr, seed=1, **base) for i, s, lr in RESUMED]
 
 
-def test_a_killed_group_resumes_from_its_checkpoint_to_the_same_result(tmp_path):
+@pytest.mark.parametrize("step", [pytest.param("fused", marks=needs_fused), "batched"])
+def test_a_killed_group_resumes_from_its_checkpoint_to_the_same_result(tmp_path, step):
+    """Also where a run has left the group before the kill (the stacks shrink, and stay aligned)."""
     ckpt = tmp_path / "group.pt"
-    cfgs = _kill_group(ckpt)
+    cfgs = _kill_group(ckpt, step)
     assert ckpt.is_file()
-    resumed = lockstep.train_group(cfgs, progress=False, checkpoint=ckpt, checkpoint_every_s=1e-9)
-    full = lockstep.train_group(cfgs, progress=False)
+    assert lockstep.inspect_checkpoint(ckpt)[0]["step"] == step
+    other = "batched" if step == "fused" else "fused"
+    if other == "batched" or fused.available():
+        with pytest.raises(ValueError, match=f"trained with the '{step}' step, this group takes '{other}'"):
+            lockstep.train_group(cfgs, progress=False, checkpoint=ckpt, step=other)
+    resumed = lockstep.train_group(cfgs, progress=False, checkpoint=ckpt, checkpoint_every_s=1e-9, step=step)
+    full = lockstep.train_group(cfgs, progress=False, step=step)
     assert lockstep.inspect_checkpoint(ckpt)[0]["active"] == []  # the finished group, kept until its runs are stored
+    assert [r.status for r in full] == ["finished"] * 4 + ["diverged"] and full[-1].n_updates < 7
     for a, b in zip(resumed, full):
-        assert a.extra["resumed"] and a.status == b.status and a.n_updates == b.n_updates
+        assert a.extra["resumed"] and a.extra["step"] == step
+        assert a.status == b.status and a.n_updates == b.n_updates
         cols = [c for c in b.history.columns if c != "wall_s"]
         assert a.history[cols].equals(b.history[cols])
         assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in b.state_dict)
