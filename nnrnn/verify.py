@@ -121,28 +121,25 @@ def _companion(cfg: TrainConfig) -> TrainConfig:
 def retrain(folder: str | os.PathLike, upto: int) -> pd.DataFrame:
     """The history of the stored run in ``folder`` retrained here for ``upto`` updates, in its layout, one thread.
 
-    With the trainer and step its provenance records: a run of the lockstep trainer (provenance
-    ``lockstep_runs``, or no step recorded, as in every run archived before the fused step
-    existed) by :func:`nnrnn.lockstep.train_group` with its step (``"fused"``, else the batched
-    engine), alone or in a stack as :func:`retrain_group` says; a run of
-    :func:`nnrnn.train.train` by it, with its step (``"fused"`` or ``"reference"``).
+    With the step its provenance records. ``"fused"`` or ``"reference"``: :func:`nnrnn.train.train`
+    with it, or, for a fused run that trained in a stack, :func:`nnrnn.lockstep.train_group` with
+    the fused step in the stack :func:`retrain_group` gives (a lockstep run with the fused step
+    computes what ``train`` computes alone, bit for bit, so alone is its layout too). ``"batched"``
+    or none recorded, as in every run archived before the fused step existed: the lockstep
+    trainer's batched engine, alone or in a stack as :func:`retrain_group` says.
     """
     meta = read_run_meta(folder)
     cfg = TrainConfig.from_dict(meta["config"])
-    prov = meta.get("provenance", {})
-    step = prov.get("step")
-    if step not in (*STEPS, *LOCKSTEP_STEPS, None):
+    step = meta.get("provenance", {}).get("step", "batched")
+    group = retrain_group(cfg, meta)
+    if step not in {*STEPS, *LOCKSTEP_STEPS} or (step == "reference" and len(group) > 1):
         raise RunCorrupt(f"stored run {folder} records the training step {step!r}, not one of "
-                         f"{sorted({*STEPS, *LOCKSTEP_STEPS})}")
-    lockstep_run = "lockstep_runs" in prov or step in (None, "batched")
-    if lockstep_run and step == "reference":
-        raise RunCorrupt(f"stored run {folder} records the lockstep trainer and the step 'reference', which it has not")
+                         f"{sorted({*STEPS, *LOCKSTEP_STEPS})} (a stack trains with 'fused' or 'batched')")
     with torch_threads(1):  # every sweep run trains with one torch thread (nnrnn.executors)
-        if lockstep_run:
-            result = train_group(retrain_group(cfg, meta), progress=False, max_updates=upto,
-                                 step="fused" if step == "fused" else "batched")[0]
-        else:
+        if step in STEPS and len(group) == 1:
             result = train(cfg, progress=False, step=step, max_updates=upto)
+        else:
+            result = train_group(group, progress=False, max_updates=upto, step=step)[0]
     return result.history[result.history["update"] <= upto].reset_index(drop=True)
 
 

@@ -26,10 +26,11 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from nnrnn import checkpoints, fused, lockstep, store, sweep
+from nnrnn import checkpoints, fused, lockstep, store, sweep, verify
 from nnrnn.train import TrainConfig, train
 
 U = 2.0**-24
@@ -293,3 +294,20 @@ def test_a_killed_sweep_keeps_finished_groups_and_retrains_only_the_rest(tmp_pat
     metas = [store.read_run_meta(sweep.run_dir(c, tmp_path)) for c in grid.configs()]
     assert sum(bool(m["provenance"].get("resumed")) for m in metas) == 2
     assert not list((tmp_path / "checkpoints" / "copy").glob("*.pt"))
+
+
+@needs_fused
+def test_verify_retrains_a_fused_lockstep_run_to_its_stored_history_exactly(tmp_path):
+    """A run a sweep trained in a fused lockstep stack records the step, and nnrnn verify's
+    retraining (nnrnn.verify.retrain) takes that step: the history comes back bit for bit."""
+    base = {k: v for k, v in BASE["copy"].items() if k != "task"}
+    grid = sweep.Grid("copy", {"chain": (1.0,), "orthogonal": (1.0,)}, lrs=(1e-3,), seeds=(1,), base=base)
+    sweep.run_sweep(grid, root=tmp_path, executor="serial", progress=False, group_size=2)
+    for c in grid.configs():
+        d = sweep.run_dir(c, tmp_path)
+        prov = store.read_run_meta(d)["provenance"]
+        assert prov["step"] == "fused" and prov["lockstep_runs"] == 2
+        stored = pd.read_csv(d / "history.csv")
+        again = verify.retrain(d, int(stored["update"].max()))
+        cols = [k for k in stored.columns if k != "wall_s"]
+        assert again[cols].equals(stored[cols].astype(again[cols].dtypes.to_dict()))
