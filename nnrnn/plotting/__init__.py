@@ -12,7 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["use_style", "PAGE_WIDTH", "INIT_COLORS", "INIT_LABELS", "mean_sem", "band", "figure_legend", "theory", "benchmarks", "weights", "lm"]
+__all__ = ["use_style", "PAGE_WIDTH", "INIT_COLORS", "INIT_LABELS", "mean_sem", "band", "figure_legend", "theory", "benchmarks", "weights", "lm",
+           "divergence"]
 
 #: one colour per initializer, used in every chapter (colour-blind-safe seaborn palette).
 INIT_COLORS = {
@@ -114,6 +115,6 @@ def figure_legend(fig, axes, loc: str = "outside upper center", ncol: int | None
 
 
 def __getattr__(name: str):
-    if name in ("theory", "benchmarks", "weights", "lm"):
+    if name in ("theory", "benchmarks", "weights", "lm", "divergence"):
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

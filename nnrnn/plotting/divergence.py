@@ -1,0 +1,134 @@
+"""Figures of the divergence chapter (notebooks/10-divergence): stability maps, W trajectories,
+survival curves and pseudospectra. Every function takes the tables of :mod:`nnrnn.divergence`
+and returns a new matplotlib figure."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import ListedColormap, LogNorm
+from matplotlib.patches import Patch
+
+from ..analysis import eigenvalues
+from ..divergence import OUTCOMES
+from . import INIT_COLORS, INIT_LABELS, PAGE_WIDTH, figure_legend
+
+__all__ = ["OUTCOME_COLORS", "stability_maps", "trajectories", "survival_curves", "spectra"]
+
+#: one colour per outcome class, worst to best (colour-blind-safe; diverged dark red).
+OUTCOME_COLORS = {"diverged": "#8b1a1a", "at baseline": "#bdbdbd", "below baseline": "#74a9cf", "success": "#0570b0"}
+TASK_LABELS = {"copy": "copy", "addition": "addition", "psmnist": "psMNIST"}
+
+
+def stability_maps(maps: Mapping[str, pd.DataFrame], inits: Sequence[str]):
+    """One row of panels per task (``maps``: task -> :func:`nnrnn.divergence.pilot_outcomes`), one
+    panel per initializer: the pilot's learning rates (x) by scales (y), each cell coloured by its
+    outcome; a diverged cell is shaded by when it diverged (darker: earlier; colour bar)."""
+    tasks = [t for t in maps if len(maps[t])]
+    fig, axes = plt.subplots(len(tasks), len(inits), figsize=(PAGE_WIDTH, 2.1 * len(tasks) + 0.9), layout="constrained",
+                             squeeze=False)
+    cmap = ListedColormap([OUTCOME_COLORS[o] for o in OUTCOMES])
+    when = [m["diverged_at"].dropna() for m in maps.values() if len(m)]
+    hi = max([float(w.max()) for w in when if len(w)] + [10.0])
+    norm = LogNorm(vmin=1.0, vmax=max(hi, 10.0))
+    reds = ListedColormap(plt.get_cmap("Reds_r")(np.linspace(0.0, 0.6, 256)))  # dark (early) to mid red (late): never near white
+    shade = None
+    for r, task in enumerate(tasks):
+        m = maps[task]
+        for c, init in enumerate(inits):
+            ax, g = axes[r, c], m[m["init"] == init]
+            lrs, scales = sorted(g["lr"].unique()), sorted(g["scale"].unique())
+            grid, div = np.full((len(scales), len(lrs)), np.nan), np.full((len(scales), len(lrs)), np.nan)
+            for row in g.itertuples(index=False):
+                i, j = scales.index(row.scale), lrs.index(row.lr)
+                if row.outcome == "diverged":
+                    div[i, j] = max(float(row.diverged_at), 1.0)
+                else:
+                    grid[i, j] = OUTCOMES.index(row.outcome)
+            ax.imshow(grid, cmap=cmap, vmin=-0.5, vmax=len(OUTCOMES) - 0.5, aspect="auto", origin="lower")
+            shade = ax.imshow(np.ma.masked_invalid(div), cmap=reds, norm=norm, aspect="auto", origin="lower")
+            ax.set_xticks(range(len(lrs)), [f"{lr:.0e}".replace("e-0", "e-") for lr in lrs], rotation=90, fontsize="x-small")
+            ax.set_yticks(range(len(scales)), [f"{s:g}" for s in scales], fontsize="x-small")
+            if r == 0:
+                ax.set_title(INIT_LABELS[init])
+            if c == 0:
+                ax.set_ylabel(f"{TASK_LABELS[task]}: scale")
+            if r == len(tasks) - 1:
+                ax.set_xlabel("learning rate")
+    fig.legend([Patch(color=OUTCOME_COLORS[o]) for o in OUTCOMES[1:]] + [Patch(color=reds(0.5))],
+               [*OUTCOMES[1:], "diverged (shade: when)"], loc="outside upper center", ncol=len(OUTCOMES), fontsize="small")
+    if shade is not None:
+        fig.colorbar(shade, ax=axes[:, -1], label="diverged after (updates)", shrink=0.8)
+    return fig
+
+
+def trajectories(traj: Mapping[str, pd.DataFrame], inits: Sequence[str], column: str, ylabel: str):
+    """One panel per task (``traj``: task -> :func:`nnrnn.divergence.trajectories`): ``column`` of each
+    run against updates, coloured by initializer; a run that diverged ends in a cross."""
+    tasks = [t for t in traj if len(traj[t])]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(PAGE_WIDTH, 3.0), layout="constrained", squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        t = traj[task]
+        for init in inits:
+            for _, run in t[t["init"] == init].groupby("hash", sort=False):
+                run = run.sort_values("update")
+                ax.plot(run["update"] / 1000, run[column], color=INIT_COLORS[init], lw=1, alpha=0.8, label=INIT_LABELS[init])
+                if run["outcome"].iloc[0] == "diverged":
+                    ax.plot(run["update"].iloc[-1] / 1000, run[column].iloc[-1], "x", color=INIT_COLORS[init], ms=7, mew=2)
+        ax.set_title(TASK_LABELS[task])
+        ax.set_xlabel("update (thousands)")
+    axes[0, 0].set_ylabel(ylabel)
+    figure_legend(fig, axes[0])
+    return fig
+
+
+def survival_curves(curves: Mapping[str, Mapping[str, pd.DataFrame]], inits: Sequence[str]):
+    """One panel per task (``curves``: task -> init -> Kaplan-Meier table): the fraction of runs not
+    yet diverged against updates, a step function; censored runs marked with a tick."""
+    tasks = [t for t in curves if curves[t]]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(PAGE_WIDTH, 2.8), layout="constrained", squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for init in inits:
+            km = curves[task].get(init)
+            if km is None or km.empty:
+                continue
+            x = np.concatenate([[0.0], km["time"].to_numpy() / 1000])
+            y = np.concatenate([[1.0], km["survival"].to_numpy()])
+            ax.step(x, y, where="post", color=INIT_COLORS[init], label=INIT_LABELS[init])
+            cens = km[km["censored"] > 0]
+            ax.plot(cens["time"] / 1000, cens["survival"], "|", color=INIT_COLORS[init], ms=10, mew=2)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_title(TASK_LABELS[task])
+        ax.set_xlabel("update (thousands)")
+    axes[0, 0].set_ylabel("fraction not diverged")
+    figure_legend(fig, axes[0])
+    return fig
+
+
+def spectra(snapshots: Sequence[tuple[str, np.ndarray]], re: np.ndarray, im: np.ndarray,
+            sigma: Sequence[np.ndarray], levels: Sequence[float] = (1e-3, 1e-2, 1e-1)):
+    """One panel per ``(title, W)`` snapshot: the eigenvalues of W (dots), the unit circle (grey) and
+    the boundaries of its epsilon-pseudospectra for ``levels`` (contours of ``sigma``, the smallest
+    singular value of zI - W on the grid ``re`` x ``im``)."""
+    n = len(snapshots)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(PAGE_WIDTH, 2.9 * rows), layout="constrained", squeeze=False)
+    t = np.linspace(0, 2 * np.pi, 200)
+    for ax, (title, w), s in zip(axes.flat, snapshots, sigma):
+        cs = ax.contour(re, im, np.log10(np.maximum(s, 1e-300)), levels=np.log10(levels), cmap="viridis")
+        ax.clabel(cs, fmt=lambda v: f"ε=1e{v:.0f}", fontsize="x-small")
+        ev = eigenvalues(w)  # balanced first: a chain's eigenvalues are ill-conditioned
+        ax.plot(ev.real, ev.imag, ".", color="black", ms=3, label="eigenvalues")
+        ax.plot(np.cos(t), np.sin(t), color="0.6", lw=0.8, label="unit circle")
+        ax.set_aspect("equal")
+        ax.set_title(title, fontsize="small")
+        ax.set_xlabel("Re z")
+        ax.set_ylabel("Im z")
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    figure_legend(fig, list(axes.flat)[:n])
+    return fig
