@@ -203,7 +203,7 @@ def _digests(folder: Path) -> dict[str, str]:
 
 def build_manifest(root, claims: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
     """The manifest of the archive under ``root``: every run's files with their SHA-256 and, per
-    claim, the runs (``"<kind>/<hash>"``) it reads (``claims``, from :func:`nnrnn.results.claim_runs`)."""
+    claim, the runs (``"<kind>/<hash>"``) it reads (``claims``, from :func:`nnrnn.pages.claims.claim_runs`)."""
     runs = {_name(d): _digests(d) for d in run_folders(root) if d.is_dir()}
     return {"format": _FORMAT,
             "about": "SHA-256 of every file of every run in runs/, and the runs each claim of the results page reads; "

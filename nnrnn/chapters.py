@@ -5,7 +5,7 @@ Chapters 4-6 tell three stories about one experiment; what they compute lives he
 * :func:`replicate_section` reads a chapter's **main result**, the ``replicate`` runs of the
   committed results archive (:mod:`nnrnn.replicate`): the protocol and budget beside the paper's
   settings, the pilot's scores and selection, Fig. 3-style curves, the success counts with the
-  results page's verdicts (:mod:`nnrnn.verdicts`, called as :func:`nnrnn.results.claims` calls
+  results page's verdicts (:mod:`nnrnn.verdicts`, called as :func:`nnrnn.pages.claims.claims` calls
   them), the spectral radius and Henrici index of W during training, and the paper's values
   beside ours. Where the archive lacks the runs it says so, from the counts, and shows what is
   there.
@@ -37,6 +37,8 @@ from . import results as _results
 from . import sweep as _sweep
 from . import tasks as _tasks
 from . import validate
+from .pages.claims import training_text
+from .pages.settings import settings_table
 from .plotting import INIT_LABELS
 from .plotting import benchmarks as _plot
 from .verdicts import VERDICTS, Verdict, difference_verdict
@@ -333,7 +335,7 @@ class ReplicateSection:
     success: Verdict | None
     loss: Verdict | None
     loss_note: str
-    training: str = ""  # where an unfinished stage 2 stands (:func:`nnrnn.results.training_text`)
+    training: str = ""  # where an unfinished stage 2 stands (:func:`nnrnn.pages.claims.training_text`)
 
     @property
     def pilot_complete(self) -> bool:
@@ -376,14 +378,14 @@ class ReplicateSection:
         glue_all(prefix, self.values())
 
     def settings(self) -> pd.DataFrame:
-        """Stage 1, stage 2 and the paper's settings side by side (:func:`nnrnn.results.settings_table`)."""
-        pilot = _results.settings_table(self.pilot)
+        """Stage 1, stage 2 and the paper's settings side by side (:func:`nnrnn.pages.settings.settings_table`)."""
+        pilot = settings_table(self.pilot)
         c = self.plan[0]
         base = {f.name: getattr(c, f.name) for f in dataclasses.fields(c) if f.name not in _AXES}
         inits = list(dict.fromkeys(cfg.init for cfg in self.plan))
         pick = {i: next(cfg for cfg in self.plan if cfg.init == i) for i in inits}
         stage2 = _sweep.Grid(self.task, {i: (pick[i].scale,) for i in inits}, (c.lr,), self.seeds, base, profile="replicate")
-        col = _results.settings_table(stage2).iloc[:, 0].copy()
+        col = settings_table(stage2).iloc[:, 0].copy()
         for i in inits:
             col[f"scales: {i}"] = (f"{pick[i].scale:g} (learning rate {pick[i].lr:g})" if self.selection is not None
                                    else "selected by the pilot")
@@ -684,6 +686,6 @@ def replicate_section(task: str, root: str | Path | None = None) -> ReplicateSec
         except ValueError:
             loss_note = (f"The loss difference needs two runs that did not diverge in each group; the archive holds "
                          f"{len(normal)} normal and {len(nonnormal)} non-normal ones.")
-    training = _results.training_text(task, plan, root) if selection is not None and len(runs) < len(plan) else ""
+    training = training_text(task, plan, root) if selection is not None and len(runs) < len(plan) else ""
     return ReplicateSection(task, _results.archive_label(root), pilot, pilot_runs, scores, selection, note, plan, runs, history, baseline, success,
                             loss, loss_note, training)

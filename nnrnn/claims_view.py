@@ -1,6 +1,6 @@
 """The results page's claims, read at a glance: a summary line per claim and its details.
 
-:func:`summary` is one line per claim of :func:`nnrnn.results.claims`, the claim and a coloured
+:func:`summary` is one line per claim of :func:`nnrnn.pages.claims.claims`, the claim and a coloured
 badge with its verdict; :func:`details` gives each claim one dropdown with its fields (the paper's
 value and where it states it, ours, profile, runs, test, verdict) as a wrapped "field: value"
 list. Both fit a phone's width: nothing is laid out in wide columns. The badges' colours are in
@@ -15,7 +15,7 @@ import re
 
 import pandas as pd
 
-from .results import WITHHELD
+from .pages.claims import WITHHELD
 from .verdicts import VERDICTS
 
 __all__ = ["BADGE_CLASSES", "FIELDS", "HtmlBlock", "badge", "summary", "details"]
@@ -61,7 +61,7 @@ def badge(label: str) -> str:
 
 def _check(claims: pd.DataFrame, columns) -> None:
     if not isinstance(claims, pd.DataFrame):
-        raise TypeError(f"claims must be the DataFrame of nnrnn.results.claims(), got {type(claims).__name__}")
+        raise TypeError(f"claims must be the DataFrame of nnrnn.pages.claims.claims(), got {type(claims).__name__}")
     missing = [c for c in columns if c not in claims.columns]
     if missing:
         raise ValueError(f"claims lacks the column(s) {missing}; it has {list(claims.columns)}")

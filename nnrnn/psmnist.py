@@ -7,7 +7,7 @@ names keep working. What needs the sweep, the models or the run store sits here,
 * :func:`grid`: :func:`nnrnn.sweep.grid` for ``"psmnist"`` with the hidden size as an argument;
 * :func:`evaluate_test_set`: the test loss and accuracy of stored runs, stored once per run.
 
-What a profile trains beside the paper's settings is :func:`nnrnn.results.settings_table` (with ``n_test``).
+What a profile trains beside the paper's settings is :func:`nnrnn.pages.settings.settings_table` (with ``n_test``).
 
 The profiles' settings (:data:`PROFILE_SETTINGS`, :data:`PAPER_BASE`, :data:`N_TEST`) are
 re-exported from :mod:`nnrnn.profiles`.

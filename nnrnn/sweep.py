@@ -26,8 +26,9 @@ this machine), ``"serial"`` (this process), ``"dask"`` (a cluster started with `
 scheduler`` / ``dask worker``, or on Slurm/PBS with dask-jobqueue) or any
 ``concurrent.futures.Executor``; every run uses one torch thread.
 
-``python -m nnrnn.sweep --task copy --profile paper --executor dask --scheduler tcp://host:8786``
-runs the paper's copy sweep on a cluster.
+``nnrnn sweep --task copy --profile paper --executor dask --scheduler tcp://host:8786`` (or
+``python -m nnrnn.sweep ...``; the command line is :mod:`nnrnn.sweep_cli`) runs the paper's copy
+sweep on a cluster.
 """
 
 from __future__ import annotations
@@ -587,13 +588,7 @@ def load_runs(
     return df
 
 
-# ----------------------------------------------------------------------------- CLI
-def _main(argv: Sequence[str] | None = None) -> int:
-    """``python -m nnrnn.sweep``: the command line lives in :mod:`nnrnn.sweep_cli`."""
-    from .sweep_cli import main  # lazy: the command line imports this module
+if __name__ == "__main__":  # pragma: no cover - `python -m nnrnn.sweep` is `nnrnn sweep` (nnrnn.sweep_cli, found by name)
+    from .cli import main as _cli
 
-    return main(argv)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(_main())
+    sys.exit(_cli(["sweep", *sys.argv[1:]]))

@@ -53,6 +53,7 @@ from . import profiles as _profiles
 from . import sweep as _sweep
 from . import validate
 from .init import chain_matrix, orthogonal_matrix
+from .results import best_settings
 from .store import check_hash, load_weights, read_run_meta, results_root
 from .train import TrainConfig, initial_model
 from .verdicts import Verdict, increase_verdict
@@ -192,8 +193,6 @@ def select_networks(
         >>> select_networks(df)[["hash", "selection"]].values.tolist()
         [['c', 'best (not successful)']]
     """
-    from .results import best_settings  # lazy: nnrnn.results imports this module (the Table 2 claim)
-
     fallback = validate.flag(fallback, "fallback")
     _require_columns(runs, ["task", "init", "scale", "lr", "seed", "success", "diverged"], "runs")
     frames = []

@@ -7,7 +7,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from nnrnn import archive, results, sweep, verify
+from nnrnn import archive, sweep, verify
+from nnrnn.pages import claims as claim_table
 from nnrnn.store import file_sha256
 
 BASE = dict(T=30, hidden_size=8, n_train=64, n_val=16, epochs=2, evals_per_epoch=2)
@@ -133,17 +134,17 @@ def test_a_missing_or_broken_manifest_is_a_problem(root):
 
 
 def test_the_results_page_withholds_its_verdicts_on_a_tampered_archive(root, monkeypatch):
-    monkeypatch.setattr(results, "_weight_rows", lambda root: [])
-    monkeypatch.setattr(results, "_language_rows", lambda root: [])
-    intact = results.claims(root, tasks=("copy",))
-    assert results.WITHHELD not in set(intact["verdict"])
+    monkeypatch.setattr(claim_table, "_weight_rows", lambda root: [])
+    monkeypatch.setattr(claim_table, "_language_rows", lambda root: [])
+    intact = claim_table.claims(root, tasks=("copy",))
+    assert claim_table.WITHHELD not in set(intact["verdict"])
     d = _runs(root)[0]
     meta = _meta(d)
     meta["result"]["final_val_loss"] = 0.001
     _write_meta(d, meta)
-    table = results.claims(root, tasks=("copy",))
+    table = claim_table.claims(root, tasks=("copy",))
     from_archive = ~table["profile"].str.startswith("theory")
-    assert (table.loc[from_archive, "verdict"] == results.WITHHELD).all() and from_archive.any()
+    assert (table.loc[from_archive, "verdict"] == claim_table.WITHHELD).all() and from_archive.any()
     assert (table.loc[~from_archive, "verdict"] == intact.loc[~from_archive, "verdict"]).all()
 
 
@@ -152,4 +153,4 @@ def test_the_committed_archive_matches_its_manifest():
     root = archive.archive_root()
     if not (root / archive.MANIFEST).is_file():
         pytest.skip("no archive in this checkout")
-    assert archive.check_archive(root, results.claim_runs(root)) == []
+    assert archive.check_archive(root, claim_table.claim_runs(root)) == []

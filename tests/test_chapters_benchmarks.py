@@ -18,6 +18,7 @@ import pytest
 
 from nnrnn import archive as nnrnn_archive
 from nnrnn import chapters, replicate, report, results, sweep, verdicts
+from nnrnn.pages import claims as claim_table
 from nnrnn.store import load_history
 
 matplotlib.use("Agg")
@@ -218,7 +219,7 @@ def test_stage_2_in_progress_says_where_its_checkpoints_stand(tiny_protocol, arc
     group.save(partial / "checkpoints" / "copy" / "abc123def456.pt", [c.hash() for c in s.plan[:3]])
     s = chapters.replicate_section("copy", root=partial)
     cap = s.plan[0].epochs * s.plan[0].updates_per_epoch
-    assert len(s.runs) == len(s.plan) - 3 and s.training == results.training_text("copy", s.plan, partial)
+    assert len(s.runs) == len(s.plan) - 3 and s.training == claim_table.training_text("copy", s.plan, partial)
     assert f"Stage 2 is training in the background: 1 lockstep group checkpointed at update 2 of {cap:,}" in s.status_text()
     assert "so far 0 stopped early, 1 diverged." in s.status_text()
     assert chapters.replicate_section("copy", root=archive).training == ""
@@ -230,7 +231,7 @@ def test_fake_archive_renders_every_part_with_the_results_pages_verdicts(tiny_pr
     assert list(s.selection.index) == ["identity", "orthogonal", "chain", "fb_chain"]
     # the stage-2 runs are the results page's, and so are the verdicts
     assert set(s.runs["hash"]) == set(results.replicate_runs("copy", archive)["hash"])
-    row = results.claims(archive, tasks=("copy",)).set_index("claim")
+    row = claim_table.claims(archive, tasks=("copy",)).set_index("claim")
     success = row.filter(like="succeed more often", axis=0).iloc[0]
     assert s.values()["verdict"] == s.success.label == success["verdict"]
     # copy's row and sentence add the test's power at the paper's success rates, from the same runs

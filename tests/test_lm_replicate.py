@@ -21,7 +21,7 @@ HASHES = {
     "lstm": ["729f87bd914b", "cb00fd115c1a", "beab75a49361", "b2de4a1a19e5", "cb167013076e", "84996ad6e458",
              "7958fd339620", "4dd2543c0dfb", "9f12c253c45e", "461e364e4b5a", "582f7879d416", "bed46ba47491"],
 }
-#: the keys of a row of nnrnn.results' claim table (``results._row``).
+#: the keys of a row of the results page's claim table (``nnrnn.pages.claims._row``).
 ROW_KEYS = ["claim", "where in the paper", "paper", "ours", "profile", "runs", "test", "verdict"]
 #: tiny sizes for the driver tests (seconds per run on one thread).
 TINY = dict(nlayers=1, emsize=8, nhid=8, bptt=10, batch_size=4, eval_batch_size=4, test_batch_size=2, epochs=3,
@@ -269,7 +269,7 @@ def test_nothing_drops_the_final_weights_of_a_replicate_run(tmp_path, capsys):
 
 def test_checkpoint_status_lists_the_runs_in_training(tmp_path):
     cfg = rep.configs("lstm")[7]
-    path = lm_runs._checkpoint_path(cfg, tmp_path)
+    path = lm_runs.checkpoint_path(cfg, tmp_path)
     path.parent.mkdir(parents=True)
     torch.save({"epoch": 3, "wall_s": 5400.0}, path)
     t = rep.checkpoint_status(tmp_path)

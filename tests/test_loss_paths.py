@@ -20,9 +20,10 @@ import pandas as pd
 import pytest
 import torch
 
-from nnrnn import checkpoints, executors, lm, lockstep, results, store, sweep
+from nnrnn import checkpoints, executors, lm, lockstep, results, store, sweep, sweep_cli
 from nnrnn.lm import replicate as lm_replicate
 from nnrnn.lm import runs as lm_runs
+from nnrnn.pages import claims as claim_table
 from nnrnn.train import TrainConfig
 
 BASE = dict(T=25, hidden_size=8, n_train=64, n_val=16, epochs=1, evals_per_epoch=2)  # 4 updates per run
@@ -114,7 +115,7 @@ def test_the_cli_names_every_failed_run_and_exits_non_zero(tmp_path, capsys, mon
     real = sweep.write_run_payload
     monkeypatch.setattr(sweep, "write_run_payload", lambda p, *a, **k: _disk_full() if p["config"]["init"] == "chain" else real(p, *a, **k))
     args = ["--task", "copy", "--profile", "smoke", "--executor", "serial", "--root", str(tmp_path), "--inits", "chain,identity"]
-    assert sweep._main(args) == 1
+    assert sweep_cli.main(args) == 1
     err = capsys.readouterr().err
     cfgs = [c for c in sweep.grid("copy", "smoke").configs() if c.init in ("chain", "identity")]
     chain = [c for c in cfgs if c.init == "chain"]
@@ -230,12 +231,12 @@ def test_checkpoint_status_lists_an_unreadable_checkpoint_instead_of_crashing(tm
     t = results.checkpoint_status(tmp_path).set_index("group")
     assert t.loc["0badc0ffee00", "note"].startswith("unreadable: ") and pd.isna(t.loc["0badc0ffee00", "update"])
     assert t.loc["abc123def456", ["runs", "training", "update", "note"]].tolist() == [2, 2, 0, ""]
-    assert results.training_text("copy", _cfgs(), tmp_path).startswith("2 lockstep groups checkpointed at updates <NA> and 0 of 4")
+    assert claim_table.training_text("copy", _cfgs(), tmp_path).startswith("2 lockstep groups checkpointed at updates <NA> and 0 of 4")
 
 
 def test_lm_checkpoint_status_lists_an_unreadable_checkpoint_instead_of_crashing(tmp_path):
     cfg = lm_replicate.configs("lstm")[7]
-    path = lm_runs._checkpoint_path(cfg, tmp_path)
+    path = lm_runs.checkpoint_path(cfg, tmp_path)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"")
     t = lm_replicate.checkpoint_status(tmp_path)
@@ -299,7 +300,7 @@ def test_a_cuda_sweep_on_a_machine_without_cuda_fails_before_spawning(tmp_path, 
     with pytest.raises(ValueError, match="CUDA is not available; use 'cpu' or 'auto'"):
         sweep.run_sweep(_grid().replace(base={**BASE, "device": "cuda"}), root=tmp_path, progress=False)
     with pytest.raises(SystemExit) as e:
-        sweep._main(["--task", "copy", "--profile", "smoke", "--device", "cuda", "--root", str(tmp_path)])
+        sweep_cli.main(["--task", "copy", "--profile", "smoke", "--device", "cuda", "--root", str(tmp_path)])
     assert e.value.code == 2 and "--device cuda: CUDA is not available on this machine; use --device cpu" in capsys.readouterr().err
 
 
@@ -330,9 +331,9 @@ def test_an_lm_run_that_cannot_be_stored_keeps_its_checkpoint_and_is_stored_with
     with pytest.raises(RuntimeError, match=f"{cfgs[0].hash()} at {re.escape(str(lm.run_dir(cfgs[0], tmp_path)))}: "
                                            "OSError: .*No space left on device"):
         lm.sweep(cfgs, root=tmp_path, progress=False)
-    ckpt = lm_runs._checkpoint_path(cfgs[0], tmp_path)
+    ckpt = lm_runs.checkpoint_path(cfgs[0], tmp_path)
     assert lm.is_done(cfgs[1], tmp_path) and not lm.is_done(cfgs[0], tmp_path) and ckpt.is_file()
-    assert not lm_runs._checkpoint_path(cfgs[1], tmp_path).exists()
+    assert not lm_runs.checkpoint_path(cfgs[1], tmp_path).exists()
     monkeypatch.setattr(lm_runs, "_write_payload", real)
     monkeypatch.setattr(torch.optim.Adam, "step", lambda *a, **k: pytest.fail("a finished run was trained again"))
     out = lm.sweep(cfgs, root=tmp_path, progress=False)

@@ -25,7 +25,8 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from nnrnn import book, claims_view, report, results
+from nnrnn import book, claims_view, report
+from nnrnn.pages import claims as claim_table
 from nnrnn.verdicts import VERDICTS
 
 CHAPTERS = [nb.stem for nb in book.toc_notebooks()]
@@ -152,7 +153,7 @@ def test_contrast_follows_wcag():
 
 
 def test_the_summary_and_details_show_every_claim_and_verdict():
-    labels = [*VERDICTS, results.WITHHELD]
+    labels = [*VERDICTS, claim_table.WITHHELD]
     claims = pd.DataFrame({"claim": [f"claim <{i}>" for i in range(len(labels))], "verdict": labels,
                            **{c: f"{c} & more" for c in claims_view.FIELDS if c != "verdict"}})
     soup = BeautifulSoup(claims_view.summary(claims)._repr_html_(), "html.parser")

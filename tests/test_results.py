@@ -10,6 +10,8 @@ import pytest
 import torch
 
 from nnrnn import decoding, lm, paper, psmnist, results, sweep, verdicts, weights
+from nnrnn.pages import claims as claim_table
+from nnrnn.pages.settings import settings_table
 
 
 # ----------------------------------------------------------------------------- summaries of stored runs
@@ -69,57 +71,57 @@ def test_success_counts_pool_into_normal_and_non_normal_groups():
 
 # ----------------------------------------------------------------------------- the settings table
 def test_settings_table_of_a_synthetic_grid():
-    t = results.settings_table(sweep.grid("addition", "demo"))
+    t = settings_table(sweep.grid("addition", "demo"))
     assert list(t.columns) == ["demo", "paper"] and t.index.name == "setting"
     assert t.loc["sequence length T"].tolist() == ["100", "750"]
     assert t.loc["runs in all"].tolist() == ["48", "2,112"]
     assert t.loc["scales: fb_chain", "paper"] == "0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07"
     assert "test digits (test accuracy)" not in t.index
-    paper = results.settings_table(sweep.grid("copy", "paper"))  # the paper profile and the paper: two columns
+    paper = settings_table(sweep.grid("copy", "paper"))  # the paper profile and the paper: two columns
     assert list(paper.columns) == ["paper profile", "paper"] and paper["paper profile"].equals(paper["paper"])
-    assert list(results.settings_table(sweep.grid("copy", "smoke"), "mine").columns) == ["mine", "paper"]
+    assert list(settings_table(sweep.grid("copy", "smoke"), "mine").columns) == ["mine", "paper"]
     with pytest.raises(ValueError, match="n_test must be None for a copy grid"):
-        results.settings_table(sweep.grid("copy", "smoke"), n_test=10)
+        settings_table(sweep.grid("copy", "smoke"), n_test=10)
 
 
 def test_settings_table_of_psmnist_has_the_authors_split_and_the_test_digits():
-    t = results.settings_table(psmnist.grid("demo", hidden_size=100), n_test=psmnist.N_TEST["demo"])
+    t = settings_table(psmnist.grid("demo", hidden_size=100), n_test=psmnist.N_TEST["demo"])
     assert list(t.columns) == ["demo", "paper"]
     assert t.loc["hidden units N"].tolist() == ["100", "25"]
     assert t.loc["training sequences"].tolist() == ["58,000", "60,000 digits (authors' code)"]
     assert t.loc["validation sequences"].tolist() == ["2,000", "the 10,000 test digits (authors' code)"]
     assert t.loc["updates per run (at most)", "paper"] == "375,000"  # 100 epochs of 60,000 / 16
     assert t.index[-1] == "test digits (test accuracy)" and t.loc["test digits (test accuracy)"].tolist() == ["10,000", "not reported"]
-    assert "test digits (test accuracy)" not in results.settings_table(psmnist.grid("smoke")).index
-    paper = results.settings_table(psmnist.grid("paper"), n_test=10_000)
+    assert "test digits (test accuracy)" not in settings_table(psmnist.grid("smoke")).index
+    paper = settings_table(psmnist.grid("paper"), n_test=10_000)
     assert paper.loc["training sequences"].tolist() == ["50,000", "60,000 digits (authors' code)"]
 
 
 def test_settings_table_of_language_models_has_a_column_pair_per_corpus():
-    t = results.settings_table(lm.profile_configs("rnn", "smoke"), "smoke")
+    t = settings_table(lm.profile_configs("rnn", "smoke"), "smoke")
     assert list(t.columns) == ["ptb-char: smoke", "ptb-char: paper"] and t.index.name == "setting"
     assert t.loc["epochs"].tolist() == ["2", "500"] and "corpus" not in t.index
     assert t.loc["initializers", "ptb-char: paper"] == "identity, orthogonal, chain, fb_chain"
     assert t.loc["runs"].tolist() == ["4", str(4 * 3 * 21)]
-    assert list(results.settings_table(lm.profile_configs("lstm", "smoke")).columns)[0] == "ptb-char: this run"
+    assert list(settings_table(lm.profile_configs("lstm", "smoke")).columns)[0] == "ptb-char: this run"
     with pytest.raises(ValueError, match="runs must be a Grid or a non-empty list of LMConfig"):
-        results.settings_table([])
+        settings_table([])
     with pytest.raises(ValueError, match="n_test must be None for language models"):
-        results.settings_table(lm.profile_configs("rnn", "smoke"), n_test=10)
+        settings_table(lm.profile_configs("rnn", "smoke"), n_test=10)
 
 
 def test_paper_profile_settings_table_names_its_scale_difference():
-    t = results.settings_table(lm.profile_configs("rnn", "paper"), "paper")
+    t = settings_table(lm.profile_configs("rnn", "paper"), "paper")
     for corpus in lm.CORPORA:  # the paper's column is shown for the paper profile too
         ours, paper = t[f"{corpus}: paper profile"], t[f"{corpus}: paper"]
         assert ours["scales"].startswith("one per initializer, our choice, not tuned")
         assert paper["scales"].startswith("best of 21 values each")
         assert (int(ours["runs"]), int(paper["runs"])) == (12, 12 * 21)
         assert ours.drop(["scales", "runs"]).equals(paper.drop(["scales", "runs"]))  # nothing else differs
-    grid = results.settings_table(lm.profile_configs("rnn", "paper", corpora=["ptb"], grid=True), "paper")
+    grid = settings_table(lm.profile_configs("rnn", "paper", corpora=["ptb"], grid=True), "paper")
     assert grid.loc["runs"].tolist() == ["252", "252"]
     assert "chain: 21 values, 0.05 … 1.05" in grid.loc["scales", "ptb: paper profile"]
-    assert results.settings_table(lm.profile_configs("lstm", "paper"), "paper").loc["scales", "ptb: paper"] == "not stated"
+    assert settings_table(lm.profile_configs("lstm", "paper"), "paper").loc["scales", "ptb: paper"] == "not stated"
 
 
 # ----------------------------------------------------------------------------- the claims of Fig. 2 and Fig. 5
@@ -130,11 +132,11 @@ def _row(table, source):
 
 
 def test_the_decoding_claim_is_chapter_02s_statistic_with_its_verdict(monkeypatch):
-    monkeypatch.setattr(results, "_weight_rows", lambda root: [])
-    monkeypatch.setattr(results, "_language_rows", lambda root: [])
-    row = _row(results.claims(tasks=()), "Fig. 2")
-    res = results._decoding_result()
-    c = results.DECODING_CLAIM
+    monkeypatch.setattr(claim_table, "_weight_rows", lambda root: [])
+    monkeypatch.setattr(claim_table, "_language_rows", lambda root: [])
+    row = _row(claim_table.claims(tasks=()), "Fig. 2")
+    res = claim_table._decoding_result()
+    c = claim_table.DECODING_CLAIM
     assert res["r2_elu_chain"].shape == res["r2_elu_orthogonal"].shape == (c["repeats"], c["n"])
     v = decoding.capacity_verdict(res, "elu", at_paper_scale=True)
     assert row["verdict"] == v.label and row["test"] == v.describe() == f"bootstrap over repetitions, 95 % CI [{v.ci[0]:.3g}, {v.ci[1]:.3g}]"
@@ -170,14 +172,14 @@ def _profiles(forward: float, n_networks: int = 4, noise: float = 1e-3):
 
 
 def test_motif_test_on_synthetic_profiles():
-    per, v = results.motif_test(_profiles(0.05), max_lag=5, at_paper_scale=True)
+    per, v = claim_table.motif_test(_profiles(0.05), max_lag=5, at_paper_scale=True)
     assert len(per) == 4 and v.label == "reproduced" and v.ci[0] > 0
     np.testing.assert_allclose(per["increase"], per["trained"] - per["untrained"])
     assert v.effect == pytest.approx(per["increase"].mean()) and v.effect == pytest.approx(0.05 * 3 / 5, abs=2e-3)
-    _, back = results.motif_test(_profiles(-0.05), max_lag=5, at_paper_scale=True)
+    _, back = claim_table.motif_test(_profiles(-0.05), max_lag=5, at_paper_scale=True)
     assert back.label == "not reproduced"
-    assert results.motif_test(_profiles(0.05, n_networks=1), max_lag=5, at_paper_scale=True)[1] is None  # one network: no test
-    assert results.motif_test(_profiles(0.05).iloc[0:0], at_paper_scale=True)[1] is None
+    assert claim_table.motif_test(_profiles(0.05, n_networks=1), max_lag=5, at_paper_scale=True)[1] is None  # one network: no test
+    assert claim_table.motif_test(_profiles(0.05).iloc[0:0], at_paper_scale=True)[1] is None
 
 
 def test_the_weight_rows_share_one_analysis_of_the_archive(monkeypatch):
@@ -185,7 +187,7 @@ def test_the_weight_rows_share_one_analysis_of_the_archive(monkeypatch):
     analyse = weights.analyse
     monkeypatch.setattr(weights, "analyse", lambda *a, **k: calls.append(1) or analyse(*a, **k))
     root = results.archive_root()  # the results page's archive (the repository's data/)
-    rows = pd.DataFrame(results._weight_rows(root))
+    rows = pd.DataFrame(claim_table._weight_rows(root))
     assert rows["where in the paper"].tolist() == ["Table 2", "Fig. 5"]
     # the page pools only tasks whose stage 2 is complete (a half-trained task never enters Table 2)
     runs = weights.collect_runs(results.complete_replicate_runs, weights.TASKS, root)
@@ -195,7 +197,7 @@ def test_the_weight_rows_share_one_analysis_of_the_archive(monkeypatch):
         return
     assert calls == [1]  # Table 2 and Fig. 5 from one analysis, the one chapter 08 shows
     a = analyse(runs, root=root, max_lag=15, at_paper_scale=True)
-    per, v = results.motif_test(a.profiles, max_lag=15, at_paper_scale=True)
+    per, v = claim_table.motif_test(a.profiles, max_lag=15, at_paper_scale=True)
     fig5 = rows.iloc[1]
     expected = verdicts.VERDICTS[4] if v is None else v.label
     assert fig5["verdict"] == expected and (v is None or fig5["test"] == v.describe())
@@ -206,7 +208,7 @@ def test_the_weight_rows_share_one_analysis_of_the_archive(monkeypatch):
 
 def test_without_replicate_runs_the_weight_rows_are_not_tested(monkeypatch):
     monkeypatch.setattr(results, "complete_replicate_runs", lambda task, root=None: pd.DataFrame(columns=["init", "hash", "seed", "success", "diverged"]))
-    rows = pd.DataFrame(results._weight_rows(None))
+    rows = pd.DataFrame(claim_table._weight_rows(None))
     assert rows["where in the paper"].tolist() == ["Table 2", "Fig. 5"]
     assert (rows["verdict"] == "not tested at the paper's scale").all() and (rows["test"] == "-").all()
     assert rows["ours"].str.contains("no stage-2 runs of identity/orthogonal in the archive yet").all()
@@ -258,15 +260,15 @@ def test_an_unfinished_stage_2_says_where_training_stands(monkeypatch):
     monkeypatch.setattr(results, "checkpoint_status", lambda root=None, task=None: ck[ck["task"] == task] if task else ck)
     monkeypatch.setattr(results, "stage2_plan", lambda task, root=None: [cfg] * 12)
     monkeypatch.setattr(results._sweep, "load_runs", lambda task, configs=None, root=None: pd.DataFrame(columns=["init"]))
-    rows = results._benchmark_rows("copy", None)
+    rows = claim_table._benchmark_rows("copy", None)
     assert len(rows) == 2 and all(r["verdict"] == "not tested at the paper's scale" for r in rows)
     assert rows[0]["ours"] == ("no stage-2 runs in the archive yet; training: 2 lockstep groups checkpointed at updates "
                                "1,200 and 900 of 3,000 (saved 2026-12-01 10:14 UTC); so far 1 stopped early, 3 diverged")
     assert rows[0]["runs"] == "0 of 12"
-    assert results.training_text("addition", [cfg] * 12) == ("1 lockstep group checkpointed at update 5 of 3,000 (saved 2026-12-01 "
+    assert claim_table.training_text("addition", [cfg] * 12) == ("1 lockstep group checkpointed at update 5 of 3,000 (saved 2026-12-01 "
                                                  "11:00 UTC); so far 0 stopped early, 0 diverged")
     monkeypatch.setattr(results, "checkpoint_status", lambda root=None, task=None: ck.iloc[:0])
-    assert results._benchmark_rows("copy", None)[0]["ours"] == "no stage-2 runs in the archive yet"
+    assert claim_table._benchmark_rows("copy", None)[0]["ours"] == "no stage-2 runs in the archive yet"
 
 
 def test_worker_seconds_count_every_segment_of_a_resumed_group(tmp_path):
@@ -306,9 +308,9 @@ def test_archive_status_counts_the_language_models_too(tmp_path):
 
 def test_loss_text_names_diverged_runs_instead_of_averaging_nan():
     g = pd.DataFrame({"final_val_loss": [0.1, 0.2, float("nan")]})
-    assert results._loss_text("chain", g) == "chain 0.15 (1 of 3 diverged)"
-    assert results._loss_text("chain", g.iloc[:2]) == "chain 0.15"
-    assert results._loss_text("identity", pd.DataFrame({"final_val_loss": [float("nan")] * 6})) == "identity: all 6 diverged"
+    assert claim_table._loss_text("chain", g) == "chain 0.15 (1 of 3 diverged)"
+    assert claim_table._loss_text("chain", g.iloc[:2]) == "chain 0.15"
+    assert claim_table._loss_text("identity", pd.DataFrame({"final_val_loss": [float("nan")] * 6})) == "identity: all 6 diverged"
 
 
 def test_archive_commit_asks_the_archives_own_checkout(tmp_path):
@@ -332,9 +334,9 @@ def test_archive_commit_asks_the_archives_own_checkout(tmp_path):
 
 
 def test_paper_success_text_is_generated_from_the_paper_module():
-    assert results.paper_success_text("copy") == "identity 0/594, orthogonal 0/594, chain 46/462, feedback chain 11/462"
+    assert claim_table.paper_success_text("copy") == "identity 0/594, orthogonal 0/594, chain 46/462, feedback chain 11/462"
     for init, (k, n) in paper.PAPER_SUCCESS["copy"].items():
-        assert f"{k}/{n}" in results.paper_success_text("copy")
-    assert results.paper_success_text("addition") == results.paper_success_text("psmnist") == "bars only (no counts in the text)"
+        assert f"{k}/{n}" in claim_table.paper_success_text("copy")
+    assert claim_table.paper_success_text("addition") == claim_table.paper_success_text("psmnist") == "bars only (no counts in the text)"
     with pytest.raises(ValueError, match="task.*'copy'"):
-        results.paper_success_text("lm")
+        claim_table.paper_success_text("lm")

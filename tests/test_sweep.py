@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import torch
 
-from nnrnn import results, sweep
+from nnrnn import results, sweep, sweep_cli
 from nnrnn.store import ResultMissing
 from nnrnn.train import TrainConfig
 
@@ -328,14 +328,14 @@ def test_an_error_in_a_lockstep_group_fails_its_runs_only(tmp_path, monkeypatch)
 
 # ----------------------------------------------------------------------------- summaries
 def test_cli_dry_run(tmp_path, capsys):
-    assert sweep._main(["--task", "copy", "--profile", "paper", "--root", str(tmp_path), "--dry-run"]) == 0
+    assert sweep_cli.main(["--task", "copy", "--profile", "paper", "--root", str(tmp_path), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "2112 runs" in out and "core-hours (at most)" in out and "ms per update of one run" in out
     table = out.split("store:")[1]
     assert all(f"{init}" in table for init in ("identity", "orthogonal", "chain", "fb_chain"))
-    assert sweep._main(["--task", "psmnist", "--profile", "smoke", "--root", str(tmp_path), "--dry-run"]) == 0
+    assert sweep_cli.main(["--task", "psmnist", "--profile", "smoke", "--root", str(tmp_path), "--dry-run"]) == 0
     with pytest.raises(SystemExit):  # the replicate profile has its own command, nnrnn.replicate
-        sweep._main(["--task", "copy", "--profile", "replicate", "--dry-run"])
+        sweep_cli.main(["--task", "copy", "--profile", "replicate", "--dry-run"])
 
 
 @pytest.mark.parametrize("args, message", [
@@ -346,7 +346,7 @@ def test_cli_dry_run(tmp_path, capsys):
 ])
 def test_cli_bad_values_are_argparse_errors_before_any_planning(args, message, capsys):
     with pytest.raises(SystemExit) as e:
-        sweep._main(["--task", "copy", *args])
+        sweep_cli.main(["--task", "copy", *args])
     assert e.value.code == 2 and message in capsys.readouterr().err
 
 
@@ -354,7 +354,7 @@ def test_cli_refuses_a_read_only_root_before_training(tmp_path, capsys):
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     with pytest.raises(SystemExit) as e:
-        sweep._main(["--task", "copy", "--profile", "smoke", "--root", str(blocked)])
+        sweep_cli.main(["--task", "copy", "--profile", "smoke", "--root", str(blocked)])
     assert e.value.code == 2 and "is not writable" in capsys.readouterr().err
 
 

@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 from nnrnn import results, verdicts
+from nnrnn.pages import claims as claim_table
 
 
 @pytest.mark.parametrize(
@@ -73,8 +74,8 @@ def _fake_stage2(task):
 
 def test_claims_are_computed_from_the_archive(monkeypatch):
     monkeypatch.setattr(results, "stage2_runs", lambda task, root=None: ([], _fake_stage2(task) if task == "copy" else pd.DataFrame(columns=["init"])))
-    monkeypatch.setattr(results, "_weight_rows", lambda root: [])
-    table = results.claims(tasks=("copy", "addition"))
+    monkeypatch.setattr(claim_table, "_weight_rows", lambda root: [])
+    table = claim_table.claims(tasks=("copy", "addition"))
     copy = table[table["claim"].str.startswith("copy")].set_index("claim")
     success = copy.loc["copy (T = 500): non-normal initializers succeed more often"]
     assert "chain 2/3" in success["ours"] and "identity 0/3" in success["ours"]
@@ -91,8 +92,8 @@ def test_claims_are_computed_from_the_archive(monkeypatch):
 def test_a_partial_stage_2_gets_no_verdict(monkeypatch):
     part = _fake_stage2("addition").iloc[:5]
     monkeypatch.setattr(results, "stage2_runs", lambda task, root=None: ([], part))
-    monkeypatch.setattr(results, "_weight_rows", lambda root: [])
-    rows = results.claims(tasks=("addition",))
+    monkeypatch.setattr(claim_table, "_weight_rows", lambda root: [])
+    rows = claim_table.claims(tasks=("addition",))
     rows = rows[rows["claim"].str.startswith("addition")]
     assert (rows["verdict"] == "not tested at the paper's scale").all()
     assert rows["ours"].str.contains("5 of 24 stage-2 runs in the archive; the verdict waits for all of them").all()

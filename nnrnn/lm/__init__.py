@@ -9,7 +9,7 @@ on, one concept per module:
   :func:`paper_config`, the paper's scale grids and Tables 1 and 3, the metric's units;
 * :mod:`nnrnn.lm.settings`: the runs of each profile (:func:`profile_configs`) and how they
   are executed (:func:`execution`); how they differ from the paper is
-  :func:`nnrnn.results.settings_table`;
+  :func:`nnrnn.pages.settings.settings_table`;
 * :mod:`nnrnn.lm.model`: :class:`LanguageModel` and its initializers (:func:`build_model`);
 * :mod:`nnrnn.lm.train`: :func:`train_lm` and :func:`evaluate`;
 * :mod:`nnrnn.lm.runs`: the run store (:func:`run_dir`, :func:`load_run`, ...) and

@@ -26,7 +26,7 @@ from ..models import ElmanRNN
 from ..tasks import stream_generator
 from .config import LMConfig, _check_int
 
-__all__ = ["LanguageModel", "build_model"]
+__all__ = ["LanguageModel", "build_model", "stream"]
 
 
 def _locked_dropout(x: Tensor, p: float, generator: torch.Generator | None) -> Tensor:
@@ -170,7 +170,7 @@ def _init_lstm_layer(layer: nn.LSTM, cfg: LMConfig, g: torch.Generator | None) -
     _uniform_(layer.bias_hh_l0, bound, g)
 
 
-def _stream(seed: int, name: str, device: str | torch.device = "cpu") -> torch.Generator:
+def stream(seed: int, name: str, device: str | torch.device = "cpu") -> torch.Generator:
     """The run's random stream ``name`` (``"init"``, ``"dropout"`` or ``"bptt"``)."""
     return stream_generator(seed, f"lm:{name}", device)
 
@@ -189,5 +189,5 @@ def build_model(cfg: LMConfig, ntoken: int, *, device: str | torch.device = "cpu
         (5, 3, 50)
     """
     model = LanguageModel(ntoken, cfg)
-    model.reset_parameters(_stream(cfg.seed, "init"))
+    model.reset_parameters(stream(cfg.seed, "init"))
     return model.to(device)

@@ -111,6 +111,7 @@ __all__ = [
     "run",
     "load_results",
     "claims_rows",
+    "claim_row",
     "scale_text",
     "KEEP_WEIGHTS",
     "checkpoint_status",
@@ -410,7 +411,7 @@ def checkpoint_status(root=None) -> pd.DataFrame:
     rows = []
     for cell in CELLS:
         for c in configs(cell):
-            path = _runs._checkpoint_path(c, root)
+            path = _runs.checkpoint_path(c, root)
             if not path.is_file() or _runs.is_done(c, root):
                 continue
             state, problem = _runs.checkpoint_state(c, root)
@@ -477,7 +478,8 @@ def scale_text(v: Verdict) -> str:
             f"would read \"{verdict(v.effect, v.significant, True)}\"")
 
 
-def _claim_row(cell: str, results: pd.DataFrame) -> dict[str, Any]:
+def claim_row(cell: str, results: pd.DataFrame) -> dict[str, Any]:
+    """The results page's row of ``cell``'s claim (Table 1 or Table 3) from its stored runs ``results`` (:func:`load_results`)."""
     spec = _CLAIMS[cell]
     planned = len(configs(cell))
     label = lambda i: INIT_LABELS.get(i, i)  # noqa: E731
@@ -517,7 +519,7 @@ def claims_rows(root=None) -> list[dict[str, Any]]:
     module docstring); without two finished runs of every initializer it is "not tested at the
     paper's scale" and the row says what is missing.
     """
-    return [_claim_row(cell, load_results(cell, root)) for cell in ("rnn", "lstm")]
+    return [claim_row(cell, load_results(cell, root)) for cell in ("rnn", "lstm")]
 
 
 # ----------------------------------------------------------------------------- command line

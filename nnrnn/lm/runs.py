@@ -39,7 +39,8 @@ from .config import LMConfig, _check_int
 from .model import LanguageModel
 from .train import inspect_checkpoint, train_lm
 
-__all__ = ["run_dir", "is_done", "run", "run_one", "load_run", "load_model", "sweep", "LMRuns", "checkpoint_state"]
+__all__ = ["run_dir", "is_done", "run", "run_one", "load_run", "load_model", "sweep", "LMRuns", "checkpoint_state", "checkpoint_path",
+           "run_ids"]
 
 Cache = Literal["auto", "require", "off"]
 
@@ -61,14 +62,15 @@ def is_done(cfg: LMConfig, root: str | os.PathLike | None = None) -> bool:
     return _store.run_status(run_dir(cfg, root)) == "ok"
 
 
-def _checkpoint_path(cfg: LMConfig, root: str | os.PathLike | None) -> Path:
+def checkpoint_path(cfg: LMConfig, root: str | os.PathLike | None) -> Path:
+    """Where the training checkpoint of ``cfg`` lives while it trains (removed once the run is stored)."""
     return _store.results_root(root) / "runs" / f"lm-{cfg.corpus}" / ".checkpoints" / f"{cfg.hash()}.pt"
 
 
 def checkpoint_state(cfg: LMConfig, root: str | os.PathLike | None = None) -> tuple[dict | None, tuple[str, str] | None]:
     """``(state, problem)`` of the checkpoint of ``cfg``'s run (:func:`nnrnn.lm.train.inspect_checkpoint`):
     the state if ``torch.load`` reads it, and why a resume would refuse it, if it would."""
-    return inspect_checkpoint(_checkpoint_path(cfg, root))
+    return inspect_checkpoint(checkpoint_path(cfg, root))
 
 
 def run_one(
@@ -96,7 +98,7 @@ def run_one(
         torch.set_num_threads(threads)
     if not isinstance(cfg, LMConfig):
         cfg = LMConfig.from_dict(dict(cfg))
-    ckpt = _checkpoint_path(cfg, checkpoint_root)
+    ckpt = checkpoint_path(cfg, checkpoint_root)
     res = train_lm(cfg, data_dir=data_dir, download=download, device=device, progress=progress, checkpoint=ckpt)
     buf = io.BytesIO()
     torch.save(res.state_dict, buf)
@@ -137,7 +139,7 @@ def run(
     payload = run_one(cfg, data_dir=None if data_dir is None else str(data_dir), download=download, device=device,
                       checkpoint_root=None if root is None else str(root), progress=progress)
     path = _write_payload(payload, root)
-    _checkpoints.remove(_checkpoint_path(cfg, root))
+    _checkpoints.remove(checkpoint_path(cfg, root))
     return path
 
 
@@ -187,7 +189,8 @@ class LMRuns:
         return load_model(self.paths[h], device=device)
 
 
-def _ids(cfg: LMConfig) -> dict[str, Any]:
+def run_ids(cfg: LMConfig) -> dict[str, Any]:
+    """The columns that name a run in the tables of :func:`sweep` (hash, corpus, cell, init, scale, fb_alpha, seed)."""
     return {"hash": cfg.hash(), "corpus": cfg.corpus, "cell": cfg.cell, "init": cfg.init,
             "scale": cfg.scale, "fb_alpha": cfg.fb_alpha, "seed": cfg.seed}
 
@@ -285,7 +288,7 @@ def sweep(
             _write_payload(payload, root, expected_hash=c.hash())
 
         def stored(unit: list[LMConfig]) -> None:  # the checkpoint goes once its run is stored
-            _checkpoints.remove(_checkpoint_path(unit[0], root))
+            _checkpoints.remove(checkpoint_path(unit[0], root))
 
         # the one runner loop of every trainer (nnrnn.sweep.run_sweep too): per-run locks, tqdm,
         # write-back as runs finish, cancel on error, torch threads restored
@@ -306,8 +309,8 @@ def sweep(
     hist, res, paths = [], [], {}
     for cfg in configs:
         info = load_run(run_dir(cfg, root))
-        hist.append(info["history"].assign(**_ids(cfg)))
-        res.append({**_ids(cfg), **info["result"]})
+        hist.append(info["history"].assign(**run_ids(cfg)))
+        res.append({**run_ids(cfg), **info["result"]})
         paths[cfg.hash()] = info["path"]
     return LMRuns(configs, pd.concat(hist, ignore_index=True), pd.DataFrame(res), paths, ran)
 

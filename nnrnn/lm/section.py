@@ -23,8 +23,9 @@ import pandas as pd
 import torch
 
 from .. import report, validate
-from .. import results as _results
+from ..archive import archive_label, archive_root
 from ..data import DataNotFoundError
+from ..pages.settings import settings_table
 from ..plotting import INIT_LABELS
 from . import replicate as _replicate
 from . import runs as _runs
@@ -92,7 +93,7 @@ class LMReplicateSection:
                 f"{' and '.join(map(str, c.when))} (the same fractions of the run as awd-lstm-lm's schedule), "
                 f"validation {c.evals_per_epoch} times per epoch, and one scale per initializer instead of the "
                 f"paper's best of a sweep. Initializers {inits}; seeds {seeds}: {len(self.configs)} runs. The table "
-                "puts these settings beside the paper's (`nnrnn.results.settings_table`).")
+                "puts these settings beside the paper's (`nnrnn.pages.settings.settings_table`).")
 
     def status_text(self) -> str:
         n, total = len(self.results), len(self.configs)
@@ -270,7 +271,7 @@ class LMReplicateSection:
 
 
 def _settings(configs: list[LMConfig]) -> pd.DataFrame:
-    return _results.settings_table(configs, "replicate")
+    return settings_table(configs, "replicate")
 
 
 def _load(configs: list[LMConfig], root) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -279,7 +280,7 @@ def _load(configs: list[LMConfig], root) -> tuple[pd.DataFrame, pd.DataFrame]:
         if not _runs.is_done(cfg, root):
             continue
         info = _runs.load_run(_runs.run_dir(cfg, root))  # refuses files that do not match their SHA-256
-        ids = _runs._ids(cfg)  # the columns lm.sweep gives each run's rows
+        ids = _runs.run_ids(cfg)  # the columns lm.sweep gives each run's rows
         hist.append(info["history"].assign(**ids))
         res.append({**ids, "status": info["result"]["status"], "test_bits": float(info["result"]["test_bits"])})
     columns = ["hash", "corpus", "init", "seed", "status", "test_bits"]
@@ -295,8 +296,8 @@ def replicate_section(cell: str, root: str | Path | None = None, **changes: Any)
     as in :func:`nnrnn.lm.replicate.configs` (tests use tiny sizes).
     """
     cell = validate.choice(cell, "cell", CELLS)
-    root = Path(root) if root is not None else _results.archive_root()
+    root = Path(root) if root is not None else archive_root()
     configs = _replicate.configs(cell, **changes)
     results, history = _load(configs, root)
-    claim = _replicate._claim_row(cell, results)
-    return LMReplicateSection(cell, _results.archive_label(root), configs, results, history, claim, root)
+    claim = _replicate.claim_row(cell, results)
+    return LMReplicateSection(cell, archive_label(root), configs, results, history, claim, root)

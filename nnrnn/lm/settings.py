@@ -4,7 +4,7 @@
   profile (``smoke``, ``demo``, ``paper``);
 * :func:`execution`: the default executor and thread count of a profile.
 
-What a profile trains beside the paper's settings is :func:`nnrnn.results.settings_table`.
+What a profile trains beside the paper's settings is :func:`nnrnn.pages.settings.settings_table`.
 
 **The** ``paper`` **profile is not quite the paper's experiment.** It trains the paper's
 models, data, epochs and dropouts (:func:`~nnrnn.lm.config.paper_config`) with 3 seeds, but
@@ -15,7 +15,7 @@ paper's Table 1 reports each vanilla initializer at the best of its 21-value sca
 Its feedback chains use the forward gain :data:`~nnrnn.lm.config.DEFAULT_FB_ALPHA` (1.0);
 the paper fixes it at the best chain scale, a second stage that the caller runs with
 ``inits=["fb_chain"], fb_alpha=<best chain scale>``. The paper gives no scales for its LSTMs;
-ours are the authors' code defaults. :func:`nnrnn.results.settings_table` lists these differences.
+ours are the authors' code defaults. :func:`nnrnn.pages.settings.settings_table` lists these differences.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from .. import checkpoints as _ckpt
 from ..data import batchify, get_batch, load_corpus
 from ..profiles import resolve_device
 from .config import LMConfig, bits_to_perplexity, nats_to_bits
-from .model import LanguageModel, _stream, build_model
+from .model import LanguageModel, stream, build_model
 
 __all__ = ["evaluate", "train_lm", "LMResult", "CODE", "inspect_checkpoint"]
 
@@ -216,8 +216,8 @@ def train_lm(
         raise ValueError(f"{len(train_tok)} training tokens are too few for batch_size={cfg.batch_size}")
 
     model = build_model(cfg, ntoken, device=dev)
-    model.dropout_generator = _stream(cfg.seed, "dropout", dev)
-    batch_gen = _stream(cfg.seed, "bptt")
+    model.dropout_generator = stream(cfg.seed, "dropout", dev)
+    batch_gen = stream(cfg.seed, "bptt")
     params = list(model.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.wdecay)
     n_params = sum(p.numel() for p in params)
