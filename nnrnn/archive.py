@@ -30,7 +30,7 @@ import pandas as pd
 
 from . import tasks as _tasks
 from .lm.config import LMConfig
-from .store import file_sha256, json_safe, atomic_write_text
+from .store import REPO, atomic_write_text, file_sha256, json_safe
 from .train import TrainConfig
 
 __all__ = ["MANIFEST", "archive_root", "archive_commit", "archive_label", "run_folders", "check_run",
@@ -39,7 +39,6 @@ __all__ = ["MANIFEST", "archive_root", "archive_commit", "archive_label", "run_f
 #: the manifest's file name, in the results root beside ``runs/``.
 MANIFEST = "MANIFEST.json"
 _FORMAT = 1
-_REPO = Path(__file__).resolve().parent.parent
 #: relative tolerance for a number stored twice (JSON and CSV both write floats by ``repr``, so
 #: they agree exactly; this only absorbs a reader's last-digit parsing).
 _SAME = 1e-12
@@ -52,7 +51,7 @@ def archive_root() -> Path:
     (``NNRNN_RESULTS_DIR``, as the tests use) still shows the archive.
     """
     env = os.environ.get("NNRNN_ARCHIVE_DIR")
-    return Path(env) if env else _REPO / "data"
+    return Path(env) if env else REPO / "data"
 
 
 def archive_commit(root=None) -> str:

@@ -41,10 +41,10 @@ import yaml
 from .cli import HelpFormatter, device
 from .profiles import PROFILES, cell_timeout, check_profile
 from .report import BOOK_BUILD_ENV
+from .store import REPO
 
 __all__ = ["REPO", "BANNERS", "toc_notebooks", "check_parameters", "execute", "build_html", "build", "main", "BookError"]
 
-REPO = Path(__file__).resolve().parent.parent
 _STAGED = ("_config.yml", "_toc.yml", "book")
 
 #: the banner at the top of every page, per profile.

@@ -27,7 +27,7 @@ from . import validate
 from .archive import archive_commit, archive_label, archive_root
 from .lm import replicate as _lm_replicate
 from .lm import runs as _lm_runs
-from .store import read_run_meta, results_root
+from .store import read_run_meta, results_root, run_folder
 from .verdicts import Verdict, success_power, success_verdict
 
 __all__ = ["NORMAL", "NON_NORMAL", "INITS", "success_counts", "best_settings", "best_curves", "group_counts",
@@ -243,7 +243,7 @@ def _worker_seconds(runs: pd.DataFrame, root) -> float:
     """
     groups: dict[tuple, list[float]] = {}
     for r in runs.itertuples(index=False):
-        folder = results_root(root) / "runs" / r.task / r.hash
+        folder = run_folder(r.task, r.hash, root)
         prov = read_run_meta(folder, verify=False).get("provenance", {})
         wall, n = float(prov.get("wall_s", r.wall_s or 0.0)), max(1, int(prov.get("lockstep_runs", 1)))
         if prov.get("resumed"):

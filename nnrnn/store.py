@@ -48,6 +48,7 @@ from . import __version__
 from .runlock import STALE_LOCK_S, STALE_TMP_S, clean_temporaries, lock_run, unlock_run
 
 __all__ = [
+    "REPO",
     "canonical_json",
     "config_hash",
     "results_root",
@@ -89,7 +90,8 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*\Z")
 
 Cache = Literal["auto", "require", "off"]
 _CACHES = ("auto", "require", "off")
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+#: the checkout the package runs from, defined here once (its ``data/`` is the committed archive).
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _plain(obj: Any) -> Any:
@@ -150,8 +152,8 @@ def results_root(root: str | os.PathLike | None = None) -> Path:
         if not Path(env).is_absolute():
             raise ValueError(f"NNRNN_RESULTS_DIR must be an absolute path (workers run in other folders), got {env!r}")
         return Path(env)
-    if (_REPO_ROOT / "pyproject.toml").is_file() and (_REPO_ROOT / "data").is_dir():
-        return _REPO_ROOT / "data"
+    if (REPO / "pyproject.toml").is_file() and (REPO / "data").is_dir():
+        return REPO / "data"
     return Path.home() / ".cache" / "nnrnn"
 
 
@@ -160,7 +162,7 @@ def git_sha() -> str | None:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=_REPO_ROOT,
+            cwd=REPO,
             capture_output=True,
             text=True,
             timeout=5,
@@ -412,7 +414,7 @@ def write_run_payload(
             f"a worker returned run hash {h} for the config submitted as {expected_hash}; the worker "
             "probably runs another version of nnrnn (install the same version everywhere)"
         )
-    final = results_root(root) / "runs" / folder / h
+    final = run_folder(folder, h, root)
 
     def write(tmp: Path) -> None:
         (tmp / "history.csv").write_text(payload["history_csv"])
@@ -461,8 +463,11 @@ def check_writable(base: str | os.PathLike) -> None:
 
 
 # ----------------------------------------------------------------------------- reading runs
-def run_folder(task: str, hash: str, root: str | os.PathLike | None = None) -> Path:
-    """The folder of a stored run: ``<root>/runs/<task>/<hash>``.
+def run_folder(task: str, hash: str = "", root: str | os.PathLike | None = None) -> Path:
+    """The folder of a stored run: ``<root>/runs/<task>/<hash>`` (without ``hash``: the task's folder).
+
+    The one place that spells the run store's layout: every reader and writer of runs, of both
+    families (a language model's "task" is ``lm-<corpus>``), builds its paths here.
 
     Examples:
         >>> run_folder("copy", "0123456789ab", "/tmp/r").as_posix()
@@ -483,7 +488,7 @@ def stored_runs(task: str, hashes: Iterable[str] | None = None, root: str | os.P
     run whose files do not match their recorded SHA-256 is refused (:class:`RunCorrupt` names the file).
     """
     want = None if hashes is None else set(hashes)
-    folder = results_root(root) / "runs" / task
+    folder = run_folder(task, root=root)
     metas = []
     if folder.is_dir():
         for d in sorted(folder.iterdir()):

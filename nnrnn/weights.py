@@ -54,7 +54,7 @@ from . import sweep as _sweep
 from . import validate
 from .init import chain_matrix, orthogonal_matrix
 from .results import best_settings
-from .store import check_hash, load_weights, read_run_meta, results_root
+from .store import check_hash, load_weights, read_run_meta, run_folder
 from .train import TrainConfig, initial_model
 from .verdicts import Verdict, increase_verdict
 
@@ -145,7 +145,7 @@ def run_config(task: str, hash: str, *, root: Root = None):
     to results root; every function of this module accepts either.
     """
     hash = check_hash(hash)
-    meta = read_run_meta(results_root(_root_for(root, task)) / "runs" / task / hash)  # integrity-checked
+    meta = read_run_meta(run_folder(task, hash, _root_for(root, task)))  # integrity-checked
     return TrainConfig.from_dict(meta["config"])
 
 

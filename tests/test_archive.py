@@ -3,6 +3,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -154,3 +155,15 @@ def test_the_committed_archive_matches_its_manifest():
     if not (root / archive.MANIFEST).is_file():
         pytest.skip("no archive in this checkout")
     assert archive.check_archive(root, claim_table.claim_runs(root)) == []
+
+
+def test_pages_read_the_archive_when_no_root_is_given(tmp_path, monkeypatch):
+    """Issue 22: one root rule. ``root=None`` on a page is the committed archive (``NNRNN_ARCHIVE_DIR``),
+    as in the chapters' replicate sections; the results page's integrity check read the scratch run
+    store (``NNRNN_RESULTS_DIR``) instead."""
+    monkeypatch.setenv("NNRNN_ARCHIVE_DIR", str(tmp_path / "archive"))
+    monkeypatch.setenv("NNRNN_RESULTS_DIR", str(tmp_path / "scratch"))
+    seen = []
+    monkeypatch.setattr(archive, "check_archive", lambda root, claims=None: seen.append(Path(root)) or [])
+    assert claim_table.integrity_problems() == [] and seen == [tmp_path / "archive"]
+    assert claim_table.integrity_problems(tmp_path / "other") == [] and seen[-1] == tmp_path / "other"

@@ -305,3 +305,9 @@ def test_psmnist_module_re_exports_the_task():
 
     for name in ("PsMNISTTask", "PsMNISTData", "datasets", "test_set", "baseline", "T", "DEFAULT_HIDDEN"):
         assert getattr(psmnist, name) is getattr(task_module, name)
+
+
+def test_the_repository_root_is_defined_once():
+    """Issue 22: ``store.REPO`` is the checkout; no other module works it out from its own path."""
+    spelled = [m for m, path in MODULES.items() if "Path(__file__).resolve().parent.parent" in path.read_text()]
+    assert spelled == ["nnrnn.store"], spelled

@@ -53,7 +53,7 @@ def run_dir(cfg: LMConfig, root: str | os.PathLike | None = None) -> Path:
         >>> p.parent.as_posix()
         '/tmp/x/runs/lm-ptb-char'
     """
-    return _store.results_root(root) / "runs" / f"lm-{cfg.corpus}" / cfg.hash()
+    return _store.run_folder(f"lm-{cfg.corpus}", cfg.hash(), root)
 
 
 def is_done(cfg: LMConfig, root: str | os.PathLike | None = None) -> bool:
@@ -64,7 +64,7 @@ def is_done(cfg: LMConfig, root: str | os.PathLike | None = None) -> bool:
 
 def checkpoint_path(cfg: LMConfig, root: str | os.PathLike | None) -> Path:
     """Where the training checkpoint of ``cfg`` lives while it trains (removed once the run is stored)."""
-    return _store.results_root(root) / "runs" / f"lm-{cfg.corpus}" / ".checkpoints" / f"{cfg.hash()}.pt"
+    return _store.run_folder(f"lm-{cfg.corpus}", ".checkpoints", root) / f"{cfg.hash()}.pt"
 
 
 def checkpoint_state(cfg: LMConfig, root: str | os.PathLike | None = None) -> tuple[dict | None, tuple[str, str] | None]:

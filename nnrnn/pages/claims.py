@@ -5,6 +5,9 @@ statistical test and a **verdict computed from them** (:func:`nnrnn.verdicts.ver
 is written by hand, and the chapters' own verdict sentences call the same functions.
 :func:`claims` builds the table from the committed archive (or any results root), and withholds
 every verdict read from an archive that fails its integrity check (:data:`WITHHELD`).
+
+As everywhere in :mod:`nnrnn.pages`, ``root=None`` is the committed archive
+(:func:`nnrnn.archive.archive_root`), never the scratch run store.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from ..lm import replicate as _lm_replicate
 from ..lm import runs as _lm_runs
 from ..plotting import INIT_LABELS
 from ..results import group_losses, success_counts, success_power_text, success_test
-from ..store import results_root
+from ..archive import archive_root
 from ..verdicts import VERDICTS, Verdict, difference_verdict, increase_verdict, verdict
 
 __all__ = ["DECODING_CLAIM", "WITHHELD", "training_text", "paper_success_text", "motif_test", "claim_runs",
@@ -255,6 +258,7 @@ def claim_runs(root=None) -> dict[str, list[str]]:
     records them: per benchmark its pilot (which selects stage 2) and its stage-2 runs, the
     networks of Table 2 and Fig. 5, and the language models of Tables 1 and 3."""
     out = {}
+    root = archive_root() if root is None else root
     for task in _replicate.TASKS:
         pilot = _sweep.load_runs(task, configs=_replicate.pilot_grid(task), root=root)
         out[f"{task}: Fig. 3"] = [f"{task}/{h}" for h in [*pilot["hash"], *_results.replicate_runs(task, root)["hash"]]]
@@ -268,7 +272,7 @@ def claim_runs(root=None) -> dict[str, list[str]]:
 
 def integrity_problems(root=None) -> list[str]:
     """What :func:`nnrnn.archive.check_archive` finds wrong with the archive under ``root`` (``[]``: intact)."""
-    return _archive.check_archive(results_root(root))
+    return _archive.check_archive(archive_root() if root is None else root)
 
 
 def claims(root=None, *, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFrame:
@@ -278,6 +282,7 @@ def claims(root=None, *, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFram
     it shows :data:`WITHHELD` in place of its verdict and test: a verdict from edited, missing or
     added runs is no verdict.
     """
+    root = archive_root() if root is None else root
     rows = _theory_rows() + _decoding_rows()
     for task in tasks:
         rows += _benchmark_rows(task, root)
