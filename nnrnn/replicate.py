@@ -346,7 +346,7 @@ def _load(task: str, configs, root) -> tuple[pd.DataFrame, pd.DataFrame]:
     return runs, _sweep.load_history(runs, root=root)
 
 
-def _screen(task: str, settings: pd.DataFrame, p: Protocol, root, dry_run: bool, **kw) -> tuple[pd.DataFrame | None, list]:
+def _screen(task: str, settings: pd.DataFrame, p: Protocol, root, dry_run: bool, say=print, **kw) -> tuple[pd.DataFrame | None, list]:
     """Protocol v2's divergence screen, round after round (module docstring); returns the
     surviving candidates (``None`` while a round is not stored, as in a dry run) and every
     screen config planned so far."""
@@ -360,7 +360,7 @@ def _screen(task: str, settings: pd.DataFrame, p: Protocol, root, dry_run: bool,
         cfgs = screen_grid(task, cands, p)
         planned += cfgs
         done = sum(_sweep.is_finished(c, root) for c in cfgs)
-        print(f"{task} divergence screen, round {round_ + 1}: {len(cands)} candidates "
+        say(f"{task} divergence screen, round {round_ + 1}: {len(cands)} candidates "
               f"({', '.join(dict.fromkeys(cands['init']))}), {len(cfgs)} runs, {done} stored")
         if not dry_run:
             _sweep.run_sweep(cfgs, root=root, progress=kw.get("progress"), max_workers=kw.get("max_workers"),
@@ -372,18 +372,21 @@ def _screen(task: str, settings: pd.DataFrame, p: Protocol, root, dry_run: bool,
         round_ += 1
     for init in dict.fromkeys(settings["init"]):
         if init not in {r.init for part in survivors for r in part.itertuples(index=False)}:
-            print(f"{task}: every screened candidate of {init} diverged (or none was left): no stage-2 runs")
+            say(f"{task}: every screened candidate of {init} diverged (or none was left): no stage-2 runs")
     keep = pd.concat(survivors, ignore_index=True) if survivors else settings.iloc[:0]
     return keep, planned
 
 
 def run(task: str, *, protocol: str | Protocol = "v1", stages: Sequence[str] = ("pilot", "stage2"), root=None,
         max_workers: int | None = None, group_size: int | None = None, progress: bool | None = None,
-        dry_run: bool = False) -> dict[str, Any]:
+        dry_run: bool = False, verbose: bool = True) -> dict[str, Any]:
     """Run (or resume) the replicate protocol for ``task``; returns the pilot scores and selection.
 
-    Runs are stored under :func:`protocol_root` (protocol v2: ``<root>/v2``).
+    Runs are stored under :func:`protocol_root` (protocol v2: ``<root>/v2``). ``dry_run`` trains
+    nothing and returns what is stored and planned (with ``verbose=False``, silently: the way the
+    results page reads a protocol's stage 2).
     """
+    say = print if verbose else (lambda *a, **k: None)
     _check_task(task)
     p = _protocol(protocol)
     root = protocol_root(p, root)
@@ -392,27 +395,27 @@ def run(task: str, *, protocol: str | Protocol = "v1", stages: Sequence[str] = (
     kw = dict(max_workers=max_workers, group_size=group_size, progress=progress)
     if "pilot" in stages:
         done = sum(_sweep.is_finished(c, root) for c in pilot.configs())
-        print(f"{task} pilot (protocol {p.name}): {pilot.describe()}\n  {done} of {len(pilot)} runs stored")
+        say(f"{task} pilot (protocol {p.name}): {pilot.describe()}\n  {done} of {len(pilot)} runs stored")
         if not dry_run:
             _sweep.run_sweep(pilot, root=root, on_result=_log, **kw)
     if "stage2" in stages:
         runs, history = _load(task, pilot, root)
         if len(runs) < len(pilot):
-            print(f"{task} stage 2: the pilot is incomplete ({len(runs)} of {len(pilot)} runs); run it first")
+            say(f"{task} stage 2: the pilot is incomplete ({len(runs)} of {len(pilot)} runs); run it first")
             return out
         scores = pilot_scores(runs, history)
         if p.screen:
             settings = setting_scores(scores)
-            survivors, out["screen"] = _screen(task, settings, p, root, dry_run, **kw)
+            survivors, out["screen"] = _screen(task, settings, p, root, dry_run, say, **kw)
             if survivors is None:
-                print(f"{task} stage 2: the divergence screen is not finished; run it first")
+                say(f"{task} stage 2: the divergence screen is not finished; run it first")
                 return out
             selection = select(task, survivors) if len(survivors) else survivors.iloc[:0]
         else:
             selection = select(task, scores)
         cfgs = stage2_grid(task, selection, p)
         done = sum(_sweep.is_finished(c, root) for c in cfgs)
-        print(f"{task} selection:\n{selection.to_string()}\n{SELECTION_LEGEND}\n{task} stage 2: {len(cfgs)} runs, {done} stored")
+        say(f"{task} selection:\n{selection.to_string()}\n{SELECTION_LEGEND}\n{task} stage 2: {len(cfgs)} runs, {done} stored")
         out.update(scores=scores, selection=selection, stage2=cfgs)
         if not dry_run:
             _sweep.run_sweep(cfgs, root=root, on_result=_log, **kw)

@@ -1,0 +1,176 @@
+"""Evidence v2: the results page's claims judged as the analysis plan says (book/analysis-plan.md).
+
+The plan was committed before any run of protocol v2 existed; this module applies it, and only
+it, to the stored v2 runs (``data/v2``, :mod:`nnrnn.replicate` ``protocol="v2"``):
+
+* the benchmark claims (Fig. 3): per task, success (0/1) and the loss rank
+  (:func:`nnrnn.stats.loss_scores`: a diverged run ranks worst, the earlier divergence worse)
+  by the plan's primary test (:func:`nnrnn.verdicts.pooled_verdict`: the exact permutation test
+  within seeds, non-normal against normal, one-sided), the four pairwise sign-flip tests with
+  Holm's adjustment (secondary), the Hodges-Lehmann interval of the per-seed differences with its
+  attained level, the diverged runs per initializer, and the training budget as a fraction of
+  the paper's 100-epoch cap;
+* Table 2, per (task, normal initializer): the trained Henrici index against the null of
+  :math:`W_0` plus a random change of the trained change's size
+  (:func:`nnrnn.stats.henrici_excess`), by the exact sign-flip test over the successful networks
+  (primary) and over all networks that did not diverge (secondary).
+
+Nothing here chooses a test, a threshold or a run to leave out: those are the plan's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import paper as _paper
+from . import replicate as _replicate
+from . import stats as _stats
+from . import sweep as _sweep
+from .store import load_weights
+from .train import TrainConfig, initial_model
+from .verdicts import Verdict, excess_verdict, paper_success_rates, pooled_verdict
+
+__all__ = ["PROTOCOL", "NORMAL", "NON_NORMAL", "budget", "stage2", "is_complete", "benchmark_rows",
+           "table2_rows", "claims"]
+
+PROTOCOL = "v2"
+NORMAL = ("identity", "orthogonal")
+NON_NORMAL = ("chain", "fb_chain")
+#: where the paper states each benchmark's figure (PAPER.md).
+_FIG3 = {"copy": ("Fig. 3a", "Fig. 3d"), "addition": ("Fig. 3b", "Fig. 3e"), "psmnist": ("Fig. 3c", "Fig. 3f")}
+#: the paper's Table 2 tasks (its networks: addition N = 100, psMNIST N = 25).
+TABLE2_TASKS = ("addition", "psmnist")
+
+
+def budget(task: str) -> float:
+    """Protocol v2's stage-2 training budget of ``task`` as a fraction of the paper's 100-epoch cap."""
+    epochs = _replicate.PROTOCOLS[PROTOCOL].stage2[task]["base"]["epochs"]
+    return epochs / _paper.SYNTHETIC_BASE["epochs"]
+
+
+def stage2(task: str, root=None) -> tuple[list[TrainConfig], pd.DataFrame]:
+    """``task``'s planned v2 stage-2 configs (none until the pilot and the screen are stored) and
+    the stored runs among them (a :func:`nnrnn.sweep.load_runs` table)."""
+    out = _replicate.run(task, protocol=PROTOCOL, root=root, dry_run=True, verbose=False)
+    cfgs = list(out.get("stage2") or [])
+    runs = _sweep.load_runs(task, configs=cfgs, root=_replicate.protocol_root(PROTOCOL, root)) if cfgs else None
+    return cfgs, runs if runs is not None else pd.DataFrame(columns=["hash", "init", "seed"])
+
+
+def is_complete(task: str, root=None) -> bool:
+    """Whether every planned v2 stage-2 run of ``task`` is stored."""
+    cfgs, runs = stage2(task, root)
+    return bool(cfgs) and len(runs) == len(cfgs)
+
+
+def _interval(scores, nonnormal, seeds) -> str:
+    d = _stats.seed_differences(scores, nonnormal, seeds)
+    if len(d) < 2:
+        return "-"
+    est, lo, hi, level = _stats.hodges_lehmann_ci(d.to_numpy())
+    return f"{est:+.3g} [{lo:+.3g}, {hi:+.3g}] (Hodges-Lehmann, exact {level:.4g} level over {len(d)} seeds)"
+
+
+def _pairs(scores, runs: pd.DataFrame) -> str:
+    present = set(runs["init"])
+    a, b = [i for i in NON_NORMAL if i in present], [i for i in NORMAL if i in present]
+    if not a or not b:
+        return "-"
+    t = _stats.pairwise_tests(scores, runs["init"].tolist(), runs["seed"].tolist(), a, b)
+    return "; ".join(f"{r.a} - {r.b}: {r.effect:+.3g}, Holm p = {r.p_holm:.2g}" for r in t.itertuples(index=False))
+
+
+def _row(claim: str, where: str, paper: str, ours: str, v: Verdict | None, runs: str, task_budget: float,
+         secondary: str = "-", interval: str = "-") -> dict[str, Any]:
+    return {"claim": claim, "where in the paper": where, "paper": paper, "ours": ours, "profile": "replicate (protocol v2)",
+            "runs": runs, "budget": f"{task_budget:.0%} of the paper's 100 epochs", "test": "-" if v is None else v.describe(),
+            "verdict": "not tested at the paper's scale" if v is None else v.label, "secondary": secondary,
+            "interval": interval}
+
+
+def benchmark_rows(task: str, root=None) -> list[dict[str, Any]]:
+    """The success and loss claims of ``task`` under the plan (module docstring); before every
+    planned run is stored, the rows say how many are and give no verdict."""
+    cfgs, runs = stage2(task, root)
+    loss_fig, success_fig = _FIG3[task]
+    n = f"{len(runs)} of {len(cfgs)} planned" if cfgs else "none yet (pilot or screen incomplete)"
+    if not cfgs or len(runs) < len(cfgs):
+        return [_row(f"{task}: non-normal initializers succeed more often", success_fig, "", "", None, n, budget(task)),
+                _row(f"{task}: non-normal initializers reach a lower validation loss", loss_fig, "", "", None, n, budget(task))]
+    nonnormal = runs["init"].isin(NON_NORMAL).to_numpy()
+    seeds = runs["seed"].tolist()
+    diverged = runs.groupby("init", sort=False)["diverged"].sum()
+    seeds_text = f"{len(runs)} runs, seeds {min(seeds)}-{max(seeds)}; diverged: " + ", ".join(
+        f"{i} {int(diverged.get(i, 0))}" for i in (*NON_NORMAL, *NORMAL))
+    success = runs["success"].astype(float).to_numpy()
+    v = pooled_verdict(success, nonnormal, seeds, at_paper_scale=True, paper_rates=paper_success_rates(task))
+    rates = runs.groupby("init", sort=False)["success"].agg(["sum", "size"])
+    ours = ", ".join(f"{i} {int(rates.loc[i, 'sum'])}/{int(rates.loc[i, 'size'])}" for i in rates.index)
+    rows = [_row(f"{task}: non-normal initializers succeed more often", success_fig, _paper_success(task), ours, v,
+                 seeds_text, budget(task), _pairs(success, runs), _interval(success, nonnormal, seeds))]
+    div_at = np.where(runs["diverged"], runs["n_updates"].astype(float), np.nan)
+    scores = _stats.loss_scores(runs["final_val_loss"].to_numpy(float), div_at)
+    v = pooled_verdict(scores, nonnormal, seeds, at_paper_scale=True)
+    med = runs[~runs["diverged"]].groupby("init", sort=False)["final_val_loss"].median()
+    ours = ", ".join(f"{i} median {med[i]:.4g}" for i in med.index) + " (final validation loss of the runs that did not diverge)"
+    rows.append(_row(f"{task}: non-normal initializers reach a lower validation loss", loss_fig,
+                     "curves only", ours, v, seeds_text, budget(task), _pairs(scores, runs),
+                     _interval(scores, nonnormal, seeds)))
+    return rows
+
+
+def _paper_success(task: str) -> str:
+    counts = _paper.PAPER_SUCCESS[task]
+    if counts is None:
+        return "bars only (no counts)"
+    return ", ".join(f"{i} {k}/{n}" for i, (k, n) in counts.items())
+
+
+def henrici_excesses(task: str, runs: pd.DataFrame, root=None) -> pd.DataFrame:
+    """Per stored run of ``runs`` (normal initializers, not diverged, weights kept): its
+    :func:`nnrnn.stats.henrici_excess` (200 draws, seed 0, as the plan fixes) and ``success``."""
+    root = _replicate.protocol_root(PROTOCOL, root)
+    rows = []
+    for r in runs[runs["init"].isin(NORMAL) & ~runs["diverged"]].itertuples(index=False):
+        cfg = TrainConfig.from_dict({k: getattr(r, k) for k in TrainConfig.__dataclass_fields__ if k != "device"})
+        w0 = initial_model(cfg).rnn.weight_hh.detach().double().numpy()
+        w = load_weights(task, r.hash, root=root)["rnn.weight_hh"].double().numpy()
+        h = _stats.henrici_excess(w0, w, draws=200, seed=0)
+        rows.append({"init": r.init, "seed": r.seed, "success": bool(r.success), "trained": h.trained,
+                     "null_median": h.null_median, "excess": h.excess})
+    return pd.DataFrame(rows, columns=["init", "seed", "success", "trained", "null_median", "excess"])
+
+
+def table2_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str, Any]]:
+    """Table 2 under the plan: one row per (task, normal initializer), each a claim of its own."""
+    rows = []
+    for task in tasks:
+        cfgs, runs = stage2(task, root)
+        complete = bool(cfgs) and len(runs) == len(cfgs)
+        ex = henrici_excesses(task, runs, root) if complete else pd.DataFrame(columns=["init", "success", "excess", "trained"])
+        for init in NORMAL:
+            g = ex[ex["init"] == init]
+            paper = _paper.PAPER_TABLE2.get((task, init))  # (mean, s.e.m.) over its successful networks
+            claim = f"Table 2, {task}, {init}: training makes W more non-normal than a random change of its size"
+            if not complete:
+                rows.append(_row(claim, "Table 2", "", "", None, f"{len(runs)} of {len(cfgs)} planned", budget(task)))
+                continue
+            ok = g[g["success"]]
+            v = excess_verdict(ok["excess"].to_numpy(float), at_paper_scale=True)
+            v_all = excess_verdict(g["excess"].to_numpy(float), at_paper_scale=True)
+            ours = (f"successful networks: {len(ok)}, mean d(W) {ok['trained'].mean():.3g}, mean excess {ok['excess'].mean():+.3g}"
+                    if len(ok) else "no successful network")
+            rows.append(_row(claim, "Table 2", "not reported" if paper is None else f"d(W) = {paper[0]:.2f} ± {paper[1]:.2f}", ours, v,
+                             f"{len(ok)} successful of {len(g)} networks", budget(task),
+                             secondary=f"all {len(g)} networks: {v_all.label} ({v_all.describe()})"))
+    return rows
+
+
+def claims(root=None, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFrame:
+    """Every v2 claim row: the three benchmarks' success and loss, then Table 2."""
+    rows = [r for t in tasks for r in benchmark_rows(t, root)]
+    rows += table2_rows(root, tasks=[t for t in TABLE2_TASKS if t in tasks])
+    return pd.DataFrame(rows)

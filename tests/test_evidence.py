@@ -1,0 +1,114 @@
+"""Evidence v2 (nnrnn.evidence): the analysis plan's verdicts on synthetic runs whose right label is
+known, and the reading of a tiny protocol-v2 store end to end."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnrnn import evidence, paper, replicate, stats, verdicts
+
+INITS = ("identity", "orthogonal", "chain", "fb_chain")
+
+
+def _runs(success_by_init, seeds=range(1, 7), loss=None, diverged=()):
+    """One run per (seed, init): success as given, final loss ``loss[init]`` + a small seed offset."""
+    rows = []
+    for s in seeds:
+        for i in INITS:
+            d = (i, s) in diverged
+            rows.append({"hash": f"{i}{s}", "init": i, "seed": s, "success": bool(success_by_init[i]) and not d,
+                         "diverged": d, "n_updates": 100 * s if d else 1000,
+                         "final_val_loss": math.nan if d else (loss or {}).get(i, 0.1) + s / 1000})
+    return pd.DataFrame(rows)
+
+
+def _fake(monkeypatch, runs, planned=None):
+    cfgs = list(range(len(runs) if planned is None else planned))
+    monkeypatch.setattr(evidence, "stage2", lambda task, root=None: (cfgs, runs))
+
+
+def test_budget_is_the_plans():
+    assert {t: evidence.budget(t) for t in replicate.TASKS} == {"copy": 1.0, "addition": 0.25, "psmnist": 0.2}
+
+
+def test_a_clean_separation_is_reproduced_where_testable_and_not_testable_on_copy(monkeypatch):
+    """Non-normal always succeed, normal never: addition (no paper counts; min p 1/46,656) reads
+    "reproduced"; copy, whose paper rates give the design power 0.0018, reads "not testable"."""
+    _fake(monkeypatch, _runs({"identity": 0, "orthogonal": 0, "chain": 1, "fb_chain": 1}))
+    add = evidence.benchmark_rows("addition")[0]
+    assert add["verdict"] == "reproduced" and "p = 2.1e-05" in add["test"] and add["budget"] == "25% of the paper's 100 epochs"
+    assert "Holm p = 0.062" in add["secondary"]  # four perfect pairs at 6 seeds: 4/64, as the plan says
+    assert "exact 0.9375 level over 6 seeds" in add["interval"]
+    copy = evidence.benchmark_rows("copy")[0]
+    assert copy["verdict"] == verdicts.NOT_TESTABLE and "power at the paper's rates: 0.0018" in copy["test"]
+
+
+def test_a_diverged_non_normal_run_ranks_worst_and_can_turn_the_loss_claim(monkeypatch):
+    """Chains have the lowest loss, but when every chain run diverges they rank worst: the pooled
+    loss effect turns negative and the label follows."""
+    low = {"identity": 0.2, "orthogonal": 0.2, "chain": 0.01, "fb_chain": 0.01}
+    _fake(monkeypatch, _runs({i: 0 for i in INITS}, loss=low))
+    assert evidence.benchmark_rows("addition")[1]["verdict"] == "reproduced"
+    every_chain = {(i, s) for i in ("chain", "fb_chain") for s in range(1, 7)}
+    _fake(monkeypatch, _runs({i: 0 for i in INITS}, loss=low, diverged=every_chain))
+    row = evidence.benchmark_rows("addition")[1]
+    assert row["verdict"] == "not reproduced" and "chain 6, fb_chain 6" in row["runs"]
+
+
+def test_a_ceiling_reads_not_testable(monkeypatch):
+    _fake(monkeypatch, _runs({i: 1 for i in INITS}))
+    assert evidence.benchmark_rows("psmnist")[0]["verdict"] == verdicts.NOT_TESTABLE
+
+
+def test_an_incomplete_stage_2_gives_no_verdict(monkeypatch):
+    _fake(monkeypatch, _runs({i: 1 for i in INITS}).iloc[:10], planned=24)
+    for row in evidence.benchmark_rows("addition"):
+        assert row["verdict"] == verdicts.VERDICTS[4] and row["runs"] == "10 of 24 planned" and row["test"] == "-"
+
+
+def test_the_pooled_p_is_the_stratified_permutation_tests(monkeypatch):
+    rng = np.random.default_rng(3)
+    runs = _runs({i: 0 for i in INITS})
+    runs["success"] = rng.random(len(runs)) < 0.5
+    _fake(monkeypatch, runs)
+    row = evidence.benchmark_rows("addition")[0]
+    p = stats.stratified_permutation_test(runs["success"].astype(float), runs["init"].isin(evidence.NON_NORMAL),
+                                          runs["seed"], alternative="greater").p_value
+    assert f"p = {p:.2g}" in row["test"]
+
+
+@pytest.mark.parametrize("n_success, excess, want", [
+    (5, 0.3, "reproduced"), (4, 0.3, verdicts.NOT_TESTABLE), (0, 0.3, verdicts.NOT_TESTABLE), (6, -0.3, "not reproduced")])
+def test_table2_groups_need_five_successful_networks(monkeypatch, n_success, excess, want):
+    runs = _runs({i: 1 for i in INITS})
+    _fake(monkeypatch, runs)
+    ex = pd.DataFrame([{"init": i, "seed": s, "success": s <= n_success, "trained": 1.0, "null_median": 1.0 - excess,
+                        "excess": excess + s / 100} for i in evidence.NORMAL for s in range(1, 7)])
+    monkeypatch.setattr(evidence, "henrici_excesses", lambda task, runs, root=None: ex)
+    rows = evidence.table2_rows(tasks=("addition",))
+    assert [r["verdict"] for r in rows] == [want, want]
+    assert rows[0]["paper"] == "d(W) = {:.2f} ± {:.2f}".format(*paper.PAPER_TABLE2[("addition", "identity")])
+    assert rows[0]["secondary"].startswith("all 6 networks: ")
+
+
+def test_a_tiny_v2_store_is_read_end_to_end(tmp_path, monkeypatch):
+    """The real path: pilot, screen and stage 2 of a tiny stand-in protocol are trained, then read."""
+    tiny = dict(T=25, hidden_size=8, n_train=32, n_val=16, epochs=1, evals_per_epoch=2)
+    monkeypatch.setattr(replicate, "_PILOT_BASE", {"addition": dict(tiny, T=30)})
+    monkeypatch.setattr(paper, "PAPER_LRS", (1e-3,))
+    proto = replicate.Protocol("v2", {i: (1.0,) if i != "fb_chain" else (0.02,) for i in INITS}, (101, 102),
+                               {"addition": {"seeds": (1, 2), "base": dict(tiny, T=30, epochs=25)}}, screen=1, screen_epochs=1,
+                               folder="v2")
+    monkeypatch.setitem(replicate.PROTOCOLS, "v2", proto)
+    assert evidence.benchmark_rows("addition", tmp_path)[0]["runs"] == "none yet (pilot or screen incomplete)"
+    replicate.run("addition", protocol="v2", root=tmp_path, max_workers=1, progress=False, verbose=False)
+    cfgs, runs = evidence.stage2("addition", tmp_path)
+    assert len(cfgs) == len(runs) == 8 and evidence.is_complete("addition", tmp_path)
+    rows = evidence.benchmark_rows("addition", tmp_path)
+    assert all(r["verdict"] in verdicts.VERDICTS for r in rows) and rows[0]["runs"].startswith("8 runs, seeds 1-2")
+    t2 = evidence.table2_rows(tmp_path, tasks=("addition",))
+    assert len(t2) == 2 and all(r["verdict"] == verdicts.NOT_TESTABLE for r in t2)  # 2 networks per group < 5
