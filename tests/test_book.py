@@ -387,6 +387,7 @@ def test_figures_are_readable_at_page_width(smoke_book, browser, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.nightly  # a second execution of every chapter: make test builds the book once (smoke), issue 22
 def test_a_replicate_build_executes_every_chapter_from_the_archive(tmp_path, data_dir, monkeypatch):
     """`make book PROFILE=replicate` (issue 11): every chapter accepts the profile. The theory chapters
     and the live parts of chapters 4-9 run `demo` (chapters.live_profile), whose runs are in the
