@@ -49,6 +49,7 @@ import pandas as pd
 import torch
 
 from . import analysis as _analysis
+from . import paper as _paper
 from . import profiles as _profiles
 from . import sweep as _sweep
 from . import validate
@@ -64,13 +65,8 @@ __all__ = ["analysed_tasks", "PAPER_TABLE2", "PulseSettings", "SUCCESS", "FALLBA
            "train_networks", "collect_runs", "Analysis", "analyse", "normality_summary", "normality_sentence",
            "table2_summary"]
 
-#: Table 2 of the paper: d(W) after training, mean ± s.e.m. over successful runs.
-PAPER_TABLE2: dict[tuple[str, str], tuple[float, float]] = {
-    ("addition", "identity"): (2.33, 1.02),
-    ("addition", "orthogonal"): (2.74, 0.07),
-    ("psmnist", "identity"): (1.01, 0.12),
-    ("psmnist", "orthogonal"): (2.72, 0.08),
-}
+#: Table 2 of the paper: d(W) after training, mean ± s.e.m. over successful runs (:data:`nnrnn.paper.PAPER_TABLE2`).
+PAPER_TABLE2 = _paper.PAPER_TABLE2
 
 SUCCESS = "success"
 FALLBACK = "best (not successful)"

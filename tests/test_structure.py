@@ -282,13 +282,14 @@ def test_imports_in_function_bodies_say_why():
 
 def test_paper_constants_live_in_paper():
     """The grids, seeds and tables other modules expose are nnrnn.paper's objects, not copies."""
-    from nnrnn import lm, paper, psmnist, sweep, tasks, train
+    from nnrnn import lm, paper, psmnist, sweep, tasks, train, weights
 
     assert sweep.PAPER_SCALES is paper.PAPER_SCALES and sweep.PAPER_LRS is paper.PAPER_LRS
     assert sweep.PAPER_SEEDS is paper.PAPER_SEEDS and sweep.PAPER_SUCCESS is paper.PAPER_SUCCESS
     assert lm.PAPER_TABLE1 is paper.PAPER_TABLE1 and lm.PAPER_TABLE3 is paper.PAPER_TABLE3
     assert lm.PAPER_SCALE_GRID is paper.LM_SCALE_GRID and lm.PAPER_TABLE1_LSTM is paper.PAPER_TABLE1_LSTM
     assert tasks.SUCCESS_FRACTION is paper.SUCCESS_FRACTION
+    assert weights.PAPER_TABLE2 is paper.PAPER_TABLE2  # typed twice until issue 22
     assert psmnist.PAPER_HIDDEN_TEXT == paper.PSMNIST_HIDDEN_TEXT and psmnist.T == paper.SEQUENCE_LENGTH["psmnist"]
     cfg = train.TrainConfig()
     assert (cfg.batch_size, cfg.clip_norm, cfg.rms_alpha, cfg.rms_eps) == tuple(
