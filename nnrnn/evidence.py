@@ -29,12 +29,13 @@ from . import paper as _paper
 from . import replicate as _replicate
 from . import stats as _stats
 from . import sweep as _sweep
+from .lm import replicate as _lm_replicate
 from .store import load_weights
 from .train import TrainConfig, initial_model
-from .verdicts import Verdict, excess_verdict, paper_success_rates, pooled_verdict
+from .verdicts import Verdict, excess_verdict, paper_success_rates, planned_label, pooled_verdict
 
 __all__ = ["PROTOCOL", "NORMAL", "NON_NORMAL", "budget", "stage2", "is_complete", "benchmark_rows",
-           "table2_rows", "claims"]
+           "table2_rows", "lm_rows", "claims"]
 
 PROTOCOL = "v2"
 NORMAL = ("identity", "orthogonal")
@@ -169,8 +170,47 @@ def table2_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str
     return rows
 
 
-def claims(root=None, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFrame:
-    """Every v2 claim row: the three benchmarks' success and loss, then Table 2."""
+def lm_rows(root=None) -> list[dict[str, Any]]:
+    """Table 1 and Table 3 under the plan, from the archive's (v1) language models: the initializer the
+    paper finds best against the best other one by mean test bits, by the exact one-sided permutation
+    test of the 3 + 3 runs (no pairing), and what happened in plain words. Their smallest attainable
+    p is 1/20 = 0.05, so the design is not testable; and the models are not at the paper's scale,
+    which the label says first (the plan's order)."""
+    rows = []
+    for cell in ("rnn", "lstm"):
+        res = _lm_replicate.load_results(cell, root)
+        base = _lm_replicate.claim_row(cell, res)
+        res = res[np.isfinite(res["test_bits"].astype(float))]
+        means = res.groupby("init")["test_bits"].mean()
+        target = _lm_replicate._CLAIMS[cell]["best"]
+        if target not in means or len(means) < 2:
+            rows.append({**base, "budget": "-", "secondary": "-", "interval": "-"})
+            continue
+        other = min((i for i in means.index if i != target), key=lambda i: means[i])
+        pair = res[res["init"].isin((target, other))]
+        scores, groups, strata = -pair["test_bits"].to_numpy(float), (pair["init"] == target).to_numpy(), [0] * len(pair)
+        greater = _stats.stratified_permutation_test(scores, groups, strata, alternative="greater")
+        less = _stats.stratified_permutation_test(scores, groups, strata, alternative="less")
+        n_a, n_b = int(groups.sum()), int((~groups).sum())
+        testable = _stats.min_attainable_p([n_a], [n_b]) < 0.05
+        effect = float(means[other] - means[target])  # > 0: the paper's best is lower (better)
+        label = planned_label(effect, greater.p_value, less.p_value, testable=testable, at_paper_scale=False)
+        lower, higher = (target, other) if effect > 0 else (other, target)
+        said = (f"{lower} {means[lower]:.3f} bits, lower than {higher} {means[higher]:.3f} by {abs(effect):.3f}; exact "
+                f"permutation p = {min(greater.p_value, less.p_value):.2g}, the smallest {n_a} + {n_b} runs can give "
+                f"({_stats.min_attainable_p([n_a], [n_b]):.2g}), so no test of this design can reach p < 0.05")
+        said += "; every initializer: " + ", ".join(f"{i} {means[i]:.3f}" for i in means.sort_values().index)
+        test = (f"exact permutation test of {n_a} + {n_b} runs, one-sided (the paper's direction: p = {greater.p_value:.2g}; "
+                f"the opposite: p = {less.p_value:.2g}); not testable at this n")
+        rows.append({**base, "ours": said, "test": test, "verdict": label, "budget": base["profile"].split("(", 1)[-1].rstrip(")"),
+                     "secondary": "-", "interval": "-"})
+    return rows
+
+
+def claims(root=None, tasks: Sequence[str] = _replicate.TASKS, *, lm_root=None) -> pd.DataFrame:
+    """Every v2 claim row: the three benchmarks' success and loss, Table 2, then the language models
+    (``lm_root``: the archive that holds them)."""
     rows = [r for t in tasks for r in benchmark_rows(t, root)]
     rows += table2_rows(root, tasks=[t for t in TABLE2_TASKS if t in tasks])
+    rows += lm_rows(lm_root)
     return pd.DataFrame(rows)

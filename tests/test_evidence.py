@@ -112,3 +112,20 @@ def test_a_tiny_v2_store_is_read_end_to_end(tmp_path, monkeypatch):
     assert all(r["verdict"] in verdicts.VERDICTS for r in rows) and rows[0]["runs"].startswith("8 runs, seeds 1-2")
     t2 = evidence.table2_rows(tmp_path, tasks=("addition",))
     assert len(t2) == 2 and all(r["verdict"] == verdicts.NOT_TESTABLE for r in t2)  # 2 networks per group < 5
+
+
+def test_language_model_rows_are_not_testable_at_3_plus_3_and_say_what_happened(monkeypatch):
+    """The plan: 3 + 3 runs give p >= 1/20, so the label is the scale's, and the row states the direction."""
+    from nnrnn.lm import replicate as lm_rep
+
+    def results(cell, root=None):
+        inits = lm_rep.REPLICATE_INITS[cell]
+        best = lm_rep._CLAIMS[cell]["best"]
+        return pd.DataFrame([{"init": i, "seed": s, "hash": f"{i}{s}", "status": "finished",
+                              "test_bits": (1.5 if i == best else 2.0) + s / 100} for i in inits for s in (1, 2, 3)])
+
+    monkeypatch.setattr(lm_rep, "load_results", results)
+    rows = evidence.lm_rows()
+    assert [r["verdict"] for r in rows] == [verdicts.VERDICTS[4]] * 2
+    assert "the paper's direction: p = 0.05" in rows[0]["test"] and "not testable at this n" in rows[0]["test"]
+    assert rows[0]["ours"].startswith("fb_chain 1.520 bits, lower than") and "by 0.500" in rows[0]["ours"]
