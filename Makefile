@@ -30,9 +30,10 @@ verify: venv
 test: venv mathjax
 	$(PY) -m pytest
 
-## bench: the RNN engine against torch.nn.RNN, then sweep throughput (process pool vs lockstep); on a quiet machine
+## bench: the RNN engine against torch.nn.RNN and the fused step against today's, at one torch thread as a
+## sweep worker trains (last line: "... (one thread)"), then sweep throughput (process pool vs lockstep); on a quiet machine
 bench: venv
-	$(PY) -m nnrnn.bench rnn --json data/bench/rnn.json
+	$(PY) -m nnrnn.bench rnn --threads 1 --json data/bench/rnn.json
 	$(PY) -m nnrnn.bench sweep --json data/bench/sweep.json
 
 ## bench-quick: both on tiny sizes (about a minute; checks that the benchmarks run)

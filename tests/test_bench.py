@@ -329,3 +329,14 @@ def test_gpu_check_equivalence_check_detects_a_difference():
     assert gc.excess(a, b) == 0.0
     b.state_dict["rnn.weight_hh"] = b.state_dict["rnn.weight_hh"] + 1e-3
     assert gc.excess(a, b) > 1.0
+
+
+def test_make_bench_times_the_training_step_at_one_thread():
+    """Issue 20's targets are for one thread, as each sweep worker trains (nnrnn.executors): make
+    bench runs bench rnn so, and its last line then says "(one thread)" (bench rnn prints the count)."""
+    from pathlib import Path
+
+    lines = (Path(__file__).resolve().parent.parent / "Makefile").read_text().split("\nbench:", 1)[1].split("\n\n")[0]
+    (rnn,) = [line for line in lines.splitlines() if "nnrnn.bench rnn" in line]
+    words = rnn.split()
+    assert words[words.index("--threads") + 1] == "1", rnn

@@ -110,7 +110,8 @@ def single_run_updates(cfg: TrainConfig) -> Iterator[int]:
 
 
 def lockstep_updates(cfgs: Sequence[TrainConfig]) -> Iterator[int]:
-    """A lockstep group (``nnrnn.lockstep._Group``) without validation: yields 0 once built, then each step's run-updates."""
+    """A lockstep group (``nnrnn.lockstep._Group``, with the step it chooses: fused where it can) without
+    validation: yields 0 once built, then each step's run-updates."""
     group = _lockstep._Group(cfgs, resolve_device(cfgs[0].device), time.perf_counter())
     yield 0
     while group.active:
@@ -229,7 +230,7 @@ def format_sweep_table(rows: list[dict], header: bool = True) -> str:
 _SWEEP_HEAD = """nnrnn.bench sweep, {date}; torch {torch}; engine: {engine}
 machine: {machine}; usable CPUs: {usable} (using {c})
 process pool: {c} processes x 1 torch thread, each stepping one run as nnrnn.train.train does; lockstep: groups of K
-  runs (nnrnn.lockstep) in 1 process x {c} threads, or in {c} processes x 1 thread x K/{c} runs ('per core')
+  runs (nnrnn.lockstep, {step} step) in 1 process x {c} threads, or in {c} processes x 1 thread x K/{c} runs ('per core')
 GEMMs (the ceiling, nnrnn.bench.ceiling): the recurrence alone (forward (B x N) @ (N x N) + tanh, backward
   element-wise + dh @ W, per step): 'GEMMs: pool' one run per process as the pool, in the engine's own loops;
   'GEMMs: K=..' K runs batched (torch.baddbmm/bmm per step); their 'vs pool' is to 'GEMMs: pool', their
@@ -252,7 +253,8 @@ def _sweep_command(args: argparse.Namespace) -> int:
     cores = args.cores or available_cpus()
     engine = models.resolve_engine(None, torch.device("cpu"), torch.float32)
     print(_SWEEP_HEAD.format(date=time.strftime("%Y-%m-%d %H:%M %Z"), machine=machine(), usable=available_cpus(),
-                             torch=torch.__version__, engine=engine, c=cores, rounds=rounds, window=window, n=gemm_n))
+                             torch=torch.__version__, engine=engine, c=cores, rounds=rounds, window=window, n=gemm_n,
+                             step=_lockstep.choose_step(None, sweep_configs("copy", 30, 8, 1)[0])))
     print("--quick: copy at T = 30, N = 8, B = 4; K = 2, 4 (GEMMs: K = 4); short windows (not the paper's sizes)\n"
           if args.quick else "")
     rows, gemm = bench_sweep(sizes, ks=ks, batch=batch, cores=cores, rounds=rounds, window_s=window, gemm_n=gemm_n,
