@@ -64,9 +64,10 @@ $(MATHJAX_JS):
 	tar -xzf .cache/mathjax-$(MATHJAX_VERSION).tgz -C .cache package/es5/tex-svg-full.js
 	cp .cache/package/es5/tex-svg-full.js $@
 
-## lock: regenerate requirements.lock from the current virtual environment
+## lock: regenerate requirements.lock from the current virtual environment, and environment.yml from it
 lock:
 	$(PY) -m pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/' > requirements.lock
+	$(PY) tools/environment.py
 
 clean:
 	rm -rf _build .pytest_cache
