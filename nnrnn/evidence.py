@@ -29,13 +29,15 @@ from . import paper as _paper
 from . import replicate as _replicate
 from . import stats as _stats
 from . import sweep as _sweep
+from . import weights as _weights
 from .lm import replicate as _lm_replicate
 from .store import load_weights
 from .train import TrainConfig, initial_model
-from .verdicts import Verdict, excess_verdict, paper_success_rates, planned_label, pooled_verdict
+from .verdicts import (Verdict, excess_verdict, paper_success_rates, planned_label, pooled_verdict,
+                       supports_hidden_chain)
 
 __all__ = ["PROTOCOL", "NORMAL", "NON_NORMAL", "budget", "stage2", "is_complete", "benchmark_rows",
-           "table2_rows", "lm_rows", "claims"]
+           "table2_rows", "fig5_excesses", "fig5_rows", "lm_rows", "claims"]
 
 PROTOCOL = "v2"
 NORMAL = ("identity", "orthogonal")
@@ -44,6 +46,8 @@ NON_NORMAL = ("chain", "fb_chain")
 _FIG3 = {"copy": ("Fig. 3a", "Fig. 3d"), "addition": ("Fig. 3b", "Fig. 3e"), "psmnist": ("Fig. 3c", "Fig. 3f")}
 #: the paper's Table 2 tasks (its networks: addition N = 100, psMNIST N = 25).
 TABLE2_TASKS = ("addition", "psmnist")
+#: Fig. 5's window: the forward asymmetry averages lags 1..10 against -10..-1 (the plan).
+FIG5_MAX_LAG = 10
 
 
 def budget(task: str) -> float:
@@ -170,6 +174,59 @@ def table2_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str
     return rows
 
 
+def fig5_excesses(task: str, runs: pd.DataFrame, root=None) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Per network of ``runs`` (normal initializers, not diverged): the forward asymmetry over lags
+    1..10 trained minus untrained, minus the same change under the no-pulse control ordering
+    (:func:`nnrnn.stats.asymmetry_excess`), and ``success``; and per initializer the lag at which
+    the mean trained profile (pulse ordering) peaks among ``1 <= |i - j| <= 10``."""
+    cols = ["init", "hash", "success", "excess"]
+    nets = runs[runs["init"].isin(NORMAL) & ~runs["diverged"]].assign(task=task)
+    if nets.empty:
+        return pd.DataFrame(columns=cols), {}
+    prof = _weights.network_profiles(nets, _weights.PulseSettings(), root=_replicate.protocol_root(PROTOCOL, root),
+                                      control=True)
+    by = ["task", "init", "hash", "state", "ordering"]
+    peaks = _weights.profile_peak(_weights.aggregate_profiles(prof, by=by), FIG5_MAX_LAG)
+    wide = peaks.pivot_table(index=["init", "hash"], columns=["state", "ordering"], values="asymmetry", sort=False)
+    p, c = _weights.PULSE, _weights.NO_PULSE
+    wide = wide.dropna(subset=[("trained", p), ("untrained", p), ("trained", c), ("untrained", c)]).reset_index()
+    excess = _stats.asymmetry_excess(wide[("trained", p)], wide[("untrained", p)], wide[("trained", c)], wide[("untrained", c)])
+    ok = dict(zip(nets["hash"], nets["success"].astype(bool)))
+    per = pd.DataFrame({"init": wide["init"].to_numpy(), "hash": wide["hash"].to_numpy(),
+                        "success": [ok[h] for h in wide["hash"]], "excess": np.asarray(excess, float)})
+    trained = prof[(prof["state"] == "trained") & (prof["ordering"] == p)]
+    group = _weights.profile_peak(_weights.aggregate_profiles(trained, by=["task", "init", "state", "ordering"]), FIG5_MAX_LAG)
+    return per[cols], dict(zip(group["init"], group["peak_lag"].astype(float)))
+
+
+def fig5_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str, Any]]:
+    """Fig. 5 under the plan: one row per (task, normal initializer), each a panel of its own; a
+    group supports the claim when its excess is significant in the paper's direction and its
+    profile peaks forward (:func:`nnrnn.verdicts.supports_hidden_chain`)."""
+    rows = []
+    for task in tasks:
+        cfgs, runs = stage2(task, root)
+        complete = bool(cfgs) and len(runs) == len(cfgs)
+        per, peak = fig5_excesses(task, runs, root) if complete else (pd.DataFrame(columns=["init", "success", "excess"]), {})
+        for init in NORMAL:
+            claim = f"Fig. 5, {task}, {init}: training hides a forward chain (pulse-ordered asymmetry beyond the no-pulse control)"
+            if not complete:
+                rows.append(_row(claim, "Fig. 5", "", "", None, f"{len(runs)} of {len(cfgs)} planned", budget(task)))
+                continue
+            g = per[per["init"] == init]
+            ok = g[g["success"]]
+            v = excess_verdict(ok["excess"].to_numpy(float), at_paper_scale=True)
+            v_all = excess_verdict(g["excess"].to_numpy(float), at_paper_scale=True)
+            lag = peak.get(init, float("nan"))
+            support = "supports the claim" if supports_hidden_chain(v, lag) else "does not support the claim"
+            ours = (f"successful networks: {len(ok)}, mean excess {ok['excess'].mean():+.4f}; mean trained profile peaks at "
+                    f"i - j = {lag:g}; this group {support}" if len(ok) else "no successful network")
+            rows.append(_row(claim, "Fig. 5", "an asymmetric bump peaking forward (no numbers)", ours, v,
+                             f"{len(ok)} successful of {len(g)} networks", budget(task),
+                             secondary=f"all {len(g)} networks: {v_all.label} ({v_all.describe()})"))
+    return rows
+
+
 def lm_rows(root=None) -> list[dict[str, Any]]:
     """Table 1 and Table 3 under the plan, from the archive's (v1) language models: the initializer the
     paper finds best against the best other one by mean test bits, by the exact one-sided permutation
@@ -208,9 +265,10 @@ def lm_rows(root=None) -> list[dict[str, Any]]:
 
 
 def claims(root=None, tasks: Sequence[str] = _replicate.TASKS, *, lm_root=None) -> pd.DataFrame:
-    """Every v2 claim row: the three benchmarks' success and loss, Table 2, then the language models
+    """Every v2 claim row: the three benchmarks' success and loss, Table 2, Fig. 5, then the language models
     (``lm_root``: the archive that holds them)."""
     rows = [r for t in tasks for r in benchmark_rows(t, root)]
     rows += table2_rows(root, tasks=[t for t in TABLE2_TASKS if t in tasks])
+    rows += fig5_rows(root, tasks=[t for t in TABLE2_TASKS if t in tasks])
     rows += lm_rows(lm_root)
     return pd.DataFrame(rows)

@@ -112,6 +112,9 @@ def test_a_tiny_v2_store_is_read_end_to_end(tmp_path, monkeypatch):
     assert all(r["verdict"] in verdicts.VERDICTS for r in rows) and rows[0]["runs"].startswith("8 runs, seeds 1-2")
     t2 = evidence.table2_rows(tmp_path, tasks=("addition",))
     assert len(t2) == 2 and all(r["verdict"] == verdicts.NOT_TESTABLE for r in t2)  # 2 networks per group < 5
+    per, peak = evidence.fig5_excesses("addition", runs, tmp_path)
+    assert set(per["init"]) <= set(evidence.NORMAL) and np.isfinite(per["excess"]).all()
+    assert all(r["verdict"] == verdicts.NOT_TESTABLE for r in evidence.fig5_rows(tmp_path, tasks=("addition",)))
 
 
 def test_language_model_rows_are_not_testable_at_3_plus_3_and_say_what_happened(monkeypatch):
@@ -129,3 +132,13 @@ def test_language_model_rows_are_not_testable_at_3_plus_3_and_say_what_happened(
     assert [r["verdict"] for r in rows] == [verdicts.VERDICTS[4]] * 2
     assert "the paper's direction: p = 0.05" in rows[0]["test"] and "not testable at this n" in rows[0]["test"]
     assert rows[0]["ours"].startswith("fb_chain 1.520 bits, lower than") and "by 0.500" in rows[0]["ours"]
+
+
+@pytest.mark.parametrize("lag, support", [(2.0, "this group supports the claim"), (-14.0, "this group does not support the claim")])
+def test_a_fig5_group_supports_the_claim_only_if_its_profile_peaks_forward(monkeypatch, lag, support):
+    _fake(monkeypatch, _runs({i: 1 for i in INITS}))
+    per = pd.DataFrame([{"init": i, "hash": f"{i}{s}", "success": True, "excess": 0.01 * s} for i in evidence.NORMAL
+                        for s in range(1, 7)])
+    monkeypatch.setattr(evidence, "fig5_excesses", lambda task, runs, root=None: (per, {"identity": lag, "orthogonal": lag}))
+    rows = evidence.fig5_rows(tasks=("psmnist",))
+    assert [r["verdict"] for r in rows] == ["reproduced", "reproduced"] and all(support in r["ours"] for r in rows)
