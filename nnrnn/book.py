@@ -8,7 +8,7 @@
    its ``parameters`` cell is an error, not a warning; a failing cell stops the build and
    shows the cell and its traceback; each cell has the profile's timeout
    (:func:`nnrnn.profiles.cell_timeout`). The kernels run with ``NNRNN_BOOK_BUILD=1``
-   (:func:`nnrnn.report.in_book_build`): glued values are recorded, not shown twice, and
+   (:func:`nnrnn.pages.report.in_book_build`): glued values are recorded, not shown twice, and
    progress bars go to the kernel's stderr, which is copied to this terminal and then
    removed from the executed notebook. The parameters cell is rewritten to show the values
    the page was built with.
@@ -40,7 +40,7 @@ import yaml
 
 from .cli import HelpFormatter, device
 from .profiles import PROFILES, cell_timeout, check_profile
-from .report import BOOK_BUILD_ENV
+from .pages.report import BOOK_BUILD_ENV
 from .store import REPO
 
 __all__ = ["REPO", "BANNERS", "toc_notebooks", "check_parameters", "execute", "build_html", "build", "main", "BookError"]

@@ -75,7 +75,7 @@ def executed(smoke_book):
 @pytest.fixture(scope="session")
 def glued(executed):
     """``glued("01-fisher-memory")`` -> dict of that chapter's glued values."""
-    from nnrnn.report import read_glue
+    from nnrnn.pages.report import read_glue
 
     return lambda stem: read_glue(executed(stem))
 

@@ -390,11 +390,11 @@ def test_figures_are_readable_at_page_width(smoke_book, browser, tmp_path):
 @pytest.mark.nightly  # a second execution of every chapter: make test builds the book once (smoke), issue 22
 def test_a_replicate_build_executes_every_chapter_from_the_archive(tmp_path, data_dir, monkeypatch):
     """`make book PROFILE=replicate` (issue 11): every chapter accepts the profile. The theory chapters
-    and the live parts of chapters 4-9 run `demo` (chapters.live_profile), whose runs are in the
+    and the live parts of chapters 4-9 run `demo` (nnrnn.pages.report.live_profile), whose runs are in the
     committed archive; the chapters' replicate sections read it. Until this test, chapters 1-3, 7 and
     9 failed on it (KeyError 'replicate')."""
-    from nnrnn import report
-    from nnrnn.chapters import live_profile
+    from nnrnn.pages import report
+    from nnrnn.pages.report import live_profile
 
     monkeypatch.setenv("NNRNN_DATA_DIR", str(data_dir))
     monkeypatch.delenv("NNRNN_RESULTS_DIR", raising=False)  # the repository's data/: the committed archive

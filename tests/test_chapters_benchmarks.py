@@ -1,4 +1,4 @@
-"""nnrnn.chapters: the benchmark chapters' shared computations, on tiny run stores built here.
+"""nnrnn.pages.live_sweep and nnrnn.pages.benchmarks: the benchmark chapters' computations, on tiny run stores.
 
 The live sweep's summary is checked against the run store it reads; the replicate section is
 checked on an empty archive (the chapter still builds and says the runs are missing), on a
@@ -17,7 +17,9 @@ import pandas as pd
 import pytest
 
 from nnrnn import archive as nnrnn_archive
-from nnrnn import chapters, replicate, report, results, sweep, verdicts
+from nnrnn import replicate, results, sweep, verdicts
+from nnrnn.pages import benchmarks, live_sweep, report
+from nnrnn.pages.section import Part
 from nnrnn.pages import claims as claim_table
 from nnrnn.store import load_history
 
@@ -46,7 +48,7 @@ def live(tmp_path_factory):
     g = sweep.grid("copy", "smoke", **{**TINY, "epochs": 3, "evals_per_epoch": 1})
     _train(g, root)
     runs = sweep.load_runs("copy", configs=g, root=root)
-    return chapters.benchmark_summary(g, runs, sweep.load_history(runs, root=root))
+    return live_sweep.benchmark_summary(g, runs, sweep.load_history(runs, root=root))
 
 
 def test_summary_values_are_the_stores_counts_and_best_settings(live):
@@ -87,38 +89,38 @@ def test_glue_records_every_value_under_the_prefix_and_figures_in_place(live, mo
     live.glue("nbxx")
     assert glued == {f"nbxx_{k}": v for k, v in live.values().items()}
     fig = live.curves_figure()
-    chapters.glue_figure("nbxx_fig3_curves", fig)
+    report.glue_figure("nbxx_fig3_curves", fig)
     assert glued["nbxx_fig3_curves"] is fig and not plt.fignum_exists(fig.number)  # glued, then closed
 
 
 def test_check_benchmark_passes_and_fails_on_a_wrong_result(live):
-    chapters.check_benchmark(live)
+    live_sweep.check_benchmark(live)
     wrong = dataclasses.replace(live, runs=live.runs.assign(success=~live.runs["success"]))
     with pytest.raises(AssertionError, match="success flag"):
-        chapters.check_benchmark(wrong)
+        live_sweep.check_benchmark(wrong)
     with pytest.raises(AssertionError, match="runs loaded"):
-        chapters.check_benchmark(dataclasses.replace(live, runs=live.runs.iloc[1:]))
+        live_sweep.check_benchmark(dataclasses.replace(live, runs=live.runs.iloc[1:]))
 
 
 def test_benchmark_summary_refuses_an_empty_run_table(live):
     with pytest.raises(ValueError, match="runs must hold at least one stored run.*got an empty table"):
-        chapters.benchmark_summary(live.grid, live.runs.iloc[0:0], live.history)
+        live_sweep.benchmark_summary(live.grid, live.runs.iloc[0:0], live.history)
 
 
 def test_live_profile_and_grid():
-    assert chapters.live_profile("replicate") == "demo" and chapters.live_profile("paper") == "paper"
+    assert report.live_profile("replicate") == "demo" and report.live_profile("paper") == "paper"
     with pytest.raises(ValueError, match="profile must be one of"):
-        chapters.live_profile("quick")
+        report.live_profile("quick")
     with pytest.raises(ValueError, match=r"task must be one of \['copy', 'addition', 'psmnist'\], got 'adding'"):
-        chapters.live_grid("adding", "smoke")
-    assert chapters.live_grid("psmnist", "smoke", hidden_size=25).configs()[0].hidden_size == 25
+        live_sweep.live_grid("adding", "smoke")
+    assert live_sweep.live_grid("psmnist", "smoke", hidden_size=25).configs()[0].hidden_size == 25
 
 
 def test_accuracy_table_reads_the_best_setting():
     runs = pd.DataFrame({"init": ["chain"] * 3, "scale": [1.0, 1.0, 1.02], "lr": [1e-3] * 3,
                          "test_acc": [0.5, 0.7, 0.9], "test_loss": [1.0, 0.8, 0.5]})
     best = pd.DataFrame({"scale": [1.0], "lr": [1e-3]}, index=pd.Index(["chain"], name="init"))
-    t = chapters.accuracy_table(runs, best)
+    t = live_sweep.accuracy_table(runs, best)
     assert t.loc["chain", "test accuracy, best setting (%)"] == pytest.approx(60.0)
     assert t.loc["chain", "s.e.m. (%)"] == pytest.approx(10.0)
     assert t.loc["chain", "best single run (%)"] == pytest.approx(90.0) and t.loc["chain", "seeds"] == 2
@@ -126,11 +128,11 @@ def test_accuracy_table_reads_the_best_setting():
 
 # ----------------------------------------------------------------------------- the replicate section
 def test_missing_archive_says_so_and_still_renders(tmp_path):
-    s = chapters.replicate_section("addition", root=tmp_path)
+    s = benchmarks.replicate_section("addition", root=tmp_path)
     v = s.values()
     assert (v["n_pilot"], v["n_pilot_planned"], v["n_stage2"], v["n_stage2_planned"]) == (0, 88, 0, 24)
     assert v["T"] == 750 and v["epochs"] == 10 and v["budget_pct"] == 10.0 and v["seeds"] == "1-6"
-    assert v["verdict"] == verdicts.VERDICTS[4] and s.success is None and s.selection is None
+    assert v["verdict"] == verdicts.VERDICTS[4] and s.success_verdict is None and s.selection is None
     assert "not in the archive yet" in s.status_text() and "0 of 88 pilot runs" in s.status_text()
     settings = s.settings()
     assert list(settings.columns) == ["replicate: stage 1 (pilot)", "replicate: stage 2", "paper"]
@@ -139,15 +141,15 @@ def test_missing_archive_says_so_and_still_renders(tmp_path):
     assert settings.loc["scales: feedback chain", "replicate: stage 2"] == "selected by the pilot"
     assert settings.loc["runs in all"].tolist() == ["88", "24", "2,112"]
     for part in ("pilot", "curves", "success", "weights", "paper"):
-        items = s.render(part)
+        items = getattr(s, part)()
         assert len(items) == 1 and items[0].startswith("*Not in the archive yet:*"), part
-    assert "10 % of the paper's 100-epoch cap" in s.render("protocol")[0]
-    with pytest.raises(ValueError, match=r"part must be one of \['protocol', .*got 'verdict'"):
-        s.render("verdict")
+    assert "10 % of the paper's 100-epoch cap" in s.protocol()[0]
+    # every part is a public method returning a Part, which a notebook cell displays (issue 22)
+    assert all(isinstance(getattr(s, p)(), Part) for p in s.PARTS) and not hasattr(s, "verdict")
 
 
 def test_psmnist_settings_show_the_authors_data_split(tmp_path):
-    t = chapters.replicate_section("psmnist", root=tmp_path).settings()
+    t = benchmarks.replicate_section("psmnist", root=tmp_path).settings()
     assert t.loc["hidden units N"].tolist() == ["25", "25", "25"]
     assert "test digits" in t.loc["validation sequences", "paper"] and t.loc["epochs (at most)", "replicate: stage 2"] == "20"
 
@@ -191,12 +193,12 @@ def test_pilot_in_progress_shows_provisional_scores(tiny_protocol, archive, tmp_
         import shutil
 
         shutil.copytree(src, dst)
-    s = chapters.replicate_section("copy", root=partial)
+    s = benchmarks.replicate_section("copy", root=partial)
     assert len(s.pilot_runs) == 5 and s.selection is None and s.runs.empty
     assert "5 of 8 pilot runs" in s.status_text() and "still training" in s.status_text()
-    fig, caption = s.render("pilot")
+    fig, caption = s.pilot()
     assert hasattr(fig, "savefig") and "provisional" in caption and "5 of 8" in caption
-    assert s.render("curves")[0].startswith("*Not in the archive yet:*")
+    assert s.curves()[0].startswith("*Not in the archive yet:*")
 
 
 def test_stage_2_in_progress_says_where_its_checkpoints_stand(tiny_protocol, archive, tmp_path):
@@ -211,34 +213,34 @@ def test_stage_2_in_progress_says_where_its_checkpoints_stand(tiny_protocol, arc
 
     partial = tmp_path / "partial"
     shutil.copytree(archive, partial)
-    s = chapters.replicate_section("copy", root=partial)
+    s = benchmarks.replicate_section("copy", root=partial)
     for cfg in s.plan[:3]:
         shutil.rmtree(sweep.run_dir(cfg, partial))
     group = lockstep._Group(s.plan[:3], torch.device("cpu"), time.monotonic())
     group.runs[1].status, group.update = "diverged", 2
     group.save(partial / "checkpoints" / "copy" / "abc123def456.pt", [c.hash() for c in s.plan[:3]])
-    s = chapters.replicate_section("copy", root=partial)
+    s = benchmarks.replicate_section("copy", root=partial)
     cap = s.plan[0].epochs * s.plan[0].updates_per_epoch
     assert len(s.runs) == len(s.plan) - 3 and s.training == claim_table.training_text("copy", s.plan, partial)
     assert f"Stage 2 is training in the background: 1 lockstep group checkpointed at update 2 of {cap:,}" in s.status_text()
     assert "so far 0 stopped early, 1 diverged." in s.status_text()
-    assert chapters.replicate_section("copy", root=archive).training == ""
+    assert benchmarks.replicate_section("copy", root=archive).training == ""
 
 
 def test_fake_archive_renders_every_part_with_the_results_pages_verdicts(tiny_protocol, archive):
-    s = chapters.replicate_section("copy", root=archive)
+    s = benchmarks.replicate_section("copy", root=archive)
     assert s.pilot_complete and s.selection is not None and len(s.runs) == len(s.plan) == 8
     assert list(s.selection.index) == ["identity", "orthogonal", "chain", "fb_chain"]
     # the stage-2 runs are the results page's, and so are the verdicts
     assert set(s.runs["hash"]) == set(results.replicate_runs("copy", archive)["hash"])
     row = claim_table.claims(archive, tasks=("copy",)).set_index("claim")
     success = row.filter(like="succeed more often", axis=0).iloc[0]
-    assert s.values()["verdict"] == s.success.label == success["verdict"]
+    assert s.values()["verdict"] == s.success_verdict.label == success["verdict"]
     # copy's row and sentence add the test's power at the paper's success rates, from the same runs
     power = results.success_power_text("copy", results.success_counts(s.runs)["n_runs"].to_dict())
-    assert power and success["test"] == f"{s.success.describe()}; {power}" and power in s.verdict_text()
+    assert power and success["test"] == f"{s.success_verdict.describe()}; {power}" and power in s.verdict_text()
     loss = row.filter(like="lower validation loss", axis=0).iloc[0]
-    assert (s.loss.label if s.loss is not None else verdicts.VERDICTS[4]) == loss["verdict"]
+    assert (s.loss_verdict.label if s.loss_verdict is not None else verdicts.VERDICTS[4]) == loss["verdict"]
     v = s.values()
     counts = results.success_counts(s.runs)
     assert v["n_stage2"] == 8 and v["success_chain"] == counts.loc["chain", "n_success"] and v["runs_fb_chain"] == 2
@@ -249,27 +251,27 @@ def test_fake_archive_renders_every_part_with_the_results_pages_verdicts(tiny_pr
     assert settings.loc["scales: chain", "replicate: stage 2"] == f"{sel['scale']:g} (learning rate {sel['lr']:g})"
     assert settings.loc["seeds", "replicate: stage 2"] == "1, 2"
     # every part renders: figures with labelled axes, captions that name the profile and the paper's figure
-    fig, caption, table, *note = s.render("pilot")
+    fig, caption, table, *note = s.pilot()
     assert note == ([s.fast_start_note()] if s.fast_start_note() else [])
     assert "Ringed: the setting selected" in caption and isinstance(table, report.Table)
-    fig, caption = s.render("curves")
+    fig, caption = s.curves()
     assert "profile `replicate`" in caption and "Fig. 3a" in caption and "seeds 1-2" in caption
     assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
-    fig, caption, verdict_text = s.render("success")
-    assert "Fig. 3d" in caption and "chain 46 / 462" in caption and f"**{s.success.label}**" in verdict_text
-    weights = s.render("weights")
+    fig, caption, verdict_text = s.success()
+    assert "Fig. 3d" in caption and "chain 46 / 462" in caption and f"**{s.success_verdict.label}**" in verdict_text
+    weights = s.weights()
     assert [ax.get_ylabel() for ax in weights[0].axes] == ["spectral radius of W", "Henrici index d(W)"]
-    note, paper = s.render("paper")
+    note, paper = s.paper()
     assert paper.data.loc["chain", "successful runs: paper"] == "46 / 462 (10.0 %)"
     assert paper.data.loc["identity", "Henrici index after training: paper"] == "not reported"  # no copy row in Table 2
     # the W curves are the stored histories' diagnostics at the selected settings
-    rho = s.curves("w_spectral_radius")
+    rho = s.curve_data("w_spectral_radius")
     first = rho[(rho["init"] == "identity") & (rho["epoch"] == 0)]["mean"].iloc[0]
     assert first == pytest.approx(s.selection.loc["identity", "scale"], rel=1e-5)  # λI has spectral radius λ
 
 
 def test_a_diverged_run_is_explained_from_its_last_validation_point(tiny_protocol, archive):
-    s = chapters.replicate_section("copy", root=archive)
+    s = benchmarks.replicate_section("copy", root=archive)
     victim = s.runs[s.runs["init"] == "chain"].iloc[0]
     h = s.history.copy()
     rows = h["hash"] == victim["hash"]
@@ -283,7 +285,7 @@ def test_a_diverged_run_is_explained_from_its_last_validation_point(tiny_protoco
     div = s.divergences()
     assert len(div) == 1 and div.iloc[0]["diverged_at"] == last_update + 1 and div.iloc[0]["last_update"] == last_update
     assert div.iloc[0]["w_spectral_radius"] == 1.44 and div.iloc[0]["radius_start"] < 1e-6
-    items = s.render("weights")
+    items = s.weights()
     text = items[2]
     assert text.startswith("1 of 8 stage-2 runs diverged") and "in 1 of them it was above 1" in text
     assert "A chain starts nilpotent" in text and isinstance(items[3], report.Table)
@@ -294,12 +296,12 @@ def test_all_diverged_pilot_names_the_reason(tiny_protocol, archive, monkeypatch
         raise ValueError("every pilot setting of 'chain' on copy diverged; nothing to select")
 
     monkeypatch.setattr(replicate, "select", refuse)
-    s = chapters.replicate_section("copy", root=archive)
+    s = benchmarks.replicate_section("copy", root=archive)
     assert s.selection is None and s.runs.empty and "every pilot setting of 'chain'" in s.status_text()
 
 
 def test_a_selection_forced_onto_the_largest_learning_rate_is_named(tiny_protocol, archive):
-    s = chapters.replicate_section("copy", root=archive)
+    s = benchmarks.replicate_section("copy", root=archive)
     sel = s.selection.copy()
     sel["n_in_band"] = 2
     assert dataclasses.replace(s, selection=sel).fast_start_note() == ""
@@ -307,6 +309,6 @@ def test_a_selection_forced_onto_the_largest_learning_rate_is_named(tiny_protoco
     t = dataclasses.replace(s, selection=sel)
     note = t.fast_start_note()
     assert note.startswith(f"For chain the pilot selected the largest learning rate of the grid ({max(PILOT.lrs):g})")
-    assert t.render("pilot")[-1] == note
+    assert t.pilot()[-1] == note
     sel.loc["chain", "lr"] = min(PILOT.lrs)  # alone in the band, but not the fastest: nothing to flag
     assert dataclasses.replace(s, selection=sel).fast_start_note() == ""

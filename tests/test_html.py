@@ -69,7 +69,7 @@ def test_chapter_tables_have_human_headers_pad_scroll_and_appear_once(smoke_book
     for out in main.select("div.cell_output"):
         for t in out.find_all("table"):
             wrapper = t.find_parent("div", class_="nnrnn-table")
-            assert wrapper is not None, f"{stem}: a table without padding and scrolling (use nnrnn.report.table)"
+            assert wrapper is not None, f"{stem}: a table without padding and scrolling (use nnrnn.pages.report.table)"
             assert "overflow-x: auto" in wrapper.get("style", "")
     texts = [" ".join(t.get_text(" ", strip=True).split()) for t in tables]
     repeated = {x[:80] for x in texts if texts.count(x) > 1}

@@ -2,7 +2,7 @@
 
 Outside the book build every figure and headline number is visible in the notebook's own
 outputs, a misspelt papermill parameter is an error, and every chapter has the same Colab
-install cell. Also the helpers of ``nnrnn.report`` that the chapters use for this.
+install cell. Also the helpers of ``nnrnn.pages.report`` that the chapters use for this.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import papermill as pm
 import pytest
 from nbclient import NotebookClient
 
-from nnrnn import verdicts, memory, report
+from nnrnn import verdicts, memory
+from nnrnn.pages import report
 from tools import nb as nbtool
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,7 +51,7 @@ def _stdout(nb) -> str:
 
 
 GLUE_CELLS = [
-    "import matplotlib.pyplot as plt\nfrom nnrnn import report",
+    "import matplotlib.pyplot as plt\nfrom nnrnn.pages import report",
     'fig, ax = plt.subplots()\nax.plot([0, 1])\nreport.glue("nb00_x", 1.5)\nreport.glue("nb00_fig", fig)\nplt.close(fig)',
 ]
 

@@ -1,4 +1,4 @@
-"""nnrnn.lm.section: the language-model chapters' replicate section, read from a (fake) archive."""
+"""nnrnn.pages.language: the language-model chapters' replicate section, read from a (fake) archive."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnrnn import report, verdicts
+from nnrnn import verdicts
 from nnrnn.lm import replicate as rep
 from nnrnn.lm import runs as lm_runs
-from nnrnn.lm import section
+from nnrnn.pages import language as section, report
+from nnrnn.pages.section import Part
 
 
 def _store(root, cell, pick=None, bits=None):
@@ -35,9 +36,9 @@ def test_an_empty_archive_states_the_protocol_and_shows_no_result(tmp_path, cell
     assert f"layers of {c.layer_sizes[0][1]} units instead of" in text and f"{c.epochs} epochs instead of 500" in text
     assert "none of the 12 replicate runs" in s.status_text()
     for part in ("curves", "table"):
-        assert s.render(part)[0].startswith("*Not in the archive yet:*")
-    assert s.claim["verdict"] == verdicts.VERDICTS[4] and "There is no test yet" in s.render("verdict")[0]
-    protocol = s.render("protocol")
+        assert getattr(s, part)()[0].startswith("*Not in the archive yet:*")
+    assert s.claim["verdict"] == verdicts.VERDICTS[4] and "There is no test yet" in s.verdict()[0]
+    protocol = s.protocol()
     assert isinstance(protocol[1], report.Table) and "ptb-char: paper" in protocol[1].data.columns
 
 
@@ -45,18 +46,18 @@ def test_stored_runs_give_curves_table_and_the_results_pages_verdict(tmp_path):
     _store(tmp_path, "rnn")
     s = section.replicate_section("rnn", root=tmp_path)
     assert s.complete and len(s.results) == 12 and "holds 12 of the 12 replicate runs." in s.status_text()
-    fig, caption = s.render("curves")
+    fig, caption = s.curves()
     ax = fig.axes[0]
     assert ax.get_xlabel() == "epoch" and "bits" in ax.get_ylabel() and "profile `replicate`" in caption
     assert "Fig. 4" in caption and "mean ± s.e.m." in caption
-    note, table = s.render("table")
+    note, table = s.table()
     assert "Table 1" in note and list(table.data.columns) == ["ptb-char: ours", "ptb-char: paper"]
     fb = table.data.loc["feedback chain", "ptb-char: ours"]
     assert fb.startswith(f"{np.mean([1.51, 1.52, 1.53]):.3f}") and "(n=3)" in fb
     # the verdict is the results page's row, computed from the same runs by the same function
     row = rep.claims_rows(tmp_path)[0]
     assert s.claim == row
-    text = s.render("verdict")[0]
+    text = s.verdict()[0]
     assert row["ours"] in text and row["test"] in text and f"**{row['verdict']}**" in text
     assert "bootstrap" in row["test"]
 
@@ -65,15 +66,15 @@ def test_a_partial_archive_says_what_is_stored_and_what_is_missing(tmp_path):
     _store(tmp_path, "lstm", pick=lambda c: c.seed == 1 or c.init == "mixed")
     s = section.replicate_section("lstm", root=tmp_path)
     assert len(s.results) == 6 and "holds 6 of the 12 replicate runs; the figures below" in s.status_text()
-    status = s.status()
+    status = s.status_table()
     assert status.loc["mixed", "runs stored"] == "3 of 3" and status.loc["chain", "seeds stored"] == "1"
-    assert "There is no test yet" in s.render("verdict")[0] and s.claim["verdict"] == verdicts.VERDICTS[4]
-    assert len(s.render("curves")) == 2  # the stored runs are drawn
+    assert "There is no test yet" in s.verdict()[0] and s.claim["verdict"] == verdicts.VERDICTS[4]
+    assert len(s.curves()) == 2  # the stored runs are drawn
 
 
 def test_costs_name_the_measurement_and_the_gpu_assumption(tmp_path):
     s = section.replicate_section("rnn", root=tmp_path)
-    text, table = s.render("costs")
+    text, table = s.costs()
     t = rep.cost_table().xs("rnn", level="cell")
     assert f"{t.loc['paper', 'CPU hours per epoch']:.2f} CPU-hours" in text and "an assumption, not a measurement" in text
     assert "one run of 500 epochs takes about" in text and "{" not in text
@@ -84,8 +85,8 @@ def test_bad_input_is_refused_with_what_is_allowed(tmp_path):
     with pytest.raises(ValueError, match=r"cell must be one of \['rnn', 'lstm'\], got 'gru'"):
         section.replicate_section("gru", root=tmp_path)
     s = section.replicate_section("rnn", root=tmp_path)
-    with pytest.raises(ValueError, match=r"part must be one of \['protocol', .*got 'pilot'"):
-        s.render("pilot")
+    # the parts are public methods (issue 22): each returns a Part; a benchmark's part is no method here
+    assert all(isinstance(getattr(s, p)(), Part) for p in s.PARTS) and not hasattr(s, "pilot")
 
 
 def test_fig6_on_the_stored_orthogonal_lstms(tmp_path):
@@ -108,9 +109,9 @@ def test_fig6_on_the_stored_orthogonal_lstms(tmp_path):
                                 "result": {"status": "finished", "test_bits": 1.5, "ntoken": 50},
                                 "history_csv": "point,epoch,val_bits\n0,0.0,2.0\n1,0.5,1.8\n"}, tmp_path)
     s = section.replicate_section("lstm", root=tmp_path)
-    trained, initial = s.gates()
+    trained, initial = s.gate_data()
     assert set(trained["seed"]) == {c.seed for c in cfgs} and set(trained["gate"]) == {"i", "f", "g", "o"}
-    fig, caption, table = s.render("gates")
+    fig, caption, table = s.gates()
     assert "over 2 networks" in caption and "Fig. 6" in caption and "profile `replicate`" in caption
     assert all(ax.get_xlabel() for ax in fig.axes[-2:]) and list(table.data.index)[2] == "update (cell) gate"
     # as in chapter 9's live part: one generator per run, for the trained network, then the rebuilt initial one
@@ -121,8 +122,8 @@ def test_fig6_on_the_stored_orthogonal_lstms(tmp_path):
     for got, w in zip((trained, initial), want):
         pd.testing.assert_frame_equal(got[got["seed"] == cfgs[0].seed].drop(columns="seed").reset_index(drop=True), w)
     assert not np.allclose(trained["weight"], initial["weight"])
-    assert section.replicate_section("rnn", root=tmp_path).render("gates")[0].startswith("*Fig. 6 analyses LSTMs*")
-    assert section.replicate_section("lstm", root=tmp_path / "empty").render("gates")[0].startswith("*Not in the archive")
+    assert section.replicate_section("rnn", root=tmp_path).gates()[0].startswith("*Fig. 6 analyses LSTMs*")
+    assert section.replicate_section("lstm", root=tmp_path / "empty").gates()[0].startswith("*Not in the archive")
 
 
 def test_unigram_bits_is_the_cross_entropy_of_the_test_frequencies():
@@ -150,7 +151,7 @@ def test_the_table_names_initializers_that_learned_frequencies_only(tmp_path, da
     unigram = s0.unigram_reference()
     assert 4.0 < unigram < 5.0  # 50 character types, far from uniform (log2 50 = 5.64)
     _store(tmp_path, "rnn", bits=lambda init, seed: unigram + 0.001 * (seed - 2) if init == "identity" else 1.5 + 0.01 * seed)
-    note, table = section.replicate_section("rnn", root=tmp_path).render("table")
+    note, table = section.replicate_section("rnn", root=tmp_path).table()
     assert table.data.loc[section.UNIGRAM_ROW, "ptb-char: ours"] == f"{unigram:.3f}"
     assert f"(our threshold): identity ({unigram:.3f} bits). These networks learned" in note
     assert "chain (" not in note.split("our threshold")[1]
@@ -161,6 +162,17 @@ def test_the_table_names_initializers_that_learned_frequencies_only(tmp_path, da
         raise DataNotFoundError("data file(s) not found: ptb-char/ptb.char.train.txt.\nSearched: nowhere")
 
     monkeypatch.setattr(section.LMReplicateSection, "unigram_reference", missing)
-    note, table = section.replicate_section("rnn", root=tmp_path).render("table")
+    note, table = section.replicate_section("rnn", root=tmp_path).table()
     assert "The unigram reference row needs the corpus: data file(s) not found" in note
     assert section.UNIGRAM_ROW not in table.data.index and "identity" in table.data.index
+
+
+def test_a_part_ending_a_cell_displays_its_items(monkeypatch):
+    """Issue 22: a notebook cell ending in ``rep.protocol()`` shows the part: IPython calls the Part's
+    ``_ipython_display_``, which hands its items, in order, to ``report.show``."""
+    from IPython.core.formatters import DisplayFormatter
+
+    shown = []
+    monkeypatch.setattr(report, "show", shown.append)
+    p = Part(["*text*", 1.5])
+    assert DisplayFormatter().format(p) == ({}, {}) and shown == [p] and list(shown[0]) == ["*text*", 1.5]

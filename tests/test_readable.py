@@ -25,7 +25,8 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from nnrnn import book, claims_view, report
+from nnrnn import book
+from nnrnn.pages import claims_view, report
 from nnrnn.pages import claims as claim_table
 from nnrnn.verdicts import VERDICTS
 

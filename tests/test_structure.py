@@ -216,7 +216,7 @@ PRIVATE_USES: set[tuple[str, str]] = {
     ("nnrnn.evidence", "nnrnn.lm.replicate._CLAIMS"),  # issue 21's new module (committed alongside issue 22)
     # the language models' validator (issue 22: validators belong in nnrnn.validate) and corpus loader
     ("nnrnn.lm", "nnrnn.lm.train._corpus"), ("nnrnn.lm", "nnrnn.lm.train._splits"),
-    ("nnrnn.lm.section", "nnrnn.lm.train._corpus"), ("nnrnn.lm.section", "nnrnn.lm.train._splits"),
+    ("nnrnn.pages.language", "nnrnn.lm.train._corpus"), ("nnrnn.pages.language", "nnrnn.lm.train._splits"),
     ("nnrnn.lm.analysis", "nnrnn.lm.config._check_int"), ("nnrnn.lm.model", "nnrnn.lm.config._check_int"),
     ("nnrnn.lm.replicate", "nnrnn.lm.config._check_int"), ("nnrnn.lm.runs", "nnrnn.lm.config._check_int"),
     ("nnrnn.lm.settings", "nnrnn.lm.config._check_int"),
@@ -313,3 +313,15 @@ def test_the_repository_root_is_defined_once():
     """Issue 22: ``store.REPO`` is the checkout; no other module works it out from its own path."""
     spelled = [m for m, path in MODULES.items() if "Path(__file__).resolve().parent.parent" in path.read_text()]
     assert spelled == ["nnrnn.store"], spelled
+
+
+def test_pages_is_the_top_floor():
+    """Issue 22: what turns stored runs into a page lives in ``nnrnn.pages``, and no module below it
+    imports it (the build command reads the glue switch of its report; verify's claim runs are
+    the results page's). The modules it replaced are gone, with no shim left behind."""
+    users = {m for m, targets in _graph().items() for t in targets
+             if t.startswith("nnrnn.pages") and not m.startswith("nnrnn.pages")}
+    assert users <= {"nnrnn.book", "nnrnn.verify"}, sorted(users)
+    assert {"nnrnn.pages.report", "nnrnn.pages.live_sweep", "nnrnn.pages.benchmarks", "nnrnn.pages.language",
+            "nnrnn.pages.claims_view"} <= set(MODULES)
+    assert not {"nnrnn.report", "nnrnn.chapters", "nnrnn.claims_view", "nnrnn.lm.section"} & set(MODULES)

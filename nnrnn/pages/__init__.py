@@ -1,10 +1,17 @@
 """What turns stored runs into a page of the book: the top floor of the package.
 
+* :mod:`nnrnn.pages.report`: the chapters' plumbing: glue, tables, progress bars, run cards and
+  the profile of a chapter's live part (:func:`~nnrnn.pages.report.live_profile`).
 * :mod:`nnrnn.pages.settings`: what a sweep or a list of language-model runs trains, beside the
   paper's settings (:func:`~nnrnn.pages.settings.settings_table`).
 * :mod:`nnrnn.pages.claims`: the results page's claim table, one row per claim of the paper with
-  its verdict (:func:`~nnrnn.pages.claims.claims`).
+  its verdict (:func:`~nnrnn.pages.claims.claims`); :mod:`nnrnn.pages.claims_view` shows it.
+* :mod:`nnrnn.pages.live_sweep`: the live sweep of the benchmark chapters 4-6 (their Fig. 3
+  analogue on the profile a reader reruns).
+* :mod:`nnrnn.pages.benchmarks` and :mod:`nnrnn.pages.language`: the main result of chapters 4-6
+  and of chapters 7 and 9, the ``replicate`` runs of the committed archive.
 
-Nothing below this package imports it. Its modules are imported by name
-(``from nnrnn.pages import claims``); importing the package itself loads none of them.
+Nothing below this package imports it (:mod:`nnrnn.book`, the build command, reads one constant
+of its report). Its modules are imported by name (``from nnrnn.pages import claims``); importing
+the package itself loads none of them.
 """

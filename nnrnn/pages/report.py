@@ -36,14 +36,17 @@ import pandas as pd
 import torch
 from tqdm.std import tqdm as text_bar
 
-from . import __version__
-from .store import git_sha
-from .verdicts import VERDICTS, Verdict, success_verdict
+from .. import __version__
+from ..profiles import check_profile
+from ..store import git_sha
+from ..verdicts import VERDICTS, Verdict, success_verdict
 
 __all__ = [
     "BOOK_BUILD_ENV",
     "in_book_build",
     "glue",
+    "glue_all",
+    "glue_figure",
     "read_glue",
     "plain_number",
     "table",
@@ -56,6 +59,7 @@ __all__ = [
     "VERDICTS",
     "verdict",
     "RunCard",
+    "live_profile",
     "run_card",
 ]
 
@@ -134,6 +138,20 @@ def glue(name: str, value: Any, display: bool = False) -> None:
         _glue(name, value, display=display)
     if not display and not in_book_build():
         _show(name, value)
+
+
+def glue_all(prefix: str, values: Mapping[str, Any]) -> None:
+    """Glue every value under ``<prefix>_<name>`` (:func:`glue`)."""
+    for name, value in values.items():
+        glue(f"{prefix}_{name}", value)
+
+
+def glue_figure(name: str, fig) -> None:
+    """Glue a figure for ``{glue:figure}`` (shown in place in a live run) and close it."""
+    import matplotlib.pyplot as plt  # lazy: pyplot only where figures are drawn, as in nnrnn.plotting
+
+    glue(name, fig)
+    plt.close(fig)
 
 
 def read_glue(path: str | os.PathLike) -> dict[str, Any]:
@@ -432,6 +450,18 @@ class RunCard:
             display(Markdown(text))
         except ImportError:
             print(text)
+
+
+def live_profile(profile: str) -> str:
+    """The profile of a chapter's live part: ``profile``, or ``"demo"`` on ``"replicate"`` (which
+    has no single grid: its runs are the archive's, and ``demo`` is what a reader reruns).
+
+    Examples:
+        >>> live_profile("smoke"), live_profile("replicate")
+        ('smoke', 'demo')
+    """
+    check_profile(profile)
+    return "demo" if profile == "replicate" else profile
 
 
 def run_card(chapter: str, profile: str, device: str, seed: int | None = None, show: bool = True) -> RunCard:

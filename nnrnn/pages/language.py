@@ -3,8 +3,8 @@
 Chapters 7 (vanilla RNNs, Table 1 and Fig. 4) and 9 (LSTMs, Table 3) open their results with
 the runs of :mod:`nnrnn.lm.replicate`: the paper's character-PTB model at a reduced, stated size
 and number of epochs, trained once outside the book and kept in the archive. A chapter reads
-them with :func:`replicate_section` and shows each part with :meth:`LMReplicateSection.show`;
-nothing here trains or writes. The verdict is the results page's row
+them with :func:`replicate_section` and shows each part with one call (``rep.curves()``, see
+:mod:`nnrnn.pages.section`); nothing here trains or writes. The verdict is the results page's row
 (:func:`nnrnn.lm.replicate.claims_rows`), computed by the same function from the same runs.
 
 Examples:
@@ -22,21 +22,21 @@ from typing import Any
 import pandas as pd
 import torch
 
-from .. import report, validate
+from .. import validate
 from ..archive import archive_label, archive_root
 from ..data import DataNotFoundError
-from ..pages.settings import settings_table
+from ..lm import replicate as _replicate
+from ..lm import runs as _runs
+from ..lm.analysis import GATE_NAMES, gate_profiles, profile_shape, results_table, unigram_bits
+from ..lm.config import CELLS, PAPER_TABLE1, PAPER_TABLE3, LMConfig, paper_config
+from ..lm.model import build_model
 from ..plotting import INIT_LABELS
-from . import replicate as _replicate
-from . import runs as _runs
-from .analysis import GATE_NAMES, gate_profiles, profile_shape, results_table, unigram_bits
-from .config import CELLS, PAPER_TABLE1, PAPER_TABLE3, LMConfig, paper_config
-from .model import build_model
+from . import report
+from .section import Section, part
+from .settings import settings_table
 
-__all__ = ["PARTS", "LMReplicateSection", "replicate_section"]
+__all__ = ["LMReplicateSection", "replicate_section"]
 
-#: the parts a chapter shows, in page order (``gates``: Fig. 6, LSTMs only).
-PARTS = ("protocol", "costs", "status", "curves", "table", "verdict", "gates")
 #: Fig. 6's settings, as chapter 9's live part: layer 2 of 3 (0-based 1), 100 free steps after the pulse.
 GATE_LAYER, GATE_STEPS = 1, 100
 _NAMES = {"rnn": "vanilla-RNN", "lstm": "LSTM"}
@@ -55,13 +55,17 @@ _COST_COLUMNS = {
 
 
 @dataclass
-class LMReplicateSection:
+class LMReplicateSection(Section):
     """The stored ``replicate`` runs of one cell (:func:`replicate_section`).
 
     ``configs`` are the planned runs, ``results`` one row per stored run (``corpus``, ``init``,
     ``seed``, ``hash``, ``status``, ``test_bits``), ``history`` their validation rows, ``claim``
     the results page's row for this cell, ``archive`` the archive's name as the page gives it.
+    Its parts, in page order (:data:`PARTS`; ``gates``: Fig. 6, LSTMs only): :meth:`protocol`,
+    :meth:`costs`, :meth:`status`, :meth:`curves`, :meth:`table`, :meth:`verdict`, :meth:`gates`.
     """
+
+    PARTS = ("protocol", "costs", "status", "curves", "table", "verdict", "gates")
 
     cell: str
     archive: str
@@ -74,9 +78,6 @@ class LMReplicateSection:
     @property
     def complete(self) -> bool:
         return len(self.results) == len(self.configs)
-
-    def _where(self) -> str:
-        return f"on profile `replicate` from the results archive ({self.archive})"
 
     def protocol_text(self) -> str:
         """What the profile keeps and what it reduces, generated from the configs (Markdown)."""
@@ -105,7 +106,7 @@ class LMReplicateSection:
         tail = "." if self.complete else "; the figures below show the stored runs and will change as the rest arrive."
         return f"The results archive ({self.archive}) holds {n} of the {total} replicate runs" + tail
 
-    def status(self) -> pd.DataFrame:
+    def status_table(self) -> pd.DataFrame:
         """Per initializer: the seeds stored and planned."""
         rows = {}
         for init in dict.fromkeys(c.init for c in self.configs):
@@ -115,36 +116,26 @@ class LMReplicateSection:
                                                  "seeds stored": ", ".join(map(str, stored)) or "–"}
         return pd.DataFrame.from_dict(rows, orient="index")
 
-    def costs(self) -> pd.DataFrame:
+    def cost_table(self) -> pd.DataFrame:
         """This cell's rows of :func:`nnrnn.lm.replicate.cost_table` (the paper's size and ours)."""
         t = _replicate.cost_table()
         return t.xs(self.cell, level="cell")
 
-    def render(self, part: str) -> list:
-        """What :meth:`show` displays for ``part`` (one of :data:`PARTS`): Markdown, tables, figures."""
-        part = validate.choice(part, "part", PARTS)
-        return getattr(self, f"_render_{part}")()
-
-    def show(self, part: str) -> None:
-        """Display :meth:`render` ``(part)`` in the notebook (:func:`nnrnn.report.show`)."""
-        report.show(self.render(part))
-
-    def glue(self, prefix: str) -> None:
-        """Glue ``<prefix>_n_stored``, ``_n_planned``, ``_verdict``, ``_epochs`` and ``_archive`` for the text."""
-        report.glue(f"{prefix}_n_stored", len(self.results))
-        report.glue(f"{prefix}_n_planned", len(self.configs))
-        report.glue(f"{prefix}_verdict", self.claim["verdict"])
-        report.glue(f"{prefix}_epochs", self.configs[0].epochs)
-        report.glue(f"{prefix}_archive", self.archive)
+    def values(self) -> dict[str, Any]:
+        """What the chapter's prose quotes: runs stored and planned, the verdict, epochs, the archive."""
+        return {"n_stored": len(self.results), "n_planned": len(self.configs), "verdict": self.claim["verdict"],
+                "epochs": self.configs[0].epochs, "archive": self.archive}
 
     def _missing(self) -> list:
         return [f"*Not in the archive yet:* none of the {len(self.configs)} replicate runs is stored."]
 
-    def _render_protocol(self) -> list:
+    @part
+    def protocol(self) -> list:
         return [self.protocol_text(), report.table(_settings(self.configs), index_name="setting")]
 
-    def _render_costs(self) -> list:
-        t = self.costs()
+    @part
+    def costs(self) -> list:
+        t = self.cost_table()
         paper, ours = t.loc["paper"], t.loc["replicate"]
         text = (f"At the paper's size one epoch of character PTB costs {paper['CPU hours per epoch']:.2f} CPU-hours on one "
                 "core of the 2-core machine that trained the archive (measured, `nnrnn.lm.replicate.measure`), so one "
@@ -160,10 +151,12 @@ class LMReplicateSection:
                                       "{:.1f}", "training µs per token (CPU, measured)": "{:.1f}"})
         return [text, table]
 
-    def _render_status(self) -> list:
-        return [self.status_text(), report.table(self.status(), index_name="initializer")]
+    @part
+    def status(self) -> list:
+        return [self.status_text(), report.table(self.status_table(), index_name="initializer")]
 
-    def _render_curves(self) -> list:
+    @part
+    def curves(self) -> list:
         if self.results.empty:
             return self._missing()
         from ..plotting import lm as lmplot  # lazy: pyplot only where figures are drawn
@@ -176,27 +169,28 @@ class LMReplicateSection:
                  "the paper shows no LSTM learning curves; its Table 3 gives the test losses")
         cap = (f"**Figure.** Validation loss (bits per character) against epoch of the replicate {_NAMES[self.cell]} "
                f"language models on character PTB, mean ± s.e.m. over the stored seeds (the untrained point left out), "
-               f"computed {self._where()}; {paper}.")
+               f"computed {self.where()}; {paper}.")
         return [fig, cap]
 
     def unigram_reference(self) -> float:
         """The test loss of a model that knows only the characters' frequencies in the training text
         (:func:`nnrnn.lm.analysis.unigram_bits` on the runs' own splits; loads the corpus once)."""
-        from . import train as _train  # lazy: the training module and its corpus loader, only where the row is drawn
+        from ..lm import train as _train  # lazy: the training module and its corpus loader, only where the row is drawn
 
         cfg = self.configs[0]
         corpus = _train._corpus(cfg.corpus, None, True)
         train, _, test = _train._splits(cfg, corpus)
         return unigram_bits(train, test, len(corpus.dictionary))
 
-    def _render_table(self) -> list:
+    @part
+    def table(self) -> list:
         if self.results.empty:
             return self._missing()
         table, _, paper = _TABLES[self.cell]
         inits = list(dict.fromkeys(c.init for c in self.configs))
         ours = self.results[pd.to_numeric(self.results["test_bits"], errors="coerce").notna()]
         t = results_table(ours, paper, corpora=[_replicate.CORPUS], inits=inits, labels=INIT_LABELS)
-        note = (f"Test loss in bits per character: ours, mean ± s.e.m. over the stored seeds ({self._where()}, "
+        note = (f"Test loss in bits per character: ours, mean ± s.e.m. over the stored seeds ({self.where()}, "
                 f"a smaller and shorter model); the paper's {table}, mean ± s.e.m. over 3 runs at its full size.")
         try:
             unigram = self.unigram_reference()
@@ -215,7 +209,8 @@ class LMReplicateSection:
                      "characters' frequencies and nothing of their order.")
         return [note, report.table(t, index_name="initializer")]
 
-    def _render_verdict(self) -> list:
+    @part
+    def verdict(self) -> list:
         c = self.claim
         if c["test"] == "-":
             return [f"There is no test yet: {c['ours']}. Verdict on the paper's claim: **{c['verdict']}**."]
@@ -225,7 +220,7 @@ class LMReplicateSection:
                 "which computes this row with the same function)."]
 
 
-    def gates(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def gate_data(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Fig. 6 of the stored orthogonal LSTMs whose weights are kept: ``(trained, initial)`` gate
         profiles (:func:`nnrnn.lm.gate_profiles`, layer :data:`GATE_LAYER`, one jitter seed per run)."""
         trained, initial = [], []
@@ -245,10 +240,11 @@ class LMReplicateSection:
             return pd.DataFrame(columns=["gate", "lag", "weight", "seed"]), pd.DataFrame(columns=["gate", "lag", "weight", "seed"])
         return pd.concat(trained, ignore_index=True), pd.concat(initial, ignore_index=True)
 
-    def _render_gates(self) -> list:
+    @part
+    def gates(self) -> list:
         if self.cell != "lstm":
             return ["*Fig. 6 analyses LSTMs* (chapter 9); the vanilla networks' weights are analysed in chapter 8."]
-        trained, initial = self.gates()
+        trained, initial = self.gate_data()
         if trained.empty:
             return ["*Not in the archive yet:* no trained orthogonal LSTM of the replicate profile with its weights is stored."]
         from ..plotting import lm as lmplot  # lazy: pyplot only where figures are drawn
@@ -259,7 +255,7 @@ class LMReplicateSection:
         cap = (f"**Figure.** Mean recurrent weight against order difference i − j for the four gates of layer "
                f"{GATE_LAYER + 1} of 3 of the orthogonally initialized replicate LSTMs, after training (solid, mean ± "
                f"s.e.m. over {n} networks) and at initialization (dashed), units ordered by their response to an input "
-               f"pulse as in the live part below, computed {self._where()}. The paper's Fig. 6 (layer 2 of a word-level "
+               f"pulse as in the live part below, computed {self.where()}. The paper's Fig. 6 (layer 2 of a word-level "
                "PTB LSTM) shows roughly monotone profiles in the input, forget and output gates and a "
                "chain-like bump at small positive i − j in the update gate.")
         shape = pd.concat({"trained": profile_shape(trained, max_lag=max_lag),
@@ -292,7 +288,7 @@ def _load(configs: list[LMConfig], root) -> tuple[pd.DataFrame, pd.DataFrame]:
 def replicate_section(cell: str, root: str | Path | None = None, **changes: Any) -> LMReplicateSection:
     """Read the stored ``replicate`` runs of ``cell`` (``"rnn"`` or ``"lstm"``); never trains or writes.
 
-    ``root`` defaults to :func:`nnrnn.results.archive_root`; ``changes`` override config fields
+    ``root`` defaults to :func:`nnrnn.archive.archive_root`; ``changes`` override config fields
     as in :func:`nnrnn.lm.replicate.configs` (tests use tiny sizes).
     """
     cell = validate.choice(cell, "cell", CELLS)

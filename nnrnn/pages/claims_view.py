@@ -15,8 +15,8 @@ import re
 
 import pandas as pd
 
-from .pages.claims import WITHHELD
-from .verdicts import VERDICTS
+from .claims import WITHHELD
+from ..verdicts import VERDICTS
 
 __all__ = ["BADGE_CLASSES", "FIELDS", "HtmlBlock", "badge", "summary", "details"]
 
