@@ -14,6 +14,18 @@ SHA-256; its folder name, its stored ``hash`` and the hash of its stored config 
 ``result`` agrees with its ``history.csv``. :func:`check_archive` adds the manifest: no run
 missing, none added, no file changed. ``nnrnn verify`` runs both on the whole archive, and the
 results page withholds its verdicts when they fail.
+
+It is also the one reader of the stored replicate runs of both families (issue 22): the stage-2
+plan of a benchmark task and its runs (:func:`stage2_runs`, :func:`replicate_runs`,
+:func:`complete_replicate_runs`), what is stored and in training (:func:`archive_status`,
+:func:`checkpoint_status` of the lockstep groups, :func:`lm_checkpoint_status` of the language
+models). Every ``<root>/runs/<task>/<hash>`` path is :func:`nnrnn.store.run_folder`'s.
+
+**The root rule.** A page reads the committed archive: :func:`archive_root`,
+``$NNRNN_ARCHIVE_DIR`` or else the checkout's ``data/``; a ``root`` argument names another.
+The functions that report training in progress (:func:`archive_status`,
+:func:`checkpoint_status`, :func:`lm_checkpoint_status`) read the run store that trains, by
+:func:`nnrnn.store.results_root` (``$NNRNN_RESULTS_DIR``) when no ``root`` is given.
 """
 
 from __future__ import annotations
@@ -24,17 +36,26 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from . import checkpoints as _checkpoints
+from . import lockstep as _lockstep
+from . import replicate as _replicate
+from . import sweep as _sweep
 from . import tasks as _tasks
-from .lm.config import LMConfig
-from .store import REPO, atomic_write_text, file_sha256, json_safe
+from .lm import replicate as _lm_replicate
+from .lm import runs as _lm_runs
+from .lm.config import CELLS, LMConfig
+from .store import REPO, atomic_write_text, file_sha256, json_safe, read_run_meta, results_root, run_folder
 from .train import TrainConfig
 
 __all__ = ["MANIFEST", "archive_root", "archive_commit", "archive_label", "run_folders", "check_run",
-           "build_manifest", "write_manifest", "read_manifest", "check_archive"]
+           "build_manifest", "write_manifest", "read_manifest", "check_archive", "Stage2", "stage2", "stage2_plan",
+           "stage2_runs", "replicate_runs", "complete_replicate_runs", "archive_status", "checkpoint_status",
+           "lm_checkpoint_status"]
 
 #: the manifest's file name, in the results root beside ``runs/``.
 MANIFEST = "MANIFEST.json"
@@ -266,3 +287,161 @@ def check_archive(root, claims: Mapping[str, Sequence[str]] | None = None) -> li
             bad.append(f"claim {claim!r}: reads other runs than the manifest lists (no longer read: {gone[:5]}"
                        f"{' …' if len(gone) > 5 else ''}; newly read: {new[:5]}{' …' if len(new) > 5 else ''})")
     return bad
+
+
+# ----------------------------------------------------------------------------- the replicate runs
+@dataclass(frozen=True)
+class Stage2:
+    """Where the replicate protocol of one benchmark task stands in a run store (:func:`stage2`).
+
+    ``pilot`` is the pilot grid and ``pilot_runs`` its stored runs, ``scores`` their pilot scores
+    (:func:`nnrnn.replicate.pilot_scores`; empty without runs). ``selection`` is the setting each
+    initializer takes into stage 2 once the pilot is complete (``None`` before, or when the
+    selection fails, with ``note`` saying why), and ``plan`` its stage-2 configs (``[]`` without a
+    selection).
+    """
+
+    task: str
+    pilot: Any
+    pilot_runs: pd.DataFrame
+    scores: pd.DataFrame
+    selection: pd.DataFrame | None
+    note: str
+    plan: list
+
+
+def stage2(task: str, root=None) -> Stage2:
+    """The pilot of ``task`` in the run store under ``root`` and the stage-2 plan it selects: the one
+    derivation of the plan, which the results page and the chapters' replicate sections read."""
+    pilot = _replicate.pilot_grid(task)
+    pilot_runs = _sweep.load_runs(task, configs=pilot, root=root)
+    scores = (_replicate.pilot_scores(pilot_runs, _sweep.load_history(pilot_runs, root=root)) if len(pilot_runs)
+              else pd.DataFrame(columns=["init", "scale", "lr", "hash", "score", "diverged"]))
+    selection, note = None, f"the pilot is incomplete ({len(pilot_runs)} of {len(pilot)} runs)"
+    if len(pilot_runs) == len(pilot):
+        try:
+            selection, note = _replicate.select(task, scores), ""
+        except ValueError as e:
+            note = str(e)
+    plan = _replicate.stage2_grid(task, selection) if selection is not None else []
+    return Stage2(task, pilot, pilot_runs, scores, selection, note, plan)
+
+
+def stage2_plan(task: str, root=None) -> list:
+    """The stage-2 configs of ``task`` once its pilot is complete in the archive, else ``[]`` (:func:`stage2`)."""
+    return stage2(task, root).plan
+
+
+def stage2_runs(task: str, root=None) -> tuple[list, pd.DataFrame]:
+    """``(plan, runs)``: the stage-2 configs of ``task`` (:func:`stage2_plan`) and those of them
+    stored. The plan is derived once here (it loads the pilot's runs and histories), and every
+    reader of stage 2 goes through this function."""
+    plan = stage2_plan(task, root)
+    return plan, _sweep.load_runs(task, configs=plan, root=root)
+
+
+def replicate_runs(task: str, root=None) -> pd.DataFrame:
+    """The stored stage-2 runs of the replicate protocol for ``task`` (empty if the pilot is incomplete)."""
+    return stage2_runs(task, root)[1]
+
+
+def complete_replicate_runs(task: str, root=None) -> pd.DataFrame:
+    """:func:`replicate_runs` once every planned stage-2 run of ``task`` is stored, else none: an
+    analysis over tasks (Table 2, Fig. 5) never mixes a finished task with a half-trained one."""
+    plan, runs = stage2_runs(task, root)
+    return runs if plan and len(runs) == len(plan) else runs.iloc[:0]
+
+
+def _worker_seconds(runs: pd.DataFrame, root) -> float:
+    """Worker time of ``runs``: each lockstep group's wall time, shared among its runs.
+
+    A group resumed before checkpoints carried the clock (``lockstep``'s ``wall_s``) reports only
+    its last segment; its wall time is then estimated from its runs' histories, whose clocks
+    restart at each resume (:func:`nnrnn.checkpoints.wall_from_rows`, the longest member's).
+    """
+    groups: dict[tuple, list[float]] = {}
+    for r in runs.itertuples(index=False):
+        folder = run_folder(r.task, r.hash, root)
+        prov = read_run_meta(folder, verify=False).get("provenance", {})
+        wall, n = float(prov.get("wall_s", r.wall_s or 0.0)), max(1, int(prov.get("lockstep_runs", 1)))
+        if prov.get("resumed"):
+            rows = pd.read_csv(folder / "history.csv", usecols=["wall_s"]).to_dict("records")
+            wall = max(wall, _checkpoints.wall_from_rows([{"rows": rows}]))
+        groups.setdefault((r.task, prov.get("created", r.hash), n), []).append(wall)
+    return float(sum(max(walls) / n * len(walls) for (_, _, n), walls in groups.items()))
+
+
+def archive_status(root=None) -> pd.DataFrame:
+    """Per task: pilot and stage-2 runs stored (of planned) and the worker time they took; the
+    language models' replicate runs (``lm-rnn``, ``lm-lstm``) have no pilot.
+
+    Worker time sums each run's share of its lockstep group's wall time (``wall_s / lockstep_runs``).
+    """
+    rows = []
+    for task in _replicate.TASKS:
+        pilot = _replicate.pilot_grid(task)
+        p = _sweep.load_runs(task, configs=pilot, root=root)
+        s2 = replicate_runs(task, root)
+        planned = len(_replicate.PROTOCOLS["v1"].stage2[task]["seeds"]) * len(_replicate.PILOT_SCALES)
+        rows.append({"task": task, "pilot runs": f"{len(p)} / {len(pilot)}", "stage-2 runs": f"{len(s2)} / {planned}",
+                     "worker hours": float(sum(_worker_seconds(r, root) for r in (p, s2)) / 3600)})
+    for cell in CELLS:  # the language models: no pilot, one run per worker (nnrnn.lm.replicate)
+        cfgs = _lm_replicate.configs(cell)
+        stored = [c for c in cfgs if _lm_runs.is_done(c, root)]
+        wall = sum(float(_lm_runs.load_run(_lm_runs.run_dir(c, root))["result"].get("wall_s", 0.0)) for c in stored)
+        rows.append({"task": f"lm-{cell}", "pilot runs": "none", "stage-2 runs": f"{len(stored)} / {len(cfgs)}",
+                     "worker hours": wall / 3600})
+    return pd.DataFrame(rows).set_index("task")
+
+
+def checkpoint_status(root=None, task: str | None = None) -> pd.DataFrame:
+    """Per lockstep checkpoint under ``<root>/checkpoints/<task>/`` (every task's, or ``task``'s): its
+    runs, how many are still training, stopped early or diverged, the group's update, when it
+    was saved (UTC), and a ``note``.
+
+    A run that is still training has the status ``"finished"`` in the checkpoint (its default,
+    kept until it stops early or diverges) and is in the group's stack, so "training" counts
+    those. The note says that a group has finished and waits for its runs to be stored, or that
+    a resume would refuse the checkpoint, and why (:func:`nnrnn.lockstep.inspect_checkpoint`);
+    an unreadable checkpoint is listed with that note and no counts.
+    """
+    rows = []
+    for path in sorted((results_root(root) / "checkpoints").glob(f"{task or '*'}/*.pt")):
+        state, problem = _lockstep.inspect_checkpoint(path)
+        saved = pd.Timestamp(path.stat().st_mtime, unit="s").strftime("%Y-%m-%d %H:%M")
+        row: dict[str, Any] = {"task": path.parent.name, "group": path.stem, "saved (UTC)": saved}
+        if state is None or (problem is not None and problem[0] == "unreadable"):
+            rows.append({**row, "note": f"unreadable: {problem[1] if problem else 'no state'}"})
+            continue
+        status, active = [r["status"] for r in state["runs"]], set(state["active"])
+        note = "finished: its runs wait to be stored" if not active else ""
+        rows.append({**row, "runs": len(status), "training": sum(s == "finished" for i, s in enumerate(status) if i in active),
+                     "early stopped": status.count("early_stopped"), "diverged": status.count("diverged"),
+                     "update": int(state["position"][2]), "note": f"a resume refuses it: {problem[1]}" if problem else note})
+    counts = ["runs", "training", "early stopped", "diverged", "update"]
+    cols = ["task", "group", *counts, "saved (UTC)", "note"]
+    return pd.DataFrame(rows, columns=cols).astype({c: "Int64" for c in counts})
+
+
+def lm_checkpoint_status(root=None) -> pd.DataFrame:
+    """The language models' replicate runs being trained: one row per epoch checkpoint of a planned
+    run (``cell``, ``init``, ``seed``, ``hash``, epochs done of ``epochs``, worker hours so far,
+    when saved, UTC, and a ``note``: an unreadable checkpoint is listed as such, with no epoch,
+    and one a resume would refuse says why (:func:`nnrnn.lm.runs.checkpoint_state`))."""
+    rows = []
+    for cell in CELLS:
+        for c in _lm_replicate.configs(cell):
+            path = _lm_runs.checkpoint_path(c, root)
+            if not path.is_file() or _lm_runs.is_done(c, root):
+                continue
+            state, problem = _lm_runs.checkpoint_state(c, root)
+            saved = pd.Timestamp(path.stat().st_mtime, unit="s").strftime("%Y-%m-%d %H:%M")
+            row = {"cell": cell, "init": c.init, "seed": c.seed, "hash": c.hash(), "epochs": c.epochs, "saved (UTC)": saved}
+            try:
+                row.update(epoch=int(state["epoch"]), **{"worker hours": float(state.get("wall_s", 0.0)) / 3600})
+            except (TypeError, KeyError, ValueError):  # no state, or not a checkpoint's
+                rows.append({**row, "note": f"unreadable: {problem[1] if problem else 'no epoch in it'}"})
+                continue
+            rows.append({**row, "note": f"a resume refuses it: {problem[1]}" if problem else ""})
+    cols = ["cell", "init", "seed", "hash", "epoch", "epochs", "worker hours", "saved (UTC)", "note"]
+    return pd.DataFrame(rows, columns=cols).astype({"epoch": "Int64"})

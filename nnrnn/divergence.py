@@ -31,7 +31,6 @@ import pandas as pd
 from . import archive as _archive
 from . import paper as _paper
 from . import replicate as _replicate
-from . import results as _results
 from . import stats as _stats
 from . import sweep as _sweep
 from .store import load_history, run_or_load
@@ -81,7 +80,7 @@ def pilot_outcomes(task: str, root=None, protocol: str = "v1") -> pd.DataFrame:
 
 def stage2_runs(task: str, root=None) -> pd.DataFrame:
     """``task``'s stored stage-2 runs of protocol v1 with their ``outcome`` and ``diverged_at``."""
-    runs = _results.replicate_runs(task, root)
+    runs = _archive.replicate_runs(task, root)
     return _with_outcomes(runs) if len(runs) else runs.assign(outcome=[], diverged_at=[])
 
 

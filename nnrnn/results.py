@@ -4,35 +4,29 @@ r"""Stored runs to tables, figures' data and verdicts: what the chapters and the
   :func:`nnrnn.sweep.load_history`): :func:`success_counts` (Fig. 3d-f), :func:`best_settings`
   and :func:`best_curves` (Fig. 3a-c), and their pooling into normal and non-normal
   initializers (:func:`group_counts`, :func:`group_losses`, :func:`success_test`).
-* **The replicate runs in the archive**: :func:`archive_status`, :func:`stage2_plan`,
-  :func:`checkpoint_status` and the runs of stage 2.
 
 Verdicts and their tests are in :mod:`nnrnn.verdicts`; what a page shows of them (the settings
-tables, the results page's claims) is in :mod:`nnrnn.pages`.
+tables, the results page's claims) is in :mod:`nnrnn.pages`. The stored replicate runs (the
+stage-2 plan, what is stored and in training) are read by :mod:`nnrnn.archive`.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any, Literal, Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
 
-from . import lockstep as _lockstep
 from . import paper as _paper
-from . import replicate as _replicate
-from . import sweep as _sweep
 from . import validate
-from .archive import archive_commit, archive_label, archive_root
-from .lm import replicate as _lm_replicate
-from .lm import runs as _lm_runs
-from .store import read_run_meta, results_root, run_folder
+# notebook aliases: the notebooks (issue 23's) still call results.archive_root, archive_commit,
+# archive_status and complete_replicate_runs, which nnrnn.archive owns; not for package code
+from .archive import archive_commit, archive_root, archive_status, complete_replicate_runs  # noqa: F401
 from .verdicts import Verdict, success_power, success_verdict
 
 __all__ = ["NORMAL", "NON_NORMAL", "INITS", "success_counts", "best_settings", "best_curves", "group_counts",
-           "group_losses", "success_test", "success_power_text", "archive_root", "archive_commit", "archive_label",
-           "archive_status", "stage2_plan", "stage2_runs", "checkpoint_status", "replicate_runs", "complete_replicate_runs"]
+           "group_losses", "success_test", "success_power_text"]
 
 #: the normal and the non-normal initializers of the synthetic tasks (the groups the verdicts compare).
 NORMAL = ("identity", "orthogonal")
@@ -179,105 +173,3 @@ def success_test(counts: pd.DataFrame, *, at_paper_scale: bool) -> Verdict | Non
         return None
     return success_verdict(g["success_nonnormal"], g["runs_nonnormal"], g["success_normal"], g["runs_normal"],
                            at_paper_scale=at_paper_scale)
-
-
-# ----------------------------------------------------------------------------- the archive
-def archive_status(root=None) -> pd.DataFrame:
-    """Per task: pilot and stage-2 runs stored (of planned) and the worker time they took; the
-    language models' replicate runs (``lm-rnn``, ``lm-lstm``) have no pilot.
-
-    Worker time sums each run's share of its lockstep group's wall time (``wall_s / lockstep_runs``).
-    """
-    rows = []
-    for task in _replicate.TASKS:
-        pilot = _replicate.pilot_grid(task)
-        p = _sweep.load_runs(task, configs=pilot, root=root)
-        s2 = replicate_runs(task, root)
-        planned = len(_replicate.PROTOCOLS["v1"].stage2[task]["seeds"]) * len(_replicate.PILOT_SCALES)
-        rows.append({"task": task, "pilot runs": f"{len(p)} / {len(pilot)}", "stage-2 runs": f"{len(s2)} / {planned}",
-                     "worker hours": float(sum(_worker_seconds(r, root) for r in (p, s2)) / 3600)})
-    for cell in ("rnn", "lstm"):  # the language models: no pilot, one run per worker (nnrnn.lm.replicate)
-        cfgs = _lm_replicate.configs(cell)
-        stored = [c for c in cfgs if _lm_runs.is_done(c, root)]
-        wall = sum(float(_lm_runs.load_run(_lm_runs.run_dir(c, root))["result"].get("wall_s", 0.0)) for c in stored)
-        rows.append({"task": f"lm-{cell}", "pilot runs": "none", "stage-2 runs": f"{len(stored)} / {len(cfgs)}",
-                     "worker hours": wall / 3600})
-    return pd.DataFrame(rows).set_index("task")
-
-
-def checkpoint_status(root=None, task: str | None = None) -> pd.DataFrame:
-    """Per lockstep checkpoint under ``<root>/checkpoints/<task>/`` (every task's, or ``task``'s): its
-    runs, how many are still training, stopped early or diverged, the group's update, when it
-    was saved (UTC), and a ``note``.
-
-    A run that is still training has the status ``"finished"`` in the checkpoint (its default,
-    kept until it stops early or diverges) and is in the group's stack, so "training" counts
-    those. The note says that a group has finished and waits for its runs to be stored, or that
-    a resume would refuse the checkpoint, and why (:func:`nnrnn.lockstep.inspect_checkpoint`);
-    an unreadable checkpoint is listed with that note and no counts.
-    """
-    rows = []
-    for path in sorted((results_root(root) / "checkpoints").glob(f"{task or '*'}/*.pt")):
-        state, problem = _lockstep.inspect_checkpoint(path)
-        saved = pd.Timestamp(path.stat().st_mtime, unit="s").strftime("%Y-%m-%d %H:%M")
-        row: dict[str, Any] = {"task": path.parent.name, "group": path.stem, "saved (UTC)": saved}
-        if state is None or (problem is not None and problem[0] == "unreadable"):
-            rows.append({**row, "note": f"unreadable: {problem[1] if problem else 'no state'}"})
-            continue
-        status, active = [r["status"] for r in state["runs"]], set(state["active"])
-        note = "finished: its runs wait to be stored" if not active else ""
-        rows.append({**row, "runs": len(status), "training": sum(s == "finished" for i, s in enumerate(status) if i in active),
-                     "early stopped": status.count("early_stopped"), "diverged": status.count("diverged"),
-                     "update": int(state["position"][2]), "note": f"a resume refuses it: {problem[1]}" if problem else note})
-    counts = ["runs", "training", "early stopped", "diverged", "update"]
-    cols = ["task", "group", *counts, "saved (UTC)", "note"]
-    return pd.DataFrame(rows, columns=cols).astype({c: "Int64" for c in counts})
-
-
-def _worker_seconds(runs: pd.DataFrame, root) -> float:
-    """Worker time of ``runs``: each lockstep group's wall time, shared among its runs.
-
-    A group resumed before checkpoints carried the clock (``lockstep``'s ``wall_s``) reports only
-    its last segment; its wall time is then estimated from its runs' histories, whose clocks
-    restart at each resume (:func:`nnrnn.lockstep._wall_from_rows`, the longest member's).
-    """
-    groups: dict[tuple, list[float]] = {}
-    for r in runs.itertuples(index=False):
-        folder = run_folder(r.task, r.hash, root)
-        prov = read_run_meta(folder, verify=False).get("provenance", {})
-        wall, n = float(prov.get("wall_s", r.wall_s or 0.0)), max(1, int(prov.get("lockstep_runs", 1)))
-        if prov.get("resumed"):
-            rows = pd.read_csv(folder / "history.csv", usecols=["wall_s"]).to_dict("records")
-            wall = max(wall, _lockstep._wall_from_rows([{"rows": rows}]))
-        groups.setdefault((r.task, prov.get("created", r.hash), n), []).append(wall)
-    return float(sum(max(walls) / n * len(walls) for (_, _, n), walls in groups.items()))
-
-
-def stage2_plan(task: str, root=None) -> list:
-    """The stage-2 configs of ``task`` once its pilot is complete in the archive, else ``[]``."""
-    pilot = _replicate.pilot_grid(task)
-    runs = _sweep.load_runs(task, configs=pilot, root=root)
-    if len(runs) < len(pilot):
-        return []
-    selection = _replicate.select(task, _replicate.pilot_scores(runs, _sweep.load_history(runs, root=root)))
-    return _replicate.stage2_grid(task, selection)
-
-
-def stage2_runs(task: str, root=None) -> tuple[list, pd.DataFrame]:
-    """``(plan, runs)``: the stage-2 configs of ``task`` (:func:`stage2_plan`) and those of them
-    stored. The plan is derived once here (it loads the pilot's runs and histories), and every
-    reader of stage 2 goes through this function."""
-    plan = stage2_plan(task, root)
-    return plan, _sweep.load_runs(task, configs=plan, root=root)
-
-
-def replicate_runs(task: str, root=None) -> pd.DataFrame:
-    """The stored stage-2 runs of the replicate protocol for ``task`` (empty if the pilot is incomplete)."""
-    return stage2_runs(task, root)[1]
-
-
-def complete_replicate_runs(task: str, root=None) -> pd.DataFrame:
-    """:func:`replicate_runs` once every planned stage-2 run of ``task`` is stored, else none: an
-    analysis over tasks (Table 2, Fig. 5) never mixes a finished task with a half-trained one."""
-    plan, runs = stage2_runs(task, root)
-    return runs if plan and len(runs) == len(plan) else runs.iloc[:0]

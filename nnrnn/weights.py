@@ -556,7 +556,7 @@ def train_networks(profile: str, *, tasks: Sequence[str] = TASKS, inits: Sequenc
 
 def collect_runs(load: Callable[[str, Any], pd.DataFrame], tasks: Sequence[str] = TASKS, root=None, *,
                  inits: Sequence[str] = INITS) -> pd.DataFrame:
-    """``load(task, root)`` for each task (e.g. :func:`nnrnn.results.replicate_runs`), the runs of
+    """``load(task, root)`` for each task (e.g. :func:`nnrnn.archive.replicate_runs`), the runs of
     ``inits`` only, in one table with a ``task`` column (empty when no task has runs)."""
     frames = [r.assign(task=t) for t in _names(tasks, "tasks", TASKS) if len(r := load(t, root))]
     if not frames:

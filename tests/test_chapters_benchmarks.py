@@ -232,7 +232,7 @@ def test_fake_archive_renders_every_part_with_the_results_pages_verdicts(tiny_pr
     assert s.pilot_complete and s.selection is not None and len(s.runs) == len(s.plan) == 8
     assert list(s.selection.index) == ["identity", "orthogonal", "chain", "fb_chain"]
     # the stage-2 runs are the results page's, and so are the verdicts
-    assert set(s.runs["hash"]) == set(results.replicate_runs("copy", archive)["hash"])
+    assert set(s.runs["hash"]) == set(nnrnn_archive.replicate_runs("copy", archive)["hash"])
     row = claim_table.claims(archive, tasks=("copy",)).set_index("claim")
     success = row.filter(like="succeed more often", axis=0).iloc[0]
     assert s.values()["verdict"] == s.success_verdict.label == success["verdict"]

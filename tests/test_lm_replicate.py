@@ -265,15 +265,3 @@ def test_nothing_drops_the_final_weights_of_a_replicate_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         rep._main(["--cell", "lstm", "--prune", "--root", str(tmp_path)])
     assert e.value.code == 2 and "unrecognized arguments: --prune" in capsys.readouterr().err
-
-
-def test_checkpoint_status_lists_the_runs_in_training(tmp_path):
-    cfg = rep.configs("lstm")[7]
-    path = lm_runs.checkpoint_path(cfg, tmp_path)
-    path.parent.mkdir(parents=True)
-    torch.save({"epoch": 3, "wall_s": 5400.0}, path)
-    t = rep.checkpoint_status(tmp_path)
-    assert t[["cell", "init", "seed", "hash", "epoch", "epochs"]].values.tolist() == [
-        ["lstm", cfg.init, cfg.seed, cfg.hash(), 3, cfg.epochs]]
-    assert t["worker hours"].iloc[0] == pytest.approx(1.5)
-    assert rep.checkpoint_status(tmp_path / "empty").empty

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import torch
 
-from nnrnn import checkpoints, executors, lm, lockstep, results, store, sweep, sweep_cli
+from nnrnn import archive, checkpoints, executors, lm, lockstep, store, sweep, sweep_cli
 from nnrnn.lm import replicate as lm_replicate
 from nnrnn.lm import runs as lm_runs
 from nnrnn.pages import claims as claim_table
@@ -228,7 +228,7 @@ def test_checkpoint_status_lists_an_unreadable_checkpoint_instead_of_crashing(tm
     (folder / "0badc0ffee00.pt").write_bytes(b"not a checkpoint")
     group = lockstep._Group(_cfgs(), torch.device("cpu"), 0.0)
     group.save(folder / "abc123def456.pt", [c.hash() for c in _cfgs()])
-    t = results.checkpoint_status(tmp_path).set_index("group")
+    t = archive.checkpoint_status(tmp_path).set_index("group")
     assert t.loc["0badc0ffee00", "note"].startswith("unreadable: ") and pd.isna(t.loc["0badc0ffee00", "update"])
     assert t.loc["abc123def456", ["runs", "training", "update", "note"]].tolist() == [2, 2, 0, ""]
     assert claim_table.training_text("copy", _cfgs(), tmp_path).startswith("2 lockstep groups checkpointed at updates <NA> and 0 of 4")
@@ -239,7 +239,7 @@ def test_lm_checkpoint_status_lists_an_unreadable_checkpoint_instead_of_crashing
     path = lm_runs.checkpoint_path(cfg, tmp_path)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"")
-    t = lm_replicate.checkpoint_status(tmp_path)
+    t = archive.lm_checkpoint_status(tmp_path)
     assert t["hash"].tolist() == [cfg.hash()] and t["note"].iloc[0].startswith("unreadable: ") and pd.isna(t["epoch"].iloc[0])
 
 

@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
-from nnrnn import decoding, lm, paper, psmnist, results, sweep, verdicts, weights
+from nnrnn import archive, decoding, lm, paper, psmnist, results, sweep, verdicts, weights
 from nnrnn.pages import claims as claim_table
 from nnrnn.pages.settings import settings_table
 
@@ -186,11 +185,11 @@ def test_the_weight_rows_share_one_analysis_of_the_archive(monkeypatch):
     calls = []
     analyse = weights.analyse
     monkeypatch.setattr(weights, "analyse", lambda *a, **k: calls.append(1) or analyse(*a, **k))
-    root = results.archive_root()  # the results page's archive (the repository's data/)
+    root = archive.archive_root()  # the results page's archive (the repository's data/)
     rows = pd.DataFrame(claim_table._weight_rows(root))
     assert rows["where in the paper"].tolist() == ["Table 2", "Fig. 5"]
     # the page pools only tasks whose stage 2 is complete (a half-trained task never enters Table 2)
-    runs = weights.collect_runs(results.complete_replicate_runs, weights.TASKS, root)
+    runs = weights.collect_runs(archive.complete_replicate_runs, weights.TASKS, root)
     if runs.empty:
         assert calls == [] and (rows["verdict"] == "not tested at the paper's scale").all()
         assert rows["ours"].str.contains("no stage-2 runs").all()
@@ -207,44 +206,11 @@ def test_the_weight_rows_share_one_analysis_of_the_archive(monkeypatch):
 
 
 def test_without_replicate_runs_the_weight_rows_are_not_tested(monkeypatch):
-    monkeypatch.setattr(results, "complete_replicate_runs", lambda task, root=None: pd.DataFrame(columns=["init", "hash", "seed", "success", "diverged"]))
+    monkeypatch.setattr(archive, "complete_replicate_runs", lambda task, root=None: pd.DataFrame(columns=["init", "hash", "seed", "success", "diverged"]))
     rows = pd.DataFrame(claim_table._weight_rows(None))
     assert rows["where in the paper"].tolist() == ["Table 2", "Fig. 5"]
     assert (rows["verdict"] == "not tested at the paper's scale").all() and (rows["test"] == "-").all()
     assert rows["ours"].str.contains("no stage-2 runs of identity/orthogonal in the archive yet").all()
-
-
-def test_complete_replicate_runs_waits_for_the_whole_stage_2(monkeypatch):
-    """Table 2 and Fig. 5 pool tasks: a task counts only once all its planned stage-2 runs are stored."""
-    plan = ["a", "b", "c"]
-    stored = pd.DataFrame({"hash": ["a", "b"], "init": "identity"})
-    monkeypatch.setattr(results, "stage2_plan", lambda task, root=None: plan)
-    monkeypatch.setattr(results._sweep, "load_runs", lambda task, configs=None, root=None: stored)
-    partial = results.complete_replicate_runs("copy")
-    assert partial.empty and list(partial.columns) == list(stored.columns)
-    stored = pd.DataFrame({"hash": plan, "init": "identity"})
-    assert results.complete_replicate_runs("copy")["hash"].tolist() == plan
-    plan = []  # pilot incomplete: no plan, nothing counts
-    assert results.complete_replicate_runs("copy").empty
-
-
-def test_checkpoint_status_reads_every_lockstep_checkpoint(tmp_path):
-    """The background tool's progress table: runs, still training / stopped early / diverged, update."""
-    import time
-
-    from nnrnn import lockstep
-    from nnrnn.train import TrainConfig
-
-    base = dict(task="copy", T=30, hidden_size=4, n_train=32, n_val=16, epochs=1, evals_per_epoch=1)
-    cfgs = [TrainConfig(init=i, scale=1.0, lr=1e-3, seed=1, **base) for i in ("identity", "orthogonal", "chain")]
-    group = lockstep._Group(cfgs, torch.device("cpu"), time.monotonic())
-    group.runs[0].status, group.runs[2].status, group.update = "diverged", "early_stopped", 7
-    group.save(tmp_path / "checkpoints" / "copy" / "abc123def456.pt", [c.hash() for c in cfgs])
-    t = results.checkpoint_status(tmp_path)
-    assert t[["task", "group", "runs", "training", "early stopped", "diverged", "update"]].values.tolist() == [
-        ["copy", "abc123def456", 3, 1, 1, 1, 7]]
-    assert results.checkpoint_status(tmp_path, "copy").equals(t) and results.checkpoint_status(tmp_path, "addition").empty
-    assert results.checkpoint_status(tmp_path / "empty").empty
 
 
 def test_an_unfinished_stage_2_says_where_training_stands(monkeypatch):
@@ -257,9 +223,9 @@ def test_an_unfinished_stage_2_says_where_training_stands(monkeypatch):
     ck = pd.DataFrame({"task": ["copy", "copy", "addition"], "group": ["a", "b", "c"], "runs": 6, "training": [3, 5, 6],
                        "early stopped": [1, 0, 0], "diverged": [2, 1, 0], "update": [1200, 900, 5],
                        "saved (UTC)": ["2026-12-01 10:12", "2026-12-01 10:14", "2026-12-01 11:00"]})
-    monkeypatch.setattr(results, "checkpoint_status", lambda root=None, task=None: ck[ck["task"] == task] if task else ck)
-    monkeypatch.setattr(results, "stage2_plan", lambda task, root=None: [cfg] * 12)
-    monkeypatch.setattr(results._sweep, "load_runs", lambda task, configs=None, root=None: pd.DataFrame(columns=["init"]))
+    monkeypatch.setattr(archive, "checkpoint_status", lambda root=None, task=None: ck[ck["task"] == task] if task else ck)
+    monkeypatch.setattr(archive, "stage2_plan", lambda task, root=None: [cfg] * 12)
+    monkeypatch.setattr(sweep, "load_runs", lambda task, configs=None, root=None: pd.DataFrame(columns=["init"]))
     rows = claim_table._benchmark_rows("copy", None)
     assert len(rows) == 2 and all(r["verdict"] == "not tested at the paper's scale" for r in rows)
     assert rows[0]["ours"] == ("no stage-2 runs in the archive yet; training: 2 lockstep groups checkpointed at updates "
@@ -267,43 +233,8 @@ def test_an_unfinished_stage_2_says_where_training_stands(monkeypatch):
     assert rows[0]["runs"] == "0 of 12"
     assert claim_table.training_text("addition", [cfg] * 12) == ("1 lockstep group checkpointed at update 5 of 3,000 (saved 2026-12-01 "
                                                  "11:00 UTC); so far 0 stopped early, 0 diverged")
-    monkeypatch.setattr(results, "checkpoint_status", lambda root=None, task=None: ck.iloc[:0])
+    monkeypatch.setattr(archive, "checkpoint_status", lambda root=None, task=None: ck.iloc[:0])
     assert claim_table._benchmark_rows("copy", None)[0]["ours"] == "no stage-2 runs in the archive yet"
-
-
-def test_worker_seconds_count_every_segment_of_a_resumed_group(tmp_path):
-    """A group resumed by older code reports only its last segment in provenance; its time is then
-    taken from its members' histories (clocks that restart at each resume), the longest member's,
-    and shared among the group's runs. A run trained alone counts its own wall time."""
-    import json
-
-    def put(h, prov, walls):
-        d = tmp_path / "runs" / "copy" / h
-        d.mkdir(parents=True)
-        (d / "config.json").write_text(json.dumps({"hash": h, "provenance": prov, "files": {}}))
-        pd.DataFrame({"update": range(len(walls)), "wall_s": walls}).to_csv(d / "history.csv", index=False)
-
-    group = {"created": "2026-12-01T07:00:00+0000", "lockstep_runs": 2, "resumed": True, "wall_s": 30.0}
-    put("aaaaaaaaaaaa", group, [0.0, 50.0, 100.0, 10.0, 30.0])  # segments 100 s + 30 s
-    put("bbbbbbbbbbbb", group, [0.0, 50.0, float("nan")])  # diverged in the first segment
-    put("cccccccccccc", {"created": "2026-12-01T08:00:00+0000", "lockstep_runs": 1, "wall_s": 40.0}, [0.0, 40.0])
-    runs = pd.DataFrame({"task": "copy", "hash": ["aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"], "wall_s": 0.0})
-    assert results._worker_seconds(runs, tmp_path) == pytest.approx(130.0 + 40.0)
-    assert results._worker_seconds(runs.iloc[:1], tmp_path) == pytest.approx(65.0)  # its share of the group
-
-
-def test_archive_status_counts_the_language_models_too(tmp_path):
-    from nnrnn.lm import replicate as lm_rep
-    from nnrnn.lm import runs as lm_runs
-
-    cfg = lm_rep.configs("lstm")[4]
-    lm_runs._write_payload({"hash": cfg.hash(), "config": cfg.key(), "provenance": {}, "weights": b"",
-                            "result": {"status": "finished", "test_bits": 1.5, "wall_s": 5400.0},
-                            "history_csv": "point,epoch,val_bits\n0,0.0,2.0\n"}, tmp_path)
-    t = results.archive_status(tmp_path)
-    assert list(t.index) == ["copy", "addition", "psmnist", "lm-rnn", "lm-lstm"]
-    assert t.loc["lm-lstm", "stage-2 runs"] == "1 / 12" and t.loc["lm-lstm", "worker hours"] == pytest.approx(1.5)
-    assert t.loc["lm-rnn", "stage-2 runs"] == "0 / 12" and t.loc["copy", "pilot runs"] == "0 / 88"
 
 
 def test_loss_text_names_diverged_runs_instead_of_averaging_nan():
@@ -311,26 +242,6 @@ def test_loss_text_names_diverged_runs_instead_of_averaging_nan():
     assert claim_table._loss_text("chain", g) == "chain 0.15 (1 of 3 diverged)"
     assert claim_table._loss_text("chain", g.iloc[:2]) == "chain 0.15"
     assert claim_table._loss_text("identity", pd.DataFrame({"final_val_loss": [float("nan")] * 6})) == "identity: all 6 diverged"
-
-
-def test_archive_commit_asks_the_archives_own_checkout(tmp_path):
-    """An archive cloned beside an installed package (Colab) names its own commit; a folder that is
-    not a checkout, or holds no run store, says so."""
-    import subprocess
-
-    repo = tmp_path / "clone"
-    (repo / "data" / "runs" / "copy").mkdir(parents=True)
-    (repo / "data" / "runs" / "copy" / "config.json").write_text("{}")
-    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "archive"], check=True)
-    sha = subprocess.run([*git, "log", "-1", "--format=%h (%cs)"], check=True, capture_output=True, text=True).stdout.strip()
-    assert results.archive_commit(repo / "data") == sha and results.archive_label(repo / "data") == f"commit {sha}"
-    plain = tmp_path / "plain"
-    (plain / "runs").mkdir(parents=True)
-    assert results.archive_commit(plain) == "unknown (not a git checkout)"
-    assert results.archive_commit(tmp_path / "none").startswith(f"no archive at {tmp_path / 'none'}")
 
 
 def test_paper_success_text_is_generated_from_the_paper_module():

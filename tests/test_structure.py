@@ -212,7 +212,6 @@ PRIVATE_USES: set[tuple[str, str]] = {
     ("nnrnn.lockstep", "nnrnn.models._HUGEPAGE_BYTES"), ("nnrnn.lockstep", "nnrnn.models._ext_state"),
     ("nnrnn.lockstep", "nnrnn.models._ACT_CODE"), ("nnrnn.lockstep", "nnrnn.models._CHUNK_ROWS"),
     ("nnrnn.sweep_cli", "nnrnn.lockstep._Group"), ("nnrnn.verify", "nnrnn.train._datasets"),
-    ("nnrnn.results", "nnrnn.lockstep._wall_from_rows"),
     ("nnrnn.evidence", "nnrnn.lm.replicate._CLAIMS"),  # issue 21's new module (committed alongside issue 22)
     # the language models' validator (issue 22: validators belong in nnrnn.validate) and corpus loader
     ("nnrnn.lm", "nnrnn.lm.train._corpus"), ("nnrnn.lm", "nnrnn.lm.train._splits"),

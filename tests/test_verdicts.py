@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nnrnn import results, verdicts
+from nnrnn import archive, results, verdicts
 from nnrnn.pages import claims as claim_table
 
 
@@ -73,7 +73,7 @@ def _fake_stage2(task):
 
 
 def test_claims_are_computed_from_the_archive(monkeypatch):
-    monkeypatch.setattr(results, "stage2_runs", lambda task, root=None: ([], _fake_stage2(task) if task == "copy" else pd.DataFrame(columns=["init"])))
+    monkeypatch.setattr(archive, "stage2_runs", lambda task, root=None: ([], _fake_stage2(task) if task == "copy" else pd.DataFrame(columns=["init"])))
     monkeypatch.setattr(claim_table, "_weight_rows", lambda root: [])
     table = claim_table.claims(tasks=("copy", "addition"))
     copy = table[table["claim"].str.startswith("copy")].set_index("claim")
@@ -91,7 +91,7 @@ def test_claims_are_computed_from_the_archive(monkeypatch):
 
 def test_a_partial_stage_2_gets_no_verdict(monkeypatch):
     part = _fake_stage2("addition").iloc[:5]
-    monkeypatch.setattr(results, "stage2_runs", lambda task, root=None: ([], part))
+    monkeypatch.setattr(archive, "stage2_runs", lambda task, root=None: ([], part))
     monkeypatch.setattr(claim_table, "_weight_rows", lambda root: [])
     rows = claim_table.claims(tasks=("addition",))
     rows = rows[rows["claim"].str.startswith("addition")]

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from nnrnn import init, memory, results, sweep, verdicts, weights
+from nnrnn import archive, init, memory, sweep, verdicts, weights
 from nnrnn.plotting import weights as wplot
 from nnrnn.verdicts import VERDICTS
 
@@ -155,7 +155,7 @@ def test_normality_is_judged_against_the_noise_floor():
 
 def test_replicate_archive_missing(tmp_path):
     """No stage-2 runs in the archive (today's state): every table is empty, and nothing is claimed."""
-    runs = weights.collect_runs(results.replicate_runs, weights.TASKS, tmp_path)
+    runs = weights.collect_runs(archive.replicate_runs, weights.TASKS, tmp_path)
     assert runs.empty and "task" in runs.columns
     a = weights.analyse(runs, weights.PulseSettings(steps=20), root=tmp_path, at_paper_scale=True)
     assert a.tasks == [] and a.networks.empty and a.per_network.empty and a.table2.empty and a.peaks.empty
@@ -166,8 +166,8 @@ def test_replicate_archive_missing(tmp_path):
 
 def test_replicate_archive_present(store, trained, monkeypatch):
     """The chapter's replicate path on tiny real runs standing in for the archive's stage-2 runs."""
-    monkeypatch.setattr(results, "replicate_runs", lambda task, root: sweep.load_runs(task, root=root))
-    runs = weights.collect_runs(results.replicate_runs, weights.TASKS, store)
+    monkeypatch.setattr(archive, "replicate_runs", lambda task, root: sweep.load_runs(task, root=root))
+    runs = weights.collect_runs(archive.replicate_runs, weights.TASKS, store)
     assert set(runs["task"]) == {"addition", "copy"} and set(runs["init"]) == set(weights.INITS)  # chains left out
     # copy enters only where one of its runs succeeded (the paper's Table 2 has no copy row)
     runs = runs.assign(success=runs["success"] & (runs["task"] != "copy"))
@@ -205,13 +205,13 @@ def check_chapter_glue(g, root):
     assert g["nb08_profile"] == g["nb08_live_profile"] == "smoke"
     # the replicate section reads the committed archive, which grows as the replicate set trains:
     # the count is recomputed from the archive, not assumed
-    arch = results.archive_root()
-    rep_runs = weights.collect_runs(results.complete_replicate_runs, weights.TASKS, arch)
+    arch = archive.archive_root()
+    rep_runs = weights.collect_runs(archive.complete_replicate_runs, weights.TASKS, arch)
     # the chapter's rule (weights.analyse): copy's networks only once a copy run has succeeded
     rep_runs = rep_runs[rep_runs["task"].isin(weights.analysed_tasks(rep_runs))] if len(rep_runs) else rep_runs
     expected = len(weights.select_networks(rep_runs)) if len(rep_runs) else 0
     assert g["nb08_rep_n_networks"] == expected
-    assert g["nb08_archive_commit"] == results.archive_commit(arch)
+    assert g["nb08_archive_commit"] == archive.archive_commit(arch)
     trained = weights.train_networks("smoke", overrides={"psmnist": {"hidden_size": 25}}, root=root, cache="require",
                                      device="cpu")
     runs = trained.runs

@@ -114,7 +114,6 @@ __all__ = [
     "claim_row",
     "scale_text",
     "KEEP_WEIGHTS",
-    "checkpoint_status",
 ]
 
 CORPUS = "ptb-char"
@@ -401,30 +400,6 @@ def run(cells: Sequence[str] = CELLS, *, root=None, dry_run: bool = False, execu
 #: they were committed (their history, test loss and provenance stay, checked by ``nnrnn verify``);
 #: since issue 19 nothing drops the final weights of a stage-2 run, so every new run keeps them.
 KEEP_WEIGHTS: frozenset[tuple[str, str]] = frozenset({("lstm", "orthogonal")})
-
-
-def checkpoint_status(root=None) -> pd.DataFrame:
-    """The replicate runs being trained: one row per epoch checkpoint of a planned run (``cell``,
-    ``init``, ``seed``, ``hash``, epochs done of ``epochs``, worker hours so far, when saved, UTC,
-    and a ``note``: an unreadable checkpoint is listed as such, with no epoch, and one a resume
-    would refuse says why (:func:`nnrnn.lm.runs.checkpoint_state`))."""
-    rows = []
-    for cell in CELLS:
-        for c in configs(cell):
-            path = _runs.checkpoint_path(c, root)
-            if not path.is_file() or _runs.is_done(c, root):
-                continue
-            state, problem = _runs.checkpoint_state(c, root)
-            saved = pd.Timestamp(path.stat().st_mtime, unit="s").strftime("%Y-%m-%d %H:%M")
-            row = {"cell": cell, "init": c.init, "seed": c.seed, "hash": c.hash(), "epochs": c.epochs, "saved (UTC)": saved}
-            try:
-                row.update(epoch=int(state["epoch"]), **{"worker hours": float(state.get("wall_s", 0.0)) / 3600})
-            except (TypeError, KeyError, ValueError):  # no state, or not a checkpoint's
-                rows.append({**row, "note": f"unreadable: {problem[1] if problem else 'no epoch in it'}"})
-                continue
-            rows.append({**row, "note": f"a resume refuses it: {problem[1]}" if problem else ""})
-    cols = ["cell", "init", "seed", "hash", "epoch", "epochs", "worker hours", "saved (UTC)", "note"]
-    return pd.DataFrame(rows, columns=cols).astype({"epoch": "Int64"})
 
 
 # ----------------------------------------------------------------------------- claims

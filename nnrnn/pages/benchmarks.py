@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import archive as _archive
 from .. import paper as _paper
 from .. import replicate as _replicate
 from .. import results as _results
 from .. import sweep as _sweep
 from .. import tasks as _tasks
-from .. import validate
 from ..archive import archive_label, archive_root
 from ..plotting import INIT_LABELS
 from ..plotting import benchmarks as _plot
@@ -378,26 +378,18 @@ class ReplicateSection(Section):
 def replicate_section(task: str, root: str | Path | None = None) -> ReplicateSection:
     """Read the ``replicate`` runs of ``task`` from the archive (default :func:`nnrnn.archive.archive_root`).
 
-    Never trains and never writes. The stage-2 runs are :func:`nnrnn.results.replicate_runs`,
-    the runs the results page tests.
+    Never trains and never writes. The pilot, its selection and the stage-2 plan are
+    :func:`nnrnn.archive.stage2`'s, so the stage-2 runs are the results page's
+    (:func:`nnrnn.archive.replicate_runs`).
     """
     task = check_task(task)
     root = Path(root) if root is not None else archive_root()
-    pilot = _replicate.pilot_grid(task)
-    pilot_runs = _sweep.load_runs(task, configs=pilot, root=root)
+    st = _archive.stage2(task, root)
+    pilot, pilot_runs, scores, selection, note = st.pilot, st.pilot_runs, st.scores, st.selection, st.note
     baseline = _tasks.random_baseline(task, T=pilot.configs()[0].seq_len)
-    empty = pd.DataFrame(columns=["init", "scale", "lr", "hash", "score", "diverged"])
-    scores = _replicate.pilot_scores(pilot_runs, _sweep.load_history(pilot_runs, root=root)) if len(pilot_runs) else empty
-    selection, note = None, f"the pilot is incomplete ({len(pilot_runs)} of {len(pilot)} runs)"
-    if len(pilot_runs) == len(pilot):
-        try:
-            selection, note = _replicate.select(task, scores), ""
-        except ValueError as e:
-            note = str(e)
     # before the selection, one placeholder setting per initializer gives stage 2's planned runs and budget
     placeholder = pd.DataFrame({"scale": [v[0] for v in pilot.scales.values()], "lr": pilot.lrs[0]}, index=list(pilot.scales))
-    plan = _replicate.stage2_grid(task, selection if selection is not None else placeholder)
-    # the results page's stage-2 runs (results.replicate_runs), read from this plan rather than re-deriving it
+    plan = st.plan if selection is not None else _replicate.stage2_grid(task, placeholder)
     runs = _sweep.load_runs(task, configs=plan, root=root) if selection is not None else pilot_runs.iloc[0:0]
     history = _sweep.load_history(runs, root=root) if len(runs) else pd.DataFrame(columns=["hash", "update", "val_loss"])
     complete = len(runs) > 0 and len(runs) >= len(plan)  # verdicts wait for all of stage 2, as on the results page

@@ -23,7 +23,6 @@ from .. import decoding as _decoding
 from .. import memory as _memory
 from .. import paper as _paper
 from .. import replicate as _replicate
-from .. import results as _results
 from .. import sweep as _sweep
 from .. import validate
 from .. import weights as _weights
@@ -72,9 +71,9 @@ def _theory_rows() -> list[dict[str, Any]]:
 
 
 def training_text(task: str, plan: Sequence, root=None) -> str:
-    """Where the unfinished stage 2 of ``task`` (its configs ``plan``, :func:`stage2_plan`) stands,
+    """Where the unfinished stage 2 of ``task`` (its configs ``plan``, :func:`nnrnn.archive.stage2_plan`) stands,
     from its lockstep checkpoints ("" if none)."""
-    ck = _results.checkpoint_status(root, task)
+    ck = _archive.checkpoint_status(root, task)
     if ck.empty or not plan:
         return ""
     cap = plan[0].epochs * plan[0].updates_per_epoch
@@ -106,7 +105,7 @@ def _benchmark_rows(task: str, root) -> list[dict[str, Any]]:
     figs = {"copy": ("Fig. 3a", "Fig. 3d"), "addition": ("Fig. 3b", "Fig. 3e"), "psmnist": ("Fig. 3c", "Fig. 3f")}[task]
     name = {"copy": "copy (T = 500)", "addition": "addition (T = 750)", "psmnist": "psMNIST (T = 784)"}[task]
     paper_success = paper_success_text(task)
-    plan, runs = _results.stage2_runs(task, root)
+    plan, runs = _archive.stage2_runs(task, root)
     n_seeds = len(_replicate.PROTOCOLS["v1"].stage2[task]["seeds"])  # planned per initializer
     planned = len(plan) or n_seeds * len(_replicate.PILOT_SCALES)
     if len(runs) < planned:  # a verdict on part of stage 2 would depend on which runs finished first
@@ -221,7 +220,7 @@ def _networks_text(nets: pd.DataFrame) -> str:
 
 def _weight_rows(root) -> list[dict[str, Any]]:
     """Table 2 and Fig. 5 from one :func:`nnrnn.weights.analyse` of the replicate runs (chapter 08's)."""
-    runs = _weights.collect_runs(_results.complete_replicate_runs, _weights.TASKS, root)
+    runs = _weights.collect_runs(_archive.complete_replicate_runs, _weights.TASKS, root)
     a = _weights.analyse(runs, root=root, max_lag=_MAX_LAG, at_paper_scale=True) if len(runs) else None
     t2 = ("Training moves normal-initialized networks away from normality (Henrici index)", "Table 2",
           "d(W) grows from 0 to well above 0 after training")
@@ -261,8 +260,8 @@ def claim_runs(root=None) -> dict[str, list[str]]:
     root = archive_root() if root is None else root
     for task in _replicate.TASKS:
         pilot = _sweep.load_runs(task, configs=_replicate.pilot_grid(task), root=root)
-        out[f"{task}: Fig. 3"] = [f"{task}/{h}" for h in [*pilot["hash"], *_results.replicate_runs(task, root)["hash"]]]
-    nets = _weights.collect_runs(_results.complete_replicate_runs, _weights.TASKS, root)
+        out[f"{task}: Fig. 3"] = [f"{task}/{h}" for h in [*pilot["hash"], *_archive.replicate_runs(task, root)["hash"]]]
+    nets = _weights.collect_runs(_archive.complete_replicate_runs, _weights.TASKS, root)
     out["Table 2, Fig. 5"] = [f"{t}/{h}" for t, h in zip(nets["task"], nets["hash"])]
     for cell, table in (("rnn", "Table 1"), ("lstm", "Table 3")):
         done = [c for c in _lm_replicate.configs(cell) if _lm_runs.is_done(c, root)]
