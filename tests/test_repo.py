@@ -58,7 +58,7 @@ def test_importing_the_package_has_no_side_effects():
         "import torch, matplotlib as mpl, warnings\n"
         "state = torch.random.get_rng_state(); rc = dict(mpl.rcParams); filters = list(warnings.filters)\n"
         "import nnrnn\n"
-        "for m in ['init', 'memory', 'analysis', 'store', 'profiles', 'report', 'plotting', 'book']:\n"
+        "for m in ['init', 'memory', 'analysis', 'store', 'profiles', 'pages', 'plotting', 'book']:\n"
         "    getattr(nnrnn, m)\n"
         "assert torch.equal(state, torch.random.get_rng_state()), 'global RNG touched'\n"
         "assert rc == dict(mpl.rcParams), 'rcParams changed'\n"
