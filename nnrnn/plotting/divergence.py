@@ -114,7 +114,7 @@ def spectra(snapshots: Sequence[tuple[str, np.ndarray]], re: np.ndarray, im: np.
     the boundaries of its epsilon-pseudospectra for ``levels`` (contours of ``sigma``, the smallest
     singular value of zI - W on the grid ``re`` x ``im``)."""
     n = len(snapshots)
-    cols = min(n, 3)
+    cols = 2 if n == 4 else min(n, 3)
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(PAGE_WIDTH, 2.9 * rows), layout="constrained", squeeze=False)
     t = np.linspace(0, 2 * np.pi, 200)
