@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -40,24 +41,33 @@ import yaml
 
 from .cli import HelpFormatter, device
 from .profiles import PROFILES, cell_timeout, check_profile
-from .pages.report import BOOK_BUILD_ENV
+from .archive import archive_label
+from .pages import claims_view
+from .pages import claims as claim_table
+from .pages.report import BOOK_BUILD_ENV, live_profile
 from .store import REPO
 
-__all__ = ["REPO", "BANNERS", "toc_notebooks", "check_parameters", "execute", "build_html", "build", "main", "BookError"]
+__all__ = ["REPO", "BANNERS", "BANNER_TAGS", "FOUND", "banner", "add_banners", "write_found", "build_commit", "pin_install_ref", "toc_notebooks", "check_parameters", "execute", "build_html", "build", "main", "BookError"]
 
 _STAGED = ("_config.yml", "_toc.yml", "book")
 
-#: the banner at the top of every page, per profile.
+#: the banner at the top of every page, per profile (the build's; each page's own banner, :func:`add_banners`,
+#: says which of its parts ran on it and which read the archive).
 BANNERS = {
-    "smoke": "Built on the <code>smoke</code> profile: tiny sizes that check that the code runs. "
-    "Its numbers do not test the paper's claims.",
-    "demo": "Built on the <code>demo</code> profile: reduced settings, stated in each chapter, that a laptop "
-    "CPU can afford. Not the paper's scale.",
-    "paper": "Built on the <code>paper</code> profile: the paper's grids and budgets; each chapter states "
-    "where its settings differ from the paper's.",
+    "smoke": "Live parts built on the <code>smoke</code> profile: tiny sizes that check that the code runs. "
+    "Their numbers do not test the paper's claims; the verdicts come from the results archive.",
+    "demo": "Live parts built on the <code>demo</code> profile: reduced settings, stated in each chapter, that a "
+    "laptop CPU can afford, not the paper's scale. The verdicts come from the results archive.",
+    "paper": "Live parts built on the <code>paper</code> profile: the paper's grids and budgets; each chapter "
+    "states where its settings differ from the paper's. The verdicts come from the results archive.",
     "replicate": "Built on the <code>replicate</code> profile: the paper's sequence lengths and models with a "
-    "reduced, stated search, read from the committed results archive.",
+    "reduced, stated search, read from the committed results archive (live parts run <code>demo</code>).",
 }
+#: the tags of a chapter's cells that get a banner after them (:func:`add_banners`): the heading of a
+#: part that reads the archive, or of one that runs live on the build's profile.
+BANNER_TAGS = {"banner-archive", "banner-live"}
+#: the file the landing page includes (:func:`write_found`), relative to the staged ``book/``.
+FOUND = Path("_generated") / "found.md"
 
 
 class BookError(RuntimeError):
@@ -314,6 +324,81 @@ def stage_sources(stage: Path, repo: Path = REPO, profile: str | None = None) ->
         (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
 
+def banner(kind: str, profile: str, archive: str) -> str:
+    """The banner of a page or a part of one (HTML): ``"archive"``, what reads the results archive
+    (``archive``: its commit); ``"live"``, what ran when the page was built on ``profile``;
+    ``"mixed"``, a page with both."""
+    live = f"profile <code>{live_profile(profile)}</code>"
+    text = {
+        "archive": f"From the archive: profile <code>replicate</code> (archive, {escape(archive)}); "
+        "read from the stored runs, nothing trained when this page was built.",
+        "live": f"Live: {live}, computed when this page was built.",
+        "mixed": f"This page has two parts: its replicate section reads the stored runs, profile <code>replicate</code> "
+        f"(archive, {escape(archive)}); its live section was computed when this page was built, {live}.",
+    }
+    if kind not in text:
+        raise ValueError(f"banner kind must be one of {list(text)}, got {kind!r}")
+    return f'<div class="nnrnn-banner nnrnn-banner-{kind}">{text[kind]}</div>'
+
+
+def add_banners(path: Path, profile: str, archive: str) -> None:
+    """Give an executed chapter its banners: one after its title (the title cell's tag, else
+    ``mixed`` where a part is tagged, else ``live``) and one after each cell tagged with a
+    :data:`BANNER_TAGS` tag. Banners added before (an earlier build of the same stage) are replaced."""
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells = [c for c in nb.cells if "nnrnn-banner" not in c.metadata.get("tags", [])]  # a rerun's
+    tagged = [set(c.metadata.get("tags", [])) & BANNER_TAGS for c in nb.cells]
+    title = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown")
+    page = (next(iter(tagged[title])).removeprefix("banner-") if tagged[title]
+            else "mixed" if any(tagged) else "live")
+    cells = []
+    for i, cell in enumerate(nb.cells):
+        cells.append(cell)
+        if i == title or tagged[i]:
+            kind = page if i == title else next(iter(tagged[i])).removeprefix("banner-")
+            cells.append(nbformat.v4.new_markdown_cell(banner(kind, profile, archive), metadata={"tags": ["nnrnn-banner"]}))
+    nb.cells = cells
+    nbformat.write(nb, str(path))
+
+
+#: the line of a chapter's Colab install cell that names the ref it fetches (tools/nb.py writes the cell).
+_INSTALL_REF = re.compile(r'^NNRNN_REF = "[^"\n]*"$', re.M)
+
+
+def build_commit(repo: Path = REPO) -> str | None:
+    """The full commit the book is built from (``git rev-parse HEAD``), or ``None`` outside a checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", sha) else None
+
+
+def pin_install_ref(path: Path, ref: str) -> bool:
+    """Make the Colab install cell of the executed chapter ``path`` fetch ``ref`` (the build's commit)
+    in place of the source notebook's ``main``; returns whether the chapter has such a cell."""
+    if not re.fullmatch(r"[0-9a-f]{40}", ref):
+        raise ValueError(f"ref must be a full 40-character commit, got {ref!r}")
+    nb = nbformat.read(str(path), as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and _INSTALL_REF.search(c.source)]
+    for cell in cells:
+        cell.source = _INSTALL_REF.sub(f'NNRNN_REF = "{ref}"', cell.source)
+    if cells:
+        nbformat.write(nb, str(path))
+    return bool(cells)
+
+
+def write_found(stage: Path, root=None) -> Path:
+    """Write the landing page's "what we found" box (:func:`nnrnn.pages.claims_view.found_markdown`,
+    from the claims of the archive under ``root``, default the committed one) to ``stage/book/``:data:`FOUND`."""
+    claims = claim_table.claims(root)
+    path = stage / "book" / FOUND
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(claims_view.found_markdown(claims, archive_label(root)))
+    return path
+
+
 def build_html(stage: Path, out: Path, log=print) -> Path:
     """Render ``stage`` with ``jupyter-book build -W`` from a clean ``_build``; return the html dir."""
     mathjax = stage / "book" / "_mathjax" / "mathjax" / "tex-svg-full.js"
@@ -366,6 +451,14 @@ def build(
         raise BookError(
             f"not executed on profile {profile!r} yet: {missing_exec}; run without --only, or add --no-html"
         )
+    archive = (extra or {}).get("archive") or None  # the chapters' -p archive, else the committed archive
+    log("[book] the landing page's verdicts ...")
+    write_found(stage, archive)
+    label, commit = archive_label(archive), build_commit()
+    for nb in notebooks:
+        add_banners(stage / "notebooks" / nb.name, profile, label)
+        if commit:  # outside a checkout the pages keep "main"
+            pin_install_ref(stage / "notebooks" / nb.name, commit)
     html = build_html(stage, out, log=log)
     log("\n[book] chapter timings (profile %s):" % profile)
     for t in timings:

@@ -92,3 +92,37 @@ def test_parameters_cell_shows_the_profile_the_page_was_built_with(smoke_book, s
     assert len(params) == 1, f"{stem}: {len(params)} parameters cells shown"
     assert re.search(r'profile\s*=\s*"smoke"', params[0]) and 'profile = "demo"' not in params[0]
     assert not any(c.lstrip().startswith("# Parameters") for c in cells), f"{stem} shows papermill's injected cell"
+
+
+@pytest.mark.parametrize("stem", CHAPTERS)
+def test_each_part_says_where_its_numbers_come_from(smoke_book, stem):
+    """The results page and the replicate sections: "replicate (archive, commit …)"; live parts: smoke."""
+    main = _main(smoke_book / "html" / "notebooks" / f"{stem}.html")
+    banners = {b["class"][-1].removeprefix("nnrnn-banner-"): b.get_text(" ", strip=True)
+               for b in main.select("div.nnrnn-banner")}
+    assert banners, f"{stem} has no banner of its own"
+    for kind, text in banners.items():
+        if kind in ("archive", "mixed"):
+            assert re.search(r"replicate \(archive, commit [0-9a-f]{7,}", text), f"{stem}: {text}"
+        if kind in ("live", "mixed"):
+            assert "smoke" in text, f"{stem}: {text}"
+    if stem == "00-results":
+        assert set(banners) == {"archive"}
+
+
+def test_landing_page_says_what_the_book_found(smoke_book, glued):
+    """The landing page's box: the results page's counts and every claim with its verdict badge,
+    each linking to that claim's details on the results page."""
+    page = smoke_book / "html" / "book" / "intro.html"
+    main = _main(page)
+    box = main.select_one(".nnrnn-found")
+    assert box is not None, "the landing page has no 'what we found' box"
+    results = _main(smoke_book / "html" / "notebooks" / "00-results.html")
+    expected = [(li.a.get_text(" ", strip=True), li.select_one(".nnrnn-verdict").get_text()) for li in results.select(".nnrnn-claims li")]
+    found = [(li.a.get_text(" ", strip=True), li.select_one(".nnrnn-verdict").get_text()) for li in box.select(".nnrnn-claims li")]
+    assert found == expected and len(found) == glued("00-results")["res_n_claims"]
+    assert glued("00-results")["res_summary"] in box.get_text(" ", strip=True).replace("\u2019", "'")  # Sphinx's smart quotes
+    for li in box.select(".nnrnn-claims li"):
+        target, _, anchor = li.a["href"].partition("#")
+        assert (page.parent / target).resolve() == (smoke_book / "html" / "notebooks" / "00-results.html").resolve()
+        assert results.find(id=anchor) is not None, f"the landing page links to #{anchor}, which the results page lacks"

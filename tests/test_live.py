@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from unittest import mock
@@ -21,7 +22,7 @@ import papermill as pm
 import pytest
 from nbclient import NotebookClient
 
-from nnrnn import verdicts, memory
+from nnrnn import book, memory, verdicts
 from nnrnn.pages import report
 from tools import nb as nbtool
 
@@ -122,41 +123,77 @@ def test_misspelt_papermill_parameter_fails(stem, tmp_path, monkeypatch):
 
 def test_install_cell_is_generated_from_the_config():
     src = nbtool.install_source()
-    assert f"--branch {nbtool.install_ref()} {nbtool.repository_url()} " in src and "[book]" not in src
-    assert nbtool.install_source("https://example.org/a/b", "abc123").count("--branch abc123 https://example.org/a/b ") == 1
+    assert f" {nbtool.repository_url()} {{NNRNN_REF}} " in src and "[book]" not in src and "--branch v" not in src
+    assert 'NNRNN_REF = "main"' in src  # the source notebooks: what GitHub and Colab show
+    assert nbtool.install_source("https://example.org/a/b", "abc123").count('NNRNN_REF = "abc123"') == 1
 
 
-def test_install_cell_on_colab_clones_installs_and_points_at_the_archive(monkeypatch):
-    """The cell as IPython runs it, with Colab faked: it clones the repository at the pinned ref
-    (which holds the results archive), installs the package from the clone, and sets
-    NNRNN_ARCHIVE_DIR; a second run does not clone again. Outside Colab it does nothing."""
+def _git(*args, cwd) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_install_cell_on_colab_fetches_the_pinned_commit_installs_and_points_at_the_archive(monkeypatch, tmp_path):
+    """The install cell of a built page, run as IPython runs it with Colab faked (a stub
+    ``google.colab`` module; pip stubbed; git for real, against a local repository standing in for
+    _config.yml's URL): it fetches the commit the book pinned (nnrnn.book.pin_install_ref), not the
+    newest one, installs the package from that checkout and sets NNRNN_ARCHIVE_DIR to its data/;
+    a second run does not fetch again. Outside Colab it does nothing."""
     import os
     import sys
     import types
 
     from IPython.core.inputtransformer2 import TransformerManager
+    from IPython.utils.text import DollarFormatter
 
-    code = compile(TransformerManager().transform_cell(nbtool.install_source()), "install-cell", "exec")
-    calls = []
-    shell = types.SimpleNamespace(system=lambda cmd: calls.append(("system", cmd)),
-                                  run_line_magic=lambda name, line, *a: calls.append((name, line)))
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    _git("init", "--quiet", "-b", "main", cwd=origin)
+    for i in (1, 2):  # the pinned commit, then a newer one on main
+        (origin / "data").mkdir(exist_ok=True)
+        (origin / "data" / "MANIFEST.json").write_text(f'{{"commit": {i}}}')
+        _git("add", "-A", cwd=origin)
+        _git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", f"c{i}", cwd=origin)
+        if i == 1:
+            pinned = _git("rev-parse", "HEAD", cwd=origin)
+    page = tmp_path / "page.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbtool.install_cell()]), str(page))
+    assert book.pin_install_ref(page, pinned)  # what the build does to each staged chapter
+    clone = str(tmp_path / "content" / "nnrnn-book")
+    src = nbformat.read(str(page), as_version=4).cells[0].source
+    src = src.replace(nbtool.repository_url(), str(origin)).replace(nbtool.COLAB_CLONE, clone)
+    code = compile(TransformerManager().transform_cell(src), "install-cell", "exec")
+    calls, ns = [], {}
+
+    def system(cmd):  # IPython's shell.system: expand {names} from the cell's namespace, run in a shell
+        cmd = DollarFormatter().vformat(cmd, args=[], kwargs=ns)
+        calls.append(("system", cmd))
+        subprocess.run(cmd, shell=True, check=True)
+
+    shell = types.SimpleNamespace(system=system, run_line_magic=lambda name, line, *a: calls.append((name, line)))
+    ns["get_ipython"] = lambda: shell
     # setenv first, so that teardown restores the variable's state whatever the cell sets
     # (delenv alone records nothing when the variable is absent)
     monkeypatch.setenv("NNRNN_ARCHIVE_DIR", "unset-by-the-test")
     monkeypatch.delenv("NNRNN_ARCHIVE_DIR")
-    exec(code, {"get_ipython": lambda: shell})
+    exec(code, ns)
     assert calls == [] and "NNRNN_ARCHIVE_DIR" not in os.environ  # not on Colab
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    monkeypatch.setattr(os.path, "isdir", lambda p: False)
-    exec(code, {"get_ipython": lambda: shell})
-    clone = nbtool.COLAB_CLONE
-    assert calls == [("system", f"git clone --quiet --depth 1 --branch {nbtool.install_ref()} {nbtool.repository_url()} {clone}"),
-                     ("pip", f'install --quiet "{clone}[fast]"')]
-    assert os.environ["NNRNN_ARCHIVE_DIR"] == f"{clone}/data"
+    exec(code, ns)
+    assert _git("rev-parse", "HEAD", cwd=clone) == pinned  # the pinned commit, not main's newest
+    assert (Path(clone) / "data" / "MANIFEST.json").read_text() == '{"commit": 1}'
+    assert [c[0] for c in calls] == ["system", "pip"] and calls[1][1] == f'install --quiet "{clone}[fast]"'
+    assert os.environ["NNRNN_ARCHIVE_DIR"] == f"{clone}/data" and not Path(clone + ".partial").exists()
     calls.clear()
-    monkeypatch.setattr(os.path, "isdir", lambda p: p == clone)
-    exec(code, {"get_ipython": lambda: shell})
+    exec(code, ns)
     assert [c[0] for c in calls] == ["pip"]
+
+
+def test_pin_install_ref_wants_a_full_commit(tmp_path):
+    page = tmp_path / "page.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbtool.install_cell()]), str(page))
+    with pytest.raises(ValueError, match="full 40-character commit"):
+        book.pin_install_ref(page, "main")
+    assert book.build_commit() is None or len(book.build_commit()) == 40
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -68,8 +68,24 @@ function tables(d) {
             second_left: second.length ? Math.min(...second.map((b) => b.left)) : null};
   });
 }
+const shown = (e) => { const r = e.getBoundingClientRect(), s = d0(e).getComputedStyle(e);
+  return r.width > 0 && r.height > 0 && s.visibility !== "hidden"; };
+const d0 = (e) => e.ownerDocument.defaultView;
+function backdrop(e) {  // the first opaque background at or above e
+  for (; e; e = e.parentElement) { const c = d0(e).getComputedStyle(e).backgroundColor;
+    if (c !== "transparent" && !/^rgba\\(.*,\\s*0\\)$/.test(c)) return c; }
+  return "rgb(255, 255, 255)";
+}
+const banners = (d) => all(d, ".bd-header-announcement, .bd-header-announcement code, .nnrnn-banner, .nnrnn-banner code")
+  .filter(shown).map((e) => ({what: (e.closest(".bd-header-announcement") ? "announcement" : "banner")
+                               + (e.tagName === "CODE" ? " code" : ""), text: e.textContent.trim().slice(0, 40),
+                              color: d0(e).getComputedStyle(e).color, background: backdrop(e)}));
 function measure(d, w) {
-  const out = {viewport: d.documentElement.clientWidth, tables: tables(d)};
+  const out = {viewport: d.documentElement.clientWidth, tables: tables(d),
+               search: all(d, ".search-button__button, .search-button-field").filter(shown).length};
+  d.documentElement.dataset.theme = "light"; out.banners_light = banners(d);
+  d.documentElement.dataset.theme = "dark"; out.banners_dark = banners(d);
+  d.documentElement.dataset.theme = "light";
   if (q.get("scroll")) {
     const html = d.documentElement;
     html.dataset.theme = "light"; out.light = badges(d);
@@ -260,3 +276,23 @@ def test_no_table_pushes_its_key_columns_off_screen(smoke_book, chrome, tmp_path
     assert sum(len(m["tables"]) for m in measured.values()) >= len(CHAPTERS), "the browser found too few tables"
     problems = [p for stem in CHAPTERS for p in _table_problems(stem, measured[f"{stem}.html"])]
     assert not problems, f"at {width} px:\n" + "\n".join(problems)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_banners_read_at_wcag_aa_and_each_page_has_one_search_box(smoke_book, chrome, tmp_path, width):
+    """Every page's banners (the build's announcement and the page's own, with the profile's name
+    in a code span) reach 4.5:1 against their background in both themes, measured after layout;
+    and a page shows one search box, not the header's and the sidebar's."""
+    pages = [smoke_book / "html" / "book" / "intro.html", *(smoke_book / "html" / "notebooks" / f"{s}.html" for s in CHAPTERS)]
+    measured, _ = _probe(chrome, pages, width, tmp_path)
+    low = []
+    for name, m in measured.items():
+        assert m["search"] == 1, f"{name} shows {m['search']} search boxes at {width} px"
+        for theme in ("light", "dark"):
+            seen = [b["what"] for b in m[f"banners_{theme}"]]
+            assert "announcement code" in seen, f"{name}: no announcement naming the profile ({theme})"
+            assert name == "intro.html" or "banner code" in seen, f"{name}: no banner naming a profile ({theme})"
+            low += [(name, theme, b["what"], b["text"], round(contrast(b["color"], b["background"]), 2))
+                    for b in m[f"banners_{theme}"] if contrast(b["color"], b["background"]) < MIN_CONTRAST]
+    assert not low, f"banner text below {MIN_CONTRAST}:1: {low}"

@@ -10,8 +10,9 @@ Jupyter Book see the same thing in every chapter.
 
 Every chapter has the same Colab install cell (:func:`install_cell`). The repository URL lives
 in one place, ``repository.url`` of ``_config.yml`` (which also drives the book's launch and
-repository buttons); the install is pinned to the release tag ``v<nnrnn.__version__>``, a
-placeholder until that tag is published. Changing either is one edit followed by
+repository buttons). The cell fetches ``NNRNN_REF``: ``main`` in the repository's notebooks (what
+Colab opens from GitHub), and in a built book's copy of a page the commit the book was built from
+(``nnrnn.book.pin_install_ref`` writes it). Changing the URL is one edit followed by
 ``python -m tools.nb install``; ``tests/test_live.py`` checks that every notebook's cell equals
 the generated one.
 """
@@ -26,7 +27,6 @@ from typing import Sequence
 import nbformat
 import yaml
 
-import nnrnn
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -72,31 +72,41 @@ def repository_url(config: Path = REPO / "_config.yml") -> str:
     return url.rstrip("/")
 
 
+#: the ref a source notebook's install cell fetches: the branch GitHub (and Colab) shows. A built
+#: book's copy of a page names the commit it was built from instead (nnrnn.book.pin_install_ref).
+SOURCE_REF = "main"
+
+
 def install_ref() -> str:
-    """The git ref the install cell pins: the release tag of the package's version."""
-    return f"v{nnrnn.__version__}"
+    """The git ref the source notebooks' install cell fetches (:data:`SOURCE_REF`)."""
+    return SOURCE_REF
 
 
 #: where the Colab install cell clones the repository (the package and the results archive)
 COLAB_CLONE = "/content/nnrnn-book"
 
 
-def install_source(url: str | None = None, ref: str | None = None) -> str:
-    """The source of the Colab install cell: clone the repository at ``ref`` (it holds the results
-    archive, ``data/``, which the chapters' replicate sections and the results page read), install
-    the package from the clone with the ``fast`` extra, and point ``NNRNN_ARCHIVE_DIR`` at the archive."""
+def install_source(url: str | None = None, ref: str | None = None, clone: str = COLAB_CLONE) -> str:
+    """The source of the Colab install cell: fetch the repository at ``NNRNN_REF`` (``ref``) into
+    ``clone`` (it holds the results archive, ``data/``, which the chapters' replicate sections and the
+    results page read; a failed fetch leaves no clone behind), install the package from the clone
+    with the ``fast`` extra, and point ``NNRNN_ARCHIVE_DIR`` at the archive."""
     url, ref = url or repository_url(), ref or install_ref()
+    tmp = f"{clone}.partial"
     return (
-        f"# Colab only: clone the repository at release {ref} (the package and its results archive, data/),\n"
-        "# install nnrnn from it with the `fast` extra (ninja, for the C++ engine), and read the archive there\n"
+        "# Colab only: fetch the repository (the package and its results archive, data/) at NNRNN_REF, the\n"
+        "# commit this copy of the page was built from (main in the repository's own notebooks), install\n"
+        "# nnrnn from it with the `fast` extra (ninja, for the C++ engine), and read the archive there\n"
         "import os\n"
         "import sys\n"
         "\n"
+        f'NNRNN_REF = "{ref}"\n'
         f"if {INSTALL_MARK}:\n"
-        f'    if not os.path.isdir("{COLAB_CLONE}"):\n'
-        f"        !git clone --quiet --depth 1 --branch {ref} {url} {COLAB_CLONE}\n"
-        f'    %pip install --quiet "{COLAB_CLONE}[fast]"\n'
-        f'    os.environ["NNRNN_ARCHIVE_DIR"] = "{COLAB_CLONE}/data"'
+        f'    if not os.path.isdir("{clone}"):\n'
+        f"        !rm -rf {tmp} && git init --quiet {tmp} && git -C {tmp} fetch --quiet --depth 1 {url} {{NNRNN_REF}} "
+        f"&& git -C {tmp} checkout --quiet FETCH_HEAD && mv {tmp} {clone}\n"
+        f'    %pip install --quiet "{clone}[fast]"\n'
+        f'    os.environ["NNRNN_ARCHIVE_DIR"] = "{clone}/data"'
     )
 
 

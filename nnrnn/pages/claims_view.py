@@ -18,7 +18,7 @@ import pandas as pd
 from .claims import WITHHELD
 from ..verdicts import VERDICTS
 
-__all__ = ["BADGE_CLASSES", "FIELDS", "HtmlBlock", "badge", "summary", "details"]
+__all__ = ["BADGE_CLASSES", "FIELDS", "HtmlBlock", "badge", "summary", "details", "counts_text", "found_markdown"]
 
 #: every verdict a claim can show (the labels of :mod:`nnrnn.verdicts` and the withheld one) -> its
 #: badge's CSS class, ``nnrnn-verdict-<label in lower case, runs of other characters as "-">``.
@@ -71,15 +71,16 @@ def _anchor(i: int) -> str:
     return f"claim-{i + 1}"
 
 
-def summary(claims: pd.DataFrame) -> HtmlBlock:
-    """One line per claim: the claim (a link to its details) and its verdict badge.
+def summary(claims: pd.DataFrame, href: str = "") -> HtmlBlock:
+    """One line per claim: the claim (a link to its details, on the page ``href``; "" is this page)
+    and its verdict badge.
 
     Examples:
         >>> print(repr(summary(pd.DataFrame({"claim": ["a > b"], "verdict": ["consistent"]}))))
         a > b → consistent
     """
     _check(claims, ["claim", "verdict"])
-    items = [f'<li><a class="nnrnn-claim" href="#{_anchor(i)}">{html.escape(str(c))}</a> {badge(v)}</li>'
+    items = [f'<li><a class="nnrnn-claim" href="{html.escape(href)}#{_anchor(i)}">{html.escape(str(c))}</a> {badge(v)}</li>'
              for i, (c, v) in enumerate(zip(claims["claim"], claims["verdict"]))]
     markup = '<div class="nnrnn-view"><ul class="nnrnn-claims">' + "".join(items) + "</ul></div>"
     return HtmlBlock(markup, "\n".join(f"{c} → {v}" for c, v in zip(claims["claim"], claims["verdict"])))
@@ -95,3 +96,30 @@ def details(claims: pd.DataFrame) -> HtmlBlock:
                       f'{badge(row["verdict"])}</summary><dl class="nnrnn-fields">{fields}</dl></details>')
         text.append("\n".join([str(row["claim"]), *(f"  {name}: {row[col]}" for col, name in FIELDS.items())]))
     return HtmlBlock('<div class="nnrnn-view">' + "".join(blocks) + "</div>", "\n\n".join(text))
+
+
+def counts_text(claims: pd.DataFrame) -> str:
+    """How many claims got each verdict, in the order of :data:`nnrnn.verdicts.VERDICTS` (withheld last).
+
+    Examples:
+        >>> counts_text(pd.DataFrame({"verdict": ["consistent", "reproduced", "reproduced"]}))
+        '2 reproduced; 1 consistent'
+    """
+    _check(claims, ["verdict"])
+    counts = claims["verdict"].value_counts()
+    return "; ".join(f"{int(counts[label])} {label.split(':')[0]}" for label in BADGE_CLASSES if counts.get(label, 0))
+
+
+def found_markdown(claims: pd.DataFrame, archive: str, results_page: str = "../notebooks/00-results") -> str:
+    """The landing page's "what we found" box (MyST Markdown): the verdicts' counts, one line per claim
+    with its badge (each a link to its details on the results page, the document ``results_page``
+    relative to the landing page), and where the verdicts come from (``archive``: how a page names the
+    archive, :func:`nnrnn.archive.archive_label`)."""
+    _check(claims, ["claim", "verdict"])
+    items = summary(claims, href=results_page + ".html").markup
+    return (f":::{{admonition}} What we found\n:class: tip nnrnn-found\n\n"
+            f"Of the {len(claims)} claims of the paper that this book tests: **{counts_text(claims)}**. "
+            f"The verdicts below are computed when the book is built, from the runs of the results archive "
+            f"(profile `replicate`, {archive}) and, for the two theory claims, from exact computations "
+            f"and simulations run at build time; none is typed by hand.\n\n{items}\n\n"
+            f"Each claim's paper value, our value, runs and test: {{doc}}`{results_page}`.\n:::\n")

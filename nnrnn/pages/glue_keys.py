@@ -39,7 +39,7 @@ KEYS: dict[str, tuple[str, ...]] = {
         "nb04_profile", "nb04_runs_chain", "nb04_runs_fb_chain", "nb04_runs_identity", "nb04_runs_nonnormal",
         "nb04_runs_normal", "nb04_runs_orthogonal", "nb04_significance", "nb04_success_chain",
         "nb04_success_fb_chain", "nb04_success_identity", "nb04_success_nonnormal", "nb04_success_normal",
-        "nb04_success_orthogonal", "nb04_sweep_wall_min", "nb04_verdict",
+        "nb04_success_orthogonal", "nb04_verdict",
         # nnrnn.pages.benchmarks.ReplicateSection.values, glued by rep.glue("nb04_rep")
         "nb04_rep_T", "nb04_rep_archive", "nb04_rep_budget_pct", "nb04_rep_epochs", "nb04_rep_n_seeds",
         "nb04_rep_n_stage2", "nb04_rep_n_stage2_planned", "nb04_rep_verdict",
@@ -52,7 +52,7 @@ KEYS: dict[str, tuple[str, ...]] = {
         "nb05_p_value", "nb05_profile", "nb05_runs_chain", "nb05_runs_fb_chain", "nb05_runs_identity",
         "nb05_runs_nonnormal", "nb05_runs_normal", "nb05_runs_orthogonal", "nb05_significance",
         "nb05_success_chain", "nb05_success_fb_chain", "nb05_success_identity", "nb05_success_nonnormal",
-        "nb05_success_normal", "nb05_success_orthogonal", "nb05_sweep_wall_min", "nb05_threshold",
+        "nb05_success_normal", "nb05_success_orthogonal", "nb05_threshold",
         "nb05_verdict",
         # nnrnn.pages.benchmarks.ReplicateSection.values, glued by rep.glue("nb05_rep")
         "nb05_rep_T", "nb05_rep_archive", "nb05_rep_budget_pct", "nb05_rep_epochs", "nb05_rep_n_seeds",
@@ -68,7 +68,7 @@ KEYS: dict[str, tuple[str, ...]] = {
         "nb06_runs_chain", "nb06_runs_identity", "nb06_runs_nonnormal", "nb06_runs_normal",
         "nb06_runs_orthogonal", "nb06_significance", "nb06_smoke_n_test", "nb06_smoke_n_train",
         "nb06_success_chain", "nb06_success_identity", "nb06_success_nonnormal", "nb06_success_normal",
-        "nb06_success_orthogonal", "nb06_sweep_wall_min", "nb06_test_acc_chain", "nb06_test_acc_fb_chain",
+        "nb06_success_orthogonal", "nb06_test_acc_chain", "nb06_test_acc_fb_chain",
         "nb06_test_acc_identity", "nb06_test_acc_orthogonal", "nb06_threshold", "nb06_verdict",
         # nnrnn.pages.benchmarks.ReplicateSection.values, glued by rep.glue("nb06_rep")
         "nb06_rep_T", "nb06_rep_archive", "nb06_rep_budget_pct", "nb06_rep_epochs", "nb06_rep_hidden",

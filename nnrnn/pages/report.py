@@ -36,7 +36,7 @@ import pandas as pd
 import torch
 from tqdm.std import tqdm as text_bar
 
-from .. import __version__
+from .. import __version__, validate
 from ..profiles import check_profile
 from ..store import git_sha
 from ..verdicts import VERDICTS, Verdict, success_verdict
@@ -292,6 +292,28 @@ def describe_sweep(rep, what: str = "runs") -> str:
     errors = len(getattr(rep, "errors", {}) or {})
     line = f"{len(rep.hashes)} {what}: {len(rep.ran)} trained now, {len(rep.skipped)} loaded from the run store"
     return line + (f", {errors} failed" if errors else "")
+
+
+def timing_text(build_s: float, n_trained: int, run_wall_s: Sequence[float], cores: int = 2) -> str:
+    """Two measured times of a chapter's live runs, each named for what it is: what this build took
+    (``build_s`` of wall time, ``n_trained`` of them trained, the rest loaded from the run store), and
+    what the runs take fresh: their training times as measured when each was trained
+    (``run_wall_s``), summed, and that sum shared among ``cores`` workers.
+
+    Examples:
+        >>> print(timing_text(3.2, 0, [300.0] * 8))
+        This build: 0 of 8 runs trained, 8 loaded from the run store, in 3 s. Fresh: the runs' training times, as measured when each was trained, sum to 40.0 min, about 20 min on 2 cores.
+    """
+    build_s = validate.finite_float(build_s, "build_s", low=0)
+    walls = [validate.finite_float(w, "a run's wall_s", low=0) for w in run_wall_s]
+    n_trained = validate.integer(n_trained, "n_trained", low=0, high=len(walls))
+    cores = validate.positive_int(cores, "cores")
+    total = sum(walls) / 60
+    fresh = total / cores
+    about = f"{fresh:.0f} min" if fresh >= 2 else f"{fresh * 60:.0f} s"
+    return (f"This build: {n_trained} of {len(walls)} runs trained, {len(walls) - n_trained} loaded from the run store, "
+            f"in {build_s:.0f} s. Fresh: the runs' training times, as measured when each was trained, sum to "
+            f"{total:.1f} min, about {about} on {cores} cores.")
 
 
 # --------------------------------------------------------------------------------------------
