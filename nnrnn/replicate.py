@@ -35,9 +35,11 @@ initializer:
 * psMNIST (T = 784, N = 25 as in the paper's text): 20 epochs (20 % of the cap), 50,000 training
   digits with 10,000 held out for validation, seeds 1-6.
 
-The stage-2 runs of seed 3 share their training data and initial weights with the pilot run of
-the selected setting (the pilot selected on the first 2,000 of the same validation sequences), a
-mild selection effect on one seed of six (three for copy) that we state rather than hide.
+The stage-2 run of seed 3 at the selected setting replays the pilot run that selected it: the
+same training data, initial weights and batch order, so its first epoch is that pilot run bit for
+bit (the pilot validated on the first 2,000 of the same validation sequences). One seed of six
+(of three for copy) is therefore the run the selection was made on; protocol v2 removes this by
+piloting on seeds that stage 2 does not use.
 
 **Protocol v2** (``protocol="v2"``, the evidence-v2 retrain; book/analysis-plan.md fixes it and
 how its runs are judged, before any of them exists) changes the search, alike for every
