@@ -117,3 +117,13 @@ def test_a_chapter_that_trains_states_measured_times_not_a_promise(nb):
     if "run_sweep(" in code or "lm.sweep(" in code:
         key = re.search(r'report\.glue\("(\w+_timing)", report\.timing_text\(', code)
         assert key and f"{{glue:text}}`{key.group(1)}`" in prose, f"{nb.name} trains but states no measured time"
+
+
+def test_the_version_is_the_same_in_the_package_the_citation_and_the_changelog():
+    import nnrnn
+
+    citation = (book.REPO / "CITATION.cff").read_text()
+    changelog = (book.REPO / "CHANGELOG.md").read_text()
+    assert re.search(rf"^version: {re.escape(nnrnn.__version__)}$", citation, re.M)
+    assert re.search(rf"^## \[{re.escape(nnrnn.__version__)}\] - \d{{4}}-\d\d-\d\d$", changelog, re.M)
+    assert f"[{nnrnn.__version__}]: https://" in changelog
