@@ -13,9 +13,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 from matplotlib.transforms import blended_transform_factory
 
-from . import INIT_COLORS, INIT_LABELS, band
+from . import INIT_COLORS, INIT_LABELS, PAGE_WIDTH, band
 
 __all__ = ["copy_example", "addition_example", "psmnist_example", "fig3_curves", "fig3_success", "pilot_scores",
            "w_diagnostics", "SCALE_SYMBOLS"]
@@ -167,6 +168,17 @@ def fig3_curves(
     ax.axhline(0.5 * baseline, color="k", linestyle=":", linewidth=1.0, label="success threshold (50 %)")
     if log:
         ax.set_yscale("log")
+    # a robust top: one spike (a diverging epoch, ~400 against a baseline of 0.04) would stretch the
+    # log axis until every curve lies on the floor; above 3 x the baseline or the 99th percentile of
+    # the curves, whichever is higher, the axis is cut, and the panel says so.
+    values = curves["mean"].to_numpy(float)
+    values = values[np.isfinite(values)]
+    if len(values):
+        top = max(3.0 * baseline, float(np.quantile(values, 0.99)))
+        if values.max() > 1.05 * top:
+            ax.set_ylim(top=top)
+            ax.text(0.99, 0.99, f"axis cut at {top:.3g}; peak {values.max():.3g}", transform=ax.transAxes,
+                    ha="right", va="top", fontsize=8, color="0.25")
     ax.set_xlabel(x_label or f"training progress ({'epochs' if x == 'epoch' else 'updates'})")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8, loc="best")
@@ -204,6 +216,7 @@ def fig3_success(
     for xi, ki, ni in zip(xs, k, n):
         ax.annotate(f"{ki} / {ni}", (xi, ki), xytext=(0, 3), textcoords="offset points", ha="center", fontsize=9)
     ax.set_ylim(0, top * 1.2 + 0.5)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # runs are counted: no 0.5 of a run
     ax.set_xticks(xs, labels, rotation=20)
     ax.set_ylabel("successful runs")
     ax.set_title(title or "this book")
@@ -259,7 +272,8 @@ def pilot_scores(
     """
     present = list(dict.fromkeys(scores["init"]))
     inits = [i for i in INIT_LABELS if i in present] + [i for i in present if i not in INIT_LABELS]
-    fig, axes = plt.subplots(1, len(inits), figsize=(2.6 * len(inits) + 0.8, 3.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(inits), figsize=(min(PAGE_WIDTH, 2.6 * len(inits) + 0.8), 3.8), sharey=True,
+                             squeeze=False, layout="constrained")
     finite = scores.loc[np.isfinite(scores["score"].to_numpy(float)), "score"]
     markers = ("o", "s", "^", "D")
     for ax, init in zip(axes[0], inits):
@@ -281,13 +295,17 @@ def pilot_scores(
             ax.plot([pick["lr"]], [pick["score"]], "o", mfc="none", mec="k", markersize=11, mew=1.5)
         ax.axhline(baseline, color="k", linestyle="--", linewidth=1.0)
         ax.set_xscale("log")
+        # decades only, and room at both ends for a diverged setting's cross (drawn unclipped)
+        ax.xaxis.set_major_locator(LogLocator(base=10, numticks=4))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        lrs = g["lr"].to_numpy(float)  # every rate, diverged ones too (their crosses set no data limits)
+        ax.set_xlim(lrs.min() / 1.6, lrs.max() * 1.6)
         ax.set_title(INIT_LABELS.get(init, init))
         ax.set_xlabel("learning rate")
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize="small", loc="best")
     if len(finite) and (finite > 0).all():
         axes[0][0].set_yscale("log")
     axes[0][0].set_ylabel(ylabel)
-    fig.tight_layout()
     return fig
 
 

@@ -64,8 +64,8 @@ def validation_curves(
         skip_first: leave out the untrained point 0, which would squash the y-axis.
         title: a figure title.
 
-    Panels are in rows of two; the legend is in the first panel's upper right corner (where the
-    falling curves are not), or in the spare cell of the grid.
+    Panels are in rows of two; the legend is in the spare cell of the grid, or above the panels
+    where there is none (inside a panel it covers a curve).
     """
     table = curve_table(history)
     if skip_first:
@@ -90,8 +90,8 @@ def validation_curves(
     if len(spare):
         spare[0].axis("off")
         spare[0].legend(*axes[0].get_legend_handles_labels(), loc="center")
-    else:
-        axes[0].legend(loc="upper right")
+    else:  # above the panels: inside one it sat on a curve (chapter 7's identity)
+        figure_legend(fig, axes, ncol=min(len(inits), 4))
     if title:
         fig.suptitle(title)
     return fig

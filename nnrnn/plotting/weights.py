@@ -101,8 +101,11 @@ def fig5_order_profiles(
             sel = (selection or {}).get((task, init), "")
             what = f"{n} network{'s' if n != 1 else ''}" + (f": {sel}" if sel else "")
             ax.set_title(f"{TASK_LABELS.get(task, task)}, {INIT_LABELS.get(init, init)} init\n{what}")
-            if n == 0:
-                ax.text(0.5, 0.5, "no networks", transform=ax.transAxes, ha="center", va="center", color="0.4")
+            if n == 0:  # no frame and no axes to read as data: the panel says why it is empty
+                ax.set_axis_off()
+                ax.text(0.5, 0.5, f"no {INIT_LABELS.get(init, init)}-initialized networks\nof {TASK_LABELS.get(task, task)} "
+                        "in this analysis\n(none stored, or none selected)", transform=ax.transAxes, ha="center",
+                        va="center", color="0.25", fontsize="small", wrap=True)
             if r == len(tasks) - 1:
                 ax.set_xlabel(_XLABEL)
             if c == 0:
