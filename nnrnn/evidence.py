@@ -239,7 +239,7 @@ def lm_rows(root=None) -> list[dict[str, Any]]:
         base = _lm_replicate.claim_row(cell, res)
         res = res[np.isfinite(res["test_bits"].astype(float))]
         means = res.groupby("init")["test_bits"].mean()
-        target = _lm_replicate._CLAIMS[cell]["best"]
+        target = _lm_replicate.CLAIMS[cell]["best"]
         if target not in means or len(means) < 2:
             rows.append({**base, "budget": "-", "secondary": "-", "interval": "-"})
             continue

@@ -56,7 +56,7 @@ from .fused import STEPS
 from .lockstep import STEPS as LOCKSTEP_STEPS
 from .lockstep import train_group
 from .store import RunCorrupt, read_run_meta, results_root
-from .train import TrainConfig, _datasets, initial_model, train
+from .train import TrainConfig, initial_model, train
 
 __all__ = ["U", "allowance", "archived_runs", "archived_lm_runs", "retrain_group", "retrain", "verify_run",
            "evidence_run", "main"]
@@ -252,7 +252,7 @@ def evidence_run(folder: str | os.PathLike) -> dict[str, Any]:
     model = initial_model(cfg)
     model.load_state_dict(torch.load(folder / "weights.pt", weights_only=True, map_location="cpu"))
     model.double().eval()
-    val = _datasets(cfg.task, cfg.T, cfg.n_train, cfg.n_val, cfg.seed)[1]
+    val = task.datasets(cfg.n_train, cfg.n_val, cfg.seed)[1]
     totals: dict[str, float] = {}
     for start in range(0, len(val), cfg.eval_batch_size):
         x, y = val.batch(torch.arange(start, min(start + cfg.eval_batch_size, len(val))))

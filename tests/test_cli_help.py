@@ -117,7 +117,7 @@ PLANNERS = {
     "lm": ["nnrnn.lm.cli.profile_configs"],
     "train": ["nnrnn.train.train"],
     "book": ["nnrnn.book.build"],
-    "bench": ["nnrnn.bench._rnn_command", "nnrnn.bench._sweep_command"],
+    "bench": ["nnrnn.bench.rnn_command", "nnrnn.bench.sweep_command"],
     "data": ["nnrnn.data.fetch"],
     "replicate": ["nnrnn.replicate.run", "nnrnn.replicate.prune_pilot_weights"],
     "verify": ["nnrnn.verify.archived_runs"],

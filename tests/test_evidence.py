@@ -123,7 +123,7 @@ def test_language_model_rows_are_not_testable_at_3_plus_3_and_say_what_happened(
 
     def results(cell, root=None):
         inits = lm_rep.REPLICATE_INITS[cell]
-        best = lm_rep._CLAIMS[cell]["best"]
+        best = lm_rep.CLAIMS[cell]["best"]
         return pd.DataFrame([{"init": i, "seed": s, "hash": f"{i}{s}", "status": "finished",
                               "test_bits": (1.5 if i == best else 2.0) + s / 100} for i in inits for s in (1, 2, 3)])
 

@@ -287,7 +287,7 @@ def test_checkpoint_resume_matches_uninterrupted(tmp_path):
 
 def test_sweep_stores_resumes_and_requires(tmp_path, monkeypatch):
     corpus = toy_corpus(n_train=1500)
-    monkeypatch.setattr(lm.train, "_corpus", lambda *a, **k: corpus)  # where train_lm looks it up
+    monkeypatch.setattr(lm.train, "get_corpus", lambda *a, **k: corpus)  # where train_lm looks it up
     cfgs = [tiny(init_name=i) for i in ("identity", "chain")]
     runs = lm.sweep(cfgs, root=tmp_path, progress=False)
     assert sorted(runs.ran) == sorted(c.hash() for c in cfgs)
@@ -311,7 +311,7 @@ def test_lm_and_synthetic_sweeps_share_one_runner(tmp_path, monkeypatch):
     from nnrnn import executors, sweep
 
     corpus = toy_corpus(n_train=1500)
-    monkeypatch.setattr(lm.train, "_corpus", lambda *a, **k: corpus)
+    monkeypatch.setattr(lm.train, "get_corpus", lambda *a, **k: corpus)
     real, calls = executors.run_missing, []
 
     def spy(units, *args, **kwargs):
@@ -361,7 +361,7 @@ def _lm_sweep_through_the_runner(tmp_path, executor, **kw):
 
 def test_serial_lm_sweep_goes_through_the_shared_runner(tmp_path, monkeypatch):
     corpus = toy_corpus(n_train=1500)
-    monkeypatch.setattr(lm.train, "_corpus", lambda *a, **k: corpus)
+    monkeypatch.setattr(lm.train, "get_corpus", lambda *a, **k: corpus)
     before = torch.get_num_threads()
     _lm_sweep_through_the_runner(tmp_path, "serial", threads=2)
     assert torch.get_num_threads() == before  # the runner restores this process's threads
@@ -372,7 +372,7 @@ def test_serial_lm_sweep_trains_at_the_callers_threads(tmp_path, monkeypatch):
     own setting, with the per-window bar; an explicit ``threads`` is passed through. Until issue 11's
     review, serial runs were pinned to one thread whatever the caller asked."""
     corpus = toy_corpus(n_train=1500)
-    monkeypatch.setattr(lm.train, "_corpus", lambda *a, **k: corpus)
+    monkeypatch.setattr(lm.train, "get_corpus", lambda *a, **k: corpus)
     real, seen = lm.runs.run_one, []
 
     def spy(key, threads, *, progress, **kw):
@@ -466,13 +466,13 @@ def test_mixed_ramp_rises_along_the_update_chain():
 # ----------------------------------------------------------------------------- real data
 @needs_ptb
 def test_ptb_vocabularies_token_counts_and_subsets():
-    word = lm._corpus("ptb", DATA_DIR, False)
+    word = lm.get_corpus("ptb", DATA_DIR, False)
     assert len(word.dictionary) == 10_000
     assert (len(word.train), len(word.valid), len(word.test)) == (929_589, 73_760, 82_430)
-    char = lm._corpus("ptb-char", DATA_DIR, False)
+    char = lm.get_corpus("ptb-char", DATA_DIR, False)
     assert len(char.dictionary) == 50
     cfg = lm.paper_config("ptb-char", train_tokens=1000, valid_tokens=300)
-    tr, va, te = lm._splits(cfg, char)
+    tr, va, te = lm.split_corpus(cfg, char)
     assert (len(tr), len(va), len(te)) == (1000, 300, len(char.test))
     assert torch.equal(tr, char.train[:1000])
 
@@ -507,7 +507,7 @@ def test_a_cache_off_sweep_leaves_no_temporary_root_behind(tmp_path):
         import tests.test_lm as t
         from nnrnn import lm
         corpus = t.toy_corpus(n_train=1500)
-        lm.train._corpus = lambda *a, **k: corpus
+        lm.train.get_corpus = lambda *a, **k: corpus
         runs = lm.sweep([t.tiny(init_name="orthogonal")], cache="off", progress=False)
         print(next(iter(runs.paths.values())))
         """

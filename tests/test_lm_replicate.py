@@ -135,7 +135,7 @@ def test_measure_counts_the_models_matrix_products(cell):
 # ----------------------------------------------------------------------------- the driver
 def test_driver_trains_what_is_missing_resumes_and_skips_what_is_stored(tmp_path, monkeypatch, capsys):
     corpus = toy_corpus()
-    monkeypatch.setattr(lm.train, "_corpus", lambda *a, **k: corpus)
+    monkeypatch.setattr(lm.train, "get_corpus", lambda *a, **k: corpus)
     kw = dict(inits=["chain", "fb_chain"], seeds=[1], executor="serial", progress=False, **TINY)
     assert rep.run(["rnn"], root=tmp_path, dry_run=True, **kw) == {"rnn": None}
     assert "2 replicate runs" in capsys.readouterr().out and not (tmp_path / "runs").exists()

@@ -324,7 +324,7 @@ def _lm_cfg(**kw) -> lm.LMConfig:
 
 def test_an_lm_run_that_cannot_be_stored_keeps_its_checkpoint_and_is_stored_without_training(tmp_path, monkeypatch):
     """Before: run_one deleted the checkpoint before the write, and the write's error ended the sweep."""
-    monkeypatch.setattr(lm.train, "_corpus", lambda *a, **k: _corpus())
+    monkeypatch.setattr(lm.train, "get_corpus", lambda *a, **k: _corpus())
     cfgs = [_lm_cfg(), _lm_cfg(init="identity")]
     real = lm_runs._write_payload
     monkeypatch.setattr(lm_runs, "_write_payload", lambda p, *a, **k: _disk_full() if p["hash"] == cfgs[0].hash() else real(p, *a, **k))

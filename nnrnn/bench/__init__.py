@@ -44,9 +44,9 @@ import torch
 from ..cli import HelpFormatter, device, non_negative_int, positive_int
 from .ceiling import ceiling_summary, ceiling_variants, recurrence_ceiling, recurrence_flops, recurrence_updates
 from .common import interleave, paired_ratio
-from .rnn import CANDIDATES, SIZES, BenchSize, _rnn_command, bench_rnn, format_table
-from .sweep import (SWEEP_KS, SWEEP_SIZES, _sweep_command, bench_sweep, format_sweep_table, gemm_gflops,
-                    lockstep_updates, single_run_updates, sweep_ceilings, sweep_configs, update_flops)
+from .rnn import CANDIDATES, SIZES, BenchSize, bench_rnn, format_table, rnn_command
+from .sweep import (SWEEP_KS, SWEEP_SIZES, bench_sweep, format_sweep_table, gemm_gflops, lockstep_updates,
+                    single_run_updates, sweep_ceilings, sweep_command, sweep_configs, update_flops)
 from .workers import time_updates
 
 __all__ = ["BenchSize", "SIZES", "bench_rnn", "format_table", "SWEEP_SIZES", "bench_sweep",
@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             swp.error(f"--rounds and --window must be positive, got {args.rounds} and {args.window}")
         if args.ks and not all(k.isdigit() and int(k) > 0 for k in args.ks.split(",")):
             swp.error(f"--ks must be positive integers separated by commas, got {args.ks!r}")
-        return _sweep_command(args)
+        return sweep_command(args)
     if args.threads:
         torch.set_num_threads(args.threads)  # the command line only; the library never does this
-    return _rnn_command(args)
+    return rnn_command(args)

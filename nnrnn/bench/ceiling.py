@@ -45,7 +45,7 @@ from torch import Tensor
 from .. import models, paper
 from ..resources import available_cpus
 from .common import paired_ratio
-from .workers import _interleaved, _Variant
+from .workers import Variant, interleaved
 
 __all__ = ["recurrence_flops", "recurrence_updates", "ceiling_variants", "ceiling_summary", "recurrence_ceiling"]
 
@@ -135,16 +135,16 @@ def recurrence_updates(seq_len: int, batch: int, hidden: int, runs: int = 1, *, 
 
 
 def ceiling_variants(seq_len: int, batch: int, hidden: int, ks: Sequence[int], cores: int, *,
-                     per_step: bool = True) -> list[_Variant]:
+                     per_step: bool = True) -> list[Variant]:
     """The ceiling's layouts: (a) first, then (b) for each ``k`` (one process of ``cores`` threads, then per core)."""
     work = partial(recurrence_updates, seq_len, batch, hidden, per_step=per_step)
-    variants = [_Variant(CEILING_POOL, [partial(work, 1, seed=i) for i in range(cores)], [1] * cores, 1)]
+    variants = [Variant(CEILING_POOL, [partial(work, 1, seed=i) for i in range(cores)], [1] * cores, 1)]
     for k in ks:
-        variants.append(_Variant(f"GEMMs: K={k}", [partial(work, k, batched=True)], [k], cores))
+        variants.append(Variant(f"GEMMs: K={k}", [partial(work, k, batched=True)], [k], cores))
         if cores > 1 and k >= cores:
             per = [len(range(i, k, cores)) for i in range(cores)]
             builds = [partial(work, n, batched=True, seed=i) for i, n in enumerate(per)]
-            variants.append(_Variant(f"GEMMs: K={k} per core", builds, per, 1))
+            variants.append(Variant(f"GEMMs: K={k} per core", builds, per, 1))
     return variants
 
 
@@ -184,5 +184,5 @@ def recurrence_ceiling(
     ``bench sweep`` runs the same variants interleaved with its others instead.
     """
     variants = ceiling_variants(seq_len, batch, hidden, ks, cores or available_cpus(), per_step=per_step)
-    got, _ = _interleaved(variants, rounds, window_s)
+    got, _ = interleaved(variants, rounds, window_s)
     return ceiling_summary({v.label: got[v.label] for v in variants}, {v.label: v.layout for v in variants})

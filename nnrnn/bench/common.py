@@ -10,7 +10,7 @@ from typing import Callable, Hashable, Mapping, Sequence
 
 import torch
 
-__all__ = ["interleave", "paired_ratio"]
+__all__ = ["interleave", "paired_ratio", "sync", "timed_ms", "pick_sizes", "write_json"]
 
 
 def interleave(fns: Mapping[Hashable, Callable[[], float]], rounds: int, warmup: int = 0) -> dict[Hashable, list[float]]:
@@ -45,20 +45,22 @@ def paired_ratio(a: Sequence[float], b: Sequence[float]) -> float:
     return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for ``device``'s queued work (a GPU's; a CPU has none)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def _timed_ms(fn: Callable[[], None], device: torch.device) -> float:
-    _sync(device)
+def timed_ms(fn: Callable[[], None], device: torch.device) -> float:
+    """Milliseconds ``fn()`` takes on ``device``, its queued work included."""
+    sync(device)
     t0 = time.perf_counter()
     fn()
-    _sync(device)
+    sync(device)
     return 1e3 * (time.perf_counter() - t0)
 
 
-def _pick_sizes(names: str, known: Mapping[str, object]) -> dict:
+def pick_sizes(names: str, known: Mapping[str, object]) -> dict:
     """The sizes named in ``names`` (comma-separated; empty: all), in the order given."""
     bad = [w for w in names.split(",") if w not in known] if names else []
     if bad:
@@ -66,7 +68,8 @@ def _pick_sizes(names: str, known: Mapping[str, object]) -> dict:
     return {w: known[w] for w in names.split(",")} if names else dict(known)
 
 
-def _write_json(path: str, payload: dict) -> None:
+def write_json(path: str, payload: dict) -> None:
+    """Write ``payload`` to ``path`` as JSON (folders made as needed); nothing when ``path`` is empty."""
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(payload, indent=1))

@@ -27,7 +27,7 @@ from .. import models, paper
 from ..profiles import resolve_device
 from ..store import machine
 from ..tasks import get_task
-from .common import _pick_sizes, _sync, _timed_ms, _write_json, interleave, paired_ratio
+from .common import interleave, paired_ratio, pick_sizes, sync, timed_ms, write_json
 
 __all__ = ["BenchSize", "SIZES", "CANDIDATES", "bench_rnn", "format_table"]
 
@@ -163,11 +163,11 @@ def _quiet_stderr():
 def _peak_bytes(fn: Callable[[], None], device: torch.device) -> float:
     """Peak bytes allocated by torch beyond those held at the start of ``fn()`` (NaN if unknown)."""
     if device.type == "cuda":
-        _sync(device)
+        sync(device)
         start = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
         fn()
-        _sync(device)
+        sync(device)
         return torch.cuda.max_memory_allocated(device) - start
     with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
@@ -235,7 +235,7 @@ def bench_rnn(
                     model(x)
 
             setups[label] = (train_step, forward)
-        fns = {(label, part): (lambda fn=fn: _timed_ms(fn, dev)) for label, pair in setups.items()
+        fns = {(label, part): (lambda fn=fn: timed_ms(fn, dev)) for label, pair in setups.items()
                for part, fn in zip(("train", "fwd"), pair)}
         ms = interleave(fns, repeats, warmup)
         peak = {label: _peak_bytes(setups[label][0], dev) for label in setups}
@@ -279,9 +279,9 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _rnn_command(args: argparse.Namespace) -> int:
+def rnn_command(args: argparse.Namespace) -> int:
     dev = resolve_device(args.device)
-    sizes = tuple(_pick_sizes(args.sizes, {s.name: s for s in SIZES}).values())
+    sizes = tuple(pick_sizes(args.sizes, {s.name: s for s in SIZES}).values())
     repeats, warmup = args.repeats, 2
     if args.quick:
         sizes = tuple(
@@ -311,7 +311,7 @@ def _rnn_command(args: argparse.Namespace) -> int:
         print("\n".join(lines if i == 0 else lines[2:]), flush=True)
         rows += new
     meta = {"torch": torch.__version__, "device": _device_name(dev), "engine": engine, "quick": args.quick}
-    _write_json(args.json, {"meta": meta, "sizes": [asdict(s) for s in sizes], "rows": rows})
+    write_json(args.json, {"meta": meta, "sizes": [asdict(s) for s in sizes], "rows": rows})
     first = next((r for r in rows if r["model"] == "ours elu"), None)
     if first is not None:
         print(f"training step at {first['size']} size: ours elu {first['train_ratio']:.2f}x {_BASELINE}")

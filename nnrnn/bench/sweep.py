@@ -23,10 +23,10 @@ from ..profiles import resolve_device
 from ..resources import available_cpus
 from ..store import machine
 from ..tasks import stream_generator
-from ..train import TrainConfig, _datasets, choose_step, initial_model, make_optimizer
+from ..train import TrainConfig, choose_step, initial_model, make_optimizer
 from .ceiling import CEILING_POOL, ceiling_summary, ceiling_variants, recurrence_flops
-from .common import _pick_sizes, _write_json, paired_ratio
-from .workers import _interleaved, _Variant
+from .common import paired_ratio, pick_sizes, write_json
+from .workers import Variant, interleaved
 
 __all__ = ["SWEEP_SIZES", "SWEEP_KS", "bench_sweep", "sweep_configs", "update_flops", "gemm_gflops",
            "single_run_updates", "lockstep_updates", "format_sweep_table", "sweep_ceilings"]
@@ -89,7 +89,7 @@ def single_run_updates(cfg: TrainConfig) -> Iterator[int]:
     """One run stepped as :func:`nnrnn.train.train` steps it (with the step it chooses, fused or
     reference: :func:`nnrnn.train.choose_step`): yields 0 once built, then 1 per update."""
     device, task = resolve_device(cfg.device), cfg.make_task()
-    data = _datasets(cfg.task, cfg.T, cfg.n_train, cfg.n_val, cfg.seed)[0].to(device)
+    data = task.datasets(cfg.n_train, cfg.n_val, cfg.seed)[0].to(device)
     model = initial_model(cfg, device).train()
     params, order = list(model.parameters()), stream_generator(cfg.seed, "order")
     if choose_step(None, model, task) == "fused":
@@ -162,17 +162,17 @@ def bench_sweep(
     gemm_all: dict[int, list[float]] = {t: [] for t in sorted({1, cores})}
     for first, (name, (task, T, hidden)) in enumerate(sizes.items()):
         cfgs = sweep_configs(task, T, hidden, max(max(ks), cores), batch=batch)
-        variants = [_Variant("process pool", [partial(single_run_updates, c) for c in cfgs[:cores]], [1] * cores, 1)]
+        variants = [Variant("process pool", [partial(single_run_updates, c) for c in cfgs[:cores]], [1] * cores, 1)]
         for k in ks:
-            variants.append(_Variant(f"lockstep K={k}", [partial(lockstep_updates, cfgs[:k])], [k], cores))
+            variants.append(Variant(f"lockstep K={k}", [partial(lockstep_updates, cfgs[:k])], [k], cores))
             if cores > 1 and k >= cores:
                 groups = [cfgs[i:k:cores] for i in range(cores)]
-                variants.append(_Variant(f"lockstep K={k} per core", [partial(lockstep_updates, g) for g in groups],
+                variants.append(Variant(f"lockstep K={k} per core", [partial(lockstep_updates, g) for g in groups],
                                          list(map(len, groups)), 1))
         seq_len, per_step = cfgs[0].make_task().T, cfgs[0].make_task().per_step
         ceiling = ceiling_variants(seq_len, batch, hidden, ks if ceiling_ks is None else ceiling_ks, cores, per_step=per_step)
         extra = {("gemm", t): partial(gemm_gflops, gemm_n, t) for t in gemm_all}
-        got, base = _interleaved(variants + ceiling, rounds, window_s, extra)
+        got, base = interleaved(variants + ceiling, rounds, window_s, extra)
         for t in gemm_all:
             gemm_all[t] += got["gemm", t]
         gemm = statistics.median(got["gemm", cores])
@@ -243,8 +243,8 @@ GFLOP/s: forward and backward matmuls (nnrnn.bench.update_flops); %GEMM: of torc
   (beyond the memory of each process before it built its runs)"""
 
 
-def _sweep_command(args: argparse.Namespace) -> int:
-    sizes, rounds, window, gemm_n, batch = _pick_sizes(args.sizes, SWEEP_SIZES), args.rounds, args.window, 2048, _B
+def sweep_command(args: argparse.Namespace) -> int:
+    sizes, rounds, window, gemm_n, batch = pick_sizes(args.sizes, SWEEP_SIZES), args.rounds, args.window, 2048, _B
     ks = tuple(int(k) for k in args.ks.split(",")) if args.ks else SWEEP_KS
     ceiling_ks = ks
     if args.quick:
@@ -263,7 +263,7 @@ def _sweep_command(args: argparse.Namespace) -> int:
     ceilings = sweep_ceilings(rows)
     meta = {"torch": torch.__version__, "machine": machine(), "cores": cores, "date": time.strftime("%Y-%m-%d"),
             "quick": args.quick, "rounds": rounds, "window_s": window, "gemm_n": gemm_n}
-    _write_json(args.json, {"meta": meta, "gemm_gflops": gemm, "rows": rows, "ceiling": ceilings})
+    write_json(args.json, {"meta": meta, "gemm_gflops": gemm, "rows": rows, "ceiling": ceilings})
     copy = [r for r in rows if r["size"] == "copy" and r["variant"] != "process pool" and not r["ceiling"]]
     if not copy:  # the last lines are about copy size
         return 0

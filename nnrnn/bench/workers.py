@@ -1,6 +1,6 @@
 """The processes of ``bench sweep``: each steps its own runs and times windows on request.
 
-A :class:`_Variant` is one layout (processes x torch threads x runs per process) of one kind of
+A :class:`Variant` is one layout (processes x torch threads x runs per process) of one kind of
 work: a function, picklable for the ``spawn`` start method, that builds the process's runs and
 returns an iterator which takes one step and yields how many run-updates it made.
 """
@@ -16,25 +16,25 @@ from typing import Callable, Hashable, Iterator, Mapping, Sequence
 
 import torch
 
-from .common import _sync, interleave
+from .common import interleave, sync
 
 try:
     import resource
 except ImportError:  # Windows: no peak-memory figure
     resource = None
 
-__all__ = ["time_updates"]
+__all__ = ["time_updates", "Variant", "interleaved"]
 
 
 def time_updates(updates: Iterator[int], seconds: float, min_steps: int, device: torch.device) -> tuple[int, float]:
     """Take steps of ``updates`` for at least ``seconds`` and ``min_steps`` steps; ``(run-updates, wall seconds)``."""
     done = steps = 0
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     while steps < min_steps or time.perf_counter() - t0 < seconds:
         done += next(updates)
         steps += 1
-    _sync(device)
+    sync(device)
     return done, time.perf_counter() - t0
 
 
@@ -59,7 +59,7 @@ def _worker(conn, build: Callable[[], Iterator[int]], threads: int) -> None:
 
 
 @dataclass
-class _Variant:
+class Variant:
     """One layout: a process per entry of ``work`` (what it builds: ``runs[i]`` runs), each with ``threads`` torch threads."""
 
     label: str
@@ -106,8 +106,8 @@ class _Variant:
             proc.terminate()  # only if it still runs
 
 
-def _interleaved(
-    variants: Sequence[_Variant], rounds: int, window_s: float, extra: Mapping[Hashable, Callable[[], float]] | None = None
+def interleaved(
+    variants: Sequence[Variant], rounds: int, window_s: float, extra: Mapping[Hashable, Callable[[], float]] | None = None
 ) -> tuple[dict[Hashable, list[float]], dict[str, list[float]]]:
     """Start every variant's processes, then time them (and ``extra``) in interleaved rounds after one warm-up round.
 

@@ -75,8 +75,7 @@ from .config import (
 from .model import LanguageModel, build_model
 from .runs import LMRuns, is_done, load_model, load_run, run, run_dir, run_one, sweep
 from .settings import execution, profile_configs
-from .train import LMResult, evaluate, train_lm
-from .train import _corpus, _splits  # noqa: F401 - private, kept for `lm._corpus(...)` callers
+from .train import LMResult, evaluate, get_corpus, split_corpus, train_lm
 
 __all__ = [
     "CORPORA",
@@ -102,6 +101,8 @@ __all__ = [
     "evaluate",
     "train_lm",
     "LMResult",
+    "get_corpus",
+    "split_corpus",
     "run_dir",
     "is_done",
     "run",

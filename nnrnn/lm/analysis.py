@@ -19,7 +19,8 @@ from torch import Tensor, nn
 
 from .. import analysis as _an
 from .. import init as _init
-from .config import CORPORA, _check_int, bits_to_perplexity
+from .. import validate
+from .config import CORPORA, bits_to_perplexity
 from .model import LanguageModel
 
 __all__ = ["GATE_NAMES", "summarize", "best_scale", "results_table", "unigram_bits", "lstm_pulse_response",
@@ -156,7 +157,7 @@ def unigram_bits(train: Tensor, test: Tensor, ntoken: int) -> float:
         >>> unigram_bits(torch.tensor([0, 0, 0, 1]), torch.tensor([0]), 2) == -math.log2(0.75)
         True
     """
-    _check_int(ntoken, "ntoken", minimum=1)
+    validate.integer(ntoken, "ntoken", low=1)
     for name, t in (("train", train), ("test", test)):
         if t.dim() != 1 or t.numel() == 0 or t.dtype not in (torch.int64, torch.int32):
             raise ValueError(f"{name} must be a non-empty 1-d tensor of token ids, got shape {tuple(t.shape)} "
@@ -195,7 +196,7 @@ def lstm_pulse_response(
     """
     if not isinstance(lstm, nn.LSTM) or lstm.num_layers != 1 or lstm.bidirectional or lstm.proj_size:
         raise ValueError("lstm_pulse_response expects a one-layer, one-directional torch.nn.LSTM without projection")
-    _check_int(steps, "steps", 0)
+    validate.integer(steps, "steps", low=0)
     if not 0 <= channel < lstm.input_size:
         raise ValueError(f"channel must be in [0, {lstm.input_size}), got {channel!r}")
     layer = nn.LSTM(lstm.input_size, lstm.hidden_size, dtype=torch.float64)
@@ -272,7 +273,7 @@ def profile_shape(profiles: pd.DataFrame, *, near: int = 5, max_lag: int | None 
         >>> profile_shape(df, near=2).round(3).to_dict("index")
         {'i': {'monotonicity': 1.0, 'forward_bump': 0.03}}
     """
-    _check_int(near, "near")
+    validate.integer(near, "near", low=1)
     rows = {}
     mean = profiles.groupby(["gate", "lag"], sort=False)["weight"].mean().reset_index()
     for gate, d in mean.groupby("gate", sort=False):

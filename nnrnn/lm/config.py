@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import paper as _paper
 from .. import store as _store
+from .. import validate
 
 __all__ = [
     "CORPORA",
@@ -103,11 +104,6 @@ def bits_to_perplexity(bits: float) -> float:
 
 
 # ----------------------------------------------------------------------------- config
-def _check_int(value: Any, name: str, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
 def _check_float(value: Any, name: str, *, lo: float = 0.0, hi: float | None = None, open_lo: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
@@ -237,12 +233,12 @@ class LMConfig:
             raise ValueError(f"nonlinearity must be one of ['tanh', 'relu', 'elu'], got {self.nonlinearity!r}")
         for name in ("emsize", "nhid", "nlayers", "bptt", "batch_size", "eval_batch_size", "test_batch_size",
                      "epochs", "evals_per_epoch", "seed"):
-            _check_int(getattr(self, name), name, 0 if name == "seed" else 1)
+            validate.integer(getattr(self, name), name, low=0 if name == "seed" else 1)
         for name in ("dropout", "dropouth", "dropouti", "dropoute", "wdrop"):
             _check_float(getattr(self, name), name, hi=1.0)
         for name in ("train_tokens", "valid_tokens", "test_tokens"):
             if getattr(self, name) is not None:
-                _check_int(getattr(self, name), name, 2)
+                validate.integer(getattr(self, name), name, low=2)
         _check_float(self.lr, "lr", open_lo=True)
         _check_float(self.wdecay, "wdecay")
         _check_float(self.clip, "clip")
@@ -250,7 +246,7 @@ class LMConfig:
         _check_float(self.tar_beta, "tar_beta")
         when = tuple(int(w) for w in self.when)
         for w in when:
-            _check_int(w, "when", 1)
+            validate.integer(w, "when", low=1)
         set_("when", when)
         for name in ("tied", "variable_bptt"):
             if not isinstance(getattr(self, name), bool):

@@ -22,9 +22,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import init as _init
+from .. import validate
 from ..models import ElmanRNN
 from ..tasks import stream_generator
-from .config import LMConfig, _check_int
+from .config import LMConfig
 
 __all__ = ["LanguageModel", "build_model", "stream"]
 
@@ -57,7 +58,7 @@ class LanguageModel(nn.Module):
 
     def __init__(self, ntoken: int, cfg: LMConfig) -> None:
         super().__init__()
-        _check_int(ntoken, "ntoken")
+        validate.integer(ntoken, "ntoken", low=1)
         self.cfg = cfg
         self.ntoken = int(ntoken)
         # construction draws torch's default init from the global RNG; fork it so the

@@ -86,12 +86,13 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from .. import store as _store
+from .. import validate
 from ..cli import HelpFormatter, existing_dir, positive_int
 from ..data import batchify, get_batch
 from ..plotting import INIT_LABELS
 from ..verdicts import VERDICTS, Verdict, difference_verdict, verdict
 from . import runs as _runs
-from .config import CELLS, INITS, PAPER_TABLE1, PAPER_TABLE3, LMConfig, _check_int, paper_config
+from .config import CELLS, INITS, PAPER_TABLE1, PAPER_TABLE3, LMConfig, paper_config
 from .model import build_model
 from .train import evaluate
 
@@ -114,6 +115,7 @@ __all__ = [
     "claim_row",
     "scale_text",
     "KEEP_WEIGHTS",
+    "CLAIMS",
 ]
 
 CORPUS = "ptb-char"
@@ -231,10 +233,10 @@ def measure(cfg: LMConfig, *, windows: int = 2, ntoken: int = PTB_CHAR_TOKENS["v
         >>> sorted(m), m["eval_flop"] > 0
         (['eval_flop', 'test_cpu_s', 'threads', 'train_cpu_s', 'train_flop', 'valid_cpu_s'], True)
     """
-    _check_int(windows, "windows")
-    _check_int(threads, "threads")
-    _check_int(flop_steps, "flop_steps")
-    _check_int(ntoken, "ntoken", 2)
+    validate.integer(windows, "windows", low=1)
+    validate.integer(threads, "threads", low=1)
+    validate.integer(flop_steps, "flop_steps", low=1)
+    validate.integer(ntoken, "ntoken", low=2)
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(0)
@@ -316,7 +318,7 @@ def cost_table(measurements: dict[tuple[str, str], dict[str, float]] | None = No
     measurements = MEASURED if measurements is None else measurements
     if not measurements:
         raise ValueError("no measurements: pass {(cell, size): measure(cfg)} or fill MEASURED")
-    _check_int(cores, "cores")
+    validate.integer(cores, "cores", low=1)
     if not (gpu_flops > 0 and gpu_step_s >= 0):
         raise ValueError(f"gpu_flops must be > 0 and gpu_step_s >= 0, got {gpu_flops!r} and {gpu_step_s!r}")
     rows = {}
@@ -404,7 +406,7 @@ KEEP_WEIGHTS: frozenset[tuple[str, str]] = frozenset({("lstm", "orthogonal")})
 
 # ----------------------------------------------------------------------------- claims
 #: per cell: the claim, where the paper makes it, its table, and the initializer it finds best.
-_CLAIMS = {
+CLAIMS = {
     "rnn": dict(claim="Language modelling: the feedback chain gives the lowest test loss (vanilla RNN)",
                 where="Table 1, Fig. 4", table=PAPER_TABLE1, best="fb_chain",
                 note="the feedback chain is lowest on all three corpora (enwik8 less clearly)"),
@@ -426,7 +428,7 @@ def load_results(cell: str, root=None) -> pd.DataFrame:
 
 
 def _paper_text(cell: str) -> str:
-    spec = _CLAIMS[cell]
+    spec = CLAIMS[cell]
     values = ", ".join(f"{INIT_LABELS.get(i, i)} {spec['table'][i][CORPUS][0]:.3f} ± {spec['table'][i][CORPUS][1]:.3f}"
                        for i in REPLICATE_INITS[cell])
     c = paper_config(CORPUS, cell)
@@ -436,7 +438,7 @@ def _paper_text(cell: str) -> str:
 
 def _row(cell: str, ours: str, v: Verdict | None, n: str) -> dict[str, Any]:
     """One claim row in the format of :mod:`nnrnn.results`' claim table."""
-    spec = _CLAIMS[cell]
+    spec = CLAIMS[cell]
     c = configs(cell)[0]
     profile = f"replicate (char-PTB, {_sizes(c)}, {c.epochs} of {paper_config(CORPUS, cell).epochs} epochs)"
     return {"claim": spec["claim"], "where in the paper": spec["where"], "paper": _paper_text(cell), "ours": ours,
@@ -455,7 +457,7 @@ def scale_text(v: Verdict) -> str:
 
 def claim_row(cell: str, results: pd.DataFrame) -> dict[str, Any]:
     """The results page's row of ``cell``'s claim (Table 1 or Table 3) from its stored runs ``results`` (:func:`load_results`)."""
-    spec = _CLAIMS[cell]
+    spec = CLAIMS[cell]
     planned = len(configs(cell))
     label = lambda i: INIT_LABELS.get(i, i)  # noqa: E731
     if results.empty:

@@ -34,8 +34,9 @@ import torch
 from .. import checkpoints as _checkpoints
 from .. import executors as _executors
 from .. import store as _store
+from .. import validate
 from ..profiles import resolve_device
-from .config import LMConfig, _check_int
+from .config import LMConfig
 from .model import LanguageModel
 from .train import inspect_checkpoint, train_lm
 
@@ -265,7 +266,7 @@ def sweep(
             "first, e.g. `python -m nnrnn.lm --cell rnn --profile paper --executor dask --scheduler tcp://host:8786`"
         )
     if threads is not None:
-        _check_int(threads, "threads")
+        validate.integer(threads, "threads", low=1)
     ran: list[str] = []
     if missing:
         if _executors.runs_here(executor, scheduler):

@@ -23,8 +23,9 @@ from __future__ import annotations
 from typing import Any, Iterable, Sequence
 
 from .. import paper as _paper
+from .. import validate
 from ..profiles import check_profile
-from .config import CELLS, CORPORA, INITS, LMConfig, _check_int, paper_config, scale_grid
+from .config import CELLS, CORPORA, INITS, LMConfig, paper_config, scale_grid
 
 __all__ = ["execution", "profile_configs"]
 
@@ -128,8 +129,8 @@ def profile_configs(
     corpora = tuple(s["corpora"] if corpora is None else corpora)
     inits = tuple(s["inits"] if inits is None else inits)
     n = s["n_seeds"] if n_seeds is None else n_seeds
-    _check_int(n, "n_seeds")
-    _check_int(seed, "seed", 0)
+    validate.integer(n, "n_seeds", low=1)
+    validate.integer(seed, "seed", low=0)
     if grid and cell != "rnn":
         raise ValueError("the paper gives scale grids only for vanilla RNNs (cell='rnn')")
     out = []

@@ -41,7 +41,7 @@ from ..profiles import resolve_device
 from .config import LMConfig, bits_to_perplexity, nats_to_bits
 from .model import LanguageModel, stream, build_model
 
-__all__ = ["evaluate", "train_lm", "LMResult", "CODE", "inspect_checkpoint"]
+__all__ = ["evaluate", "train_lm", "LMResult", "CODE", "inspect_checkpoint", "get_corpus", "split_corpus"]
 
 #: the package sources whose code determines a language model's training: a checkpoint written by
 #: other code is refused (:func:`nnrnn.checkpoints.code_version`).
@@ -94,12 +94,14 @@ def evaluate(model: LanguageModel, tokens: Tensor, *, batch_size: int, bptt: int
 
 # ----------------------------------------------------------------------------- training
 @lru_cache(maxsize=3)
-def _corpus(name: str, data_dir: str | None, download: bool):
+def get_corpus(name: str, data_dir: str | None, download: bool):
     """The corpus ``name``, loaded once per process (see :func:`nnrnn.data.load_corpus`)."""
     return load_corpus(name, data_dir=data_dir, download=download)
 
 
-def _splits(cfg: LMConfig, corpus) -> tuple[Tensor, Tensor, Tensor]:
+def split_corpus(cfg: LMConfig, corpus) -> tuple[Tensor, Tensor, Tensor]:
+    """The training, validation and test tokens of ``corpus`` that ``cfg`` uses (its ``*_tokens`` caps)."""
+
     def cut(t: Tensor, n: int | None) -> Tensor:
         return t if n is None else t[:n]
 
@@ -207,9 +209,9 @@ def train_lm(
     t0 = time.perf_counter()
     dev = resolve_device(str(device) if device is not None else cfg.device)
     if corpus is None:
-        corpus = _corpus(cfg.corpus, None if data_dir is None else str(data_dir), download)
+        corpus = get_corpus(cfg.corpus, None if data_dir is None else str(data_dir), download)
     ntoken = len(corpus.dictionary)
-    train_tok, valid_tok, test_tok = _splits(cfg, corpus)
+    train_tok, valid_tok, test_tok = split_corpus(cfg, corpus)
     train_data = batchify(train_tok, cfg.batch_size).to(dev)
     nrows = train_data.shape[0]
     if nrows < 3:

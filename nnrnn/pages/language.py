@@ -178,8 +178,8 @@ class LMReplicateSection(Section):
         from ..lm import train as _train  # lazy: the training module and its corpus loader, only where the row is drawn
 
         cfg = self.configs[0]
-        corpus = _train._corpus(cfg.corpus, None, True)
-        train, _, test = _train._splits(cfg, corpus)
+        corpus = _train.get_corpus(cfg.corpus, None, True)
+        train, _, test = _train.split_corpus(cfg, corpus)
         return unigram_bits(train, test, len(corpus.dictionary))
 
     @part
