@@ -31,6 +31,7 @@ import numbers
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -49,6 +50,7 @@ __all__ = [
     "NONLINEARITIES",
     "WITH_LINEAR",
     "nonlinearity",
+    "has_columns",
 ]
 
 
@@ -334,3 +336,22 @@ def nonlinearity(name: Any, *, allow_linear: bool = False) -> Callable[[Tensor],
     """
     table = WITH_LINEAR if allow_linear else NONLINEARITIES
     return table[choice(name, "nonlinearity", tuple(table))]
+
+
+# ----------------------------------------------------------------------------- tables
+def has_columns(table: Any, columns: Sequence[str], name: str) -> pd.DataFrame:
+    """``table`` if it is a ``DataFrame`` with every one of ``columns``.
+
+    Examples:
+        >>> try:
+        ...     has_columns(pd.DataFrame({"a": [1]}), ["a", "b"], "runs")
+        ... except ValueError as e:
+        ...     print(e)
+        runs must be a table with columns ['a', 'b'], got one without ['b']
+    """
+    have = list(table.columns) if isinstance(table, pd.DataFrame) else None
+    missing = [c for c in columns if have is None or c not in have]
+    if missing:
+        got = type(table).__name__ if have is None else f"one without {missing}"
+        raise error(name, f"a table with columns {list(columns)}", got, raw=True)
+    return table

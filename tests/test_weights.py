@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from nnrnn import analysis, init, sweep, weights
+from nnrnn.weights import measures
 from nnrnn.train import TrainConfig, train
 
 
@@ -190,9 +191,9 @@ def test_no_pulse_control_draws_an_order_per_network(store):
     w = [weights.initial_state(weights.run_config("addition", h, root=root))["rnn.weight_hh"] for h in sel["hash"]]
     assert torch.equal(w[0], w[1])  # the chain init is deterministic: only the order can differ
     assert not np.allclose(a, b)
-    seeds = {weights._control_seed(settings, h) for h in sel["hash"]}
+    seeds = {measures._control_seed(settings, h) for h in sel["hash"]}
     assert len(seeds) == 2 and all(0 <= s < 2**63 for s in seeds)
-    assert weights._control_seed(weights.PulseSettings(seed=1), sel["hash"].iloc[0]) not in seeds
+    assert measures._control_seed(weights.PulseSettings(seed=1), sel["hash"].iloc[0]) not in seeds
     pd.testing.assert_frame_equal(prof, weights.network_profiles(sel, settings, root=root, control=True))
 
 
@@ -202,9 +203,9 @@ def test_pulse_ordering_subtracts_the_free_run_by_default():
     n = 20
     state = {"rnn.weight_hh": init.chain_matrix(n, 1.0), "rnn.weight_ih": init.source_(torch.empty(n, 1, dtype=torch.float64)),
              "rnn.bias": 0.5 * torch.randn(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)}
-    lags, prof = weights._profile(state, "elu", weights.PulseSettings(steps=40))
+    lags, prof = measures._profile(state, "elu", weights.PulseSettings(steps=40))
     assert prof[lags == 1][0] == 1.0 and np.abs(prof[lags != 1]).max() == 0.0
-    lags, raw = weights._profile(state, "elu", weights.PulseSettings(steps=40, subtract_free=False))
+    lags, raw = measures._profile(state, "elu", weights.PulseSettings(steps=40, subtract_free=False))
     assert np.abs(raw[lags != 1]).max() > 0.0
 
 

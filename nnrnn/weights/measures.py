@@ -1,83 +1,32 @@
-r"""What training does to the recurrent weights: Table 2 and Fig. 5 of Orhan & Pitkow (2020).
-
-This module reads trained networks from the run store (:mod:`nnrnn.sweep`), rebuilds each
-network's *untrained* weights from its config, and aggregates two measures over networks,
-computed by :mod:`nnrnn.analysis`:
-
-* **Henrici's departure from normality** :math:`d(W)` (Henrici, 1962) of the recurrent matrix,
-  before and after training (:func:`henrici_table`, :func:`table2`). The paper's Table 2 gives
-  its mean ± s.e.m. over the *successful* identity- and orthogonal-initialized networks
-  (:data:`PAPER_TABLE2`).
-* **Hidden chains** (Fig. 5, after Rajan, Harvey & Tank 2016): drive the network with one input
-  pulse, run it freely, order the units by the time of their peak response, and average
-  :math:`W_{ij}` (from unit j to unit i) at each order difference ``i - j``
-  (:func:`network_profiles`, :func:`aggregate_profiles`). A feedforward chain hidden in ``W``
-  shows up as a bump at small positive ``i - j``.
-
-**Choices the paper leaves open** are the fields of :class:`PulseSettings`: the input channel
-that receives the pulse (default 0: the only input of psMNIST, the marker channel of addition),
-its amplitude (1), the number of free steps (100, as the paper), and the jitter added to the
-integer peak times to break ties (``U(0, 1e-3)`` steps, far below one step, so it only orders
-units that peak at the same step). The pulse goes through the network's own input weights
-``U`` and bias ``b``: :math:`h_0 = f(U x_0 + b)`, then :math:`h_t = f(W h_{t-1} + b)`. Units are
-ordered by the peak of :math:`|h_t - h_t^{free}|`, the distance from the same network run
-without the pulse (:func:`nnrnn.analysis.evoked_response`, the procedure of the LSTM analysis
-too): the learned biases alone make units drift and peak, and that drift must not order them.
-``network_profiles(..., control=True)`` adds the control: the same procedure without a pulse
-(amplitude 0), where the order is the random tie-break alone.
-
-**Untrained weights** are rebuilt exactly as :func:`nnrnn.train.train` builds them
-(:func:`initial_state`): :func:`nnrnn.models.model_for` with the generator
-``nnrnn.tasks.stream_generator(seed, "init")``; nothing extra is stored per run.
-
-**Which networks.** Table 2 and Fig. 5 use successful networks only. :func:`select_networks`
-returns those; when an (task, initializer) pair has none — as can happen on the reduced
-``demo`` profile — and ``fallback=True``, it returns the runs of that pair's best setting
-instead, marked ``selection = "best (not successful)"`` so that tables and figures can say so.
+r"""What the weights chapter measures on its networks: Henrici's departure from normality
+(Table 2) and the hidden chains seen through the pulse ordering (Fig. 5); :func:`analyse` does
+both for one set of runs. The networks and their weights are :mod:`nnrnn.weights.networks`'.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
-from . import analysis as _analysis
-from . import paper as _paper
-from . import profiles as _profiles
-from . import sweep as _sweep
-from . import validate
-from .init import chain_matrix, orthogonal_matrix
-from .results import best_settings
-from .store import check_hash, load_weights, read_run_meta, run_folder
-from .train import TrainConfig, initial_model
-from .verdicts import Verdict, increase_verdict
+from .. import analysis as _analysis
+from .. import paper as _paper
+from .. import validate
+from ..init import chain_matrix, orthogonal_matrix
+from ..verdicts import Verdict, increase_verdict
+from .networks import (INITS, SUCCESS, TASKS, Root, analysed_tasks, final_state, initial_state, nonlinearity_of,
+                       run_config, select_networks)
 
-__all__ = ["analysed_tasks", "PAPER_TABLE2", "PulseSettings", "SUCCESS", "FALLBACK", "run_config", "initial_state",
-           "final_state", "select_networks", "henrici_table", "table2", "network_profiles", "aggregate_profiles",
-           "control_profiles", "PULSE", "NO_PULSE", "profile_peak", "TASKS", "INITS", "network_grids", "TrainedRuns",
-           "train_networks", "collect_runs", "Analysis", "analyse", "normality_summary", "normality_sentence",
-           "table2_summary"]
+__all__ = ["PAPER_TABLE2", "PulseSettings", "henrici_table", "table2", "network_profiles", "aggregate_profiles",
+           "control_profiles", "PULSE", "NO_PULSE", "profile_peak", "Analysis", "analyse", "normality_summary",
+           "normality_sentence", "table2_summary"]
 
 #: Table 2 of the paper: d(W) after training, mean ± s.e.m. over successful runs (:data:`nnrnn.paper.PAPER_TABLE2`).
 PAPER_TABLE2 = _paper.PAPER_TABLE2
-
-SUCCESS = "success"
-FALLBACK = "best (not successful)"
-
-
-def _require_columns(table, columns: Sequence[str], name: str) -> None:
-    have = list(table.columns) if isinstance(table, pd.DataFrame) else None
-    missing = [c for c in columns if have is None or c not in have]
-    if missing:
-        got = type(table).__name__ if have is None else f"one without {missing}"
-        raise validate.error(name, f"a table with columns {list(columns)}", got, raw=True)
 
 
 @dataclass(frozen=True)
@@ -119,98 +68,6 @@ class PulseSettings:
         return asdict(self)
 
 
-# ----------------------------------------------------------------------------- weights of a run
-#: a results root, or a mapping from task name to results root.
-Root = Union[str, os.PathLike, Mapping[str, Union[str, os.PathLike]], None]
-
-
-def _root_for(root, task: str):
-    """``root`` itself, or ``root[task]`` when it maps task names to roots (one store per task)."""
-    if isinstance(root, Mapping):
-        if task not in root:
-            raise validate.error("root", f"a results root or a mapping with an entry for task {task!r}",
-                                 f"a mapping of {sorted(root)}", raw=True)
-        return root[task]
-    return root
-
-
-def run_config(task: str, hash: str, *, root: Root = None):
-    """The :class:`nnrnn.train.TrainConfig` of a stored run, read from its ``config.json``.
-
-    ``root`` is a results root (:func:`nnrnn.store.results_root`), or a mapping from task name
-    to results root; every function of this module accepts either.
-    """
-    hash = check_hash(hash)
-    meta = read_run_meta(run_folder(task, hash, _root_for(root, task)))  # integrity-checked
-    return TrainConfig.from_dict(meta["config"])
-
-
-def initial_state(cfg) -> dict[str, torch.Tensor]:
-    """The untrained ``state_dict`` of ``cfg``'s network, rebuilt as :func:`nnrnn.train.train` builds it.
-
-    Examples:
-        >>> from nnrnn.train import TrainConfig
-        >>> s = initial_state(TrainConfig(task="copy", init="chain", scale=1.02, hidden_size=5))
-        >>> float(s["rnn.weight_hh"][1, 0]), float(s["rnn.weight_hh"][0, 1])
-        (1.0199999809265137, 0.0)
-    """
-    model = initial_model(cfg, "cpu")
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def final_state(task: str, hash: str, *, root: Root = None) -> dict[str, torch.Tensor]:
-    """The trained ``state_dict`` of a stored run."""
-    return load_weights(task, hash, root=_root_for(root, task))
-
-
-def _nonlinearity(cfg) -> str:
-    if cfg.nonlinearity is not None:
-        return cfg.nonlinearity
-    return cfg.make_task().default_nonlinearity
-
-
-# ----------------------------------------------------------------------------- which networks
-def select_networks(
-    runs: pd.DataFrame,
-    inits: Sequence[str] = ("identity", "orthogonal"),
-    *,
-    fallback: bool = True,
-) -> pd.DataFrame:
-    """The networks to analyse: every successful run of ``inits``, per (task, init).
-
-    Where an init has no successful run and ``fallback`` is true, the runs of its best setting
-    (:func:`nnrnn.results.best_settings`; diverged runs excluded) are taken instead. The result
-    has a ``selection`` column: :data:`SUCCESS` or :data:`FALLBACK`.
-
-    Examples:
-        >>> df = pd.DataFrame({"task": "addition", "init": ["identity"] * 3, "scale": 1.0, "lr": [1e-3, 1e-3, 1e-4],
-        ...                    "seed": [1, 2, 1], "final_val_loss": [0.2, 0.3, 0.1], "success": False,
-        ...                    "diverged": False, "hash": ["a", "b", "c"]})
-        >>> select_networks(df)[["hash", "selection"]].values.tolist()
-        [['c', 'best (not successful)']]
-    """
-    fallback = validate.flag(fallback, "fallback")
-    _require_columns(runs, ["task", "init", "scale", "lr", "seed", "success", "diverged"], "runs")
-    frames = []
-    for (task, init), g in runs[runs["init"].isin(list(inits))].groupby(["task", "init"], sort=False):
-        ok = g[g["success"].astype(bool)]
-        if len(ok):
-            frames.append(ok.assign(selection=SUCCESS))
-        elif fallback:
-            finite = g[~g["diverged"].astype(bool)]
-            if finite.empty:
-                continue
-            b = best_settings(finite).loc[init]
-            pick = finite[np.isclose(finite["scale"], b["scale"]) & np.isclose(finite["lr"], b["lr"])]
-            frames.append(pick.assign(selection=FALLBACK))
-    if not frames:
-        return runs.iloc[0:0].assign(selection=pd.Series(dtype=str))
-    out = pd.concat(frames, ignore_index=True)
-    order = {name: k for k, name in enumerate(inits)}
-    return out.sort_values(["task", "init", "scale", "lr", "seed"], key=lambda s: s.map(order) if s.name == "init" else s,
-                           kind="stable").reset_index(drop=True)
-
-
 # ----------------------------------------------------------------------------- Henrici (Table 2)
 def henrici_table(networks: pd.DataFrame, *, root: Root = None) -> pd.DataFrame:
     """Henrici's index of each network's recurrent matrix before and after training.
@@ -228,7 +85,7 @@ def henrici_table(networks: pd.DataFrame, *, root: Root = None) -> pd.DataFrame:
         (:func:`nnrnn.analysis.henrici_noise_floor` for each matrix's own dtype): a trained network
         has measurably moved away from normality when ``henrici_after > henrici_floor_after``.
     """
-    _require_columns(networks, ["task", "hash"], "networks")
+    validate.has_columns(networks, ["task", "hash"], "networks")
     rows = []
     for r in networks.to_dict("records"):
         cfg = run_config(r["task"], r["hash"], root=root)
@@ -283,7 +140,7 @@ def table2(
         >>> int(r["n"]), float(r["after_mean"]), float(r["after_sem"]), float(r["paper_mean"])
         (2, 2.5, 0.5, 2.72)
     """
-    _require_columns(per_network, ["task", "init", "selection", "hidden", "henrici_before", "henrici_after"],
+    validate.has_columns(per_network, ["task", "init", "selection", "hidden", "henrici_before", "henrici_after"],
                      "per_network")
     rows = []
     for task in tasks:
@@ -370,12 +227,12 @@ def network_profiles(
         ``weight`` (mean :math:`W_{ij}` at that lag). Diverged (non-finite) networks are skipped.
     """
     validate.flag(control, "control")
-    _require_columns(networks, ["task", "init", "hash", "seed"], "networks")
+    validate.has_columns(networks, ["task", "init", "hash", "seed"], "networks")
     cols = ["task", "init", "hash", "seed", "selection", "state"] + (["ordering"] if control else []) + ["lag", "weight"]
     frames = []
     for r in networks.to_dict("records"):
         cfg = run_config(r["task"], r["hash"], root=root)
-        act = _nonlinearity(cfg)
+        act = nonlinearity_of(cfg)
         for state_name, state in (("untrained", initial_state(cfg)), ("trained", final_state(r["task"], r["hash"], root=root))):
             if not all(torch.isfinite(v).all() for v in state.values()):
                 continue
@@ -410,7 +267,7 @@ def aggregate_profiles(profiles: pd.DataFrame, by: Sequence[str] | None = None) 
     if by is None:
         by = ["task", "init", "state"] + (["ordering"] if "ordering" in profiles.columns else [])
     by = list(by)
-    _require_columns(profiles, [*by, "lag", "weight"], "profiles")
+    validate.has_columns(profiles, [*by, "lag", "weight"], "profiles")
     g = profiles.groupby([*by, "lag"], sort=True)["weight"]
     out = g.agg(mean="mean", n="count", sd=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0).reset_index()
     out["sem"] = out["sd"] / np.sqrt(out["n"].clip(lower=1))
@@ -479,7 +336,7 @@ def profile_peak(agg: pd.DataFrame, max_lag: int = 10) -> pd.DataFrame:
         [1.0, 1.0]
     """
     max_lag = validate.positive_int(max_lag, "max_lag")
-    _require_columns(agg, ["lag", "mean"], "agg")
+    validate.has_columns(agg, ["lag", "mean"], "agg")
     keys = [c for c in agg.columns if c not in ("lag", "mean", "sem", "n")]
     rows = []
     for key, g in agg.groupby(keys, sort=False):
@@ -499,79 +356,7 @@ def profile_peak(agg: pd.DataFrame, max_lag: int = 10) -> pd.DataFrame:
 
 
 
-# ----------------------------------------------------------------------------- the chapter's pipeline
-#: the tasks and initializers of Table 2 and Fig. 5 (copy is analysed only where one of its runs succeeded).
-TASKS = ("addition", "psmnist", "copy")
-INITS = ("identity", "orthogonal")
-
-
-def _names(values: Sequence[str], name: str, allowed: Sequence[str]) -> tuple[str, ...]:
-    values = (values,) if isinstance(values, str) else tuple(values)
-    if not values:
-        raise validate.error(name, f"a non-empty sequence of {list(allowed)}", list(values))
-    return tuple(validate.choice(v, f"each of {name}", tuple(allowed)) for v in values)
-
-
-def network_grids(profile: str, *, tasks: Sequence[str] = TASKS, inits: Sequence[str] = INITS, base_seed: int = 0,
-                  overrides: Mapping[str, Mapping[str, Any]] | None = None, **fixed: Any) -> dict[str, _sweep.Grid]:
-    """Each task's grid of ``profile`` (:func:`nnrnn.sweep.grid`: the benchmark chapters' configs and
-    hashes), restricted to ``inits``. ``overrides`` sets fields per task (``{"psmnist": {"hidden_size":
-    25}}``), ``fixed`` for every task (e.g. ``device="cpu"``)."""
-    tasks, inits = _names(tasks, "tasks", TASKS), _names(inits, "inits", ("identity", "orthogonal", "chain", "fb_chain"))
-    overrides = dict(overrides or {})
-    if set(overrides) - set(tasks):
-        raise validate.error("overrides", f"a mapping keyed by tasks among {list(tasks)}", sorted(overrides))
-    grids = {t: _sweep.grid(t, profile, base_seed=base_seed, **{**fixed, **overrides.get(t, {})}) for t in tasks}
-    return {t: g.replace(scales={k: v for k, v in g.scales.items() if k in inits}) for t, g in grids.items()}
-
-
-@dataclass
-class TrainedRuns:
-    """:func:`train_networks`'s result: ``runs`` (all tasks, with ``task`` and ``trained_now``) and
-    ``roots`` (task -> the results root they were read from)."""
-
-    runs: pd.DataFrame
-    roots: dict[str, Path]
-
-
-def train_networks(profile: str, *, tasks: Sequence[str] = TASKS, inits: Sequence[str] = INITS, base_seed: int = 0,
-                   overrides: Mapping[str, Mapping[str, Any]] | None = None, cache: str = "auto", root=None,
-                   executor: str | None = None, progress: bool | None = None, **fixed: Any) -> TrainedRuns:
-    """Run (or read from the store) the :func:`network_grids` of every task, and load their runs.
-
-    Runs a benchmark chapter stored are read, not retrained (same configs, same hashes).
-    ``executor`` defaults to the profile's (:func:`nnrnn.profiles.get`); with ``cache="off"`` each
-    task trains into its own temporary root, hence ``roots``.
-    """
-    frames, roots = [], {}
-    for task, g in network_grids(profile, tasks=tasks, inits=inits, base_seed=base_seed, overrides=overrides,
-                                 **fixed).items():
-        rep = _sweep.run_sweep(g, root=root, executor=executor or _profiles.get(task, profile)["executor"],
-                               cache=cache, progress=progress)
-        r = _sweep.load_runs(task, configs=g, root=rep.root)
-        frames.append(r.assign(task=task, trained_now=r["hash"].isin(rep.ran)))
-        roots[task] = rep.root
-    return TrainedRuns(pd.concat(frames, ignore_index=True), roots)
-
-
-def collect_runs(load: Callable[[str, Any], pd.DataFrame], tasks: Sequence[str] = TASKS, root=None, *,
-                 inits: Sequence[str] = INITS) -> pd.DataFrame:
-    """``load(task, root)`` for each task (e.g. :func:`nnrnn.archive.replicate_runs`), the runs of
-    ``inits`` only, in one table with a ``task`` column (empty when no task has runs)."""
-    frames = [r.assign(task=t) for t in _names(tasks, "tasks", TASKS) if len(r := load(t, root))]
-    if not frames:
-        return pd.DataFrame(columns=["task", "init", "hash", "seed", "success", "diverged"])
-    runs = pd.concat(frames, ignore_index=True)
-    return runs[runs["init"].isin(list(inits))].reset_index(drop=True)
-
-
-def analysed_tasks(runs: pd.DataFrame, tasks: Sequence[str] = TASKS) -> list[str]:
-    """The tasks of ``tasks`` that :func:`analyse` takes from ``runs``: those with runs, and copy
-    only if one of its runs succeeded (the paper's Table 2 has no copy row: none did)."""
-    copy_ok = bool(runs.loc[runs["task"] == "copy", "success"].astype(bool).any())
-    return [t for t in _names(tasks, "tasks", TASKS) if t in set(runs["task"]) and (t != "copy" or copy_ok)]
-
-
+# ----------------------------------------------------------------------------- the chapter's analysis
 @dataclass
 class Analysis:
     """Table 2 and Fig. 5 of one set of runs (:func:`analyse`); every table may be empty."""
@@ -596,7 +381,7 @@ def analyse(runs: pd.DataFrame, settings: PulseSettings = PulseSettings(), *, ro
     paper's Table 2 has no copy row: none did); in each, :func:`select_networks`.
     ``at_paper_scale`` decides whether the verdict can be more than "not tested".
     """
-    _require_columns(runs, ["task", "init", "success"], "runs")
+    validate.has_columns(runs, ["task", "init", "success"], "runs")
     done = analysed_tasks(runs, tasks)
     nets = select_networks(runs[runs["task"].isin(done)], inits, fallback=fallback) if done else runs.iloc[0:0]
     per = henrici_table(nets, root=root) if len(nets) else pd.DataFrame(columns=[
@@ -625,7 +410,7 @@ def normality_summary(per_network: pd.DataFrame, *, at_paper_scale: bool, seed: 
         (3, 3, 2, "not tested at the paper's scale")
     """
     cols = ["henrici_before", "henrici_after", "henrici_floor_before", "henrici_floor_after"]
-    _require_columns(per_network, cols, "per_network")
+    validate.has_columns(per_network, cols, "per_network")
     at_paper_scale = validate.flag(at_paper_scale, "at_paper_scale")
     p = per_network[cols].astype(float)
     fin = p[np.isfinite(p["henrici_after"])]
