@@ -186,6 +186,11 @@ def test_the_summary_and_details_show_every_claim_and_verdict():
     assert [b["id"] for b in blocks] == [f"claim-{i + 1}" for i in range(len(labels))]
     assert [dt.get_text() for dt in blocks[0].select("dt")] == list(claims_view.FIELDS.values())
     assert blocks[0].select("dd")[0].get_text() == "where in the paper & more"
+    linked = claims.assign(**{"see also": [("10-divergence", "chapter 10 & more")] + [""] * (len(claims) - 1)})
+    blocks = BeautifulSoup(claims_view.details(linked)._repr_html_(), "html.parser").select("details.nnrnn-claim-details")
+    link = blocks[0].select_one("dd a")
+    assert link["href"] == "10-divergence.html" and link.get_text() == "chapter 10 & more" and not blocks[1].select("dd a")
+    assert "see also: chapter 10 & more (10-divergence)" in claims_view.details(linked).text
     with pytest.raises(ValueError, match="verdict must be one of"):
         claims_view.badge("proven")
     with pytest.raises(ValueError, match=r"lacks the column\(s\) \['verdict'\]"):

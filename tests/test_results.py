@@ -11,6 +11,7 @@ import pytest
 from nnrnn import archive, decoding, lm, paper, psmnist, results, sweep, verdicts, weights
 from nnrnn.pages import claims as claim_table
 from nnrnn.pages.settings import settings_table
+from nnrnn.store import REPO
 
 
 # ----------------------------------------------------------------------------- summaries of stored runs
@@ -251,3 +252,12 @@ def test_paper_success_text_is_generated_from_the_paper_module():
     assert claim_table.paper_success_text("addition") == claim_table.paper_success_text("psmnist") == "bars only (no counts in the text)"
     with pytest.raises(ValueError, match="task.*'copy'"):
         claim_table.paper_success_text("lm")
+
+
+def test_the_copy_and_addition_rows_link_to_the_chapter_on_divergence():
+    """Issue 24: the benchmarks whose runs diverge point to chapter 10; the other rows point nowhere."""
+    t = claim_table.claims(tasks=("copy", "addition"))
+    bench = t["claim"].str.match(r"(copy|addition)\b")
+    assert bench.sum() == 4 and (t.loc[bench, "see also"] == claim_table.SEE_DIVERGENCE).all()
+    assert (t.loc[~bench, "see also"] == "").all()
+    assert (REPO / "notebooks" / f"{claim_table.SEE_DIVERGENCE[0]}.ipynb").is_file()

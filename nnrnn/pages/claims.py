@@ -274,6 +274,10 @@ def integrity_problems(root=None) -> list[str]:
     return _archive.check_archive(archive_root() if root is None else root)
 
 
+#: the "see also" of the copy and addition rows: (page, link text) of the chapter on divergence.
+SEE_DIVERGENCE = ("10-divergence", "chapter 10: where and why these runs diverge")
+
+
 def claims(root=None, *, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFrame:
     """The results page's table: one row per claim, with the paper's value, ours, test and verdict.
 
@@ -288,6 +292,9 @@ def claims(root=None, *, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFram
     rows += _weight_rows(root)
     rows += _language_rows(root)
     table = pd.DataFrame(rows)
+    # where the book looks further: the benchmarks whose runs diverge, chapter 10 (issue 24)
+    table["see also"] = [SEE_DIVERGENCE if str(c).split(" ", 1)[0].rstrip(":") in ("copy", "addition") else ""
+                         for c in table["claim"]]
     if integrity_problems(root):
         from_archive = ~table["profile"].str.startswith("theory")
         table.loc[from_archive, ["verdict", "test"]] = [WITHHELD, "-"]

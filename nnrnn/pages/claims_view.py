@@ -92,9 +92,13 @@ def details(claims: pd.DataFrame) -> HtmlBlock:
     blocks, text = [], []
     for i, row in enumerate(claims.to_dict("records")):
         fields = "".join(f"<dt>{html.escape(name)}</dt><dd>{html.escape(str(row[col]))}</dd>" for col, name in FIELDS.items())
+        see = row.get("see also")
+        if see:  # (page, text): a link to the chapter that looks further
+            fields += f'<dt>see also</dt><dd><a href="{html.escape(see[0])}.html">{html.escape(see[1])}</a></dd>'
+        see_text = [f"  see also: {see[1]} ({see[0]})"] if see else []
         blocks.append(f'<details class="nnrnn-claim-details" id="{_anchor(i)}"><summary>{html.escape(str(row["claim"]))} '
                       f'{badge(row["verdict"])}</summary><dl class="nnrnn-fields">{fields}</dl></details>')
-        text.append("\n".join([str(row["claim"]), *(f"  {name}: {row[col]}" for col, name in FIELDS.items())]))
+        text.append("\n".join([str(row["claim"]), *(f"  {name}: {row[col]}" for col, name in FIELDS.items()), *see_text]))
     return HtmlBlock('<div class="nnrnn-view">' + "".join(blocks) + "</div>", "\n\n".join(text))
 
 
