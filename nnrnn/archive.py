@@ -221,14 +221,28 @@ def _digests(folder: Path) -> dict[str, str]:
     return {f.name: file_sha256(f) for f in sorted(folder.iterdir()) if f.is_file() and not f.name.startswith(".")}
 
 
+#: folders of the archive beside runs/ whose every file the manifest records too: the stored results
+#: of chapter 10's own runs (:mod:`nnrnn.divergence`, written by :func:`nnrnn.store.run_or_load`).
+RESULT_FOLDERS = ("divergence",)
+
+
+def _result_digests(root) -> dict[str, str]:
+    """SHA-256 of every file under :data:`RESULT_FOLDERS` of ``root``, by path relative to ``root``."""
+    root = Path(root)
+    return {f.relative_to(root).as_posix(): file_sha256(f) for folder in RESULT_FOLDERS
+            for f in sorted((root / folder).rglob("*")) if f.is_file() and not f.name.startswith(".")}
+
+
 def build_manifest(root, claims: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
-    """The manifest of the archive under ``root``: every run's files with their SHA-256 and, per
-    claim, the runs (``"<kind>/<hash>"``) it reads (``claims``, from :func:`nnrnn.pages.claims.claim_runs`)."""
+    """The manifest of the archive under ``root``: every run's files with their SHA-256, every file
+    of :data:`RESULT_FOLDERS`, and, per claim, the runs (``"<kind>/<hash>"``) it reads (``claims``,
+    from :func:`nnrnn.pages.claims.claim_runs`)."""
     runs = {_name(d): _digests(d) for d in run_folders(root) if d.is_dir()}
     return {"format": _FORMAT,
-            "about": "SHA-256 of every file of every run in runs/, and the runs each claim of the results page reads; "
+            "about": "SHA-256 of every file of every run in runs/ and of every stored result in "
+                     f"{', '.join(f + '/' for f in RESULT_FOLDERS)}, and the runs each claim of the results page reads; "
                      "written by `nnrnn verify --write-manifest`, checked by `nnrnn verify` and the results page",
-            "runs": runs, "claims": {k: sorted(v) for k, v in (claims or {}).items()}}
+            "runs": runs, "results": _result_digests(root), "claims": {k: sorted(v) for k, v in (claims or {}).items()}}
 
 
 def write_manifest(root, claims: Mapping[str, Sequence[str]] | None = None) -> Path:
@@ -280,6 +294,14 @@ def check_archive(root, claims: Mapping[str, Sequence[str]] | None = None) -> li
         changed = sorted(f for f in set(got) | set(want) if got.get(f) != want.get(f))
         if changed:
             bad.append(f"{r}: files that differ from the manifest (changed, added or removed): {changed}")
+    got, want = _result_digests(root), manifest.get("results", {})
+    for f in sorted(set(got) | set(want)):
+        if f not in got:
+            bad.append(f"{f}: a stored result listed in the manifest but missing from the archive")
+        elif f not in want:
+            bad.append(f"{f}: a stored result not in the manifest (`nnrnn verify --write-manifest` after adding it)")
+        elif got[f] != want[f]:
+            bad.append(f"{f}: a stored result that differs from the manifest")
     for claim, runs in (claims or {}).items():
         was = set(manifest.get("claims", {}).get(claim, ()))
         if set(runs) != was:

@@ -93,6 +93,22 @@ def test_deleted_and_added_runs_are_named(root):
     assert "copy/0123456789ab: in the archive but not in the manifest" in p
 
 
+def test_a_stored_result_of_chapter_10_edited_added_or_deleted_is_named(root):
+    """The manifest covers the files of divergence/ (chapter 10's runs), not only runs/."""
+    folder = root / "divergence" / "results" / "replicate" / "ch10_runs"
+    folder.mkdir(parents=True)
+    (folder / "a.npz").write_bytes(b"numbers")
+    (folder / "a.json").write_text("{}")
+    assert "divergence/results/replicate/ch10_runs/a.npz: a stored result not in the manifest" in _problems(root)
+    archive.write_manifest(root)
+    assert archive.check_archive(root) == []
+    (folder / "a.npz").write_bytes(b"numberz")
+    (folder / "a.json").unlink()
+    p = _problems(root)
+    assert "ch10_runs/a.npz: a stored result that differs from the manifest" in p
+    assert "ch10_runs/a.json: a stored result listed in the manifest but missing from the archive" in p
+
+
 def test_a_claim_that_reads_other_runs_than_recorded_is_named(root):
     runs = [f"copy/{d.name}" for d in _runs(root)]
     assert archive.check_archive(root, {"copy: demo": runs}) == []
