@@ -451,8 +451,9 @@ def scale_text(v: Verdict) -> str:
     significant, and the label the same test would get at the paper's scale (``"consistent"``...)."""
     way = "the paper's way" if v.effect > 0 else "against the paper's claim" if v.effect < 0 else "neither way"
     sig = "significant" if v.significant else "not significant"
-    return (f"at our scale the difference points {way} ({sig}); from a model at the paper's scale, this result "
-            f"would read \"{verdict(v.effect, v.significant, True)}\"")
+    return (f"at our scale the difference points {way} ({sig}); these numbers, had they come from runs at the "
+            f"paper's scale, would get the label \"{verdict(v.effect, v.significant, True)}\" (a statement about "
+            "this test's outcome, not a prediction of what full-scale runs would show)")
 
 
 def claim_row(cell: str, results: pd.DataFrame) -> dict[str, Any]:
