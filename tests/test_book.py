@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -137,17 +136,10 @@ def test_failing_cell_fails_with_the_cell_shown(tmp_path):
         book.execute([nb], tmp_path / "stage", "smoke", "cpu", log=lambda *a: None)
 
 
-def _chrome(browser, *args, timeout=120):
-    base = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--hide-scrollbars", "--allow-file-access-from-files"]
-    return subprocess.run(base + list(args), capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.mark.slow
-def test_theory_page_renders_math_and_figures_in_a_browser(smoke_book, browser, tmp_path):
+def test_theory_page_renders_math_and_figures_in_a_browser(smoke_book, chrome, tmp_path):
     page = smoke_book / "html" / "notebooks" / "01-fisher-memory.html"
-    dom = _chrome(browser, f"--user-data-dir={tmp_path / 'p1'}", "--virtual-time-budget=20000", "--dump-dom", page.as_uri()).stdout
+    dom = chrome(f"--user-data-dir={tmp_path / 'p1'}", "--virtual-time-budget=20000", "--dump-dom", page.as_uri()).stdout
     assert "<mjx-container" in dom, "MathJax did not typeset the page"
     visible = re.sub(r"(?s)<(script|style)[^>]*>.*?</\1>", "", dom)
     visible = re.sub(r"(?s)<mjx-container.*?</mjx-container>", "", visible)
@@ -160,7 +152,7 @@ def test_theory_page_renders_math_and_figures_in_a_browser(smoke_book, browser, 
             assert (page.parent / src).resolve().is_file(), src
 
     shot = tmp_path / "shot.png"
-    _chrome(browser, f"--user-data-dir={tmp_path / 'p2'}", "--virtual-time-budget=20000", "--window-size=1280,2400",
+    chrome(f"--user-data-dir={tmp_path / 'p2'}", "--virtual-time-budget=20000", "--window-size=1280,2400",
             f"--screenshot={shot}", page.as_uri())
     pixels = mpimg.imread(shot)[..., :3]
     non_white = float((pixels.mean(axis=2) < 0.9).mean())
@@ -223,7 +215,7 @@ frame.src = q.get("page");
 """
 
 
-def _render_figure(browser, page: Path, fig_id: str, tmp_path: Path, height: int = 1200) -> tuple[dict, Path]:
+def _render_figure(chrome, page: Path, fig_id: str, tmp_path: Path, height: int = 1200) -> tuple[dict, Path]:
     """Screenshot ``page`` in a ``WINDOW_PX``-wide window with figure ``fig_id`` in view.
 
     Returns what the browser measured after layout (the image's box on the screenshot in CSS px,
@@ -234,7 +226,7 @@ def _render_figure(browser, page: Path, fig_id: str, tmp_path: Path, height: int
     wrapper.write_text(_FIGURE_PROBE % {"width": WINDOW_PX, "height": height})
     shot = tmp_path / f"{fig_id}.png"
     url = f"{wrapper.as_uri()}?{urlencode({'page': page.as_uri(), 'fig': fig_id})}"
-    res = _chrome(browser, f"--user-data-dir={tmp_path / ('profile-' + fig_id)}", "--virtual-time-budget=120000",
+    res = chrome(f"--user-data-dir={tmp_path / ('profile-' + fig_id)}", "--virtual-time-budget=120000",
                   f"--window-size={WINDOW_PX},{height}", f"--screenshot={shot}", "--dump-dom", url, timeout=300)
     found = re.search(r"FIGURE(\{.*?\})END", res.stdout)
     assert found, f"{page.name}#{fig_id}: the browser measured nothing\n{res.stderr[-2000:]}"
@@ -337,7 +329,7 @@ def test_layout_reads_the_grid_and_the_smallest_text():
 
 
 @pytest.mark.slow
-def test_figures_are_readable_at_page_width(smoke_book, browser, tmp_path):
+def test_figures_are_readable_at_page_width(smoke_book, chrome, tmp_path):
     """Figs 1.1, 2.1, 3.1, 3.5, 8.3 and 9.1 (and the other figures of their pages) on the smoke
     build, each screenshot in a 1280-px-wide window.
 
@@ -362,7 +354,7 @@ def test_figures_are_readable_at_page_width(smoke_book, browser, tmp_path):
     dpi, small_pt = _style()
     problems, others = [], {}
     for fig_id, (stem, draw, min_panel) in MULTI_PANEL.items():
-        box, shot = _render_figure(browser, smoke_book / "html" / "notebooks" / f"{stem}.html", fig_id, tmp_path)
+        box, shot = _render_figure(chrome, smoke_book / "html" / "notebooks" / f"{stem}.html", fig_id, tmp_path)
         columns, smallest_pt = _layout(draw)
         scale, where = box["width"] / box["natural"], f"{stem}#{fig_id}"
         text_px = smallest_pt * dpi / 72 * scale
