@@ -5,16 +5,17 @@ r"""Analysis of recurrent weight matrices: departure from normality and hidden c
 * :func:`henrici_noise_floor`, :func:`exceeds_noise_floor` — the largest :math:`d(W)` that
   float32 storage and the float64 computation can produce for a *normal* matrix, so that a
   claim "this matrix is non-normal" is a comparison with that floor rather than with 0.
-* :func:`evoked_response`, :func:`pulse_response`, :func:`peak_order`, :func:`order_profile` —
+* :func:`evoked_response`, :func:`pulse_response`, :func:`peak_order`, :func:`diagonal_means` —
   the analysis of Fig. 5 of Orhan & Pitkow (2020), after Rajan, Harvey & Tank (2016): drive the
   network with one input pulse, order the units by the time of their peak response, and average
-  the recurrent weight :math:`W_{ij}` (from unit j to unit i) at each order difference ``i - j``.
+  the recurrent weight :math:`W_{ij}` (from unit j to unit i) at each order difference ``i - j``:
+  the mean of each diagonal of the reordered matrix, its *diagonal means*.
   A positive difference is a connection from an earlier-peaking unit to a later one ("forward").
   The response is the pulsed run *minus a run without the pulse*, :math:`|h_t^{pulse} -
   h_t^{free}|`, so that drift caused by the biases alone does not order the units; the same
   procedure (:func:`evoked_response`) serves the vanilla RNN here and the LSTM in
   :mod:`nnrnn.lm`. Running it with ``amplitude=0`` is its control: without a pulse the
-  response is zero, the order is the random tie-break alone, and any profile it shows is chance.
+  response is zero, the order is the random tie-break alone, and any shape its diagonal means show is chance.
 
 Why eigenvalues need care here
 ------------------------------
@@ -56,8 +57,8 @@ __all__ = [
     "evoked_response",
     "pulse_response",
     "peak_order",
-    "order_profile",
-    "pulse_order_profile",
+    "diagonal_means",
+    "pulse_diagonal_means",
 ]
 
 
@@ -425,15 +426,15 @@ def peak_order(response, jitter: float = 1e-3, *, generator: torch.Generator | N
     return torch.argsort(peak + noise, stable=True)
 
 
-def order_profile(weight_hh, order) -> tuple[np.ndarray, np.ndarray]:
-    r"""Mean recurrent weight :math:`W_{ij}` at each order difference ``rank(i) - rank(j)``.
+def diagonal_means(weight_hh, order) -> tuple[np.ndarray, np.ndarray]:
+    r"""The diagonal means: mean recurrent weight :math:`W_{ij}` at each order difference ``rank(i) - rank(j)``.
 
     Returns ``(lags, mean)`` for lags ``-(N-1) ... N-1``; the mean runs over all ordered
     pairs (i, j) at that lag (the diagonal is lag 0).
 
     Examples:
         >>> from nnrnn.init import chain_matrix
-        >>> lags, m = order_profile(chain_matrix(5, 1.0), torch.arange(5))
+        >>> lags, m = diagonal_means(chain_matrix(5, 1.0), torch.arange(5))
         >>> float(m[lags == 1][0]), float(np.abs(m[lags != 1]).max())
         (1.0, 0.0)
     """
@@ -455,7 +456,7 @@ def order_profile(weight_hh, order) -> tuple[np.ndarray, np.ndarray]:
     return lags, sums / counts
 
 
-def pulse_order_profile(
+def pulse_diagonal_means(
     weight_hh,
     weight_ih=None,
     bias=None,
@@ -468,7 +469,7 @@ def pulse_order_profile(
     subtract_free: bool = True,
     generator: torch.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The whole Fig. 5 procedure for one network: pulse, peak order, weight profile.
+    """The whole Fig. 5 procedure for one network: pulse, peak order, diagonal means.
 
     Units are ordered by the peak of :func:`evoked_response` (the pulsed run minus the run
     without the pulse); ``subtract_free=False`` orders by the raw hidden state instead, which
@@ -477,7 +478,7 @@ def pulse_order_profile(
 
     Examples:
         >>> from nnrnn.init import chain_matrix
-        >>> lags, m = pulse_order_profile(chain_matrix(6, 1.0), nonlinearity="linear", steps=10)
+        >>> lags, m = pulse_diagonal_means(chain_matrix(6, 1.0), nonlinearity="linear", steps=10)
         >>> int(lags[np.argmax(m)])
         1
     """
@@ -485,4 +486,4 @@ def pulse_order_profile(
         weight_hh, weight_ih, bias, nonlinearity=nonlinearity, steps=steps, channel=channel, amplitude=amplitude,
         subtract_free=subtract_free,
     )
-    return order_profile(weight_hh, peak_order(resp, jitter, generator=generator))
+    return diagonal_means(weight_hh, peak_order(resp, jitter, generator=generator))

@@ -178,15 +178,15 @@ def fig5_excesses(task: str, runs: pd.DataFrame, root=None) -> tuple[pd.DataFram
     """Per network of ``runs`` (normal initializers, not diverged): the forward asymmetry over lags
     1..10 trained minus untrained, minus the same change under the no-pulse control ordering
     (:func:`nnrnn.stats.asymmetry_excess`), and ``success``; and per initializer the lag at which
-    the mean trained profile (pulse ordering) peaks among ``1 <= |i - j| <= 10``."""
+    the mean trained diagonal means (pulse ordering) peak among ``1 <= |i - j| <= 10``."""
     cols = ["init", "hash", "success", "excess"]
     nets = runs[runs["init"].isin(NORMAL) & ~runs["diverged"]].assign(task=task)
     if nets.empty:
         return pd.DataFrame(columns=cols), {}
-    prof = _weights.network_profiles(nets, _weights.PulseSettings(), root=_replicate.protocol_root(PROTOCOL, root),
-                                      control=True)
+    means = _weights.network_diagonal_means(nets, _weights.PulseSettings(),
+                                            root=_replicate.protocol_root(PROTOCOL, root), control=True)
     by = ["task", "init", "hash", "state", "ordering"]
-    peaks = _weights.profile_peak(_weights.aggregate_profiles(prof, by=by), FIG5_MAX_LAG)
+    peaks = _weights.diagonal_means_peak(_weights.aggregate_diagonal_means(means, by=by), FIG5_MAX_LAG)
     wide = peaks.pivot_table(index=["init", "hash"], columns=["state", "ordering"], values="asymmetry", sort=False)
     p, c = _weights.PULSE, _weights.NO_PULSE
     wide = wide.dropna(subset=[("trained", p), ("untrained", p), ("trained", c), ("untrained", c)]).reset_index()
@@ -194,15 +194,16 @@ def fig5_excesses(task: str, runs: pd.DataFrame, root=None) -> tuple[pd.DataFram
     ok = dict(zip(nets["hash"], nets["success"].astype(bool)))
     per = pd.DataFrame({"init": wide["init"].to_numpy(), "hash": wide["hash"].to_numpy(),
                         "success": [ok[h] for h in wide["hash"]], "excess": np.asarray(excess, float)})
-    trained = prof[(prof["state"] == "trained") & (prof["ordering"] == p)]
-    group = _weights.profile_peak(_weights.aggregate_profiles(trained, by=["task", "init", "state", "ordering"]), FIG5_MAX_LAG)
+    trained = means[(means["state"] == "trained") & (means["ordering"] == p)]
+    group = _weights.diagonal_means_peak(
+        _weights.aggregate_diagonal_means(trained, by=["task", "init", "state", "ordering"]), FIG5_MAX_LAG)
     return per[cols], dict(zip(group["init"], group["peak_lag"].astype(float)))
 
 
 def fig5_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str, Any]]:
     """Fig. 5 under the plan: one row per (task, normal initializer), each a panel of its own; a
     group supports the claim when its excess is significant in the paper's direction and its
-    profile peaks forward (:func:`nnrnn.verdicts.supports_hidden_chain`)."""
+    diagonal means peak forward (:func:`nnrnn.verdicts.supports_hidden_chain`)."""
     rows = []
     for task in tasks:
         cfgs, runs = stage2(task, root)

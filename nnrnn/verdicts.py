@@ -363,7 +363,7 @@ def excess_verdict(excesses, *, at_paper_scale: bool) -> Verdict:
 
 def supports_hidden_chain(v: Verdict, peak_lag: float) -> bool:
     """Whether a Fig. 5 group supports the paper's claim: its excess over the no-pulse control is
-    significant in the paper's direction and its profile peaks forward (``peak_lag >= 1``).
+    significant in the paper's direction and its diagonal means peak forward (``peak_lag >= 1``).
 
     Examples:
         >>> v = excess_verdict([0.2, 0.1, 0.3, 0.25, 0.4], at_paper_scale=True)

@@ -51,7 +51,7 @@ def test_balance_preserves_spectrum_of_generic_matrix():
 
 def test_pulse_ordering_pure_chain_control_is_a_single_spike_at_lag_one():
     n = 50
-    lags, prof = analysis.pulse_order_profile(
+    lags, prof = analysis.pulse_diagonal_means(
         init.chain_matrix(n, 1.0), init.source_(torch.empty(n, 1, dtype=torch.float64)), nonlinearity="elu",
         steps=100, generator=torch.Generator().manual_seed(0)
     )
@@ -63,7 +63,7 @@ def test_pulse_ordering_orthogonal_control_is_flat():
     n = 100
     g = torch.Generator().manual_seed(1)
     q = init.orthogonal_matrix(n, 1.0, generator=g)
-    lags, prof = analysis.pulse_order_profile(q, nonlinearity="elu", steps=100, generator=g)
+    lags, prof = analysis.pulse_diagonal_means(q, nonlinearity="elu", steps=100, generator=g)
     near = np.abs(lags) <= 10
     # mean weights near zero lag stay tiny compared with the chain's spike of 1
     assert np.abs(prof[near & (lags != 0)]).max() < 0.2
@@ -84,7 +84,7 @@ def test_peak_order_determinism_and_jitter():
         (lambda: analysis.henrici(np.zeros((2, 3))), r"square matrix, got shape \(2, 3\)"),
         (lambda: analysis.pulse_response(np.eye(3), nonlinearity="gelu"), r"got 'gelu'"),
         (lambda: analysis.pulse_response(np.eye(3), channel=5), r"channel must be in \[0, 3\), got 5"),
-        (lambda: analysis.order_profile(np.eye(3), [0, 0, 1]), r"permutation of range\(3\)"),
+        (lambda: analysis.diagonal_means(np.eye(3), [0, 0, 1]), r"permutation of range\(3\)"),
         (lambda: analysis.peak_order(torch.zeros(3, 3), jitter=-1.0), r"got -1.0"),
         # issue 12 item 13: these returned NaN
         (lambda: analysis.fb_chain_eigenvalues(5, 0.04, float("nan")), r"^alpha must be a finite number, got nan$"),
@@ -103,8 +103,8 @@ def test_peak_order_determinism_and_jitter():
         (lambda: analysis.pulse_response(np.eye(3), np.ones((2, 1))), r"^weight_ih must be of shape \(3, d\), got shape \(2, 1\)$"),
         (lambda: analysis.pulse_response(np.eye(3), steps=-1), r"^steps must be a non-negative integer, got -1$"),
         (lambda: analysis.peak_order(torch.zeros(5)), r"^response must be a 2-D array, got shape \(5,\)$"),
-        (lambda: analysis.order_profile(np.eye(3), [0.2, 1.7, 2.1]), r"^order must be a permutation of range\(3\) \(integers\), got \[0.2"),
-        (lambda: analysis.order_profile(np.eye(3), [[0, 1, 2]]), r"^order must be a permutation"),
+        (lambda: analysis.diagonal_means(np.eye(3), [0.2, 1.7, 2.1]), r"^order must be a permutation of range\(3\) \(integers\), got \[0.2"),
+        (lambda: analysis.diagonal_means(np.eye(3), [[0, 1, 2]]), r"^order must be a permutation"),
         (lambda: analysis.henrici_noise_floor(np.eye(3), torch.int32), r"^dtype must be one of .*, got torch.int32$"),
         (lambda: analysis.exceeds_noise_floor(np.eye(3), -1.0), r"^d must be >= 0.0, got -1.0$"),
         (lambda: analysis.evoked_response(lambda x: [0], 1, steps=2), r"^run\(pulse\) must be a tensor of shape \(3, N\), got list$"),
@@ -201,14 +201,14 @@ def test_subtracting_the_free_run_removes_bias_drift(nonlinearity):
     the evoked order is the chain order; the raw state, drifting with the biases, is not."""
     w, u, b = _biased_chain()
     gen = lambda: torch.Generator().manual_seed(1)  # noqa: E731
-    lags, evoked = analysis.pulse_order_profile(w, u, b, nonlinearity=nonlinearity, steps=40, generator=gen())
+    lags, evoked = analysis.pulse_diagonal_means(w, u, b, nonlinearity=nonlinearity, steps=40, generator=gen())
     assert evoked[lags == 1][0] == 1.0 and np.abs(evoked[lags != 1]).max() == 0.0
-    lags, raw = analysis.pulse_order_profile(w, u, b, nonlinearity=nonlinearity, steps=40, subtract_free=False,
-                                             generator=gen())
+    lags, raw = analysis.pulse_diagonal_means(w, u, b, nonlinearity=nonlinearity, steps=40, subtract_free=False,
+                                              generator=gen())
     assert raw[lags == 1][0] < 0.9 or np.abs(raw[lags != 1]).max() > 0.0
     # without biases the two procedures order a chain alike
-    lags, raw0 = analysis.pulse_order_profile(w, u, None, nonlinearity=nonlinearity, steps=40, subtract_free=False,
-                                              generator=gen())
+    lags, raw0 = analysis.pulse_diagonal_means(w, u, None, nonlinearity=nonlinearity, steps=40, subtract_free=False,
+                                               generator=gen())
     assert raw0[lags == 1][0] == 1.0
 
 
@@ -241,14 +241,14 @@ def test_no_pulse_control(nonlinearity):
     assert (raw_on == raw_off).double().mean() > 0.25
     assert not analysis.pulse_response(q, u, b, amplitude=0.0, subtract_free=True, **kw).any()
     # the control's profile is that of the tie-break permutation alone
-    lags, ctrl = analysis.pulse_order_profile(q, u, b, amplitude=0.0, generator=torch.Generator().manual_seed(4), **kw)
+    lags, ctrl = analysis.pulse_diagonal_means(q, u, b, amplitude=0.0, generator=torch.Generator().manual_seed(4), **kw)
     perm = torch.argsort(torch.rand(n, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 1e-3, stable=True)
-    np.testing.assert_array_equal(ctrl, analysis.order_profile(q, perm)[1])
+    np.testing.assert_array_equal(ctrl, analysis.diagonal_means(q, perm)[1])
     # on a chain the pulse finds the spike of 1 at lag 1; the control does not
     w, uc, bc = _biased_chain(n)
     bc = bc.abs()  # relu passes the pulse on only where the pre-activation stays positive
-    lags, on = analysis.pulse_order_profile(w, uc, bc, generator=torch.Generator().manual_seed(4), **kw)
-    lags, off = analysis.pulse_order_profile(w, uc, bc, amplitude=0.0, generator=torch.Generator().manual_seed(4), **kw)
+    lags, on = analysis.pulse_diagonal_means(w, uc, bc, generator=torch.Generator().manual_seed(4), **kw)
+    lags, off = analysis.pulse_diagonal_means(w, uc, bc, amplitude=0.0, generator=torch.Generator().manual_seed(4), **kw)
     assert on[lags == 1][0] == 1.0 and off[lags == 1][0] < 0.2
 
 

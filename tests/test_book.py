@@ -275,7 +275,7 @@ def _fig8_3():
     agg = pd.DataFrame([{"task": task, "init": init, "state": state, "lag": k, "mean": 0.01 * np.sin(k), "sem": 0.001, "n": 2}
                         for task in tasks for init in inits for state in ("untrained", "trained") for k in range(-15, 16)])
     selection = {(t, i): "best (not successful)" for t in tasks for i in inits}
-    return wplot.fig5_order_profiles(agg, tasks=list(tasks), inits=inits, max_lag=15, selection=selection)
+    return wplot.fig5_diagonal_means(agg, tasks=list(tasks), inits=inits, max_lag=15, selection=selection)
 
 
 def _fig9_1():

@@ -135,7 +135,7 @@ def test_language_model_rows_are_not_testable_at_3_plus_3_and_say_what_happened(
 
 
 @pytest.mark.parametrize("lag, support", [(2.0, "this group supports the claim"), (-14.0, "this group does not support the claim")])
-def test_a_fig5_group_supports_the_claim_only_if_its_profile_peaks_forward(monkeypatch, lag, support):
+def test_a_fig5_group_supports_the_claim_only_if_its_diagonal_means_peak_forward(monkeypatch, lag, support):
     _fake(monkeypatch, _runs({i: 1 for i in INITS}))
     per = pd.DataFrame([{"init": i, "hash": f"{i}{s}", "success": True, "excess": 0.01 * s} for i in evidence.NORMAL
                         for s in range(1, 7)])

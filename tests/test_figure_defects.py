@@ -83,7 +83,7 @@ def test_a_one_corpus_validation_figure_puts_its_legend_above_the_panel():
 def test_an_empty_fig5_panel_says_why_instead_of_showing_empty_axes():
     agg = pd.DataFrame([{"task": "addition", "init": "orthogonal", "state": st, "lag": lag, "mean": 0.01, "sem": 0.001, "n": 3}
                         for st in ("trained", "untrained") for lag in range(-3, 4)])
-    fig = wplot.fig5_order_profiles(agg, tasks=["addition"], inits=["identity", "orthogonal"], max_lag=3)
+    fig = wplot.fig5_diagonal_means(agg, tasks=["addition"], inits=["identity", "orthogonal"], max_lag=3)
     empty, full = fig.axes[0], fig.axes[1]
     assert not empty.axison and any("no identity" in t.get_text().lower() for t in empty.texts)
     assert full.axison

@@ -456,9 +456,9 @@ def test_mixed_ramp_rises_along_the_update_chain():
     n = 8
     w = init.lstm_(torch.empty(4 * n, n), "mixed").double()
     order = torch.arange(n)  # the chain order of the update gate
-    lags, g_prof = analysis.order_profile(w[2 * n : 3 * n], order)
+    lags, g_prof = analysis.diagonal_means(w[2 * n : 3 * n], order)
     assert int(lags[np.argmax(g_prof)]) == 1
-    lags, i_prof = analysis.order_profile(w[:n], order)
+    lags, i_prof = analysis.diagonal_means(w[:n], order)
     assert np.all(np.diff(i_prof) > 0)  # monotone, rising with the forward order difference
     assert lm.profile_shape(pd.DataFrame({"gate": "i", "lag": lags, "weight": i_prof}))["monotonicity"].iloc[0] == 1.0
 

@@ -156,8 +156,8 @@ def test_capacity_verdict_on_synthetic_curves():
     np.testing.assert_allclose(decoding.memory_capacity(np.array([0.5, -0.2, 0.25])), 0.75)  # negative R² counts 0
 
 
-def _profiles(forward: float, n_networks: int = 4, noise: float = 1e-3):
-    """Order profiles of fake networks: trained with ``forward`` extra weight at i - j = 1..3, untrained flat."""
+def _diagonal_means(forward: float, n_networks: int = 4, noise: float = 1e-3):
+    """Diagonal means of fake networks: trained with ``forward`` extra weight at i - j = 1..3, untrained flat."""
     rng = np.random.default_rng(0)
     rows = []
     for k in range(n_networks):
@@ -171,15 +171,15 @@ def _profiles(forward: float, n_networks: int = 4, noise: float = 1e-3):
     return pd.DataFrame(rows)
 
 
-def test_motif_test_on_synthetic_profiles():
-    per, v = claim_table.motif_test(_profiles(0.05), max_lag=5, at_paper_scale=True)
+def test_motif_test_on_synthetic_diagonal_means():
+    per, v = claim_table.motif_test(_diagonal_means(0.05), max_lag=5, at_paper_scale=True)
     assert len(per) == 4 and v.label == "reproduced" and v.ci[0] > 0
     np.testing.assert_allclose(per["increase"], per["trained"] - per["untrained"])
     assert v.effect == pytest.approx(per["increase"].mean()) and v.effect == pytest.approx(0.05 * 3 / 5, abs=2e-3)
-    _, back = claim_table.motif_test(_profiles(-0.05), max_lag=5, at_paper_scale=True)
+    _, back = claim_table.motif_test(_diagonal_means(-0.05), max_lag=5, at_paper_scale=True)
     assert back.label == "not reproduced"
-    assert claim_table.motif_test(_profiles(0.05, n_networks=1), max_lag=5, at_paper_scale=True)[1] is None  # one network: no test
-    assert claim_table.motif_test(_profiles(0.05).iloc[0:0], at_paper_scale=True)[1] is None
+    assert claim_table.motif_test(_diagonal_means(0.05, n_networks=1), max_lag=5, at_paper_scale=True)[1] is None  # one network: no test
+    assert claim_table.motif_test(_diagonal_means(0.05).iloc[0:0], at_paper_scale=True)[1] is None
 
 
 def test_the_weight_rows_share_one_analysis_of_the_archive(monkeypatch):
@@ -197,7 +197,7 @@ def test_the_weight_rows_share_one_analysis_of_the_archive(monkeypatch):
         return
     assert calls == [1]  # Table 2 and Fig. 5 from one analysis, the one chapter 08 shows
     a = analyse(runs, root=root, max_lag=15, at_paper_scale=True)
-    per, v = claim_table.motif_test(a.profiles, max_lag=15, at_paper_scale=True)
+    per, v = claim_table.motif_test(a.diagonal_means, max_lag=15, at_paper_scale=True)
     fig5 = rows.iloc[1]
     expected = verdicts.VERDICTS[4] if v is None else v.label
     assert fig5["verdict"] == expected and (v is None or fig5["test"] == v.describe())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -10,25 +11,26 @@ import pytest
 import torch
 
 from nnrnn import analysis, init, sweep, weights
+from nnrnn.plotting import weights as wplot
 from nnrnn.weights import measures
 from nnrnn.train import TrainConfig, train
 
 
 # ----------------------------------------------------------------------------- controls
 def test_chain_control_is_a_single_spike_at_lag_one():
-    c = weights.control_profiles(30, n_orthogonal=1, alpha=1.3)
+    c = weights.control_diagonal_means(30, n_orthogonal=1, alpha=1.3)
     chain = c[c["control"] == "chain"].set_index("lag")["mean"]
     assert chain.loc[1] == pytest.approx(1.3)
     assert np.abs(chain.drop(index=1)).max() == 0.0
 
 
 def test_orthogonal_control_is_nearly_flat_and_far_below_the_chain():
-    c = weights.control_profiles(50, n_orthogonal=10, seed=3)
+    c = weights.control_diagonal_means(50, n_orthogonal=10, seed=3)
     orth = c[c["control"] == "orthogonal"]
     near = orth[(orth["lag"].abs() <= 10) & (orth["lag"] != 0)]
     # every mean weight near zero lag is tiny compared with the chain's spike of 1 ...
     assert near["mean"].abs().max() < 0.1
-    # ... and averaged over the 10 matrices the profile is centred near zero
+    # ... and averaged over the 10 matrices the diagonal means are centred near zero
     assert abs(near["mean"].mean()) < 0.03
     assert (orth["n"] == 10).all()
 
@@ -36,8 +38,8 @@ def test_orthogonal_control_is_nearly_flat_and_far_below_the_chain():
 def test_pulse_settings_are_used_and_validated():
     w = init.chain_matrix(12, 1.0)
     # pulse into unit 4: units 4..11 peak in chain order, units 0..3 never respond
-    lags, prof = analysis.pulse_order_profile(w, nonlinearity="linear", steps=20, channel=4,
-                                              generator=torch.Generator().manual_seed(0))
+    lags, prof = analysis.pulse_diagonal_means(w, nonlinearity="linear", steps=20, channel=4,
+                                               generator=torch.Generator().manual_seed(0))
     assert prof[lags == 1][0] > 0.5
     with pytest.raises(ValueError, match=r"jitter must be >= 0.0, got -1.0"):
         weights.PulseSettings(jitter=-1.0)
@@ -45,13 +47,24 @@ def test_pulse_settings_are_used_and_validated():
         weights.PulseSettings(steps=0)
 
 
-def test_aggregate_profiles_mean_and_sem():
+def test_aggregate_diagonal_means_mean_and_sem():
     p = pd.DataFrame({"task": "t", "init": "i", "state": "trained", "hash": list("abc"), "lag": 1,
                       "weight": [1.0, 2.0, 6.0]})
-    a = weights.aggregate_profiles(p).iloc[0]
+    a = weights.aggregate_diagonal_means(p).iloc[0]
     assert a["mean"] == pytest.approx(3.0)
     assert a["sem"] == pytest.approx(np.std([1, 2, 6], ddof=1) / math.sqrt(3))
     assert a["n"] == 3
+
+
+def test_the_fig5_quantity_has_one_name_and_it_is_not_profile():
+    """"profile" names the build profiles (smoke, demo, paper, replicate); Fig. 5's quantity, the mean
+    of the pulse-ordered W along each diagonal i - j, is its "diagonal means" everywhere (issue 22)."""
+    names = [n for m in (analysis, measures, weights, wplot) for n in m.__all__]
+    names += [f.name for f in dataclasses.fields(weights.Analysis)]
+    assert [n for n in names if "profile" in n] == []
+    assert {"diagonal_means", "pulse_diagonal_means"} <= set(analysis.__all__)
+    assert {"network_diagonal_means", "aggregate_diagonal_means", "control_diagonal_means",
+            "diagonal_means_peak", "diagonal_means"} <= set(names)
 
 
 # ----------------------------------------------------------------------------- Henrici on known matrices
@@ -137,55 +150,55 @@ def test_select_networks_success_or_labelled_fallback(store):
     assert weights.select_networks(fake, fallback=False)["init"].unique().tolist() == ["identity"]
 
 
-def test_network_profiles_trained_and_untrained(store):
+def test_network_diagonal_means_trained_and_untrained(store):
     root, g = store
     runs = sweep.load_runs("addition", configs=g, root=root)
     sel = runs[runs["init"] == "identity"].assign(selection="success")
-    prof = weights.network_profiles(sel, weights.PulseSettings(steps=30), root=root)
+    prof = weights.network_diagonal_means(sel, weights.PulseSettings(steps=30), root=root)
     assert set(prof["state"]) == {"trained", "untrained"}
     assert set(prof["lag"]) == set(range(-7, 8))
     un = prof[prof["state"] == "untrained"]
     # identity init: only the diagonal (lag 0) is non-zero, and it equals the scale
     assert np.allclose(un[un["lag"] == 0]["weight"], 1.0)
     assert np.allclose(un[un["lag"] != 0]["weight"], 0.0)
-    agg = weights.aggregate_profiles(prof)
+    agg = weights.aggregate_diagonal_means(prof)
     assert (agg["n"] == 2).all()
-    # deterministic: the same settings give the same profiles
-    again = weights.network_profiles(sel, weights.PulseSettings(steps=30), root=root)
+    # deterministic: the same settings give the same diagonal means
+    again = weights.network_diagonal_means(sel, weights.PulseSettings(steps=30), root=root)
     pd.testing.assert_frame_equal(prof, again)
     assert "ordering" not in prof.columns
 
 
-def test_network_profiles_no_pulse_control(store):
+def test_network_diagonal_means_no_pulse_control(store):
     """control=True adds the amplitude-0 run of every network, kept apart by an ``ordering`` column:
     its order is the jitter alone, and aggregation never mixes it into the pulse ordering."""
     root, g = store
     runs = sweep.load_runs("addition", configs=g, root=root)
     sel = runs[runs["init"] == "chain"].assign(selection="success")
     settings = weights.PulseSettings(steps=30)
-    prof = weights.network_profiles(sel, settings, root=root, control=True)
+    prof = weights.network_diagonal_means(sel, settings, root=root, control=True)
     assert set(prof["ordering"]) == {weights.PULSE, weights.NO_PULSE}
     pulse = prof[prof["ordering"] == weights.PULSE].drop(columns="ordering").reset_index(drop=True)
-    pd.testing.assert_frame_equal(pulse, weights.network_profiles(sel, settings, root=root))
-    agg = weights.aggregate_profiles(prof)
+    pd.testing.assert_frame_equal(pulse, weights.network_diagonal_means(sel, settings, root=root))
+    agg = weights.aggregate_diagonal_means(prof)
     assert "ordering" in agg.columns and (agg["n"] == 2).all()
     un = agg[(agg["state"] == "untrained") & (agg["lag"] == 1)].set_index("ordering")["mean"]
     # the untrained chain: the pulse finds its links (lag 1, weight 1); without a pulse, chance does not
     assert un[weights.PULSE] == pytest.approx(1.0) and un[weights.NO_PULSE] < 0.5
-    peaks = weights.profile_peak(agg, 3)
+    peaks = weights.diagonal_means_peak(agg, 3)
     assert set(peaks["ordering"]) == {weights.PULSE, weights.NO_PULSE}
 
 
 def test_no_pulse_control_draws_an_order_per_network(store):
     """The control's random order is drawn per network (seeded by PulseSettings.seed and the run's
-    hash), so two chains with the same recurrent weights get different chance profiles, while the
+    hash), so two chains with the same recurrent weights get different chance diagonal means, while the
     same network gets the same order trained and untrained, and on every call."""
     root, g = store
     runs = sweep.load_runs("addition", configs=g, root=root)
     sel = runs[runs["init"] == "chain"].assign(selection="success")
     assert sel["hash"].nunique() == 2
     settings = weights.PulseSettings(steps=30)
-    prof = weights.network_profiles(sel, settings, root=root, control=True)
+    prof = weights.network_diagonal_means(sel, settings, root=root, control=True)
     ctrl = prof[(prof["ordering"] == weights.NO_PULSE) & (prof["state"] == "untrained")]
     a, b = (ctrl[ctrl["hash"] == h].sort_values("lag")["weight"].to_numpy() for h in sel["hash"])
     w = [weights.initial_state(weights.run_config("addition", h, root=root))["rnn.weight_hh"] for h in sel["hash"]]
@@ -194,7 +207,7 @@ def test_no_pulse_control_draws_an_order_per_network(store):
     seeds = {measures._control_seed(settings, h) for h in sel["hash"]}
     assert len(seeds) == 2 and all(0 <= s < 2**63 for s in seeds)
     assert measures._control_seed(weights.PulseSettings(seed=1), sel["hash"].iloc[0]) not in seeds
-    pd.testing.assert_frame_equal(prof, weights.network_profiles(sel, settings, root=root, control=True))
+    pd.testing.assert_frame_equal(prof, weights.network_diagonal_means(sel, settings, root=root, control=True))
 
 
 def test_pulse_ordering_subtracts_the_free_run_by_default():
@@ -203,9 +216,9 @@ def test_pulse_ordering_subtracts_the_free_run_by_default():
     n = 20
     state = {"rnn.weight_hh": init.chain_matrix(n, 1.0), "rnn.weight_ih": init.source_(torch.empty(n, 1, dtype=torch.float64)),
              "rnn.bias": 0.5 * torch.randn(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)}
-    lags, prof = measures._profile(state, "elu", weights.PulseSettings(steps=40))
+    lags, prof = measures._pulse_diagonal_means(state, "elu", weights.PulseSettings(steps=40))
     assert prof[lags == 1][0] == 1.0 and np.abs(prof[lags != 1]).max() == 0.0
-    lags, raw = measures._profile(state, "elu", weights.PulseSettings(steps=40, subtract_free=False))
+    lags, raw = measures._pulse_diagonal_means(state, "elu", weights.PulseSettings(steps=40, subtract_free=False))
     assert np.abs(raw[lags != 1]).max() > 0.0
 
 
@@ -216,17 +229,17 @@ def test_pulse_ordering_subtracts_the_free_run_by_default():
         (lambda: weights.PulseSettings(steps=2.0), r"^steps must be a positive integer, got 2.0$"),
         (lambda: weights.PulseSettings(seed=-1), r"^seed must be a non-negative integer, got -1$"),
         (lambda: weights.PulseSettings(subtract_free="yes"), r"^subtract_free must be True or False, got 'yes'$"),
-        (lambda: weights.control_profiles(0), r"^n must be a positive integer, got 0$"),
-        (lambda: weights.control_profiles(5, n_orthogonal=-1), r"^n_orthogonal must be a non-negative integer, got -1$"),
-        (lambda: weights.profile_peak(weights.control_profiles(5, n_orthogonal=1), 0), r"^max_lag must be a positive integer, got 0$"),
-        (lambda: weights.aggregate_profiles(pd.DataFrame({"lag": [0], "weight": [1.0]})), r"^profiles must be a table with columns"),
+        (lambda: weights.control_diagonal_means(0), r"^n must be a positive integer, got 0$"),
+        (lambda: weights.control_diagonal_means(5, n_orthogonal=-1), r"^n_orthogonal must be a non-negative integer, got -1$"),
+        (lambda: weights.diagonal_means_peak(weights.control_diagonal_means(5, n_orthogonal=1), 0), r"^max_lag must be a positive integer, got 0$"),
+        (lambda: weights.aggregate_diagonal_means(pd.DataFrame({"lag": [0], "weight": [1.0]})), r"^means must be a table with columns"),
         (lambda: weights.table2(pd.DataFrame()), r"^per_network must be a table with columns \['task', 'init'"),
-        (lambda: weights.network_profiles(pd.DataFrame(), control=1), r"^control must be True or False, got 1$"),
-        (lambda: weights.network_profiles([1, 2]), r"^networks must be a table with columns .*, got list$"),
+        (lambda: weights.network_diagonal_means(pd.DataFrame(), control=1), r"^control must be True or False, got 1$"),
+        (lambda: weights.network_diagonal_means([1, 2]), r"^networks must be a table with columns .*, got list$"),
         (lambda: weights.select_networks(pd.DataFrame()), r"^runs must be a table with columns \['task', 'init', .*, got one without"),
         (lambda: weights.select_networks(pd.DataFrame(), fallback="no"), r"^fallback must be True or False, got 'no'$"),
         (lambda: weights.henrici_table(pd.DataFrame({"task": ["addition"]})), r"^networks must be a table .*without \['hash'\]$"),
-        (lambda: weights.profile_peak([1, 2]), r"^agg must be a table with columns \['lag', 'mean'\], got list$"),
+        (lambda: weights.diagonal_means_peak([1, 2]), r"^agg must be a table with columns \['lag', 'mean'\], got list$"),
         (lambda: weights.run_config("addition", "../../etc"), r"12 lower-case hex digits, got '../../etc'"),
         (lambda: weights.run_config("copy", "0123456789ab", root={"addition": "/tmp"}),
          r"^root must be a results root or a mapping with an entry for task 'copy', got a mapping of \['addition'\]$"),

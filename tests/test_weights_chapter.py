@@ -176,7 +176,7 @@ def test_replicate_archive_present(store, trained, monkeypatch):
     assert set(a.per_network["hash"]) == set(a.networks["hash"]) <= set(runs.loc[runs["task"] == "addition", "hash"])
     assert a.normality["n"] == len(a.networks) and a.normality["verdict"].label != VERDICTS[4]
     assert a.normality == {**weights.normality_summary(a.per_network, at_paper_scale=True)}
-    assert set(a.profiles["ordering"]) == {weights.PULSE, weights.NO_PULSE} and "ordering" in a.agg
+    assert set(a.diagonal_means["ordering"]) == {weights.PULSE, weights.NO_PULSE} and "ordering" in a.agg
     assert list(a.peaks["ordering"][:2]) == [weights.PULSE, weights.NO_PULSE]  # the control right below its row
     t = weights.table2_summary(a)
     assert list(t.index) == [("addition", "identity"), ("addition", "orthogonal")]
@@ -189,7 +189,7 @@ def test_replicate_archive_present(store, trained, monkeypatch):
     assert b.tasks == ["addition", "copy"]
     # the figures of the chapter's replicate section draw these tables with labelled axes
     for fig in (wplot.table2_henrici(a.per_network, tasks=a.tasks, paper=weights.PAPER_TABLE2),
-                wplot.fig5_order_profiles(a.agg[a.agg["ordering"] == weights.PULSE], tasks=a.tasks, max_lag=5)):
+                wplot.fig5_diagonal_means(a.agg[a.agg["ordering"] == weights.PULSE], tasks=a.tasks, max_lag=5)):
         assert fig.axes[0].get_ylabel() and any(ax.get_xlabel() for ax in fig.axes)
         plt.close(fig)
 

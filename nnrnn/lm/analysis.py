@@ -226,7 +226,7 @@ def gate_profiles(
     :func:`nnrnn.analysis.peak_order`). The same order is then applied to the rows and columns
     of each gate block of ``weight_hh`` (torch order i, f, g, o; row ``i`` of a block is the
     gate of unit ``i``, column ``j`` the hidden unit ``j`` it reads), and
-    :func:`nnrnn.analysis.order_profile` averages :math:`W_{ij}` at each order difference.
+    :func:`nnrnn.analysis.diagonal_means` averages :math:`W_{ij}` at each order difference.
 
     Returns:
         a long table with columns ``gate`` (``"i"``, ``"f"``, ``"g"``, ``"o"``), ``lag`` and
@@ -250,7 +250,7 @@ def gate_profiles(
     n = lstm.hidden_size
     frames = []
     for k, gate in enumerate(_init.LSTM_GATES):
-        lags, mean = _an.order_profile(w[k * n : (k + 1) * n], order)
+        lags, mean = _an.diagonal_means(w[k * n : (k + 1) * n], order)
         frames.append(pd.DataFrame({"gate": gate, "lag": lags, "weight": mean}))
     return pd.concat(frames, ignore_index=True)
 

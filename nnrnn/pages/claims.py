@@ -172,12 +172,12 @@ def _decoding_rows() -> list[dict[str, Any]]:
                  "(elu panel); no numbers", ours, v, "theory (any profile)", f"{c['repeats']} repetitions")]
 
 
-def motif_test(profiles: pd.DataFrame, *, max_lag: int = 15, at_paper_scale: bool,
+def motif_test(diagonal_means: pd.DataFrame, *, max_lag: int = 15, at_paper_scale: bool,
                seed: int = 0) -> tuple[pd.DataFrame, Verdict | None]:
-    """The test of Fig. 5's hidden chain on :func:`nnrnn.weights.network_profiles` (``control=True``).
+    """The test of Fig. 5's hidden chain on :func:`nnrnn.weights.network_diagonal_means` (``control=True``).
 
     Per network, the forward - backward mean weight over order differences ``1..max_lag``
-    (:func:`nnrnn.weights.profile_peak`'s ``asymmetry``) of the units ordered by their pulse
+    (:func:`nnrnn.weights.diagonal_means_peak`'s ``asymmetry``) of the units ordered by their pulse
     response, trained (``trained``) and the same network before training (``untrained``), and
     with the no-pulse control ordering (``trained_control``, ``untrained_control``). The verdict
     is :func:`nnrnn.verdicts.increase_verdict` on ``increase = trained - untrained`` (the paper's
@@ -196,9 +196,9 @@ def motif_test(profiles: pd.DataFrame, *, max_lag: int = 15, at_paper_scale: boo
     validate.positive_int(max_lag, "max_lag")
     by = ["task", "init", "hash", "state", "ordering"]
     cols = ["task", "init", "hash", "trained", "untrained", "trained_control", "untrained_control", "increase"]
-    if profiles.empty:
+    if diagonal_means.empty:
         return pd.DataFrame(columns=cols), None
-    peaks = _weights.profile_peak(_weights.aggregate_profiles(profiles, by=by), max_lag)
+    peaks = _weights.diagonal_means_peak(_weights.aggregate_diagonal_means(diagonal_means, by=by), max_lag)
     wide = peaks.pivot_table(index=by[:3], columns=["state", "ordering"], values="asymmetry", sort=False)
     names = {("trained", _weights.PULSE): "trained", ("untrained", _weights.PULSE): "untrained",
              ("trained", _weights.NO_PULSE): "trained_control", ("untrained", _weights.NO_PULSE): "untrained_control"}
@@ -234,7 +234,7 @@ def _weight_rows(root) -> list[dict[str, Any]]:
     ours = (f"d(W) before {per['henrici_before'].mean():.3g}, after {per['henrici_after'].mean():.3g} "
             f"(mean over networks; float32 noise floor {s['floor']:.2g})")
     rows = [_row(*t2, ours, s["verdict"], "replicate", _networks_text(a.networks))]
-    motif, v = motif_test(a.profiles, max_lag=_MAX_LAG, at_paper_scale=True)
+    motif, v = motif_test(a.diagonal_means, max_lag=_MAX_LAG, at_paper_scale=True)
     groups = "; ".join(f"{t} {i} {g['trained'].mean():+.4f} (untrained {g['untrained'].mean():+.4f})"
                        for (t, i), g in motif.groupby(["task", "init"], sort=False))
     pulse = _weights.PulseSettings()

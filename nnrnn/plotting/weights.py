@@ -1,4 +1,4 @@
-r"""Figures of part D (trained weights): Table 2 as a figure, the Fig. 5 order profiles, controls.
+r"""Figures of part D (trained weights): Table 2 as a figure, Fig. 5's diagonal means, controls.
 
 Every function takes the tables of :mod:`nnrnn.weights` and returns a new
 :class:`matplotlib.figure.Figure`; nothing is computed here beyond selecting rows, and nothing
@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import INIT_COLORS, INIT_LABELS, PAGE_WIDTH, band, figure_legend
 
-__all__ = ["TASK_LABELS", "order_profile_controls", "fig5_order_profiles", "table2_henrici"]
+__all__ = ["TASK_LABELS", "diagonal_means_controls", "fig5_diagonal_means", "table2_henrici"]
 
 TASK_LABELS = {"addition": "addition", "psmnist": "psMNIST", "copy": "copy"}
 _UNTRAINED = "#7f7f7f"
@@ -25,11 +25,11 @@ _XLABEL = "order difference i − j (units)"
 _YLABEL = r"mean $W_{ij}$"
 
 
-def order_profile_controls(controls: pd.DataFrame, *, max_lag: int = 15, n: int | None = None):
+def diagonal_means_controls(controls: pd.DataFrame, *, max_lag: int = 15, n: int | None = None):
     """The analysis on known matrices: a pure chain (left) and random orthogonal matrices (right).
 
     Args:
-        controls: :func:`nnrnn.weights.control_profiles` output.
+        controls: :func:`nnrnn.weights.control_diagonal_means` output.
         max_lag: show ``|i - j| <= max_lag``.
         n: matrix size, for the titles.
     """
@@ -55,7 +55,7 @@ def order_profile_controls(controls: pd.DataFrame, *, max_lag: int = 15, n: int 
     return fig
 
 
-def fig5_order_profiles(
+def fig5_diagonal_means(
     agg: pd.DataFrame,
     *,
     tasks: Sequence[str],
@@ -72,7 +72,7 @@ def fig5_order_profiles(
     nothing about chains, so by default it is left out (a gap in the curves).
 
     Args:
-        agg: :func:`nnrnn.weights.aggregate_profiles` output with ``task``, ``init``, ``state``.
+        agg: :func:`nnrnn.weights.aggregate_diagonal_means` output with ``task``, ``init``, ``state``.
         tasks: the rows, in order (tasks without networks get an empty, labelled panel).
         inits: the columns.
         max_lag: show ``|i - j| <= max_lag``.

@@ -10,9 +10,10 @@ computed by :mod:`nnrnn.analysis`:
   (:data:`PAPER_TABLE2`).
 * **Hidden chains** (Fig. 5, after Rajan, Harvey & Tank 2016): drive the network with one input
   pulse, run it freely, order the units by the time of their peak response, and average
-  :math:`W_{ij}` (from unit j to unit i) at each order difference ``i - j``
-  (:func:`network_profiles`, :func:`aggregate_profiles`). A feedforward chain hidden in ``W``
-  shows up as a bump at small positive ``i - j``.
+  :math:`W_{ij}` (from unit j to unit i) at each order difference ``i - j``: the mean of each
+  diagonal of the reordered matrix, its *diagonal means* (:func:`network_diagonal_means`,
+  :func:`aggregate_diagonal_means`). A feedforward chain hidden in ``W`` shows up as a bump at
+  small positive ``i - j``.
 
 **Choices the paper leaves open** are the fields of :class:`PulseSettings`: the input channel
 that receives the pulse (default 0: the only input of psMNIST, the marker channel of addition),
@@ -23,8 +24,8 @@ units that peak at the same step). The pulse goes through the network's own inpu
 ordered by the peak of :math:`|h_t - h_t^{free}|`, the distance from the same network run
 without the pulse (:func:`nnrnn.analysis.evoked_response`, the procedure of the LSTM analysis
 too): the learned biases alone make units drift and peak, and that drift must not order them.
-``network_profiles(..., control=True)`` adds the control: the same procedure without a pulse
-(amplitude 0), where the order is the random tie-break alone.
+``network_diagonal_means(..., control=True)`` adds the control: the same procedure without a
+pulse (amplitude 0), where the order is the random tie-break alone.
 
 **Untrained weights** are rebuilt exactly as :func:`nnrnn.train.train` builds them
 (:func:`initial_state`): :func:`nnrnn.models.model_for` with the generator
@@ -43,15 +44,15 @@ public name of both is importable from ``nnrnn.weights``.
 
 from __future__ import annotations
 
-from .measures import (NO_PULSE, PAPER_TABLE2, PULSE, Analysis, PulseSettings, aggregate_profiles, analyse,
-                       control_profiles, henrici_table, network_profiles, normality_sentence, normality_summary,
-                       profile_peak, table2, table2_summary)
+from .measures import (NO_PULSE, PAPER_TABLE2, PULSE, Analysis, PulseSettings, aggregate_diagonal_means, analyse,
+                       control_diagonal_means, diagonal_means_peak, henrici_table, network_diagonal_means,
+                       normality_sentence, normality_summary, table2, table2_summary)
 from .networks import (FALLBACK, INITS, SUCCESS, TASKS, Root, TrainedRuns, analysed_tasks, collect_runs, final_state,
                        initial_state, network_grids, nonlinearity_of, root_for, run_config, select_networks,
                        train_networks)
 
 __all__ = ["analysed_tasks", "PAPER_TABLE2", "PulseSettings", "SUCCESS", "FALLBACK", "Root", "root_for", "run_config",
            "initial_state", "final_state", "nonlinearity_of", "select_networks", "henrici_table", "table2",
-           "network_profiles", "aggregate_profiles", "control_profiles", "PULSE", "NO_PULSE", "profile_peak", "TASKS",
-           "INITS", "network_grids", "TrainedRuns", "train_networks", "collect_runs", "Analysis", "analyse",
-           "normality_summary", "normality_sentence", "table2_summary"]
+           "network_diagonal_means", "aggregate_diagonal_means", "control_diagonal_means", "PULSE", "NO_PULSE",
+           "diagonal_means_peak", "TASKS", "INITS", "network_grids", "TrainedRuns", "train_networks", "collect_runs",
+           "Analysis", "analyse", "normality_summary", "normality_sentence", "table2_summary"]

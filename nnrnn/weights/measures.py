@@ -21,9 +21,9 @@ from ..verdicts import Verdict, increase_verdict
 from .networks import (INITS, SUCCESS, TASKS, Root, analysed_tasks, final_state, initial_state, nonlinearity_of,
                        run_config, select_networks)
 
-__all__ = ["PAPER_TABLE2", "PulseSettings", "henrici_table", "table2", "network_profiles", "aggregate_profiles",
-           "control_profiles", "PULSE", "NO_PULSE", "profile_peak", "Analysis", "analyse", "normality_summary",
-           "normality_sentence", "table2_summary"]
+__all__ = ["PAPER_TABLE2", "PulseSettings", "henrici_table", "table2", "network_diagonal_means",
+           "aggregate_diagonal_means", "control_diagonal_means", "PULSE", "NO_PULSE", "diagonal_means_peak", "Analysis",
+           "analyse", "normality_summary", "normality_sentence", "table2_summary"]
 
 #: Table 2 of the paper: d(W) after training, mean ± s.e.m. over successful runs (:data:`nnrnn.paper.PAPER_TABLE2`).
 PAPER_TABLE2 = _paper.PAPER_TABLE2
@@ -172,12 +172,12 @@ def table2(
 
 
 # ----------------------------------------------------------------------------- hidden chains (Fig. 5)
-def _profile(
+def _pulse_diagonal_means(
     state: Mapping[str, torch.Tensor], nonlinearity: str, settings: PulseSettings, *, amplitude: float | None = None,
     seed: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     gen = torch.Generator().manual_seed(settings.seed if seed is None else seed)
-    return _analysis.pulse_order_profile(
+    return _analysis.pulse_diagonal_means(
         state["rnn.weight_hh"],
         state["rnn.weight_ih"],
         state.get("rnn.bias"),
@@ -196,18 +196,19 @@ def _control_seed(settings: PulseSettings, run_hash: str) -> int:
     return int(np.random.SeedSequence([settings.seed, int(run_hash, 16)]).generate_state(1, np.uint64)[0] >> 1)
 
 
-#: the ``ordering`` labels of :func:`network_profiles` with ``control=True``.
+#: the ``ordering`` labels of :func:`network_diagonal_means` with ``control=True``.
 PULSE, NO_PULSE = "pulse", "no pulse"
 
 
-def network_profiles(
+def network_diagonal_means(
     networks: pd.DataFrame,
     settings: PulseSettings = PulseSettings(),
     *,
     root: Root = None,
     control: bool = False,
 ) -> pd.DataFrame:
-    """The order profile of every network, trained and untrained, in long form.
+    """The diagonal means (mean :math:`W_{ij}` at each order difference ``i - j`` of the pulse-ordered
+    units, :func:`nnrnn.analysis.diagonal_means`) of every network, trained and untrained, in long form.
 
     Each network is analysed with its own nonlinearity, input weights and bias; the untrained
     network is rebuilt by :func:`initial_state`. The jitter generator is reseeded with
@@ -216,7 +217,7 @@ def network_profiles(
     With ``control=True`` every network is analysed a second time without the pulse (amplitude
     0), the rows marked in an extra column ``ordering`` (:data:`PULSE` or :data:`NO_PULSE`).
     Without a pulse the response is zero and the order is the jitter alone, a random
-    permutation: the profile a chain-free ordering gives the same weights. A bump that the
+    permutation: the diagonal means a chain-free ordering gives the same weights. A bump that the
     pulse ordering shows and this control does not is driven by the pulse. Each network's
     control order is drawn from its own generator (:func:`_control_seed`), the same for its
     trained and untrained weights, so averages over networks also average over orders.
@@ -239,21 +240,21 @@ def network_profiles(
             for ordering, amplitude, seed in ((PULSE, None, None), (NO_PULSE, 0.0, _control_seed(settings, r["hash"])))[
                 : 2 if control else 1
             ]:
-                lags, prof = _profile(state, act, settings, amplitude=amplitude, seed=seed)
+                lags, means = _pulse_diagonal_means(state, act, settings, amplitude=amplitude, seed=seed)
                 row = {"task": r["task"], "init": r["init"], "hash": r["hash"], "seed": r["seed"],
                        "selection": r.get("selection", SUCCESS), "state": state_name, "ordering": ordering,
-                       "lag": lags, "weight": prof}
+                       "lag": lags, "weight": means}
                 frames.append(pd.DataFrame({c: row[c] for c in cols}))
     if not frames:
         return pd.DataFrame(columns=cols)
     return pd.concat(frames, ignore_index=True)
 
 
-def aggregate_profiles(profiles: pd.DataFrame, by: Sequence[str] | None = None) -> pd.DataFrame:
-    """Mean ± s.e.m. over networks of the order profiles, per group and lag.
+def aggregate_diagonal_means(means: pd.DataFrame, by: Sequence[str] | None = None) -> pd.DataFrame:
+    """Mean ± s.e.m. over networks of the diagonal means, per group and lag.
 
-    ``by`` defaults to ``("task", "init", "state")``, plus ``"ordering"`` when the profiles
-    carry the no-pulse control (:func:`network_profiles` with ``control=True``), so that the
+    ``by`` defaults to ``("task", "init", "state")``, plus ``"ordering"`` when ``means``
+    carry the no-pulse control (:func:`network_diagonal_means` with ``control=True``), so that the
     control is never averaged into the pulse ordering.
 
     Returns columns ``*by``, ``lag``, ``mean``, ``sem`` and ``n`` (networks).
@@ -261,20 +262,20 @@ def aggregate_profiles(profiles: pd.DataFrame, by: Sequence[str] | None = None) 
     Examples:
         >>> p = pd.DataFrame({"task": "t", "init": "i", "state": "trained", "hash": ["a", "a", "b", "b"],
         ...                   "lag": [0, 1, 0, 1], "weight": [1.0, 0.0, 3.0, 2.0]})
-        >>> aggregate_profiles(p)[["lag", "mean", "sem", "n"]].values.tolist()
+        >>> aggregate_diagonal_means(p)[["lag", "mean", "sem", "n"]].values.tolist()
         [[0.0, 2.0, 1.0, 2.0], [1.0, 1.0, 1.0, 2.0]]
     """
     if by is None:
-        by = ["task", "init", "state"] + (["ordering"] if "ordering" in profiles.columns else [])
+        by = ["task", "init", "state"] + (["ordering"] if "ordering" in means.columns else [])
     by = list(by)
-    validate.has_columns(profiles, [*by, "lag", "weight"], "profiles")
-    g = profiles.groupby([*by, "lag"], sort=True)["weight"]
+    validate.has_columns(means, [*by, "lag", "weight"], "means")
+    g = means.groupby([*by, "lag"], sort=True)["weight"]
     out = g.agg(mean="mean", n="count", sd=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0).reset_index()
     out["sem"] = out["sd"] / np.sqrt(out["n"].clip(lower=1))
     return out[[*by, "lag", "mean", "sem", "n"]]
 
 
-def control_profiles(
+def control_diagonal_means(
     n: int = 100,
     settings: PulseSettings = PulseSettings(),
     *,
@@ -286,16 +287,16 @@ def control_profiles(
     r"""The analysis on matrices whose answer is known: a pure chain and random orthogonal matrices.
 
     * ``"chain"``: :math:`W_{ij} = \alpha\,\delta_{j,i-1}` with the pulse into its source
-      (unit 0): the units peak in chain order, so the profile is one spike of height α at
+      (unit 0): the units peak in chain order, so the diagonal means are one spike of height α at
       ``i - j = 1`` and zero elsewhere.
     * ``"orthogonal"``: ``n_orthogonal`` Haar-random orthogonal matrices (pulse into unit
-      ``settings.channel``): no chain is hidden in them, so the mean profile is flat near zero
+      ``settings.channel``): no chain is hidden in them, so their diagonal means are flat near zero
       apart from lag 0 (the mean diagonal) and a small bias from ordering by the response itself.
 
-    Returns the :func:`aggregate_profiles` layout with a ``control`` column instead of task/init.
+    Returns the :func:`aggregate_diagonal_means` layout with a ``control`` column instead of task/init.
 
     Examples:
-        >>> c = control_profiles(10, n_orthogonal=2)
+        >>> c = control_diagonal_means(10, n_orthogonal=2)
         >>> float(c[(c.control == "chain") & (c.lag == 1)]["mean"].iloc[0])
         1.0
     """
@@ -309,7 +310,7 @@ def control_profiles(
     ]
     for k, (name, w) in enumerate(mats):
         jit = torch.Generator().manual_seed(settings.seed)
-        lags, prof = _analysis.pulse_order_profile(
+        lags, means = _analysis.pulse_diagonal_means(
             w,
             nonlinearity=nonlinearity,
             steps=settings.steps,
@@ -319,20 +320,20 @@ def control_profiles(
             subtract_free=settings.subtract_free,
             generator=jit,
         )
-        rows.append(pd.DataFrame({"control": name, "hash": str(k), "lag": lags, "weight": prof}))
-    return aggregate_profiles(pd.concat(rows, ignore_index=True), by=("control",))
+        rows.append(pd.DataFrame({"control": name, "hash": str(k), "lag": lags, "weight": means}))
+    return aggregate_diagonal_means(pd.concat(rows, ignore_index=True), by=("control",))
 
 
-def profile_peak(agg: pd.DataFrame, max_lag: int = 10) -> pd.DataFrame:
+def diagonal_means_peak(agg: pd.DataFrame, max_lag: int = 10) -> pd.DataFrame:
     """Per group, the lag of the largest mean weight among ``1 <= |i - j| <= max_lag``, its value,
     and the forward-backward asymmetry: mean over lags 1..max_lag minus mean over -max_lag..-1.
 
-    ``agg`` is an :func:`aggregate_profiles` (or :func:`control_profiles`) table. ``peak_lag``
+    ``agg`` is an :func:`aggregate_diagonal_means` (or :func:`control_diagonal_means`) table. ``peak_lag``
     is NaN where no weight in that window is positive (e.g. an identity matrix).
 
     Examples:
-        >>> c = control_profiles(12, n_orthogonal=1)
-        >>> profile_peak(c, 5).set_index("control").loc["chain", ["peak_lag", "peak_mean"]].tolist()
+        >>> c = control_diagonal_means(12, n_orthogonal=1)
+        >>> diagonal_means_peak(c, 5).set_index("control").loc["chain", ["peak_lag", "peak_mean"]].tolist()
         [1.0, 1.0]
     """
     max_lag = validate.positive_int(max_lag, "max_lag")
@@ -366,9 +367,9 @@ class Analysis:
     networks: pd.DataFrame  # select_networks
     per_network: pd.DataFrame  # henrici_table
     table2: pd.DataFrame
-    profiles: pd.DataFrame  # network_profiles(control=True)
-    agg: pd.DataFrame  # aggregate_profiles: pulse and no-pulse ordering
-    peaks: pd.DataFrame  # profile_peak
+    diagonal_means: pd.DataFrame  # network_diagonal_means(control=True)
+    agg: pd.DataFrame  # aggregate_diagonal_means: pulse and no-pulse ordering
+    peaks: pd.DataFrame  # diagonal_means_peak
     normality: dict[str, Any]  # normality_summary
 
 
@@ -386,12 +387,13 @@ def analyse(runs: pd.DataFrame, settings: PulseSettings = PulseSettings(), *, ro
     nets = select_networks(runs[runs["task"].isin(done)], inits, fallback=fallback) if done else runs.iloc[0:0]
     per = henrici_table(nets, root=root) if len(nets) else pd.DataFrame(columns=[
         *nets.columns, "selection", "hidden", *(f"henrici_{x}" for x in ("before", "after", "floor_before", "floor_after"))])
-    prof = network_profiles(nets.assign(selection=nets.get("selection", "")), settings, root=root, control=True)
-    agg = aggregate_profiles(prof) if len(prof) else pd.DataFrame(columns=[*prof.columns[:3], "ordering", "lag", "mean"])
-    peaks = profile_peak(agg, max_lag) if len(agg) else pd.DataFrame(columns=["peak_lag", "peak_mean", "asymmetry"])
+    means = network_diagonal_means(nets.assign(selection=nets.get("selection", "")), settings, root=root, control=True)
+    agg = (aggregate_diagonal_means(means) if len(means)
+           else pd.DataFrame(columns=[*means.columns[:3], "ordering", "lag", "mean"]))
+    peaks = diagonal_means_peak(agg, max_lag) if len(agg) else pd.DataFrame(columns=["peak_lag", "peak_mean", "asymmetry"])
     rank = {k: r for r, k in enumerate([*TASKS, *inits, "trained", "untrained", PULSE, NO_PULSE])}  # pulse before control
     peaks = peaks.sort_values([c for c in ("task", "init", "state", "ordering") if c in peaks], key=lambda c: c.map(rank))
-    return Analysis(runs, done, nets, per, table2(per, tasks=done, inits=inits), prof, agg, peaks,
+    return Analysis(runs, done, nets, per, table2(per, tasks=done, inits=inits), means, agg, peaks,
                     normality_summary(per, at_paper_scale=at_paper_scale))
 
 
