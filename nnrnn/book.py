@@ -44,10 +44,10 @@ from .profiles import PROFILES, cell_timeout, check_profile
 from .archive import archive_label
 from .pages import claims_view
 from .pages import claims as claim_table
-from .pages.report import BOOK_BUILD_ENV, live_profile
+from .pages.report import BOOK_BUILD_ENV, check_declared, live_profile
 from .store import REPO
 
-__all__ = ["REPO", "BANNERS", "BANNER_TAGS", "FOUND", "banner", "add_banners", "write_found", "build_commit", "pin_install_ref", "toc_notebooks", "check_parameters", "execute", "build_html", "build", "main", "BookError"]
+__all__ = ["REPO", "BANNERS", "BANNER_TAGS", "FOUND", "banner", "add_banners", "write_found", "build_commit", "pin_install_ref", "toc_notebooks", "check_notebook_parameters", "execute", "build_html", "build", "main", "BookError"]
 
 _STAGED = ("_config.yml", "_toc.yml", "book")
 
@@ -104,18 +104,15 @@ def toc_notebooks(repo: Path = REPO) -> list[Path]:
     return out
 
 
-def check_parameters(notebook: Path, parameters: dict) -> None:
-    """Raise ``ValueError`` if ``parameters`` names anything the notebook does not declare."""
+def check_notebook_parameters(notebook: Path, parameters: dict) -> None:
+    """Raise ``ValueError`` if ``parameters`` names anything the notebook file does not declare
+    (:func:`nnrnn.pages.report.check_declared`), before the build executes any chapter."""
     import papermill as pm  # lazy: its import adds warning filters (requests, urllib3); importing this module must not
 
     declared = set(pm.inspect_notebook(str(notebook)))
     if not declared:
         raise ValueError(f"{notebook.name} has no cell tagged 'parameters'")
-    unknown = sorted(set(parameters) - declared)
-    if unknown:
-        raise ValueError(
-            f"{notebook.name}: unknown parameter(s) {unknown}; the notebook declares {sorted(declared)}"
-        )
+    check_declared(parameters, declared, notebook.name)
 
 
 @dataclass
@@ -146,7 +143,7 @@ def execute(
         os.environ["NNRNN_DATA_DIR"] = str(Path(os.environ["NNRNN_DATA_DIR"]).resolve())
     params = {"profile": profile, "device": device, **(extra or {})}
     for nb in notebooks:
-        check_parameters(nb, params)
+        check_notebook_parameters(nb, params)
     (stage / "notebooks").mkdir(parents=True, exist_ok=True)
     done = []
     for nb in notebooks:
@@ -202,7 +199,7 @@ def _tolerate_tagged_errors():
     nbclient already continues past such a cell, but papermill afterwards rejects any error
     output. Here its check only sees the cells that are not tagged.
     """
-    import papermill.execute as pe  # lazy: as in check_parameters (papermill changes the warning filters)
+    import papermill.execute as pe  # lazy: as in check_notebook_parameters (papermill changes the warning filters)
 
     original = pe.raise_for_execution_errors
 

@@ -126,7 +126,7 @@ def test_launch_buttons_point_at_source_notebooks(smoke_book):
 def test_unknown_parameter_is_an_error():
     nb = book.toc_notebooks()[0]
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['profle'\]"):
-        book.check_parameters(nb, {"profle": "smoke"})
+        book.check_notebook_parameters(nb, {"profle": "smoke"})
 
 
 @pytest.mark.slow

@@ -81,14 +81,29 @@ def test_progress_is_a_text_bar_on_stderr_under_the_book_build(monkeypatch):
         report.progress(-1)
 
 
-def test_check_parameters_reads_papermills_injected_cell():
+def test_check_injected_parameters_reads_papermills_injected_cell():
     params = 'profile = "demo"  # smoke | demo | paper\nseed = 0\ndevice = "auto"'
-    history = ["", params, '# Parameters\nprofil = "smoke"\n', "import nnrnn", "report.check_parameters(globals())"]
+    history = ["", params, '# Parameters\nprofil = "smoke"\n', "import nnrnn", "report.check_injected_parameters(globals())"]
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['profil'\].*\['device', 'profile', 'seed'\]"):
-        report.check_parameters({"In": history})
+        report.check_injected_parameters({"In": history})
     history[2] = '# Parameters\nprofile = "smoke"\ndevice = "cpu"\n'
-    report.check_parameters({"In": history})  # declared names: fine
-    report.check_parameters({"In": ["", params, "report.check_parameters(globals())"]})  # live run: nothing injected
+    report.check_injected_parameters({"In": history})  # declared names: fine
+    report.check_injected_parameters({"In": ["", params, "report.check_injected_parameters(globals())"]})  # live: none injected
+
+
+def test_the_builds_check_and_the_notebooks_own_check_are_one_rule(tmp_path):
+    """book.check_notebook_parameters (before the build executes anything) and
+    report.check_injected_parameters (in the kernel, however papermill was called) check the same
+    thing, papermill's -p names against the parameters cell, and say it in the same words."""
+    params = 'profile = "demo"\nseed = 0'
+    path = nbtool.write(tmp_path / "ch.ipynb", [nbtool.code(params, tags=["parameters"])])
+    errors = []
+    for check in (lambda: book.check_notebook_parameters(path, {"profil": "smoke"}),
+                  lambda: report.check_injected_parameters({"In": ["", params, '# Parameters\nprofil = "smoke"\n']})):
+        with pytest.raises(ValueError) as e:
+            check()
+        errors.append(str(e.value).split(": ", 1)[1])  # after the notebook's name, which only the build knows
+    assert errors[0] == errors[1] and "unknown parameter(s) ['profil']; the notebook declares ['profile', 'seed']" in errors[0]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -105,7 +120,7 @@ def test_every_notebook_checks_its_parameters_before_any_work(path):
     p = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
     imports, setup = cells[p + 1], cells[p + 2]
     assert all(line.startswith(("import ", "from ", "#")) or not line.strip() for line in imports.source.splitlines())
-    assert setup.source.startswith("report.check_parameters(globals())"), path.name
+    assert setup.source.startswith("report.check_injected_parameters(globals())"), path.name
 
 
 @pytest.mark.slow

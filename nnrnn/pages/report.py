@@ -11,8 +11,9 @@ notebook, for the tests.
 plain text bar on the kernel's stderr under the book build, which the build copies to its
 terminal and strips from the page (:mod:`nnrnn.book`).
 
-``check_parameters`` makes a misspelt papermill parameter (``-p profil smoke``) an error in
-the notebook itself, however papermill was called. ``verdict`` compares success counts with a
+``check_injected_parameters`` makes a misspelt papermill parameter (``-p profil smoke``) an error
+in the notebook itself, however papermill was called; :func:`check_declared` is the rule it and the
+book build's check before executing (:func:`nnrnn.book.check_notebook_parameters`) share. ``verdict`` compares success counts with a
 two-sided Fisher exact test (:mod:`nnrnn.verdicts`, the one implementation the results page uses too) and says no more than the test supports.
 """
 
@@ -29,7 +30,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,8 @@ __all__ = [
     "table",
     "Table",
     "progress",
-    "check_parameters",
+    "check_declared",
+    "check_injected_parameters",
     "expect_error",
     "describe_sweep",
     "Verdict",
@@ -371,29 +373,43 @@ def _assigned_names(source: str) -> list[str]:
     return names
 
 
-def check_parameters(namespace: Mapping[str, Any]) -> None:
-    """Fail if papermill injected a parameter that the notebook's ``parameters`` cell does not declare.
+def check_declared(given: Iterable[str], declared: Iterable[str], notebook: str = "the notebook") -> None:
+    """Fail if a parameter name in ``given`` is not among ``declared``, the names that the notebook's
+    ``parameters`` cell assigns.
 
     Papermill only warns about an unknown ``-p name value`` and runs the notebook with its
-    defaults, so ``-p profil smoke`` would silently run ``demo``. Called from a cell after the
-    parameters cell as ``report.check_parameters(globals())``, this reads the kernel's input
-    history: papermill's injected cell starts with ``# Parameters`` and directly follows the
-    parameters cell, so the names assigned in the one must be among those assigned in the
-    other. In a live run nothing was injected and nothing is checked.
+    defaults, so ``-p profil smoke`` would silently run ``demo``. The one rule of both checks: the
+    book build's before it executes anything (:func:`nnrnn.book.check_notebook_parameters`) and
+    the notebook's own (:func:`check_injected_parameters`).
 
     Raises:
-        ValueError: naming the unknown parameters and the declared ones.
+        ValueError: naming the notebook, the unknown parameters and the declared ones.
+
+    Examples:
+        >>> check_declared(["profil"], ["profile", "seed"], "04-copy.ipynb")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: 04-copy.ipynb: unknown parameter(s) ['profil']; the notebook declares ['profile', 'seed'] ...
+    """
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise ValueError(f"{notebook}: unknown parameter(s) {unknown}; the notebook declares {sorted(set(declared))} "
+                         "(check the spelling of papermill's -p options)")
+
+
+def check_injected_parameters(namespace: Mapping[str, Any]) -> None:
+    """Fail if papermill injected a parameter that the notebook's ``parameters`` cell does not declare
+    (:func:`check_declared`).
+
+    Called from a cell after the parameters cell as ``report.check_injected_parameters(globals())``,
+    this reads the kernel's input history: papermill's injected cell starts with ``# Parameters``
+    and directly follows the parameters cell, so the names assigned in the one must be among
+    those assigned in the other. In a live run nothing was injected and nothing is checked.
     """
     history = list(namespace.get("In") or namespace.get("_ih") or [])
     for i in range(len(history) - 1, 0, -1):
         if history[i].lstrip().startswith(_INJECTED_HEADER):
-            injected, declared = _assigned_names(history[i]), _assigned_names(history[i - 1])
-            unknown = sorted(set(injected) - set(declared))
-            if unknown:
-                raise ValueError(
-                    f"unknown parameter(s) {unknown}: parameters must be among those the notebook "
-                    f"declares, {sorted(declared)} (check the spelling of papermill's -p options)"
-                )
+            check_declared(_assigned_names(history[i]), _assigned_names(history[i - 1]))
             return
 
 
