@@ -53,10 +53,10 @@ from torch import Tensor
 from . import tasks as _tasks
 from . import validate
 from .cpp_build import CSRC, build_error, load_cpp_extension
-from .models import _ACT_CODE, SequenceModel
+from .models import ACT_CODE, SequenceModel
 
-__all__ = ["HEADS", "STEPS", "head_of", "available", "unavailable_reason", "FusedStep", "aligned_stack",
-           "reference_step"]
+__all__ = ["HEADS", "STEPS", "head_of", "available", "unavailable_reason", "why_not_fused", "choose_step",
+           "FusedStep", "aligned_stack", "reference_step"]
 
 #: the task heads of the fused step, by code.
 HEADS: dict[str, int] = {"ce_steps": 0, "ce_last": 1, "mse_last": 2}
@@ -98,14 +98,19 @@ def head_of(task: _tasks.Task) -> str | None:
     return name if name is not None and bool(task.per_step) == per_step else None
 
 
-def why_not_fused(model: torch.nn.Module, task: _tasks.Task) -> str | None:
-    """Why :class:`FusedStep` cannot train ``model`` on ``task`` (``None``: it can).
+def why_not_fused(model: torch.nn.Module, task: _tasks.Task, loss: str = "torch") -> str | None:
+    """Why :class:`FusedStep` cannot train ``model`` on ``task`` with the training ``loss``
+    (:data:`nnrnn.train.LOSSES`: ``"torch"``, the task's own loss, or ``"keras"``); ``None``: it can.
 
     Examples:
         >>> from nnrnn import models
         >>> why_not_fused(models.model_for("copy", "chain", 1.0).double(), _tasks.get_task("copy")) is None
         True
+        >>> why_not_fused(models.model_for("copy", "chain", 1.0), _tasks.get_task("copy"), "keras")
+        "it computes PyTorch's loss, not loss='keras'"
     """
+    if loss != "torch":  # the fused step computes the task's own (PyTorch's) loss only
+        return f"it computes PyTorch's loss, not loss={loss!r}"
     if not isinstance(model, SequenceModel):
         return f"the model is a {type(model).__name__}, not an nnrnn.models.SequenceModel"
     if head_of(task) is None:
@@ -121,6 +126,37 @@ def why_not_fused(model: torch.nn.Module, task: _tasks.Task) -> str | None:
     if len({p.dtype for p in params}) != 1 or params[0].dtype not in (torch.float32, torch.float64):
         return "the fused step needs float32 or float64 parameters of one dtype"
     return None
+
+
+def choose_step(step: str | None, model: torch.nn.Module, task: _tasks.Task, *, loss: str = "torch",
+                other: str = "reference") -> str:
+    """The step that trains ``model`` on ``task``: ``"fused"`` or ``other`` (the trainer's own step:
+    :func:`reference_step` in :func:`nnrnn.train.train`, the batched engine in :mod:`nnrnn.lockstep`).
+
+    ``step=None`` picks the fused step where it can train the run (:func:`why_not_fused`) and its
+    C++ extension builds, else ``other``; ``"fused"`` insists on it and raises ``ValueError`` with
+    the reason where it cannot; ``other`` takes ``other``.
+
+    Examples:
+        >>> from nnrnn import models
+        >>> task = _tasks.get_task("copy", T=25)
+        >>> choose_step("reference", models.model_for(task, "chain", 1.0, hidden_size=4), task)
+        'reference'
+        >>> choose_step(None, models.model_for(task, "chain", 1.0, hidden_size=4), task, loss="keras")
+        'reference'
+    """
+    if step is not None:
+        validate.choice(step, "step", ("fused", other))
+    if step == other:
+        return other
+    reason = why_not_fused(model, task, loss)
+    if reason is None and not available():
+        reason = f"its C++ extension is unavailable ({unavailable_reason()})"
+    if reason is None:
+        return "fused"
+    if step == "fused":
+        raise ValueError(f"step='fused' cannot train this run: {reason}")
+    return other
 
 
 class FusedStep:
@@ -165,7 +201,7 @@ class FusedStep:
         self.grads = [torch.zeros_like(p) for p in self.params]
         self.square = [torch.zeros_like(p) for p in self.params]
         self.head = head_of(task)
-        self.act = _ACT_CODE[rnn.nonlinearity]
+        self.act = ACT_CODE[rnn.nonlinearity]
         self.dtype = self.params[0].dtype
         self._buffers: dict[str, Tensor] = {}
 

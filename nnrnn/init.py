@@ -79,14 +79,6 @@ def _check_2d(w: Tensor, name: str) -> None:
     validate.float_tensor(w, name, ndim=2)
 
 
-def _check_finite(value: float, name: str) -> float:
-    return validate.finite_float(value, name)
-
-
-def _check_size(n: int, name: str = "n") -> int:
-    return validate.positive_int(n, name)
-
-
 def _check_orientation(orientation: str) -> None:
     validate.choice(orientation, "orientation", _ORIENTATIONS)
 
@@ -107,7 +99,7 @@ def identity_(w: Tensor, gain: float = 1.0) -> Tensor:
         True
     """
     _check_square(w, "w")
-    gain = _check_finite(gain, "gain")
+    gain = validate.finite_float(gain, "gain")
     with torch.no_grad():
         w.zero_()
         w.fill_diagonal_(gain)
@@ -145,7 +137,7 @@ def orthogonal_(
         True
     """
     n = _check_square(w, "w")
-    gain = _check_finite(gain, "gain")
+    gain = validate.finite_float(gain, "gain")
     validate.choice(group, "group", _GROUPS)
     q = orthogonal_matrix(n, group=group, generator=generator)
     with torch.no_grad():
@@ -182,7 +174,7 @@ def chain_(w: Tensor, alpha: float = 1.0, *, orientation: Orientation = "forward
         True
     """
     _check_square(w, "w")
-    alpha = _check_finite(alpha, "alpha")
+    alpha = validate.finite_float(alpha, "alpha")
     _check_orientation(orientation)
     with torch.no_grad():
         w.zero_()
@@ -212,8 +204,8 @@ def fb_chain_(
         [0.99, 0.04, 0.0]
     """
     _check_square(w, "w")
-    alpha = _check_finite(alpha, "alpha")
-    beta = _check_finite(beta, "beta")
+    alpha = validate.finite_float(alpha, "alpha")
+    beta = validate.finite_float(beta, "beta")
     _check_orientation(orientation)
     sign = -1 if orientation == "forward" else 1
     with torch.no_grad():
@@ -244,7 +236,7 @@ def ramp_(w: Tensor, end_gain: float = 0.01, *, orientation: Orientation = "forw
         [0.01, -0.01, 0.0]
     """
     n = _check_square(w, "w")
-    end_gain = _check_finite(end_gain, "end_gain")
+    end_gain = validate.finite_float(end_gain, "end_gain")
     _check_orientation(orientation)
     with torch.no_grad():
         w.copy_(ramp_matrix(n, end_gain))
@@ -267,7 +259,7 @@ def plain_(
         True
     """
     _check_2d(w, "w")
-    n = w.shape[1] if hidden_size is None else _check_size(hidden_size, "hidden_size")
+    n = w.shape[1] if hidden_size is None else validate.positive_int(hidden_size, "hidden_size")
     bound = 1.0 / math.sqrt(n)
     with torch.no_grad():
         x = torch.rand(w.shape, generator=generator, dtype=torch.float64)
@@ -293,7 +285,7 @@ def source_(u: Tensor, gain: float = paper.INPUT_GAIN) -> Tensor:
         True
     """
     _check_2d(u, "u")
-    gain = _check_finite(gain, "gain")
+    gain = validate.finite_float(gain, "gain")
     with torch.no_grad():
         u.zero_()
         k = min(u.shape)
@@ -335,7 +327,7 @@ def scaled_normal_(
 # ----------------------------------------------------------------------------- constructors
 def identity_matrix(n: int, gain: float = 1.0) -> Tensor:
     """Return ``gain * I`` as a new ``(n, n)`` float64 tensor (see :func:`identity_`)."""
-    return identity_(torch.empty(_check_size(n), n, dtype=torch.float64), gain)
+    return identity_(torch.empty(validate.positive_int(n, "n"), n, dtype=torch.float64), gain)
 
 
 def orthogonal_matrix(
@@ -352,8 +344,8 @@ def orthogonal_matrix(
         >>> round(float(torch.linalg.det(q)), 6)
         1.0
     """
-    _check_size(n)
-    gain = _check_finite(gain, "gain")
+    validate.positive_int(n, "n")
+    gain = validate.finite_float(gain, "gain")
     validate.choice(group, "group", _GROUPS)
     a = torch.randn(n, n, generator=generator, dtype=torch.float64)
     q, r = torch.linalg.qr(a)
@@ -367,21 +359,21 @@ def orthogonal_matrix(
 
 def chain_matrix(n: int, alpha: float = 1.0, *, orientation: Orientation = "forward") -> Tensor:
     """Return the chain of :func:`chain_` as a new ``(n, n)`` float64 tensor."""
-    return chain_(torch.empty(_check_size(n), n, dtype=torch.float64), alpha, orientation=orientation)
+    return chain_(torch.empty(validate.positive_int(n, "n"), n, dtype=torch.float64), alpha, orientation=orientation)
 
 
 def fb_chain_matrix(
     n: int, beta: float = 0.04, alpha: float = paper.FB_CHAIN_FORWARD_GAIN, *, orientation: Orientation = "forward"
 ) -> Tensor:
     """Return the feedback chain of :func:`fb_chain_` as a new ``(n, n)`` float64 tensor."""
-    w = torch.empty(_check_size(n), n, dtype=torch.float64)
+    w = torch.empty(validate.positive_int(n, "n"), n, dtype=torch.float64)
     return fb_chain_(w, beta, alpha, orientation=orientation)
 
 
 def ramp_matrix(n: int, end_gain: float = 0.01) -> Tensor:
     """Return the forward ramp ``W[i, j] = end_gain * (i - j) / (n - 1)`` as float64."""
-    _check_size(n)
-    end_gain = _check_finite(end_gain, "end_gain")
+    validate.positive_int(n, "n")
+    end_gain = validate.finite_float(end_gain, "end_gain")
     if n == 1:
         return torch.zeros(1, 1, dtype=torch.float64)
     i = torch.arange(n, dtype=torch.float64)
@@ -526,7 +518,7 @@ def lstm_(
         raise ValueError(f"lstm_ expects stacked weight_hh of shape (4N, N), got {shape}")
     if scheme not in LSTM_SCHEMES:
         raise ValueError(f"unknown LSTM scheme {scheme!r}; expected one of {list(LSTM_SCHEMES)}")
-    fb_alpha = _check_finite(fb_alpha, "fb_alpha")
+    fb_alpha = validate.finite_float(fb_alpha, "fb_alpha")
     n = weight_hh.shape[1]
     if weight_ih is not None:
         _check_2d(weight_ih, "lstm_ weight_ih")

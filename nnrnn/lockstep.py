@@ -74,10 +74,10 @@ from . import models as _models
 from . import validate as _validate
 from .profiles import resolve_device
 from .tasks import stream_generator
-from .train import (LOSSES, RunResult, TrainConfig, _datasets, _eval_points, evaluate, initial_model,
+from .train import (LOSSES, RunResult, TrainConfig, datasets, eval_points, evaluate, initial_model,
                     keras_cross_entropy, weight_diagnostics)
 
-__all__ = ["GROUP_FIELDS", "CODE", "STEPS", "group_key", "group_configs", "choose_step", "train_group",
+__all__ = ["GROUP_FIELDS", "CODE", "STEPS", "group_key", "group_configs", "choose_step", "Group", "train_group",
            "inspect_checkpoint", "LockstepModel"]
 
 #: config fields that may differ inside one lockstep group; every other field is shared.
@@ -85,7 +85,7 @@ GROUP_FIELDS = ("init", "scale", "lr", "seed")
 
 #: the package sources whose code determines a group's computation: a checkpoint written by other
 #: code is refused (:func:`nnrnn.checkpoints.code_version`; store, sweep and docs do not count).
-CODE = ("lockstep.py", "train.py", "fused.py", "models.py", "init.py", "tasks/*.py", "csrc/*.cpp")
+CODE = ("lockstep.py", "train.py", "fused.py", "models.py", "init.py", "tasks/*.py", "csrc/*.cpp", "csrc/*.h")
 
 #: the steps of a lockstep group: one fused C++ call per run, or the batched engine for all runs.
 STEPS = ("fused", "batched")
@@ -140,21 +140,10 @@ def choose_step(step: str | None, cfg: TrainConfig, model: torch.nn.Module | Non
         >>> choose_step("batched", TrainConfig())
         'batched'
     """
-    if step is not None:
-        _validate.choice(step, "step", STEPS)
-    if step == "batched":
+    if step == "batched":  # no model needed
         return step
     model = initial_model(cfg, resolve_device(cfg.device)) if model is None else model
-    reason = _fused.why_not_fused(model, cfg.make_task())
-    if cfg.loss != LOSSES[0]:
-        reason = f"it computes PyTorch's loss, not loss={cfg.loss!r}"
-    elif reason is None and not _fused.available():
-        reason = f"its C++ extension is unavailable ({_fused.unavailable_reason()})"
-    if reason is None:
-        return "fused"
-    if step == "fused":
-        raise ValueError(f"step='fused' cannot train this group: {reason}")
-    return "batched"
+    return _fused.choose_step(step, model, cfg.make_task(), loss=cfg.loss, other="batched")
 
 
 # ----------------------------------------------------------------------------- the batched engine
@@ -164,7 +153,7 @@ def _py_forward_batched_(out: Tensor, h0: Tensor, w: Tensor, act: str) -> None:
     prev = h0
     for t in range(out.shape[1]):
         cur = torch.baddbmm(out[:, t], prev, wt)
-        _models._act_(cur, act)
+        _models.act_(cur, act)
         out[:, t] = cur
         prev = cur
 
@@ -180,7 +169,7 @@ def _py_backward_batched(grad: Tensor | None, grad_last: Tensor | None, out: Ten
         dh = grad[:, steps - 1].clone()
     for t in range(steps - 1, -1, -1):
         da_t = torch.empty_like(dh)
-        _models._act_grad(dh, out[:, t], act, da_t)
+        _models.act_grad(dh, out[:, t], act, da_t)
         da[:, t] = da_t
         if t > 0:
             dh = torch.bmm(da_t, w) if grad is None else torch.baddbmm(grad[:, t - 1], da_t, w)
@@ -245,8 +234,8 @@ class LockstepModel:
         buf = self._buffers.get(name)
         if buf is None or buf.shape[1:] != shape[1:] or buf.shape[0] < shape[0] or buf.dtype != like.dtype:
             buf = torch.empty(shape, dtype=like.dtype, device=like.device)
-            if self.engine == "cpp" and buf.nbytes >= _models._HUGEPAGE_BYTES:
-                _models._ext_state["module"].advise_hugepages(buf)
+            if self.engine == "cpp" and buf.nbytes >= _models.HUGEPAGE_BYTES:
+                _models.extension_ops().advise_hugepages(buf)
             self._buffers[name] = buf
         return buf[: shape[0]]
 
@@ -261,7 +250,7 @@ class LockstepModel:
         torch.baddbmm(b.unsqueeze(1), xt.view(runs, steps * batch, d), u.transpose(1, 2), out=out.view(runs, steps * batch, n))
         h0 = torch.zeros(runs, batch, n, dtype=x.dtype, device=x.device)
         if self.engine == "cpp":
-            _models._ext_state["module"].forward_batched_(out, h0, w.contiguous(), _models._ACT_CODE[self.nonlinearity])
+            _models.extension_ops().forward_batched_(out, h0, w.contiguous(), _models.ACT_CODE[self.nonlinearity])
         else:
             _py_forward_batched_(out, h0, w, self.nonlinearity)
         return xt, out, h0
@@ -320,9 +309,9 @@ class LockstepModel:
                 grad, grad_last = None, torch.bmm(dlogits, v)
             dc = dlogits.sum(1)
             if self.engine == "cpp":
-                chunk = max(1, -(-_models._CHUNK_ROWS // batch))
-                _, _, du, dw, db = _models._ext_state["module"].backward_batched(
-                    grad, grad_last, states, xt, h0, u.contiguous(), w.contiguous(), _models._ACT_CODE[self.nonlinearity],
+                chunk = max(1, -(-_models.CHUNK_ROWS // batch))
+                _, _, du, dw, db = _models.extension_ops().backward_batched(
+                    grad, grad_last, states, xt, h0, u.contiguous(), w.contiguous(), _models.ACT_CODE[self.nonlinearity],
                     False, False, True, True, True, chunk,
                 )  # fmt: skip
             else:
@@ -421,7 +410,7 @@ def _diverged_row(run: _Run, t0: float) -> None:
                      **nan, "wall_s": time.perf_counter() - t0})
 
 
-class _Group:
+class Group:
     """The state of a lockstep group: stacked model and optimizer state of the active runs."""
 
     def __init__(self, cfgs: Sequence[TrainConfig], device: torch.device, t0: float, step: str | None = None):
@@ -431,7 +420,7 @@ class _Group:
         self.task = self.cfg.make_task()
         self.runs: list[_Run] = []
         for c in cfgs:
-            tr, va = _datasets(c.task, c.T, c.n_train, c.n_val, c.seed)
+            tr, va = datasets(c.task, c.T, c.n_train, c.n_val, c.seed)
             self.runs.append(_Run(c, tr.to(device), va.to(device), stream_generator(c.seed, "order"), []))
         self.model = LockstepModel(cfgs, device, step)
         self.square = [self.model.stack(torch.zeros(p.shape, dtype=p.dtype, device=device)) for p in self.model.params]
@@ -647,14 +636,14 @@ def train_group(
     t0 = time.perf_counter()
     cfg = cfgs[0]
     device = resolve_device(cfg.device)
-    group = _Group(cfgs, device, t0, step)
+    group = Group(cfgs, device, t0, step)
     ckpt = Path(checkpoint) if checkpoint is not None else None
     resumed = ckpt is not None and group.load(ckpt, hashes)
     if not resumed:
         group.validate(first=True)
     done_before = resumed and not group.active  # a finished group's checkpoint: nothing to train
     total = cfg.epochs * cfg.updates_per_epoch
-    points = _eval_points(cfg)
+    points = eval_points(cfg)
     bar = tqdm(total=total, initial=group.update, disable=(not progress) if progress is not None else None,
                leave=False, desc=f"{cfg.task} lockstep x{len(cfgs)}", unit="update")
     last_save = time.monotonic()

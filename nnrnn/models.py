@@ -66,6 +66,12 @@ __all__ = [
     "elman",
     "engine_available",
     "resolve_engine",
+    "extension_ops",
+    "ACT_CODE",
+    "CHUNK_ROWS",
+    "HUGEPAGE_BYTES",
+    "act_",
+    "act_grad",
 ]
 
 Nonlinearity = Literal["elu", "relu", "tanh"]
@@ -73,7 +79,8 @@ Engine = Literal["auto", "cpp", "python", "autograd"]
 #: the names of :data:`nnrnn.validate.NONLINEARITIES`, the package's one nonlinearity table.
 NONLINEARITIES: tuple[str, ...] = tuple(validate.NONLINEARITIES)
 ENGINES: tuple[str, ...] = ("auto", "cpp", "python", "autograd")
-_ACT_CODE = {"elu": 0, "relu": 1, "tanh": 2}
+#: the C++ kernels' code of each nonlinearity (``nnrnn/csrc``: 0 = elu, 1 = relu, 2 = tanh).
+ACT_CODE = {"elu": 0, "relu": 1, "tanh": 2}
 _ENV = "NNRNN_ENGINE"
 #: the C++ engine's build (:func:`nnrnn.cpp_build.load_cpp_extension`).
 _EXTENSION: dict[str, Any] = {"name": "nnrnn_elman", "sources": [CSRC / "elman.cpp"],
@@ -81,15 +88,6 @@ _EXTENSION: dict[str, Any] = {"name": "nnrnn_elman", "sources": [CSRC / "elman.c
 
 
 # ----------------------------------------------------------------------------- validation
-def _check_choice(value: object, allowed: tuple[str, ...], name: str) -> str:
-    return validate.choice(value, name, allowed)
-
-
-def _check_size(n: object, name: str) -> int:
-    """A size: a plain positive ``int`` (``2.0`` and numpy integers are refused, as before)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise validate.error(name, "a positive integer", n)
-    return n
 
 
 # ----------------------------------------------------------------------------- C++ extension
@@ -97,7 +95,7 @@ _ext_lock = threading.Lock()
 _ext_state: dict[str, object] = {"module": None, "error": None, "warned": False}
 
 
-def _load_extension():
+def extension_ops():
     """Compile (first time) or load (cached) the C++ engine; return its ops, or None on failure.
 
     The library registers ``torch.ops.nnrnn_elman.*``; it includes no Python headers, so the
@@ -122,9 +120,9 @@ def engine_available(engine: str = "cpp") -> bool:
         >>> engine_available("python")
         True
     """
-    _check_choice(engine, ENGINES, "engine")
+    validate.choice(engine, "engine", ENGINES)
     if engine == "cpp":
-        return _load_extension() is not None
+        return extension_ops() is not None
     return True
 
 
@@ -141,9 +139,9 @@ def resolve_engine(engine: str | None, device: torch.device, dtype: torch.dtype)
     """
     if engine is None:
         engine = os.environ.get(_ENV, "auto") or "auto"
-        _check_choice(engine, ENGINES, f"environment variable {_ENV}")
+        validate.choice(engine, f"environment variable {_ENV}", ENGINES)
     else:
-        _check_choice(engine, ENGINES, "engine")
+        validate.choice(engine, "engine", ENGINES)
     cpp_ok_here = device.type == "cpu" and dtype in (torch.float32, torch.float64)
     if engine == "cpp":
         if not cpp_ok_here:
@@ -151,7 +149,7 @@ def resolve_engine(engine: str | None, device: torch.device, dtype: torch.dtype)
                 f"engine 'cpp' runs on CPU float32/float64 tensors only, got {device.type} {dtype}; "
                 "use engine='python' or 'auto'"
             )
-        if _load_extension() is None:
+        if extension_ops() is None:
             raise RuntimeError(
                 f"engine 'cpp' is unavailable: the C++ extension failed to build ({_ext_state['error']})"
             )
@@ -159,7 +157,7 @@ def resolve_engine(engine: str | None, device: torch.device, dtype: torch.dtype)
     if engine == "auto":
         if not cpp_ok_here:
             return "python"
-        if _load_extension() is not None:
+        if extension_ops() is not None:
             return "cpp"
         if not _ext_state["warned"]:
             _ext_state["warned"] = True
@@ -178,7 +176,7 @@ def resolve_engine(engine: str | None, device: torch.device, dtype: torch.dtype)
 
 
 # ----------------------------------------------------------------------------- the engine
-def _act_(a: Tensor, act: str) -> Tensor:
+def act_(a: Tensor, act: str) -> Tensor:
     """Apply the nonlinearity in place."""
     if act == "elu":
         return F.elu_(a)
@@ -187,7 +185,7 @@ def _act_(a: Tensor, act: str) -> Tensor:
     return torch.tanh_(a)
 
 
-def _act_grad(dh: Tensor, h: Tensor, act: str, out: Tensor) -> Tensor:
+def act_grad(dh: Tensor, h: Tensor, act: str, out: Tensor) -> Tensor:
     """``out = dh * f'(a)`` with ``f'`` computed from the output ``h = f(a)``."""
     if act == "elu":
         return torch.mul(dh, h.clamp(max=0.0).add_(1.0), out=out)
@@ -203,7 +201,7 @@ def _py_forward_(out: Tensor, h0: Tensor, w: Tensor, act: str) -> None:
     for t in range(out.shape[0]):
         cur = out[t]
         cur.addmm_(prev, wt)
-        _act_(cur, act)
+        act_(cur, act)
         prev = cur
 
 
@@ -220,7 +218,7 @@ def _py_backward(
     else:
         dh = torch.zeros_like(out[0])
     for t in range(steps - 1, -1, -1):
-        _act_grad(dh, out[t], act, da[t])
+        act_grad(dh, out[t], act, da[t])
         if t > 0:
             if grad is None:
                 torch.mm(da[t], w, out=dh)
@@ -230,9 +228,9 @@ def _py_backward(
 
 
 #: rows (steps x batch) per chunk of the C++ backward; its da buffer is rows x N values.
-_CHUNK_ROWS = 4096
+CHUNK_ROWS = 4096
 #: state buffers at least this large get transparent huge pages (Linux, C++ engine).
-_HUGEPAGE_BYTES = 8 << 20
+HUGEPAGE_BYTES = 8 << 20
 
 
 class _ElmanFunction(torch.autograd.Function):
@@ -243,7 +241,7 @@ class _ElmanFunction(torch.autograd.Function):
         steps, batch, d = x.shape
         n = weight_hh.shape[0]
         out = torch.empty(steps, batch, n, dtype=x.dtype, device=x.device)
-        if use_cpp and out.nbytes >= _HUGEPAGE_BYTES:
+        if use_cpp and out.nbytes >= HUGEPAGE_BYTES:
             _ext_state["module"].advise_hugepages(out)  # before the first touch
         x2 = x.reshape(steps * batch, d).contiguous()  # a copy when x is a batch-first view
         if bias is None:
@@ -252,7 +250,7 @@ class _ElmanFunction(torch.autograd.Function):
             torch.addmm(bias, x2, weight_ih.t(), out=out.view(steps * batch, n))
         h0c = h0.contiguous()
         if use_cpp:
-            _ext_state["module"].forward_(out, h0c, weight_hh.contiguous(), _ACT_CODE[act])
+            _ext_state["module"].forward_(out, h0c, weight_hh.contiguous(), ACT_CODE[act])
         else:
             _py_forward_(out, h0c, weight_hh, act)
         ctx.set_materialize_grads(False)  # a last-step readout then sends no (T, B, N) zeros back
@@ -273,11 +271,11 @@ class _ElmanFunction(torch.autograd.Function):
         steps, batch, n = out.shape
         d = x.shape[-1]
         if ctx.use_cpp:
-            chunk = max(1, -(-_CHUNK_ROWS // batch))
+            chunk = max(1, -(-CHUNK_ROWS // batch))
             dx, dh0, du, dw, db = _ext_state["module"].backward(
                 None if grad is None else grad.contiguous(),
                 None if grad_last is None else grad_last.contiguous(),
-                out, x, h0, weight_ih.contiguous(), weight_hh.contiguous(), _ACT_CODE[ctx.act],
+                out, x, h0, weight_ih.contiguous(), weight_hh.contiguous(), ACT_CODE[ctx.act],
                 need_x, need_h0, need_u, need_w, need_b, chunk,
             )  # fmt: skip
             return dx, dh0, du, dw, db, None, None
@@ -344,7 +342,7 @@ def elman(
         >>> h[:, 0].tolist()
         [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
     """
-    _check_choice(nonlinearity, NONLINEARITIES, "nonlinearity")
+    validate.choice(nonlinearity, "nonlinearity", NONLINEARITIES)
     kind = resolve_engine(engine, x.device, x.dtype)
     if kind == "autograd":
         out = _autograd_loop(x, h0, weight_ih, weight_hh, bias, nonlinearity)
@@ -397,11 +395,11 @@ class ElmanRNN(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.input_size = _check_size(input_size, "input_size")
-        self.hidden_size = _check_size(hidden_size, "hidden_size")
-        self.nonlinearity = _check_choice(nonlinearity, NONLINEARITIES, "nonlinearity")
+        self.input_size = validate.positive_int(input_size, "input_size", plain=True)
+        self.hidden_size = validate.positive_int(hidden_size, "hidden_size", plain=True)
+        self.nonlinearity = validate.choice(nonlinearity, "nonlinearity", NONLINEARITIES)
         if engine is not None:
-            _check_choice(engine, ENGINES, "engine")
+            validate.choice(engine, "engine", ENGINES)
         self.engine = engine
         self.batch_first = bool(batch_first)
         kw = {"device": device, "dtype": dtype}
@@ -593,9 +591,9 @@ def model_for(
     """
     spec = task if isinstance(task, _tasks.Task) else _tasks.get_task(task)
     init_spec = _init.get(init)
-    _check_choice(orientation, ("forward", "reversed"), "orientation")
-    n = spec.default_hidden if hidden_size is None else _check_size(hidden_size, "hidden_size")
-    act = spec.default_nonlinearity if nonlinearity is None else _check_choice(nonlinearity, NONLINEARITIES, "nonlinearity")
+    validate.choice(orientation, "orientation", ("forward", "reversed"))
+    n = spec.default_hidden if hidden_size is None else validate.positive_int(hidden_size, "hidden_size", plain=True)
+    act = spec.default_nonlinearity if nonlinearity is None else validate.choice(nonlinearity, "nonlinearity", NONLINEARITIES)
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise validate.error("dtype", "a floating-point torch.dtype", dtype)
     dev = device if isinstance(device, torch.device) else resolve_device(device)

@@ -54,7 +54,7 @@ def measure_update_seconds(cfg: TrainConfig, updates: int = 3) -> float:
     The data set is shrunk to a few batches (the time per update does not depend on its size).
     """
     small = cfg.replace(n_train=cfg.batch_size * (updates + 1), n_val=cfg.batch_size, epochs=1)
-    group = _lockstep._Group([small], _profiles.resolve_device(cfg.device), time.perf_counter())
+    group = _lockstep.Group([small], _profiles.resolve_device(cfg.device), time.perf_counter())
     group.step()
     t0 = time.perf_counter()
     for _ in range(updates):

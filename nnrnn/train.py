@@ -63,12 +63,13 @@ __all__ = [
     "initial_model",
     "evaluate",
     "make_optimizer",
-    "choose_step",
     "LOSSES",
     "keras_cross_entropy",
     "random_baseline",
     "succeeded",
     "weight_diagnostics",
+    "datasets",
+    "eval_points",
 ]
 
 Status = Literal["finished", "early_stopped", "diverged"]
@@ -95,20 +96,6 @@ def keras_cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
     """
     p = torch.softmax(logits.reshape(-1, logits.shape[-1]), dim=-1).clamp(KERAS_EPSILON, 1 - KERAS_EPSILON)
     return -torch.log(p.gather(1, target.reshape(-1, 1))).mean()
-
-
-def _pos_int(value: Any, name: str, *, allow_zero: bool = False) -> None:
-    """A config's integer field: a plain ``int`` (so the config stays JSON), positive (or >= 0)."""
-    allowed = "a non-negative integer" if allow_zero else "a positive integer"
-    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-        raise validate.error(name, allowed, value)
-
-
-def _pos_float(value: Any, name: str, *, allow_zero: bool = False) -> None:
-    """A config's number field: a plain ``int`` or ``float``, finite, positive (or >= 0)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise validate.error(name, "a finite number", value)
-    validate.finite_float(value, name, low=0.0, low_open=not allow_zero)
 
 
 class _KerasLoss:
@@ -183,20 +170,20 @@ class TrainConfig:
     def __post_init__(self) -> None:
         validate.choice(self.task, "task", tuple(_tasks.known_tasks()))
         _init.get(self.init)  # raises "unknown initializer ..." with the options
-        _pos_float(self.scale, "scale", allow_zero=True)
-        _pos_float(self.lr, "lr")
-        _pos_int(self.seed, "seed", allow_zero=True)
+        validate.finite_float(self.scale, "scale", low=0.0, plain=True)
+        validate.finite_float(self.lr, "lr", low=0.0, low_open=True, plain=True)
+        validate.non_negative_int(self.seed, "seed", plain=True)
         if self.T is not None:
-            _pos_int(self.T, "T")
+            validate.positive_int(self.T, "T", plain=True)
         for name in ("hidden_size", "n_train", "n_val", "epochs", "batch_size", "evals_per_epoch", "eval_batch_size"):
-            _pos_int(getattr(self, name), name)
-        _pos_float(self.early_stop, "early_stop", allow_zero=True)
-        _pos_float(self.clip_norm, "clip_norm")
+            validate.positive_int(getattr(self, name), name, plain=True)
+        validate.finite_float(self.early_stop, "early_stop", low=0.0, plain=True)
+        validate.finite_float(self.clip_norm, "clip_norm", low=0.0, low_open=True, plain=True)
         alpha = self.rms_alpha
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha < 1:
             raise validate.error("rms_alpha", "a number in [0, 1) (RMSprop's decay rate of the mean squared "
                                  "gradient)", alpha)
-        _pos_float(self.rms_eps, "rms_eps")
+        validate.finite_float(self.rms_eps, "rms_eps", low=0.0, low_open=True, plain=True)
         if self.task == "psmnist":  # the seed draws the pixel permutation: refused here, not in a worker
             _tasks.psmnist.check_seed(self.seed)
         validate.choice(self.orientation, "orientation", ("forward", "reversed"))
@@ -323,12 +310,12 @@ def evaluate(model: torch.nn.Module, task: _tasks.Task, data: _tasks.TaskData, b
 
 
 @lru_cache(maxsize=2)
-def _datasets(task: str, T: int | None, n_train: int, n_val: int, seed: int):
+def datasets(task: str, T: int | None, n_train: int, n_val: int, seed: int):
     """Generate (and, within one process, remember) the fixed data sets of a seed."""
     return _tasks.get_task(task, T=T).datasets(n_train, n_val, seed)
 
 
-def _eval_points(cfg: TrainConfig) -> set[int]:
+def eval_points(cfg: TrainConfig) -> set[int]:
     """Updates after which to validate: ``evals_per_epoch`` evenly spaced points per epoch."""
     per = cfg.updates_per_epoch
     k = min(cfg.evals_per_epoch, per)
@@ -378,32 +365,6 @@ def initial_model(cfg: TrainConfig, device: str | torch.device = "cpu") -> torch
     )
 
 
-def choose_step(step: str | None, model: torch.nn.Module, task: _tasks.Task) -> str:
-    """The training step :func:`train` takes: ``"fused"`` or ``"reference"`` (:data:`nnrnn.fused.STEPS`).
-
-    ``step=None`` picks the fused step where it can train the run (a CPU model of one of its task
-    heads, :func:`nnrnn.fused.why_not_fused`) and its C++ extension builds, else the reference.
-    ``"fused"`` insists on it and raises ``ValueError`` with the reason where it cannot.
-
-    Examples:
-        >>> task = _tasks.get_task("copy", T=25)
-        >>> choose_step("reference", model_for(task, "chain", 1.0, hidden_size=4), task)
-        'reference'
-    """
-    if step is not None:
-        validate.choice(step, "step", _fused.STEPS)
-    if step == "reference":
-        return "reference"
-    reason = _fused.why_not_fused(model, task)
-    if reason is None and not _fused.available():
-        reason = f"its C++ extension is unavailable ({_fused.unavailable_reason()})"
-    if reason is None:
-        return "fused"
-    if step == "fused":
-        raise ValueError(f"step='fused' cannot train this run: {reason}")
-    return "reference"
-
-
 def train(
     cfg: TrainConfig,
     *,
@@ -420,7 +381,7 @@ def train(
         progress: show a tqdm bar over updates; ``None`` (default) shows it only on a terminal.
         on_eval: called with each history row as it is recorded (e.g. for logging).
         step: ``"fused"``, ``"reference"`` or ``None`` (default: the fused step where it can
-            train the run, see :func:`choose_step`). Not part of the config: the result's
+            train the run, see :func:`nnrnn.fused.choose_step`). Not part of the config: the result's
             ``extra["step"]`` names the step taken.
         max_updates: stop after this many updates (a partial run, e.g. to re-check the first
             validation points of a stored run; not part of the config).
@@ -442,16 +403,12 @@ def train(
     t0 = time.perf_counter()
     device = resolve_device(cfg.device)
     task = cfg.make_task()
-    train_data, val_data = _datasets(cfg.task, cfg.T, cfg.n_train, cfg.n_val, cfg.seed)
+    train_data, val_data = datasets(cfg.task, cfg.T, cfg.n_train, cfg.n_val, cfg.seed)
     train_data, val_data = train_data.to(device), val_data.to(device)
     model = initial_model(cfg, device)
     order_gen = _tasks.stream_generator(cfg.seed, "order")
     params = [p for p in model.parameters()]
-    if cfg.loss != LOSSES[0]:  # the fused step computes PyTorch's cross-entropy only
-        if step == "fused":
-            raise ValueError(f"step='fused' cannot train this run: it computes PyTorch's loss, not loss={cfg.loss!r}")
-        step = "reference"
-    step = choose_step(step, model, task)
+    step = _fused.choose_step(step, model, task, loss=cfg.loss)
     train_task = _KerasLoss(task) if cfg.loss == "keras" else task  # validation keeps PyTorch's loss
     if step == "fused":
         take_step = _fused.FusedStep(model, task, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.rms_eps,
@@ -484,7 +441,7 @@ def train(
 
     row = record(0, float("nan"))
     total = cfg.epochs * cfg.updates_per_epoch
-    points = _eval_points(cfg)
+    points = eval_points(cfg)
     update = 0
     if not math.isfinite(row["val_loss"]):
         status = "diverged"

@@ -67,30 +67,41 @@ def error(name: str, allowed: str, got: Any, *, raw: bool = False) -> ValueError
 
 
 # ----------------------------------------------------------------------------- scalars
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+def _is_int(value: Any, plain: bool = False) -> bool:
+    """An integer that is not a ``bool``; ``plain``: a Python ``int`` only (not a numpy integer)."""
+    kinds = int if plain else (int, np.integer)
+    return isinstance(value, kinds) and not isinstance(value, (bool, np.bool_))
 
 
-def positive_int(value: Any, name: str) -> int:
+def positive_int(value: Any, name: str, *, plain: bool = False) -> int:
     """``value`` as an ``int`` if it is an integer >= 1 (``bool`` is refused).
+
+    ``plain=True`` also refuses numpy integers (and ``2.0``): for the fields of a config that is
+    stored as JSON and hashed, where a numpy integer would not serialize.
 
     Examples:
         >>> positive_int(np.int64(4), "steps")
         4
+        >>> try:
+        ...     positive_int(np.int64(4), "hidden_size", plain=True)
+        ... except ValueError as e:
+        ...     print(e)
+        hidden_size must be a positive integer, got np.int64(4)
     """
-    if not _is_int(value) or value < 1:
+    if not _is_int(value, plain) or value < 1:
         raise error(name, "a positive integer", value)
     return int(value)
 
 
-def non_negative_int(value: Any, name: str) -> int:
-    """``value`` as an ``int`` if it is an integer >= 0 (``bool`` is refused).
+def non_negative_int(value: Any, name: str, *, plain: bool = False) -> int:
+    """``value`` as an ``int`` if it is an integer >= 0 (``bool`` is refused; ``plain``: as
+    :func:`positive_int`).
 
     Examples:
         >>> non_negative_int(0, "k_max")
         0
     """
-    if not _is_int(value) or value < 0:
+    if not _is_int(value, plain) or value < 0:
         raise error(name, "a non-negative integer", value)
     return int(value)
 
@@ -144,11 +155,13 @@ def finite_float(
     high: float | None = None,
     low_open: bool = False,
     high_open: bool = False,
+    plain: bool = False,
 ) -> float:
     """``value`` as a ``float`` if it is a finite real number within the optional bounds.
 
     ``bool``, strings and complex numbers are refused. ``low``/``high`` are inclusive unless
-    ``low_open``/``high_open``.
+    ``low_open``/``high_open``. ``plain=True`` accepts a Python ``int`` or ``float`` only (no
+    numpy scalar or tensor): for the fields of a config stored as JSON.
 
     Examples:
         >>> finite_float(1, "gain")
@@ -159,7 +172,7 @@ def finite_float(
         ...     print(e)
         rms_alpha must be in (0.0, 1.0], got 2.0
     """
-    v = _real_scalar(value)
+    v = _real_scalar(value) if not plain or isinstance(value, (int, float)) else None
     if v is None or not math.isfinite(v):
         raise error(name, "a finite number", value)
     below = low is not None and (v < low or (low_open and v == low))

@@ -35,7 +35,7 @@ def test_checkpoint_status_reads_every_lockstep_checkpoint(tmp_path):
 
     base = dict(task="copy", T=30, hidden_size=4, n_train=32, n_val=16, epochs=1, evals_per_epoch=1)
     cfgs = [TrainConfig(init=i, scale=1.0, lr=1e-3, seed=1, **base) for i in ("identity", "orthogonal", "chain")]
-    group = lockstep._Group(cfgs, torch.device("cpu"), time.monotonic())
+    group = lockstep.Group(cfgs, torch.device("cpu"), time.monotonic())
     group.runs[0].status, group.runs[2].status, group.update = "diverged", "early_stopped", 7
     group.save(tmp_path / "checkpoints" / "copy" / "abc123def456.pt", [c.hash() for c in cfgs])
     t = archive.checkpoint_status(tmp_path)

@@ -242,7 +242,7 @@ def test_cpp_inner_paths_agree():
     """BLAS on one thread (small steps, the default here), BLAS on torch's threads, and the
     ATen matmul fallback (used where no BLAS symbol is found) all give the float64 result to
     within rounding."""
-    ops = models._load_extension()
+    ops = models.extension_ops()
     if not ops.has_blas():
         pytest.skip("no BLAS symbol found: the ATen path is the only one")
     problem = _problem(steps=12, batch=4, n=9)
@@ -314,12 +314,12 @@ def test_cpp_restores_the_denormal_mode():
 
 @pytest.mark.usefixtures("_needs_cpp")
 def test_cpp_hugepage_advice_changes_nothing(monkeypatch):
-    ops = models._load_extension()
+    ops = models.extension_ops()
     assert ops.advise_hugepages(torch.empty(2, 1 << 20)) in (True, False)  # 8 MiB
     assert ops.advise_hugepages(torch.empty(3)) is False  # no whole huge page inside
     x, h0, u, w, b = _problem(steps=50, batch=64, n=100, dtype=torch.float32, requires_grad=False)
     want, _ = elman(x, h0, u, w, b, "elu", engine="cpp")
-    monkeypatch.setattr(models, "_HUGEPAGE_BYTES", 0)  # advise on every buffer
+    monkeypatch.setattr(models, "HUGEPAGE_BYTES", 0)  # advise on every buffer
     got, _ = elman(x, h0, u, w, b, "elu", engine="cpp")
     assert torch.equal(got, want)
 
@@ -328,7 +328,7 @@ def test_cpp_hugepage_advice_changes_nothing(monkeypatch):
 @pytest.mark.parametrize("rows", (1, 3, 7, 4096))
 def test_cpp_backward_chunking(monkeypatch, rows):
     """The chunked weight gradients do not depend on the chunk size (1 step, uneven, all)."""
-    monkeypatch.setattr(models, "_CHUNK_ROWS", rows)
+    monkeypatch.setattr(models, "CHUNK_ROWS", rows)
     x, h0, u, w, b = _problem(steps=10, batch=3)
     out, _ = elman(x, h0, u, w, b, "elu", engine="cpp")
     got = torch.autograd.grad(out.cos().sum(), (x, h0, u, w, b))

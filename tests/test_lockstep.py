@@ -130,7 +130,7 @@ def test_the_step_is_chosen_recorded_and_checked():
     assert lockstep.choose_step(None, cfg) == ("fused" if fused.available() else "batched")
     keras = cfg.replace(loss="keras")  # the fused step computes PyTorch's loss only
     assert lockstep.choose_step(None, keras) == "batched"
-    with pytest.raises(ValueError, match="step='fused' cannot train this group: .*loss='keras'"):
+    with pytest.raises(ValueError, match="step='fused' cannot train this run: .*loss='keras'"):
         lockstep.train_group([keras], step="fused")
     with pytest.raises(ValueError, match="step must be one of.*'fused', 'batched'.*got 'reference'"):
         lockstep.train_group([cfg], step="reference")
@@ -192,13 +192,13 @@ KILLER = textwrap.dedent(
     from nnrnn import lockstep, sweep
     from nnrnn.train import TrainConfig
     steps = {"n": 0}
-    real = lockstep._Group.step
+    real = lockstep.Group.step
     def step(self):
         real(self)
         steps["n"] += 1
         if steps["n"] == int(os.environ["KILL_AFTER"]):
             os.kill(os.getpid(), signal.SIGKILL)
-    lockstep._Group.step = step
+    lockstep.Group.step = step
     """
 )
 

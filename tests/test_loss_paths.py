@@ -59,7 +59,7 @@ def _no_training(monkeypatch) -> None:
     def step(self):
         raise AssertionError("a finished group was trained again")
 
-    monkeypatch.setattr(lockstep._Group, "step", step)
+    monkeypatch.setattr(lockstep.Group, "step", step)
 
 
 def _disk_full(*args, **kwargs):
@@ -226,7 +226,7 @@ def test_checkpoint_status_lists_an_unreadable_checkpoint_instead_of_crashing(tm
     folder = tmp_path / "checkpoints" / "copy"
     folder.mkdir(parents=True)
     (folder / "0badc0ffee00.pt").write_bytes(b"not a checkpoint")
-    group = lockstep._Group(_cfgs(), torch.device("cpu"), 0.0)
+    group = lockstep.Group(_cfgs(), torch.device("cpu"), 0.0)
     group.save(folder / "abc123def456.pt", [c.hash() for c in _cfgs()])
     t = archive.checkpoint_status(tmp_path).set_index("group")
     assert t.loc["0badc0ffee00", "note"].startswith("unreadable: ") and pd.isna(t.loc["0badc0ffee00", "update"])

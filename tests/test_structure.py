@@ -196,18 +196,7 @@ def test_the_psmnist_circle_is_broken():
 #: uses of another module's private (underscore) name that are left, ``(user, "module._name")``: each
 #: is to be made public API or removed (issue 22); the test fails on a use not listed here and on a
 #: listed one that is gone, so the list only shrinks.
-PRIVATE_USES: set[tuple[str, str]] = {
-    # the engine's internals, defined in modules whose syntax tree is the checkpoints' code version
-    # (lockstep.CODE: train, models, lockstep, fused): renaming them would make a resume refuse the
-    # checkpoints of groups in training (protocol v2 now), so they wait for a moment none trains
-    ("nnrnn.bench.ceiling", "nnrnn.models._ACT_CODE"), ("nnrnn.bench.ceiling", "nnrnn.models._CHUNK_ROWS"),
-    ("nnrnn.bench.sweep", "nnrnn.lockstep._Group"), ("nnrnn.sweep_cli", "nnrnn.lockstep._Group"),
-    ("nnrnn.fused", "nnrnn.models._ACT_CODE"),
-    ("nnrnn.lockstep", "nnrnn.train._datasets"), ("nnrnn.lockstep", "nnrnn.train._eval_points"),
-    ("nnrnn.lockstep", "nnrnn.models._act_"), ("nnrnn.lockstep", "nnrnn.models._act_grad"),
-    ("nnrnn.lockstep", "nnrnn.models._HUGEPAGE_BYTES"), ("nnrnn.lockstep", "nnrnn.models._ext_state"),
-    ("nnrnn.lockstep", "nnrnn.models._ACT_CODE"), ("nnrnn.lockstep", "nnrnn.models._CHUNK_ROWS"),
-}
+PRIVATE_USES: set[tuple[str, str]] = set()  # none left: the engine's internals used elsewhere are public
 
 
 def _private_uses(module: str, modules=MODULES) -> set[tuple[str, int]]:

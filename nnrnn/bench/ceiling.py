@@ -51,7 +51,7 @@ __all__ = ["recurrence_flops", "recurrence_updates", "ceiling_variants", "ceilin
 
 #: the label of the ceiling's (a) side; its (b) layouts are ``GEMMs: K=k`` and ``GEMMs: K=k per core``.
 CEILING_POOL = "GEMMs: pool"
-_TANH = models._ACT_CODE["tanh"]  # the C++ engine's code of the nonlinearity
+_TANH = models.ACT_CODE["tanh"]  # the C++ engine's code of the nonlinearity
 
 
 def recurrence_flops(seq_len: int, batch: int, hidden: int) -> int:
@@ -111,7 +111,7 @@ def recurrence_updates(seq_len: int, batch: int, hidden: int, runs: int = 1, *, 
     if cpp:
         ops = torch.ops.nnrnn_elman
         x, w_ih = torch.zeros(seq_len, batch, 1), torch.zeros(hidden, 1)  # not read: no input gradient
-        chunk = max(1, -(-models._CHUNK_ROWS // batch))  # as nnrnn.models calls it
+        chunk = max(1, -(-models.CHUNK_ROWS // batch))  # as nnrnn.models calls it
         no_grads = (False,) * 5  # dx, dh0, dU, dW, db
 
         def step() -> None:

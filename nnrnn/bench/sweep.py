@@ -23,7 +23,7 @@ from ..profiles import resolve_device
 from ..resources import available_cpus
 from ..store import machine
 from ..tasks import stream_generator
-from ..train import TrainConfig, choose_step, initial_model, make_optimizer
+from ..train import TrainConfig, initial_model, make_optimizer
 from .ceiling import CEILING_POOL, ceiling_summary, ceiling_variants, recurrence_flops
 from .common import paired_ratio, pick_sizes, write_json
 from .workers import Variant, interleaved
@@ -87,12 +87,12 @@ def update_flops(cfg: TrainConfig) -> int:
 
 def single_run_updates(cfg: TrainConfig) -> Iterator[int]:
     """One run stepped as :func:`nnrnn.train.train` steps it (with the step it chooses, fused or
-    reference: :func:`nnrnn.train.choose_step`): yields 0 once built, then 1 per update."""
+    reference: :func:`nnrnn.fused.choose_step`): yields 0 once built, then 1 per update."""
     device, task = resolve_device(cfg.device), cfg.make_task()
     data = task.datasets(cfg.n_train, cfg.n_val, cfg.seed)[0].to(device)
     model = initial_model(cfg, device).train()
     params, order = list(model.parameters()), stream_generator(cfg.seed, "order")
-    if choose_step(None, model, task) == "fused":
+    if _fused.choose_step(None, model, task, loss=cfg.loss) == "fused":
         step = _fused.FusedStep(model, task, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.rms_eps, clip_norm=cfg.clip_norm)
     else:
         opt = make_optimizer(model.parameters(), cfg)
@@ -110,9 +110,9 @@ def single_run_updates(cfg: TrainConfig) -> Iterator[int]:
 
 
 def lockstep_updates(cfgs: Sequence[TrainConfig]) -> Iterator[int]:
-    """A lockstep group (``nnrnn.lockstep._Group``, with the step it chooses: fused where it can) without
+    """A lockstep group (``nnrnn.lockstep.Group``, with the step it chooses: fused where it can) without
     validation: yields 0 once built, then each step's run-updates."""
-    group = _lockstep._Group(cfgs, resolve_device(cfgs[0].device), time.perf_counter())
+    group = _lockstep.Group(cfgs, resolve_device(cfgs[0].device), time.perf_counter())
     yield 0
     while group.active:
         runs = len(group.active)

@@ -17,7 +17,7 @@
 // (addition). Nonlinearity codes as in elman.cpp: 0 = elu, 1 = relu, 2 = tanh.
 //
 // Matrix products call the BLAS that libtorch links (sgemm_/dgemm_, looked up at run time, as in
-// elman.cpp), falling back to ATen (at::addmm_out on borrowed buffers) where no symbol is exported.
+// common.h), falling back to ATen (at::addmm_out on borrowed buffers) where no symbol is exported.
 
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/addmm.h>
@@ -33,93 +33,12 @@
 #include <type_traits>
 #include <vector>
 
-#if !defined(_WIN32)
-#include <dlfcn.h>
-#endif
-#if defined(__SSE__) || defined(__x86_64__)
-#include <xmmintrin.h>
-#define NNRNN_HAS_MXCSR 1
-#endif
+#include "common.h"
 
 namespace {
 
-using sgemm_t = void (*)(const char*, const char*, const int*, const int*, const int*, const float*,
-                         const float*, const int*, const float*, const int*, const float*, float*,
-                         const int*);
-using dgemm_t = void (*)(const char*, const char*, const int*, const int*, const int*, const double*,
-                         const double*, const int*, const double*, const int*, const double*, double*,
-                         const int*);
-using mkl_threads_local_t = int (*)(int);
-
-struct Blas {
-  sgemm_t sgemm = nullptr;
-  dgemm_t dgemm = nullptr;
-  mkl_threads_local_t mkl_threads_local = nullptr;
-  Blas() {
-#if !defined(_WIN32)
-    void* lib = dlopen("libtorch_cpu.so", RTLD_LAZY | RTLD_NOLOAD);
-    if (lib != nullptr) {
-      sgemm = reinterpret_cast<sgemm_t>(dlsym(lib, "sgemm_"));
-      dgemm = reinterpret_cast<dgemm_t>(dlsym(lib, "dgemm_"));
-      mkl_threads_local = reinterpret_cast<mkl_threads_local_t>(dlsym(lib, "MKL_Set_Num_Threads_Local"));
-    }
-    if (sgemm == nullptr || dgemm == nullptr) {
-      sgemm = reinterpret_cast<sgemm_t>(dlsym(RTLD_DEFAULT, "sgemm_"));
-      dgemm = reinterpret_cast<dgemm_t>(dlsym(RTLD_DEFAULT, "dgemm_"));
-      mkl_threads_local = nullptr;
-    }
-#endif
-  }
-};
-
-const Blas& blas() {
-  static Blas b;
-  return b;
-}
-
-bool g_use_blas = true;  // set_blas(false) exercises the ATen fallback in the tests
-
 // Per-step products below this many multiply-adds run on one BLAS thread (as in elman.cpp).
 constexpr int64_t kSequentialMacs = int64_t(1) << 20;
-
-class OneBlasThread {  // MKL only: one thread for the enclosed calls on this thread, then restore
- public:
-  explicit OneBlasThread(bool on) {
-    if (on && blas().mkl_threads_local != nullptr) {
-      prev_ = blas().mkl_threads_local(1);
-      active_ = true;
-    }
-  }
-  ~OneBlasThread() {
-    if (active_) blas().mkl_threads_local(prev_);
-  }
-  OneBlasThread(const OneBlasThread&) = delete;
-  OneBlasThread& operator=(const OneBlasThread&) = delete;
-
- private:
-  int prev_ = 0;
-  bool active_ = false;
-};
-
-class FlushDenormals {  // FTZ and DAZ on this thread while alive (see elman.cpp)
- public:
-  FlushDenormals() {
-#if defined(NNRNN_HAS_MXCSR)
-    saved_ = _mm_getcsr();
-    _mm_setcsr(saved_ | 0x8040u);
-#endif
-  }
-  ~FlushDenormals() {
-#if defined(NNRNN_HAS_MXCSR)
-    _mm_setcsr(saved_);
-#endif
-  }
-  FlushDenormals(const FlushDenormals&) = delete;
-  FlushDenormals& operator=(const FlushDenormals&) = delete;
-
- private:
-  unsigned int saved_ = 0;
-};
 
 // Column-major C = alpha op(A) op(B) + beta C (BLAS conventions), or ATen where BLAS is missing.
 template <typename T>
@@ -156,31 +75,7 @@ void gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a
   cv.addmm_(av, bv, beta == T(0) ? T(1) : beta, alpha);
 }
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define NNRNN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define NNRNN_CLONES
-#endif
-
-// expm1(x) for x <= 0 in float, as in elman.cpp (relative error about 1e-7).
-inline float expm1_nonpos(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  const float magic = 12582912.0f;
-  const float kf = (x * 1.44269504088896341f + magic) - magic;
-  float r = x - kf * 0.693145751953125f;
-  r = r - kf * 1.428606765330187045e-06f;
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r * r + r;
-  const int32_t bits = (static_cast<int32_t>(kf) + 127) << 23;
-  float s;
-  std::memcpy(&s, &bits, sizeof s);
-  return s * p + (s - 1.0f);
-}
+#define NNRNN_CLONES NNRNN_TARGET_CLONES("avx512f", "avx2", "default")
 
 NNRNN_CLONES void activate_f32(float* a, int64_t n, int64_t act) {
   if (act == 0) {
