@@ -58,7 +58,7 @@ _CELL_TIMEOUT = {"smoke": 300, "demo": 1800, "paper": 48 * 3600, "replicate": 18
 #: the others one run per CPU core.
 EXECUTOR: dict[str, str] = {"smoke": "serial", "demo": "local", "paper": "local", "replicate": "local"}
 
-#: MNIST test digits behind the psMNIST test accuracy (:func:`nnrnn.psmnist.evaluate_test_set`);
+#: MNIST test digits behind the psMNIST test accuracy (:func:`nnrnn.pages.live_sweep.evaluate_psmnist_test_set`);
 #: smoke uses a subset, and says so.
 PSMNIST_N_TEST: dict[str, int] = {"smoke": 500, "demo": _paper.N_MNIST_TEST, "paper": _paper.N_MNIST_TEST,
                                   "replicate": _paper.N_MNIST_TEST}

@@ -75,7 +75,7 @@ import numpy as np
 import pandas as pd
 
 from . import paper as _paper
-from . import psmnist as _psmnist
+from . import profiles as _profiles
 from . import sweep as _sweep
 from .cli import HelpFormatter, positive_int
 from .data import DataError
@@ -121,14 +121,16 @@ PILOT_EVALS = 6
 
 #: validation sequences of the copy and addition pilots (our choice; the paper validated on 10,000).
 PILOT_N_VAL = 2_000
+#: the ``paper`` profile's fixed psMNIST settings (:data:`nnrnn.profiles.SWEEPS`), the base of its pilot and stage 2.
+_PSMNIST_BASE: dict[str, Any] = _profiles.SWEEPS["psmnist"]["paper"]["base"]
 _PILOT_BASE: dict[str, dict[str, Any]] = {
     task: dict(_paper.SYNTHETIC_BASE, n_val=PILOT_N_VAL, epochs=1, evals_per_epoch=PILOT_EVALS) for task in ("copy", "addition")
 }
-_PILOT_BASE["psmnist"] = dict(_psmnist.PAPER_BASE, epochs=1, evals_per_epoch=PILOT_EVALS)
+_PILOT_BASE["psmnist"] = dict(_PSMNIST_BASE, epochs=1, evals_per_epoch=PILOT_EVALS)
 _STAGE2: dict[str, dict[str, Any]] = {
     "copy": {"seeds": _paper.PAPER_SEEDS[:3], "base": dict(_paper.SYNTHETIC_BASE)},
     "addition": {"seeds": _paper.PAPER_SEEDS, "base": dict(_paper.SYNTHETIC_BASE, epochs=10)},
-    "psmnist": {"seeds": _paper.PAPER_SEEDS, "base": dict(_psmnist.PAPER_BASE, epochs=20)},
+    "psmnist": {"seeds": _paper.PAPER_SEEDS, "base": dict(_PSMNIST_BASE, epochs=20)},
 }
 
 
@@ -160,7 +162,7 @@ PROTOCOLS: dict[str, Protocol] = {
         (101, 102),
         {"copy": {"seeds": _SEEDS_1_6, "base": dict(_paper.SYNTHETIC_BASE)},
          "addition": {"seeds": _SEEDS_1_6, "base": dict(_paper.SYNTHETIC_BASE, epochs=25)},
-         "psmnist": {"seeds": _SEEDS_1_6, "base": dict(_psmnist.PAPER_BASE, epochs=20)}},
+         "psmnist": {"seeds": _SEEDS_1_6, "base": dict(_PSMNIST_BASE, epochs=20)}},
         screen=3, screen_epochs=3, folder="v2"),
 }
 #: what the columns of the printed selection mean (``nnrnn replicate``).

@@ -1,5 +1,5 @@
 """Tests of nnrnn.data's readers: IDX and MNIST, the psMNIST permutation (and the psMNIST
-inputs of nnrnn.psmnist built from it), the awd-lstm-lm text corpora, enwik8, and batching.
+inputs of nnrnn.tasks.psmnist built from it), the awd-lstm-lm text corpora, enwik8, and batching.
 
 Search, checksums and downloads are tested in ``test_data_fetch.py``. The real-data tests read
 the project's offline copy (the ``data_dir`` fixture of ``conftest.py``: ``$NNRNN_DATA_DIR``,
@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from nnrnn import data as D
-from nnrnn import psmnist
+from nnrnn.tasks import psmnist
 
 # Label counts 0..9 and token counts from the data README.
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -151,7 +151,7 @@ def test_permutation_bad_seed(seed):
 
 
 def test_psmnist_inputs_are_mnist_pixels_permuted_and_scaled(mnist_test, data_dir):
-    """nnrnn.psmnist's inputs are the MNIST pixels in ``permutation(seed)`` order, in [0, 1]."""
+    """nnrnn.tasks.psmnist's inputs are the MNIST pixels in ``permutation(seed)`` order, in [0, 1]."""
     images, labels = mnist_test
     test = psmnist.test_set(3, 50, data_dir=data_dir, download=False)
     x, y = test.batch(torch.arange(50))

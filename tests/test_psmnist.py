@@ -10,7 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from nnrnn import data as D
-from nnrnn import psmnist, results, sweep, tasks
+from nnrnn import results, sweep, tasks
+from nnrnn.pages.live_sweep import evaluate_psmnist_test_set
+from nnrnn.tasks import psmnist
 
 
 @pytest.fixture
@@ -70,7 +72,6 @@ def test_errors(call, match):
 
 
 def test_task_loss_baseline_and_metric():
-    psmnist.register()
     task = tasks.get_task("psmnist")
     assert "psmnist" in tasks.task_names()
     assert task.baseline == pytest.approx(math.log(10)) == psmnist.baseline()
@@ -84,22 +85,16 @@ def test_task_loss_baseline_and_metric():
 
 
 def test_grids():
-    g = psmnist.grid("paper")
+    g = sweep.grid("psmnist", "paper")
     assert len(g) == 2112 and g.runs_per_init() == {"identity": 594, "orthogonal": 594, "chain": 462, "fb_chain": 462}
     cfg = g.configs()[0]
     assert (cfg.hidden_size, cfg.seq_len, cfg.n_train + cfg.n_val) == (25, 784, 60_000)
-    assert psmnist.grid("paper", hidden_size=100).configs()[0].hidden_size == 100
+    assert sweep.grid("psmnist", "paper", hidden_size=100).configs()[0].hidden_size == 100
     for profile in ("smoke", "demo"):
-        c = psmnist.grid(profile).configs()[0]
+        c = sweep.grid("psmnist", profile).configs()[0]
         assert c.seq_len == 784 and c.hidden_size == 25  # the task itself is never shortened
-
-
-def test_sweep_grid_delegates_to_psmnist():
-    for profile in ("smoke", "demo", "paper"):
-        a = sweep.grid("psmnist", profile, base_seed=3, hidden_size=30)
-        b = psmnist.grid(profile, base_seed=3, hidden_size=30)
-        assert [c.hash() for c in a.configs()] == [c.hash() for c in b.configs()]
     assert sweep.grid("psmnist", "demo").seeds == (1, 2, 3)
+    assert sweep.grid("psmnist", "demo", base_seed=10).seeds == (11, 12, 13)
 
 
 def test_sweep_store_and_test_metrics(mnist_env, tmp_path):
@@ -109,12 +104,12 @@ def test_sweep_store_and_test_metrics(mnist_env, tmp_path):
     assert len(rep.ran) == 2
     runs = sweep.load_runs("psmnist", configs=g, root=tmp_path)
     assert set(runs["init"]) == {"chain", "orthogonal"} and np.allclose(runs["baseline"], math.log(10))
-    scored = psmnist.evaluate_test_set(runs, n_test=40, profile="smoke", root=tmp_path)
+    scored = evaluate_psmnist_test_set(runs, n_test=40, profile="smoke", root=tmp_path)
     assert ((scored["test_acc"] >= 0) & (scored["test_acc"] <= 1)).all()
     assert np.isfinite(scored["test_loss"]).all()
     # the stored result is reused, and equals a fresh evaluation
-    again = psmnist.evaluate_test_set(runs, n_test=40, profile="smoke", root=tmp_path, cache="require")
-    fresh = psmnist.evaluate_test_set(runs, n_test=40, profile="smoke", root=tmp_path, cache="off")
+    again = evaluate_psmnist_test_set(runs, n_test=40, profile="smoke", root=tmp_path, cache="require")
+    fresh = evaluate_psmnist_test_set(runs, n_test=40, profile="smoke", root=tmp_path, cache="off")
     assert np.allclose(scored["test_acc"], again["test_acc"]) and np.allclose(scored["test_acc"], fresh["test_acc"])
     assert np.allclose(scored["test_loss"], fresh["test_loss"], rtol=1e-5)
 
@@ -131,7 +126,7 @@ def test_chapter_glue_matches_the_run_store(glued, smoke_book):
     assert len(runs) == len(grid) == g["nb06_n_runs"]
     counts = results.success_counts(runs)
     best = results.best_settings(runs)
-    scored = psmnist.evaluate_test_set(runs, profile="smoke", root=root, cache="require")
+    scored = evaluate_psmnist_test_set(runs, profile="smoke", root=root, cache="require")
     for init in grid.inits:
         assert g[f"nb06_success_{init}"] == counts.loc[init, "n_success"]
         assert g[f"nb06_runs_{init}"] == counts.loc[init, "n_runs"]

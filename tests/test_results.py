@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnrnn import archive, decoding, lm, paper, psmnist, results, sweep, verdicts, weights
+from nnrnn import archive, decoding, lm, paper, profiles, results, sweep, verdicts, weights
 from nnrnn.pages import claims as claim_table
 from nnrnn.pages.settings import settings_table
 from nnrnn.store import REPO
@@ -85,15 +85,15 @@ def test_settings_table_of_a_synthetic_grid():
 
 
 def test_settings_table_of_psmnist_has_the_authors_split_and_the_test_digits():
-    t = settings_table(psmnist.grid("demo", hidden_size=100), n_test=psmnist.N_TEST["demo"])
+    t = settings_table(sweep.grid("psmnist", "demo", hidden_size=100), n_test=profiles.PSMNIST_N_TEST["demo"])
     assert list(t.columns) == ["demo", "paper"]
     assert t.loc["hidden units N"].tolist() == ["100", "25"]
     assert t.loc["training sequences"].tolist() == ["58,000", "60,000 digits (authors' code)"]
     assert t.loc["validation sequences"].tolist() == ["2,000", "the 10,000 test digits (authors' code)"]
     assert t.loc["updates per run (at most)", "paper"] == "375,000"  # 100 epochs of 60,000 / 16
     assert t.index[-1] == "test digits (test accuracy)" and t.loc["test digits (test accuracy)"].tolist() == ["10,000", "not reported"]
-    assert "test digits (test accuracy)" not in settings_table(psmnist.grid("smoke")).index
-    paper = settings_table(psmnist.grid("paper"), n_test=10_000)
+    assert "test digits (test accuracy)" not in settings_table(sweep.grid("psmnist", "smoke")).index
+    paper = settings_table(sweep.grid("psmnist", "paper"), n_test=10_000)
     assert paper.loc["training sequences"].tolist() == ["50,000", "60,000 digits (authors' code)"]
 
 

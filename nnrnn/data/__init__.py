@@ -25,7 +25,7 @@ The modules: :mod:`~nnrnn.data.registry` (files, digests, addresses),
 :mod:`~nnrnn.data.download` (search and download), :mod:`~nnrnn.data.verify` (SHA-256 checks),
 :mod:`~nnrnn.data.mnist` (IDX reader, MNIST, the psMNIST permutation) and
 :mod:`~nnrnn.data.text` (the ``awd-lstm-lm`` corpora and batching). The psMNIST task itself is
-:mod:`nnrnn.psmnist`.
+:mod:`nnrnn.tasks.psmnist`.
 
 Examples:
     >>> sorted({name.split("/")[0] for name in FILES})

@@ -1,6 +1,6 @@
 """MNIST (LeCun, Cortes & Burges): the IDX reader, the loader, and psMNIST's pixel permutation.
 
-The psMNIST pipeline itself (splits, batches, the task) is :mod:`nnrnn.psmnist`.
+The psMNIST pipeline itself (splits, batches, the task) is :mod:`nnrnn.tasks.psmnist`.
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@ r"""The live part of the benchmark chapters (copy, addition, psMNIST): a sweep a
 :func:`benchmark_summary` turns a chapter's **live sweep** (the profile a reader reruns: ``smoke``,
 ``demo`` or ``paper``; ``demo`` when the book is built on ``replicate``,
 :func:`nnrnn.pages.report.live_profile`) into the tables, figures and glued numbers of its Fig. 3
-analogue; :func:`check_benchmark` holds the checks that fail the build on a wrong result. The
-chapters' main result, the archive's ``replicate`` runs, is :mod:`nnrnn.pages.benchmarks`.
+analogue; :func:`check_benchmark` holds the checks that fail the build on a wrong result;
+:func:`evaluate_psmnist_test_set` adds the test loss and accuracy of psMNIST runs (computed once
+per run and stored). The chapters' main result, the archive's ``replicate`` runs, is
+:mod:`nnrnn.pages.benchmarks`.
 
 Nothing here trains, and the archive is only read.
 """
@@ -12,27 +14,33 @@ Nothing here trains, and the archive is only read.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import Tensor
 
 from .. import paper as _paper
 from .. import profiles as _profiles
-from .. import psmnist as _psmnist
 from .. import results as _results
 from .. import sweep as _sweep
 from .. import tasks as _tasks
 from .. import validate
+from ..models import model_for
 from ..plotting import INIT_LABELS
 from ..plotting import benchmarks as _plot
+from ..store import load_weights, run_or_load
+from ..tasks.psmnist import N_MNIST_TEST, test_set
 from . import report
 from .report import glue_all, live_profile
 
 __all__ = ["TASKS", "FIGURES", "LOSS_UNITS", "NAMES", "check_task", "mean_sem", "live_grid", "example_figure",
            "BenchmarkSummary", "benchmark_summary", "check_benchmark", "accuracy_table", "accuracy_values",
-           "psmnist_profile_values"]
+           "psmnist_profile_values", "evaluate_psmnist_test_set"]
 
 TASKS = ("copy", "addition", "psmnist")
 #: the paper's figures per task: (learning curves, success counts).
@@ -230,7 +238,7 @@ def check_benchmark(s: BenchmarkSummary) -> None:
 
 def psmnist_profile_values(hidden_size: int) -> dict[str, Any]:
     """What chapter 6 says about how ``demo`` and ``smoke`` reduce the paper's psMNIST grid (glue names)."""
-    demo, smoke, paper = (_psmnist.grid(p, hidden_size=hidden_size) for p in ("demo", "smoke", "paper"))
+    demo, smoke, paper = (_sweep.grid("psmnist", p, hidden_size=hidden_size) for p in ("demo", "smoke", "paper"))
     cfg = demo.configs()[0]
     ranks = sorted(paper.lrs, reverse=True)
     ordinals = {1: "the largest", 2: "the second largest", 3: "the third largest"}
@@ -241,13 +249,13 @@ def psmnist_profile_values(hidden_size: int) -> dict[str, Any]:
         "demo_lrs": " and ".join(f"{lr:g}" for lr in demo.lrs),
         "demo_lr_ranks": " and ".join(ordinals.get(r, f"number {r} from the top") for r in (ranks.index(lr) + 1 for lr in demo.lrs)),
         "paper_n_lrs": len(ranks), "demo_n_seeds": len(demo.seeds), "smoke_n_train": int(smoke.configs()[0].n_train),
-        "smoke_n_test": int(_psmnist.N_TEST["smoke"]), "paper_runs": int(len(paper)),
+        "smoke_n_test": int(_profiles.PSMNIST_N_TEST["smoke"]), "paper_runs": int(len(paper)),
     }
 
 
 def accuracy_table(runs: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
     """psMNIST: test accuracy (%) at each initializer's best setting (mean, s.e.m.), its test loss
-    and the best single run; ``runs`` carries ``test_acc``/``test_loss`` (:func:`nnrnn.psmnist.evaluate_test_set`)."""
+    and the best single run; ``runs`` carries ``test_acc``/``test_loss`` (:func:`evaluate_psmnist_test_set`)."""
     rows = {}
     for init, b in best.iterrows():
         at = runs[(runs["init"] == init) & np.isclose(runs["scale"], b["scale"]) & np.isclose(runs["lr"], b["lr"])]
@@ -266,3 +274,91 @@ def accuracy_values(table: pd.DataFrame) -> dict[str, Any]:
     for init in table.index:
         v.update({f"test_acc_{init}": float(table.loc[init, col]), f"test_acc_sem_{init}": float(table.loc[init, "s.e.m. (%)"])})
     return v
+
+
+# ----------------------------------------------------------------------------- psMNIST's test accuracy
+def _model_from_row(row: Mapping[str, Any], state: Mapping[str, Tensor]):
+    nl = row.get("nonlinearity")
+    model = model_for(
+        "psmnist",
+        row["init"],
+        float(row["scale"]),
+        hidden_size=int(row["hidden_size"]),
+        nonlinearity=None if nl is None or (isinstance(nl, float) and math.isnan(nl)) else nl,
+        orientation=row.get("orientation", "forward") or "forward",
+        generator=_tasks.stream_generator(0),  # any draw: the stored weights replace it
+    )
+    model.load_state_dict(state)
+    return model
+
+
+@torch.no_grad()
+def _evaluate_run(row: Mapping[str, Any], n_test: int, root, batch_size: int) -> dict[str, float]:
+    if row.get("diverged") or row.get("status") == "diverged":
+        return {"test_loss": float("nan"), "test_acc": float("nan")}
+    state = load_weights("psmnist", row["hash"], root=root)
+    if not all(torch.isfinite(v).all() for v in state.values()):
+        return {"test_loss": float("nan"), "test_acc": float("nan")}
+    model = _model_from_row(row, state)
+    model.eval()
+    data = test_set(int(row["seed"]), n_test)
+    loss = acc = 0.0
+    for start in range(0, len(data), batch_size):
+        idx = torch.arange(start, min(start + batch_size, len(data)))
+        x, y = data.batch(idx)
+        out = model(x)
+        w = len(idx) / len(data)
+        loss += w * F.cross_entropy(out, y).item()
+        acc += w * (out.argmax(-1) == y).float().mean().item()
+    return {"test_loss": loss, "test_acc": acc}
+
+
+def evaluate_psmnist_test_set(
+    runs: pd.DataFrame,
+    *,
+    n_test: int | None = None,
+    profile: str = "demo",
+    cache: str = "auto",
+    root: str | os.PathLike | None = None,
+    batch_size: int = 1000,
+) -> pd.DataFrame:
+    """Test loss and accuracy of stored psMNIST runs, on the MNIST test digits of each run's seed.
+
+    Each run's result is stored once (``nnrnn.store.run_or_load``, experiment
+    ``psmnist_test``, keyed by the run's hash and ``n_test``), so re-running a chapter does not
+    re-evaluate. Diverged runs get NaN.
+
+    Args:
+        runs: a :func:`nnrnn.sweep.load_runs` table of psMNIST runs.
+        n_test: number of test digits (the first ``n_test`` of the file). Default:
+            :data:`nnrnn.profiles.PSMNIST_N_TEST` ``[profile]``.
+        profile: the results folder level (and the default ``n_test``).
+        cache: ``"auto"``, ``"require"`` or ``"off"`` (see :func:`nnrnn.store.run_or_load`).
+        root: results root.
+        batch_size: digits per forward pass (no effect on the result).
+
+    Returns:
+        ``runs`` with columns ``test_loss``, ``test_acc`` and ``n_test`` added.
+    """
+    if n_test is None:
+        n_test = _profiles.PSMNIST_N_TEST[_profiles.check_profile(profile)]
+    else:
+        n_test = validate.integer(n_test, "n_test", low=1, high=N_MNIST_TEST)
+    out = runs.copy()
+    losses, accs = [], []
+    for row in runs.to_dict("records"):
+        cfg = {"run": row["hash"], "n_test": n_test}
+        res = run_or_load(
+            "psmnist_test",
+            cfg,
+            lambda row=row: _evaluate_run(row, n_test, root, batch_size),
+            profile=profile,
+            cache=cache,
+            root=root,
+        )
+        losses.append(float(res["test_loss"]))
+        accs.append(float(res["test_acc"]))
+    out["test_loss"] = losses
+    out["test_acc"] = accs
+    out["n_test"] = n_test
+    return out
