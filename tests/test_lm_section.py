@@ -10,7 +10,7 @@ from nnrnn import verdicts
 from nnrnn.lm import replicate as rep
 from nnrnn.lm import runs as lm_runs
 from nnrnn.pages import language as section, report
-from nnrnn.pages.section import Part
+from nnrnn.pages.section import Figure, Part
 
 
 def _store(root, cell, pick=None, bits=None):
@@ -46,8 +46,8 @@ def test_stored_runs_give_curves_table_and_the_results_pages_verdict(tmp_path):
     _store(tmp_path, "rnn")
     s = section.replicate_section("rnn", root=tmp_path)
     assert s.complete and len(s.results) == 12 and "holds 12 of the 12 replicate runs." in s.status_text()
-    fig, caption = s.curves()
-    ax = fig.axes[0]
+    (figure,) = s.curves()
+    ax, caption = figure.fig.axes[0], figure.caption
     assert ax.get_xlabel() == "epoch" and "bits" in ax.get_ylabel() and "profile `replicate`" in caption
     assert "Fig. 4" in caption and "mean ± s.e.m." in caption
     note, table = s.table()
@@ -69,7 +69,7 @@ def test_a_partial_archive_says_what_is_stored_and_what_is_missing(tmp_path):
     status = s.status_table()
     assert status.loc["mixed", "runs stored"] == "3 of 3" and status.loc["chain", "seeds stored"] == "1"
     assert "There is no test yet" in s.verdict()[0] and s.claim["verdict"] == verdicts.VERDICTS[4]
-    assert len(s.curves()) == 2  # the stored runs are drawn
+    assert isinstance(s.curves()[0], Figure)  # the stored runs are drawn
 
 
 def test_costs_name_the_measurement_and_the_gpu_assumption(tmp_path):
@@ -111,7 +111,8 @@ def test_fig6_on_the_stored_orthogonal_lstms(tmp_path):
     s = section.replicate_section("lstm", root=tmp_path)
     trained, initial = s.gate_data()
     assert set(trained["seed"]) == {c.seed for c in cfgs} and set(trained["gate"]) == {"i", "f", "g", "o"}
-    fig, caption, table = s.gates()
+    figure, table = s.gates()
+    fig, caption = figure.fig, figure.caption
     assert "over 2 networks" in caption and "Fig. 6" in caption and "profile `replicate`" in caption
     assert all(ax.get_xlabel() for ax in fig.axes[-2:]) and list(table.data.index)[2] == "update (cell) gate"
     # as in chapter 9's live part: one generator per run, for the trained network, then the rebuilt initial one

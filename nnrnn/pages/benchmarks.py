@@ -34,7 +34,7 @@ from ..verdicts import VERDICTS, Verdict, difference_verdict
 from . import report
 from .claims import training_text
 from .live_sweep import FIGURES, LOSS_UNITS, NAMES, check_task, mean_sem
-from .section import Section, part
+from .section import Figure, Section, part
 from .settings import settings_table
 
 __all__ = ["ReplicateSection", "replicate_section"]
@@ -233,6 +233,10 @@ class ReplicateSection(Section):
             }
         return pd.DataFrame(rows).T
 
+    def _figure(self, fig, caption: str, what: str) -> Figure:
+        """One of the section's numbered figures (:class:`nnrnn.pages.section.Figure`), named by task and part."""
+        return Figure(fig, caption, f"replicate-{self.task}-{what}")
+
     def _missing(self) -> str:
         return (f"*Not in the archive yet:* {len(self.runs)} of the {len(self.plan)} stage-2 runs of {NAMES[self.task]} are "
                 "stored, so there is nothing to show here yet.")
@@ -254,19 +258,19 @@ class ReplicateSection(Section):
                                  ylabel=f"pilot score ({LOSS_UNITS[self.task]})")
         state = ("the whole pilot" if self.pilot_complete
                  else f"**provisional**: {len(self.pilot_runs)} of {len(self.pilot_grid)} pilot runs stored, no selection yet")
-        cap = (f"**Figure.** Pilot scores of {NAMES[self.task]} ({state}), computed {self.where()} by "
+        cap = (f"Pilot scores of {NAMES[self.task]} ({state}), computed {self.where()} by "
                "`nnrnn.replicate.pilot_scores`: each setting's mean validation loss over the second half of its validation "
                "points, against its learning rate, one line per scale; a cross at the top marks a diverged setting, the dashed "
                "line the random baseline. The paper ran no pilot: it trained its whole grid.")
         if self.selection is None:
-            return [fig, cap]
+            return [self._figure(fig, cap, "pilot")]
         cap += (" Ringed: the setting selected for stage 2 (`nnrnn.replicate.select`); shaded: settings within "
                 f"{100 * _replicate.BAND:g} % of the baseline of the best score.")
         sel = report.table(self.selection, {"scale": "scale", "lr": "learning rate", "score": "score of the selected setting",
                                             "best_score": "best score", "n_in_band": "settings in the band"},
                            formats={"scale": "{:g}", "lr": "{:g}", "score": "{:.4g}", "best_score": "{:.4g}"},
                            index=INIT_LABELS, index_name="initializer")
-        return [fig, cap, sel] + ([note] if (note := self.fast_start_note()) else [])
+        return [self._figure(fig, cap, "pilot"), sel] + ([note] if (note := self.fast_start_note()) else [])
 
     def fast_start_note(self) -> str:
         """A sentence naming initializers whose selected setting is the grid's largest learning rate
@@ -285,13 +289,13 @@ class ReplicateSection(Section):
         fig = _plot.fig3_curves(self.curve_data(), baseline=self.baseline, best=self.selection, x="epoch",
                                 ylabel=f"validation loss ({LOSS_UNITS[self.task]})")
         c = self.plan[0]
-        cap = (f"**Figure.** Validation loss of the stage-2 runs of {NAMES[self.task]} (T = {c.seq_len}, {len(self.runs)} "
+        cap = (f"Validation loss of the stage-2 runs of {NAMES[self.task]} (T = {c.seq_len}, {len(self.runs)} "
                f"runs) at each initializer's setting selected by the pilot, mean ± s.e.m. over seeds {self._seeds_text()}, "
                f"computed {self.where()} by `nnrnn.results.best_curves`. Dashed: the random baseline ({self.baseline:.4g}); "
                f"dotted: the success threshold, half of it. The paper's {FIGURES[self.task][0]} shows the same at "
                f"T = {_paper.SEQUENCE_LENGTH[self.task]} for its best settings of the full grid (6 seeds, up to 100 epochs); "
                "its text says that the non-normal initializers generally do better.")
-        return [fig, cap]
+        return [self._figure(fig, cap, "curves")]
 
     @part
     def success(self) -> list:
@@ -302,9 +306,9 @@ class ReplicateSection(Section):
         paper = _paper.PAPER_SUCCESS[self.task]
         said = ("reported " + ", ".join(f"{INIT_LABELS[i]} {k} / {n}" for i, (k, n) in paper.items()) +
                 " over its full grid; the right panel puts the shares side by side") if paper else "shows these counts as bars only, without numbers"
-        cap = (f"**Figure.** Stage-2 runs of {NAMES[self.task]} whose final validation loss is below half the random baseline, "
+        cap = (f"Stage-2 runs of {NAMES[self.task]} whose final validation loss is below half the random baseline, "
                f"per initializer, computed {self.where()}. The paper's {FIGURES[self.task][1]} {said}.")
-        return [fig, cap, self.verdict_text()]
+        return [self._figure(fig, cap, "success"), self.verdict_text()]
 
     def verdict_text(self) -> str:
         """The verdict sentences: the results page's success and loss verdicts, with their tests."""
@@ -335,11 +339,11 @@ class ReplicateSection(Section):
         said = ("The paper's Table 2 reports d(W) after training for the successful identity and orthogonal runs only "
                 "(diamonds, mean ± s.e.m.)" if paper else "The paper reports no Henrici index for this task (its Table 2 has no "
                 "copy row: no normal-initialized copy run succeeded there)")
-        cap = (f"**Figure.** Spectral radius (left) and Henrici index (right) of the recurrent matrix W of the stage-2 runs of "
+        cap = (f"Spectral radius (left) and Henrici index (right) of the recurrent matrix W of the stage-2 runs of "
                f"{NAMES[self.task]} at every validation point, recorded during training by `nnrnn.train.weight_diagnostics`: "
                f"mean ± s.e.m. over seeds at the selected settings, computed {self.where()}. {said}; it reports no "
                "spectral radius.")
-        items: list = [fig, cap]
+        items: list = [self._figure(fig, cap, "weights")]
         if div.empty:
             items.append(f"No stage-2 run of {NAMES[self.task]} diverged.")
             return items

@@ -32,7 +32,7 @@ from ..lm.config import CELLS, PAPER_TABLE1, PAPER_TABLE3, LMConfig, paper_confi
 from ..lm.model import build_model
 from ..plotting import INIT_LABELS
 from . import report
-from .section import Section, part
+from .section import Figure, Section, part
 from .settings import settings_table
 
 __all__ = ["LMReplicateSection", "replicate_section"]
@@ -167,10 +167,10 @@ class LMReplicateSection(Section):
         paper = ("the paper's Fig. 4 shows these curves for its 1000-unit networks over 500 epochs (3 seeds, each "
                  "initializer at its best scale)" if self.cell == "rnn" else
                  "the paper shows no LSTM learning curves; its Table 3 gives the test losses")
-        cap = (f"**Figure.** Validation loss (bits per character) against epoch of the replicate {_NAMES[self.cell]} "
+        cap = (f"Validation loss (bits per character) against epoch of the replicate {_NAMES[self.cell]} "
                f"language models on character PTB, mean ± s.e.m. over the stored seeds (the untrained point left out), "
                f"computed {self.where()}; {paper}.")
-        return [fig, cap]
+        return [Figure(fig, cap, f"replicate-{self.cell}-curves")]
 
     def unigram_reference(self) -> float:
         """The test loss of a model that knows only the characters' frequencies in the training text
@@ -252,7 +252,7 @@ class LMReplicateSection(Section):
         n = int(trained["seed"].nunique())
         max_lag = self.configs[0].layer_sizes[GATE_LAYER][1] // 2
         fig = lmplot.fig6_gate_profiles(trained, initial, max_lag=max_lag)
-        cap = (f"**Figure.** Mean recurrent weight against order difference i − j for the four gates of layer "
+        cap = (f"Mean recurrent weight against order difference i − j for the four gates of layer "
                f"{GATE_LAYER + 1} of 3 of the orthogonally initialized replicate LSTMs, after training (solid, mean ± "
                f"s.e.m. over {n} networks) and at initialization (dashed), units ordered by their response to an input "
                f"pulse as in the live part below, computed {self.where()}. The paper's Fig. 6 (layer 2 of a word-level "
@@ -263,7 +263,7 @@ class LMReplicateSection(Section):
         shape.index = [GATE_NAMES[g] for g in shape.index]
         table = report.table(shape, {"monotonicity": "rank correlation with i − j", "forward_bump": "forward bump"},
                              formats="{:.3f}", index_name="gate")
-        return [fig, cap, table]
+        return [Figure(fig, cap, f"replicate-{self.cell}-gates"), table]
 
 
 def _settings(configs: list[LMConfig]) -> pd.DataFrame:
