@@ -30,6 +30,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from html import escape
@@ -151,12 +152,13 @@ def execute(
         log(f"[book] executing {nb.name} (profile={profile}, device={device}) ...")
         t0 = time.perf_counter()
         try:
-            with _tolerate_tagged_errors(), _book_build_env():
+            with _tolerate_tagged_errors(), _book_build_env(), _kernel_transport() as kernel_config:
                 pm.execute_notebook(
                     str(nb),
                     str(out),
                     parameters=params,
                     kernel_name="python3",
+                    config=kernel_config,  # passed on to the kernel manager (nbclient)
                     cwd=str(nb.parent),
                     execution_timeout=cell_timeout(profile),
                     progress_bar=False,
@@ -190,6 +192,24 @@ def _book_build_env():
             os.environ.pop(BOOK_BUILD_ENV, None)
         else:
             os.environ[BOOK_BUILD_ENV] = saved
+
+
+@contextlib.contextmanager
+def _kernel_transport():
+    """The kernel's sockets: IPC in a new private folder where the platform has IPC, else TCP.
+
+    Over TCP, ipykernel warns once per kernel that its traffic is unencrypted (harmless here: the
+    kernel listens on 127.0.0.1 only, but the build printed it for every chapter). IPC sockets in a
+    folder only this user may enter need no encryption; a folder per kernel keeps two builds apart
+    (a relative socket name would land in the notebook's folder, papermill's working directory)."""
+    import zmq  # lazy: the book tool chain's (jupyter_client), as papermill in execute
+    from traitlets.config import Config  # lazy: as zmq above
+
+    if not zmq.has("ipc"):  # Windows: TCP on 127.0.0.1, and ipykernel's warning
+        yield Config()
+        return
+    with tempfile.TemporaryDirectory(prefix="nnrnn-kernel-") as folder:  # mode 0700
+        yield Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(folder, "kernel")}})
 
 
 @contextlib.contextmanager

@@ -103,10 +103,11 @@ def test_a_live_notebook_shows_the_image_then_its_caption(monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_chapter_section_figure_is_numbered(tmp_path):
+def test_a_chapter_runs_its_kernel_over_ipc_and_its_section_figure_is_numbered(tmp_path, capfd):
     """One tiny chapter through :func:`nnrnn.book.execute` and Sphinx with the book's settings: the
-    section's figure is the page's Fig. 2, after the figure of a Markdown cell, with its caption as
-    alt text (with CommonMark outputs it was a code block)."""
+    kernel no longer warns that it runs over TCP without encryption (10 warnings per build), leaves no
+    socket in the notebook's folder, and the section's figure is the page's Fig. 2, after the
+    figure of a Markdown cell, with its caption as alt text (with CommonMark outputs it was a code block)."""
     pytest.importorskip("myst_nb")
     from sphinx.application import Sphinx  # lazy: the book tool chain, as myst_nb above
 
@@ -120,7 +121,11 @@ def test_a_chapter_section_figure_is_numbered(tmp_path):
         code("f = plt.figure(figsize=(2, 1)); plt.plot([1, 0])\n"
              "section.Part([section.Figure(f, 'Pilot scores of `copy`, **provisional**.', 'replicate-copy-pilot')])"),
     ])
+    capfd.readouterr()
     book.execute([nb], tmp_path / "stage", "smoke", "cpu", log=lambda *a: None)
+    err = capfd.readouterr().err
+    assert "without encryption" not in err, err
+    assert sorted(p.name for p in src.iterdir()) == ["index.ipynb"]  # no kernel-ipc-* sockets left there
 
     executed = tmp_path / "stage" / "notebooks"
     config = yaml.safe_load((REPO / "_config.yml").read_text())["sphinx"]["config"]
