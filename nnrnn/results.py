@@ -20,9 +20,6 @@ import pandas as pd
 
 from . import paper as _paper
 from . import validate
-# notebook aliases: the notebooks (issue 23's) still call results.archive_root, archive_commit,
-# archive_status and complete_replicate_runs, which nnrnn.archive owns; not for package code
-from .archive import archive_commit, archive_root, archive_status, complete_replicate_runs  # noqa: F401
 from .verdicts import Verdict, success_power, success_verdict
 
 __all__ = ["NORMAL", "NON_NORMAL", "INITS", "success_counts", "best_settings", "best_curves", "group_counts",

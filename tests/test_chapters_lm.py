@@ -30,11 +30,11 @@ def test_glued_test_bits_match_the_run_store(stem, cell, prefix, smoke_book, glu
 @pytest.mark.parametrize("stem, cell, prefix", [("07-language-modelling", "rnn", "nb07"), ("09-lstm", "lstm", "nb09")])
 def test_replicate_section_glues_the_results_pages_row(stem, cell, prefix, glued):
     """The chapters' main result reads the archive's replicate runs; its verdict is the results page's."""
-    from nnrnn import results
+    from nnrnn.archive import archive_root
     from nnrnn.lm import replicate as rep
 
     g = glued(stem)
-    root = results.archive_root()
+    root = archive_root()
     row = rep.claims_rows(root)[("rnn", "lstm").index(cell)]
     assert g[f"{prefix}_rep_verdict"] == row["verdict"]
     assert g[f"{prefix}_rep_n_planned"] == len(rep.configs(cell)) == 12
