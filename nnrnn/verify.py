@@ -8,8 +8,11 @@ r"""Re-check the results archive: its integrity, the evidence in its weights, an
    its ``history.csv``; each claim reads the runs the manifest lists for it).
 2. **Evidence in the weights** (every run that kept ``weights.pt``): the final validation loss
    and metrics are recomputed from the stored weights with one forward pass over the run's
-   validation set, in float64, and must equal the stored float32 numbers within the
-   evaluation's rounding allowance (below). Pruned runs (pilots) get checks 1 and 3 only.
+   validation set, in float64, and must equal the stored float32 numbers within the bound
+   :func:`nnrnn.rounding.bounded_evaluation` derives in the same pass: how far any float32
+   evaluation (the stored one, by whatever code and summation order) and the float64 one can be
+   from the exact value, with the amplification of rounding through the recurrence. The same
+   evaluation in float32 here must lie within it too. Pruned runs (pilots) get checks 1 and 3 only.
 3. **Retraining** (a random sample): a run is retrained from its config, in the layout it
    trained in (alone or in a lockstep stack), twice: here, and in a subprocess whose BLAS
    (MKL) takes another code path (``MKL_CBWR``) and so sums in another order, as another CPU
@@ -18,7 +21,7 @@ r"""Re-check the results archive: its integrity, the evidence in its weights, an
    rounding (RMSprop's first steps and a growing chain do), any CPU's numbers differ from any
    other's, and a stored number there is evidence of nothing but that CPU's rounding.
 
-**Allowance.** One float32 unit roundoff ``u = 2**-24`` per sequential operation, four times:
+**Allowance** (retraining). One float32 unit roundoff ``u = 2**-24`` per sequential operation, four times:
 ``4 u (U + T) max(1, |v|)`` for a value ``v`` recorded after ``U`` updates of a network run for
 ``T`` steps. An update changes each float32 weight by at most one unit in the last place when the
 summation order changes (derived in ``tests/test_lockstep.py``); a forward pass of ``T`` steps
@@ -55,8 +58,9 @@ from .executors import torch_threads
 from .fused import STEPS
 from .lockstep import STEPS as LOCKSTEP_STEPS
 from .lockstep import train_group
+from .rounding import bounded_evaluation
 from .store import RunCorrupt, read_run_meta, results_root
-from .train import TrainConfig, initial_model, train
+from .train import TrainConfig, evaluate, initial_model, train
 
 __all__ = ["U", "allowance", "archived_runs", "archived_lm_runs", "retrain_group", "retrain", "verify_run",
            "evidence_run", "main"]
@@ -234,11 +238,14 @@ def verify_run(folder: str | os.PathLike, *, points: int = 1) -> dict[str, Any]:
 
 @torch.no_grad()
 def evidence_run(folder: str | os.PathLike) -> dict[str, Any]:
-    """Recompute a run's final validation loss and metrics from its stored weights (float64 forward pass).
+    """Recompute a run's final validation loss and metrics from its stored weights, in float64, with their bounds.
 
     Returns ``ok`` (``None`` when there is nothing to recompute: weights pruned, or the run
-    diverged), the largest difference as a fraction of the allowance ``4 u T max(1, |v|)`` (the
-    stored float32 evaluation against the exact one; module docstring) and ``problem`` when over.
+    diverged), ``max_rel_excess``: the largest difference between a stored number and its
+    recomputation as a fraction of its allowance (:func:`nnrnn.rounding.bounded_evaluation`: the
+    float32 plus the float64 bound), ``here``: the same for this machine's own float32 evaluation
+    (it must lie within the bound too: a check of the bound's first-order premise, module
+    docstring of :mod:`nnrnn.rounding`), the numbers compared, and ``problem`` when over.
     """
     folder = Path(folder)
     meta = read_run_meta(folder)
@@ -251,27 +258,31 @@ def evidence_run(folder: str | os.PathLike) -> dict[str, Any]:
     task = cfg.make_task()
     model = initial_model(cfg)
     model.load_state_dict(torch.load(folder / "weights.pt", weights_only=True, map_location="cpu"))
-    model.double().eval()
     val = task.datasets(cfg.n_train, cfg.n_val, cfg.seed)[1]
-    totals: dict[str, float] = {}
-    for start in range(0, len(val), cfg.eval_batch_size):
-        x, y = val.batch(torch.arange(start, min(start + cfg.eval_batch_size, len(val))))
-        x, y = x.double(), (y.double() if y.is_floating_point() else y)
-        o, w = model(x), min(cfg.eval_batch_size, len(val) - start) / len(val)
-        for k, v in {"loss": task.loss(o, y).item(), **task.metrics(o, y)}.items():
-            totals[k] = totals.get(k, 0.0) + w * float(v)
+    here = evaluate(model, task, val, cfg.eval_batch_size)  # float32, this machine's code and summation order
+    bounded = bounded_evaluation(model.double().eval(), task, val, cfg.eval_batch_size)
     last = pd.read_csv(folder / "history.csv").iloc[-1]
-    worst, problem = 0.0, None
-    for k, v in totals.items():
+    worst, worst_here, problems, numbers = 0.0, 0.0, [], {}
+    for k, b in bounded.items():
         col = "val_loss" if k == "loss" else f"val_{k}"
-        stored = float(last[col])
-        # accuracies are counts over n_val: one sequence decided the other way by rounding moves them by 1/n_val
-        tol = float(allowance(0, task.T, v)) + (0.0 if k == "loss" else 1.0 / len(val))
-        if abs(stored - v) / tol > worst:
-            worst = abs(stored - v) / tol
-            if abs(stored - v) > tol:
-                problem = f"{col}: stored {stored!r}, recomputed from weights.pt {v!r}, allowed difference {tol:.3g}"
-    return {**out, "ok": problem is None, "max_rel_excess": worst, **({"problem": problem} if problem else {})}
+        stored, tol = float(last[col]), b.allowance
+        frac, frac_here = _fraction(stored, b.value, tol), _fraction(here[k], b.value, tol)
+        numbers[col] = {"stored": stored, "recomputed": b.value, "allowance": tol, "fraction": frac, "here": frac_here}
+        worst, worst_here = max(worst, frac), max(worst_here, frac_here)
+        if not frac <= 1:
+            problems.append(f"{col}: stored {stored!r}, recomputed from weights.pt {b.value!r}, allowed difference {tol:.3g}")
+        if not frac_here <= 1:
+            problems.append(f"{col}: this machine's float32 evaluation {here[k]!r} is outside the bound {tol:.3g} of the "
+                            f"recomputation {b.value!r}: the bound's first-order premise fails for this run")
+    out.update(ok=not problems, max_rel_excess=worst, here=worst_here, numbers=numbers)
+    return {**out, **({"problem": "; ".join(problems)} if problems else {})}
+
+
+def _fraction(a: float, b: float, tol: float) -> float:
+    """``|a - b| / tol`` (``inf`` where they differ with no allowance, or either is not finite)."""
+    if not (np.isfinite(a) and np.isfinite(b)):
+        return float("inf")
+    return abs(a - b) / tol if tol > 0 else (0.0 if a == b else float("inf"))
 
 
 def _claims(root) -> dict[str, list[str]]:
@@ -332,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with_weights = [d for d in intact if (d / "weights.pt").is_file()]
     pick = with_weights if a.evidence is None else rng.sample(with_weights, min(a.evidence, len(with_weights)))
     print(f"evidence: the final numbers of {len(pick)} of {len(with_weights)} runs with weights, recomputed from them")
-    worst = 0.0
+    fractions = []
     for d in pick:
         try:
             r = evidence_run(d)
@@ -343,9 +354,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if r["ok"] is False:
             print(f"  {d.parent.name}/{d.name}: DIFFERS: {r['problem']}")
             failed += 1
-        worst = max(worst, r.get("max_rel_excess", 0.0))
-    if pick:
-        print(f"  largest difference: {worst:.2g} of the allowance")
+        if "max_rel_excess" in r:
+            fractions.append((r["max_rel_excess"], r["here"], f"{d.parent.name}/{d.name}"))
+    if fractions:
+        fractions.sort(reverse=True)
+        print(f"  largest differences as a fraction of the allowance (stored; this machine's float32): "
+              + ", ".join(f"{name} {f:.2g} ({h:.2g})" for f, h, name in fractions[:5]))
     if a.max_updates is not None:
         intact = [d for d in intact if _first_points(pd.read_csv(d / "history.csv"), a.points)["update"].max() <= a.max_updates]
     order = rng.sample(intact, len(intact))  # a random order; the first checkable ones are used

@@ -90,7 +90,8 @@ def test_past_the_horizon_nothing_is_compared_and_the_note_says_so(archive, monk
 
 
 def test_the_allowance_counts_updates_and_time_steps():
-    """One unit roundoff per sequential operation, four times: U updates plus T steps of a forward pass."""
+    """The retraining check's allowance: one unit roundoff per sequential operation, four times, U updates
+    plus T steps of a forward pass (the evidence check derives its own bound: tests/test_verify_bound.py)."""
     assert float(verify.allowance(100, 500, 2.0)) == 4 * verify.U * 600 * 2.0
     assert float(verify.allowance(0, 500, 0.1)) == 4 * verify.U * 500  # values below 1 get an absolute allowance
 
