@@ -39,17 +39,19 @@ trajectory: an exploding run (|h| growing like 1.02^T) gets its growth in ``|h|`
 adjoint, a contracting or saturated one gets the contraction. Propagating a norm or a
 componentwise bound instead (``e_t <= |W| e_{t-1} + r_t``) is rigorous to all orders but
 multiplies ``||W||_2`` (or the spectral radius of ``|W|``, near ``0.8 sqrt(N)`` for a dense
-orthogonal matrix) over the steps: 1e100 and more for most archived runs, a check that can
-never fail.
+orthogonal matrix) over the steps: ``||W||_2^T`` alone is 1e100 and more for most archived
+runs, an allowance no forged number could exceed.
 
 **Why the float64 states serve for both computations.** The coefficients of the bound (``|h|``,
 ``|lambda|``, the loss's derivative) are taken at the float64 trajectory, not at the exact one nor
 at the stored float32 one. They differ from both by the state errors themselves, so the bound
 changes by a relative amount of the size of the relative state error, a term of second order
 in ``u`` (``O(u^2)`` times the amplification squared). It is negligible exactly while the
-first-order picture holds, i.e. while the rounding, amplified, stays small against the values;
-:mod:`nnrnn.verify` checks that on every run by evaluating it in float32 here too: that
-evaluation, by this machine's summation order, must lie within its own bound.
+first-order picture holds, i.e. while the rounding, amplified, stays small against the values
+(a relu unit whose pre-activation lies within rounding of 0, where the derivative jumps, is such
+a second-order event). :mod:`nnrnn.verify` checks the premise on every run by evaluating it in
+float32 here too: that evaluation, by this machine's code and summation order, must lie within
+the bound.
 
 **Loss evaluation.** Cross-entropy (class targets): ``log_softmax`` then the target's entry, at
 most four roundings of the magnitudes ``|o_max|``, ``|o_y|``, the log-sum and the loss ``l``
@@ -65,9 +67,10 @@ top logits are within their error bounds of a tie: ``o_k - o_j <= E_k + E_j`` fo
 ``k`` and some ``j`` (``E`` the float32 plus float64 bound of each logit). The allowance of a
 metric that is a fraction of correctly classified examples is the fraction of such examples
 (those the metric counts), plus, on each side, ``2u`` of the value: the tasks count the hits
-exactly and divide once in float32 (``.float().mean()``), the recomputation too. That needs one adjoint per class,
-cheap for a last-step readout (psMNIST); for a readout at every step (copy) it would need one per
-step and class, and one flipped sequence (``1/n``) is allowed instead, as before.
+exactly and divide once in float32 (``.float().mean()``), the recomputation too. That needs one
+adjoint per class, cheap for a last-step readout (psMNIST); for a readout at every step (copy)
+it would need one per step and class, and one flipped sequence (``1/n``) is allowed instead, as
+before: that allowance is not derived.
 
 Each factor ``gamma_n(u) / u`` is evaluated at float32's ``u``, where it is largest: the bound is
 computed once, over ``u``, and scaled by either precision's ``u``. What is not covered: underflow
@@ -173,7 +176,8 @@ def _check_model(model: nn.Module) -> str:
 
 
 @torch.no_grad()
-def _chunk(model: SequenceModel, task, x: Tensor, y: Tensor, act: str, n_mean: int) -> tuple[float, Tensor, float, Tensor | None]:
+def _chunk(model: SequenceModel, task, x: Tensor, y: Tensor, act: str,
+           n_mean: int) -> tuple[float, Tensor, float, Tensor | None]:
     """One chunk: its float64 mean loss and outputs, the bound on its mean loss over ``u``, and, for a
     last-step classifier, the bound on each logit over ``u`` ``(C, B)`` (``None`` otherwise).
 
