@@ -179,10 +179,60 @@ def test_bench_sweep_quick_reports_every_layout_and_ends_with_the_ratio(tmp_path
 def test_bench_rnn_quick_ends_with_the_copy_ratio():
     out = _run("-m", "nnrnn.bench", "rnn", "--quick", "--sizes", "copy")
     assert out.returncode == 0, out.stderr
-    *_, engine, last = out.stdout.strip().splitlines()
+    lines = out.stdout.strip().splitlines()
+    if lines[-1].startswith("warning: the 1-minute load average"):  # a loaded machine (tested below)
+        lines.pop()
+    *_, engine, last = lines
     assert re.fullmatch(r"training step at copy size: ours elu \d+\.\d\dx nn\.RNN relu", engine), engine
     if bench.rnn._fused.available():
         assert re.fullmatch(r"training step at copy size: fused \d+\.\d\dx reference \((one thread|\d+ threads)\)", last), last
+
+
+def _fake_rows(sizes, **kwargs):
+    """bench_rnn's rows for ``sizes`` without timing anything (every ratio 2)."""
+    return [{"size": s.name, "T": s.seq_len, "B": s.batch, "N": s.hidden, "model": label, "train_ms": 1.0,
+             "train_ratio": 2.0, "forward_ms": 1.0, "forward_ratio": 2.0, "step_ratio": 2.0, "peak_mib": 1.0,
+             "peak_ratio": 1.0} for s in sizes for label, _, _ in bench.CANDIDATES]
+
+
+def test_quick_rows_run_the_batch_their_name_says(monkeypatch, capsys):
+    """--quick ran its psmnist-b128 rows at batch 8 (both psMNIST rows the same size); each keeps its batch now."""
+    ran = []
+    monkeypatch.setattr(bench.rnn, "bench_rnn", lambda sizes, **kw: ran.extend(sizes) or _fake_rows(sizes))
+    assert bench.main(["rnn", "--quick"]) == 0
+    assert [s.name for s in ran] == [s.name for s in bench.SIZES]
+    for quick, full in zip(ran, bench.SIZES):
+        assert quick.batch == full.batch and quick.seq_len <= 40 and quick.hidden == 16, quick
+    named = {s.name: int(re.search(r"-b(\d+)$", s.name).group(1)) for s in ran if re.search(r"-b\d+$", s.name)}
+    assert named == {"psmnist-b16": 16, "psmnist-b128": 128}
+    table = capsys.readouterr().out
+    assert re.search(r"^psmnist-b128 +40 +128 +16 ", table, re.M), table
+
+
+@pytest.mark.parametrize("load, warned", [(lambda n: (n + 0.5, 0.0, 0.0), True), (lambda n: (n - 0.5, 9.0, 9.0), False)])
+def test_the_ratio_line_is_followed_by_a_warning_on_a_loaded_machine(monkeypatch, capsys, load, warned):
+    """The 1-minute load average above the CPU count: other processes competed, the ratio is unreliable."""
+    n = os.cpu_count() or 1
+    monkeypatch.setattr(bench.rnn.os, "getloadavg", lambda: load(n))
+    monkeypatch.setattr(bench.rnn, "bench_rnn", lambda sizes, **kw: _fake_rows(sizes))
+    assert bench.main(["rnn", "--quick", "--sizes", "copy"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    ratio = [i for i, ln in enumerate(lines) if ln.startswith("training step at copy size: ours elu 2.00x nn.RNN relu")]
+    assert ratio, lines
+    if warned:
+        assert lines[-1] == (f"warning: the 1-minute load average ({n + 0.5:.1f}) exceeds the {n} CPUs of this machine: "
+                             "other processes competed for the cores, so the timings and ratios above are unreliable; "
+                             "rerun on a quiet machine") and ratio[0] < len(lines) - 1
+    else:
+        assert not any(ln.startswith("warning") for ln in lines)
+
+
+def test_no_load_average_means_no_warning(monkeypatch):
+    def missing():
+        raise OSError("no load average here")
+
+    monkeypatch.setattr(bench.rnn.os, "getloadavg", missing)
+    assert bench.rnn.load_warning() == ""
 
 
 # ----------------------------------------------------------------------------- the GEMM ceiling

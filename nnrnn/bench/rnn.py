@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import statistics
 import sys
@@ -29,7 +30,7 @@ from ..store import machine
 from ..tasks import get_task
 from .common import interleave, paired_ratio, pick_sizes, sync, timed_ms, write_json
 
-__all__ = ["BenchSize", "SIZES", "CANDIDATES", "bench_rnn", "format_table"]
+__all__ = ["BenchSize", "SIZES", "CANDIDATES", "bench_rnn", "format_table", "quick_sizes", "load_warning"]
 
 
 @dataclass(frozen=True)
@@ -279,15 +280,38 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def quick_sizes(sizes: Sequence[BenchSize]) -> tuple[BenchSize, ...]:
+    """``--quick``'s sizes: sequences of at most 40 steps and 16 hidden units, each size's batch kept,
+    so that a row is the batch its name says (``psmnist-b128`` runs batch 128, not 8).
+
+    Examples:
+        >>> [(s.name, s.seq_len, s.batch, s.hidden) for s in quick_sizes(SIZES)][-1]
+        ('psmnist-b128', 40, 128, 16)
+    """
+    return tuple(dataclasses.replace(s, seq_len=min(s.seq_len, 40), hidden=16) for s in sizes)
+
+
+def load_warning() -> str:
+    """A warning, when the 1-minute load average (:func:`os.getloadavg`) exceeds this machine's CPUs,
+    that other processes competed for the cores while the benchmark ran, so that its ratios are
+    unreliable; ``""`` on a machine that is not overloaded, or has no load average (Windows)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return ""
+    cpus = os.cpu_count() or 1
+    if load <= cpus:
+        return ""
+    return (f"warning: the 1-minute load average ({load:.1f}) exceeds the {cpus} CPUs of this machine: other "
+            "processes competed for the cores, so the timings and ratios above are unreliable; rerun on a quiet machine")
+
+
 def rnn_command(args: argparse.Namespace) -> int:
     dev = resolve_device(args.device)
     sizes = tuple(pick_sizes(args.sizes, {s.name: s for s in SIZES}).values())
     repeats, warmup = args.repeats, 2
     if args.quick:
-        sizes = tuple(
-            BenchSize(s.name, min(s.seq_len, 40), min(s.batch, 8), 16, s.inputs, s.outputs, s.per_step, s.loss)
-            for s in sizes
-        )
+        sizes = quick_sizes(sizes)
         repeats, warmup = min(repeats, 2), 1
     engine = models.resolve_engine(None, dev, torch.float32)
     clip = paper.OPTIMIZER["clip_norm"]
@@ -319,4 +343,6 @@ def rnn_command(args: argparse.Namespace) -> int:
     if fused is not None:
         threads = "one thread" if torch.get_num_threads() == 1 else f"{torch.get_num_threads()} threads"
         print(f"training step at {fused['size']} size: fused {fused['step_ratio']:.2f}x reference ({threads})")
+    if warning := load_warning():
+        print(warning)
     return 0
