@@ -11,10 +11,11 @@ Four profiles exist:
 
 :data:`SWEEPS` holds every profile's sweep of every synthetic task as data (scales, learning
 rates, seeds and the fixed :class:`nnrnn.train.TrainConfig` fields), :func:`get` returns one of
-them with its executor; :func:`nnrnn.sweep.grid` builds the grid from it. A new profile is a
-table entry here. The ``replicate`` profile has no single grid (its second stage depends on
-the first stage's results), so :func:`get` points to :mod:`nnrnn.replicate` for it. The
-language-model profiles are in :mod:`nnrnn.lm.settings`.
+them with its executor; :func:`nnrnn.sweep.grid` builds the grid from it. :data:`LM_RUNS` and
+:data:`LM_EXECUTION` do the same for the language-model chapters (:func:`nnrnn.lm.profile_configs`,
+:func:`nnrnn.lm.execution`). A new profile is a table entry here. The ``replicate`` profile has
+no single grid (its second stage depends on the first stage's results), so :func:`get` points to
+:mod:`nnrnn.replicate` for it.
 
 Examples:
     >>> s = get("copy", "demo")
@@ -39,6 +40,8 @@ __all__ = [
     "SWEEPS",
     "EXECUTOR",
     "PSMNIST_N_TEST",
+    "LM_RUNS",
+    "LM_EXECUTION",
     "get",
     "check_profile",
     "resolve_device",
@@ -93,6 +96,49 @@ SWEEPS: dict[str, dict[str, dict[str, Any]]] = {
         "paper": {**_PAPER, "base": dict(_paper.SYNTHETIC_BASE, hidden_size=_PSMNIST_N,
                                          n_train=_paper.N_MNIST_TRAIN - 10_000, n_val=10_000)},
     },
+}
+
+_LM_RNN_INITS = ("identity", "orthogonal", "chain", "fb_chain")
+_LM_LSTM_INITS = ("orthogonal", "chain", "plain", "mixed")
+_LM_TINY = dict(bptt=20, batch_size=8, eval_batch_size=8, test_batch_size=8, epochs=2, evals_per_epoch=1,
+                train_tokens=8_000, valid_tokens=2_000, test_tokens=2_000, lr=3e-3, when=())
+
+#: every profile's language-model runs per chapter, keyed ``(cell, profile)`` (chapter 07 ``"rnn"``,
+#: 09 ``"lstm"``): ``corpora`` (``None``: all of :data:`nnrnn.lm.CORPORA`), ``inits``, ``n_seeds``
+#: and ``changes``, the config fields that differ from :func:`nnrnn.lm.paper_config`'s;
+#: :func:`nnrnn.lm.profile_configs` builds the configs. ``demo`` must fit about 15 minutes per
+#: chapter on two CPU cores, ``smoke`` a few seconds. ``paper`` is the paper's runs at one scale
+#: per initializer (:data:`nnrnn.lm.DEFAULT_SCALE`), where its Table 1 is the best of a 21-value
+#: scale sweep (``grid=True``); the paper states no LSTM scales (the authors' code defaults).
+LM_RUNS: dict[tuple[str, str], dict[str, Any]] = {
+    ("rnn", "smoke"): dict(corpora=("ptb-char",), inits=_LM_RNN_INITS, n_seeds=1,
+                           changes=dict(_LM_TINY, nlayers=1, emsize=16, nhid=16)),
+    ("rnn", "demo"): dict(
+        corpora=("ptb-char",), inits=_LM_RNN_INITS, n_seeds=2,
+        changes=dict(nlayers=1, emsize=128, nhid=128, bptt=100, batch_size=32, eval_batch_size=32,
+                     test_batch_size=10, epochs=1, evals_per_epoch=8, train_tokens=None,
+                     valid_tokens=100_000, test_tokens=None, lr=2e-3, when=()),
+    ),
+    ("rnn", "paper"): dict(corpora=None, inits=_LM_RNN_INITS, n_seeds=len(_paper.LM_SEEDS), changes={}),
+    ("lstm", "smoke"): dict(corpora=("ptb-char",), inits=_LM_LSTM_INITS, n_seeds=1,
+                            changes=dict(_LM_TINY, nlayers=2, emsize=16, nhid=16)),
+    ("lstm", "demo"): dict(
+        corpora=("ptb-char",), inits=_LM_LSTM_INITS, n_seeds=2,
+        changes=dict(nlayers=2, emsize=64, nhid=64, bptt=100, batch_size=32, eval_batch_size=32,
+                     test_batch_size=10, epochs=1, evals_per_epoch=5, train_tokens=3_000_000,
+                     valid_tokens=100_000, test_tokens=None, lr=2e-3, when=(),
+                     # a small model trained briefly: light dropout, as for the vanilla demo
+                     dropout=0.1, dropouth=0.1, dropouti=0.1, dropoute=0.0, wdrop=0.1),
+    ),
+    ("lstm", "paper"): dict(corpora=None, inits=_LM_LSTM_INITS, n_seeds=len(_paper.LM_SEEDS), changes={}),
+}
+#: how each profile's language-model runs execute by default (:func:`nnrnn.lm.execution`): ``smoke``
+#: in this process on one thread, ``demo`` one run per CPU core, ``paper`` here with every thread
+#: (or a Dask cluster of GPU workers).
+LM_EXECUTION: dict[str, dict[str, Any]] = {
+    "smoke": {"executor": "serial", "threads": 1},
+    "demo": {"executor": "local", "threads": 1},
+    "paper": {"executor": "serial", "threads": None},
 }
 
 

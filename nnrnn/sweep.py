@@ -214,9 +214,6 @@ def _axis(values: Any, name: str, kind: Literal["real numbers", "integers"]) -> 
     return out
 
 
-_PAPER_BASE = _paper.SYNTHETIC_BASE  # kept for callers (nnrnn.replicate)
-
-
 def grid(task: str, profile: str = "demo", *, base_seed: int = 0, **overrides: Any) -> Grid:
     """The sweep grid of ``task`` for ``profile`` (``smoke``, ``demo`` or ``paper``; :func:`nnrnn.profiles.get`).
 

@@ -19,7 +19,7 @@ import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from nnrnn import analysis, data, init, lm, store
+from nnrnn import analysis, data, init, lm, profiles, store
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -196,6 +196,20 @@ def test_paper_and_profile_configs():
     with pytest.raises(ValueError, match="profile must be one of"):
         lm.profile_configs("rnn", "huge")
 
+
+
+def test_language_model_profiles_live_in_nnrnn_profiles(monkeypatch):
+    """Issue 22: nnrnn.profiles is the one home of every profile's settings; lm.profile_configs and
+    lm.execution build from its tables (they were lm.settings' own), and a profile without
+    language-model runs is refused by name (was a KeyError)."""
+    smoke = profiles.LM_RUNS[("rnn", "smoke")]
+    monkeypatch.setitem(profiles.LM_RUNS, ("rnn", "smoke"), dict(smoke, n_seeds=3))
+    assert len(lm.profile_configs("rnn", "smoke")) == 3 * len(smoke["inits"])
+    monkeypatch.setitem(profiles.LM_EXECUTION, "demo", {"executor": "serial", "threads": 2})
+    assert lm.execution("demo") == {"executor": "serial", "threads": 2}
+    for call in (lambda: lm.profile_configs("rnn", "replicate"), lambda: lm.execution("replicate")):
+        with pytest.raises(ValueError, match=r"^profile must be one of \['smoke', 'demo', 'paper'\], got 'replicate'$"):
+            call()
 
 # ----------------------------------------------------------------------------- training
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])

@@ -22,57 +22,11 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from .. import paper as _paper
+from .. import profiles as _profiles
 from .. import validate
-from ..profiles import check_profile
-from .config import CELLS, CORPORA, INITS, LMConfig, paper_config, scale_grid
+from .config import CELLS, CORPORA, LMConfig, paper_config, scale_grid
 
 __all__ = ["execution", "profile_configs"]
-
-# Per-profile settings of the two chapters. ``demo`` must fit about 15 minutes per chapter on
-# two CPU cores; ``smoke`` a few seconds.
-_PROFILE_SETTINGS: dict[tuple[str, str], dict[str, Any]] = {
-    ("rnn", "smoke"): dict(
-        corpora=("ptb-char",), inits=INITS["rnn"][:4], n_seeds=1,
-        changes=dict(nlayers=1, emsize=16, nhid=16, bptt=20, batch_size=8, eval_batch_size=8,
-                     test_batch_size=8, epochs=2, evals_per_epoch=1, train_tokens=8_000,
-                     valid_tokens=2_000, test_tokens=2_000, lr=3e-3, when=()),
-    ),
-    ("rnn", "demo"): dict(
-        corpora=("ptb-char",), inits=INITS["rnn"][:4], n_seeds=2,
-        changes=dict(nlayers=1, emsize=128, nhid=128, bptt=100, batch_size=32, eval_batch_size=32,
-                     test_batch_size=10, epochs=1, evals_per_epoch=8, train_tokens=None,
-                     valid_tokens=100_000, test_tokens=None, lr=2e-3, when=()),
-    ),
-    # the paper's runs, but at one scale per initializer (DEFAULT_SCALE); the paper's Table 1
-    # is the best of a 21-value scale sweep per initializer (grid=True); see the docstring of this module
-    ("rnn", "paper"): dict(corpora=CORPORA, inits=INITS["rnn"][:4], n_seeds=len(_paper.LM_SEEDS), changes={}),
-    ("lstm", "smoke"): dict(
-        corpora=("ptb-char",), inits=("orthogonal", "chain", "plain", "mixed"), n_seeds=1,
-        changes=dict(nlayers=2, emsize=16, nhid=16, bptt=20, batch_size=8, eval_batch_size=8,
-                     test_batch_size=8, epochs=2, evals_per_epoch=1, train_tokens=8_000,
-                     valid_tokens=2_000, test_tokens=2_000, lr=3e-3, when=()),
-    ),
-    ("lstm", "demo"): dict(
-        corpora=("ptb-char",), inits=("orthogonal", "chain", "plain", "mixed"), n_seeds=2,
-        changes=dict(nlayers=2, emsize=64, nhid=64, bptt=100, batch_size=32, eval_batch_size=32,
-                     test_batch_size=10, epochs=1, evals_per_epoch=5, train_tokens=3_000_000,
-                     valid_tokens=100_000, test_tokens=None, lr=2e-3, when=(),
-                     # a small model trained briefly: light dropout, as for the vanilla demo
-                     dropout=0.1, dropouth=0.1, dropouti=0.1, dropoute=0.0, wdrop=0.1),
-    ),
-    # the paper states no LSTM scales: the authors' code defaults (DEFAULT_SCALE)
-    ("lstm", "paper"): dict(corpora=CORPORA, inits=("orthogonal", "chain", "plain", "mixed"),
-                            n_seeds=len(_paper.LM_SEEDS), changes={}),
-}
-
-
-#: how each profile's runs are executed by default (see :func:`execution`).
-_EXECUTION = {
-    "smoke": {"executor": "serial", "threads": 1},
-    "demo": {"executor": "local", "threads": 1},
-    "paper": {"executor": "serial", "threads": None},
-}
 
 
 def execution(profile: str) -> dict[str, Any]:
@@ -86,7 +40,7 @@ def execution(profile: str) -> dict[str, Any]:
         >>> execution("demo")
         {'executor': 'local', 'threads': 1}
     """
-    return dict(_EXECUTION[check_profile(profile)])
+    return dict(_profiles.LM_EXECUTION[_profiles.check_profile(profile, tuple(_profiles.LM_EXECUTION))])
 
 
 def profile_configs(
@@ -122,11 +76,11 @@ def profile_configs(
         >>> len(profile_configs("rnn", "paper", grid=True))      # 3 corpora x 4 inits x 21 x 3
         756
     """
-    check_profile(profile)
+    _profiles.check_profile(profile, tuple(_profiles.LM_EXECUTION))
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {list(CELLS)}, got {cell!r}")
-    s = _PROFILE_SETTINGS[(cell, profile)]
-    corpora = tuple(s["corpora"] if corpora is None else corpora)
+    s = _profiles.LM_RUNS[(cell, profile)]
+    corpora = tuple((s["corpora"] or CORPORA) if corpora is None else corpora)
     inits = tuple(s["inits"] if inits is None else inits)
     n = s["n_seeds"] if n_seeds is None else n_seeds
     validate.integer(n, "n_seeds", low=1)
