@@ -259,7 +259,7 @@ def test_imports_in_function_bodies_say_why():
 
 def test_paper_constants_live_in_paper():
     """The grids, seeds and tables other modules expose are nnrnn.paper's objects, not copies."""
-    from nnrnn import lm, paper, psmnist, sweep, tasks, train, weights
+    from nnrnn import lm, paper, sweep, tasks, train, weights
 
     assert sweep.PAPER_SCALES is paper.PAPER_SCALES and sweep.PAPER_LRS is paper.PAPER_LRS
     assert sweep.PAPER_SEEDS is paper.PAPER_SEEDS and sweep.PAPER_SUCCESS is paper.PAPER_SUCCESS
@@ -267,7 +267,8 @@ def test_paper_constants_live_in_paper():
     assert lm.PAPER_SCALE_GRID is paper.LM_SCALE_GRID and lm.PAPER_TABLE1_LSTM is paper.PAPER_TABLE1_LSTM
     assert tasks.SUCCESS_FRACTION is paper.SUCCESS_FRACTION
     assert weights.PAPER_TABLE2 is paper.PAPER_TABLE2  # typed twice until issue 22
-    assert psmnist.PAPER_HIDDEN_TEXT == paper.PSMNIST_HIDDEN_TEXT and psmnist.T == paper.SEQUENCE_LENGTH["psmnist"]
+    assert tasks.psmnist.PAPER_HIDDEN_TEXT == paper.PSMNIST_HIDDEN_TEXT
+    assert tasks.psmnist.T == paper.SEQUENCE_LENGTH["psmnist"]
     cfg = train.TrainConfig()
     assert (cfg.batch_size, cfg.clip_norm, cfg.rms_alpha, cfg.rms_eps) == tuple(
         paper.OPTIMIZER[k] for k in ("batch_size", "clip_norm", "rms_alpha", "rms_eps"))
@@ -277,12 +278,11 @@ def test_paper_constants_live_in_paper():
                                            paper.AWD_LSTM_LM_DROPOUTS["enwik8"]["wdrop"])
 
 
-def test_psmnist_module_re_exports_the_task():
-    from nnrnn import psmnist
-    from nnrnn.tasks import psmnist as task_module
-
-    for name in ("PsMNISTTask", "PsMNISTData", "datasets", "test_set", "baseline", "T", "DEFAULT_HIDDEN"):
-        assert getattr(psmnist, name) is getattr(task_module, name)
+def test_psmnist_has_one_module():
+    """Issue 22: ``nnrnn.psmnist`` re-exported ``nnrnn.tasks.psmnist`` beside copies of the profiles'
+    settings; the task is ``nnrnn.tasks.psmnist``, its grids ``sweep.grid("psmnist", ...)``, its
+    settings ``nnrnn.profiles``' and its test accuracy ``pages.live_sweep.evaluate_psmnist_test_set``."""
+    assert "nnrnn.psmnist" not in MODULES and "nnrnn.tasks.psmnist" in MODULES
 
 
 def test_the_repository_root_is_defined_once():
