@@ -205,6 +205,19 @@ def test_replicate_dry_run_prints_each_stage_with_measured_core_hours(tmp_path, 
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("config.json"))  # nothing trained
 
 
+def test_replicate_dry_run_explains_the_selection_columns_under_the_table(capsys):
+    """Issue 23: ``score``, ``best_score`` and ``n_in_band`` of the printed selection (here the committed
+    archive's, read only) are explained by a legend line right under the table."""
+    assert cli.main(["replicate", "--task", "copy", "--stage", "stage2", "--dry-run"]) == 0
+    lines = capsys.readouterr().out.split("copy selection:\n")[1].splitlines()
+    assert lines[0].split() == ["scale", "lr", "score", "best_score", "n_in_band"]
+    assert [r.split()[0] for r in lines[2:6]] == ["identity", "orthogonal", "chain", "fb_chain"]
+    legend = lines[6]
+    for column in ("score", "best_score", "n_in_band"):
+        assert re.search(rf"(^|; ){column}: \w+", legend.strip()), legend
+    assert "mean validation loss" in legend and "smallest learning rate is chosen" in legend
+
+
 def test_lm_dry_run_prints_a_plan_table_with_measured_core_hours(tmp_path, capsys):
     assert cli.main(["lm", "--cell", "rnn", "--profile", "smoke", "--dry-run", "--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
