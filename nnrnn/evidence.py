@@ -42,8 +42,6 @@ __all__ = ["PROTOCOL", "NORMAL", "NON_NORMAL", "budget", "stage2", "is_complete"
 PROTOCOL = "v2"
 NORMAL = ("identity", "orthogonal")
 NON_NORMAL = ("chain", "fb_chain")
-#: where the paper states each benchmark's figure (PAPER.md).
-_FIG3 = {"copy": ("Fig. 3a", "Fig. 3d"), "addition": ("Fig. 3b", "Fig. 3e"), "psmnist": ("Fig. 3c", "Fig. 3f")}
 #: the paper's Table 2 tasks (its networks: addition N = 100, psMNIST N = 25).
 TABLE2_TASKS = ("addition", "psmnist")
 #: Fig. 5's window: the forward asymmetry averages lags 1..10 against -10..-1 (the plan).
@@ -100,7 +98,7 @@ def benchmark_rows(task: str, root=None) -> list[dict[str, Any]]:
     """The success and loss claims of ``task`` under the plan (module docstring); before every
     planned run is stored, the rows say how many are and give no verdict."""
     cfgs, runs = stage2(task, root)
-    loss_fig, success_fig = _FIG3[task]
+    loss_fig, success_fig = _paper.FIG3_PANELS[task]
     n = f"{len(runs)} of {len(cfgs)} planned" if cfgs else "none yet (pilot or screen incomplete)"
     if not cfgs or len(runs) < len(cfgs):
         return [_row(f"{task}: non-normal initializers succeed more often", success_fig, "", "", None, n, budget(task)),

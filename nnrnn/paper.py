@@ -32,6 +32,7 @@ __all__ = [
     "PAPER_LRS",
     "PAPER_SEEDS",
     "PAPER_SUCCESS",
+    "FIG3_PANELS",
     "SUCCESS_FRACTION",
     "SEQUENCE_LENGTH",
     "HIDDEN_SIZE",
@@ -81,6 +82,11 @@ PAPER_SUCCESS: dict[str, dict[str, tuple[int, int]] | None] = {
     "copy": {"identity": (0, 594), "orthogonal": (0, 594), "chain": (46, 462), "fb_chain": (11, 462)},
     "addition": None,
     "psmnist": None,
+}
+#: the panels of Fig. 3 per task: (validation loss against training, successful runs per initializer)
+#: (stated in the paper, Fig. 3's caption).
+FIG3_PANELS: dict[str, tuple[str, str]] = {
+    "copy": ("Fig. 3a", "Fig. 3d"), "addition": ("Fig. 3b", "Fig. 3e"), "psmnist": ("Fig. 3c", "Fig. 3f"),
 }
 #: a run succeeds when its final validation loss is below this fraction of the random baseline
 #: (§4.3, Fig. 3d-f, stated in the paper: "below 50% of the random baseline").

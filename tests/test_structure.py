@@ -16,6 +16,7 @@ it as ``module._name``. :data:`PRIVATE_USES` lists the uses left (the list only 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -276,6 +277,19 @@ def test_paper_constants_live_in_paper():
     c = lm.paper_config("enwik8", "lstm", "chain")
     assert (c.nhid, c.epochs, c.wdrop) == (paper.AWD_LSTM_LM["enwik8"]["nhid"], paper.LM_EPOCHS["enwik8"],
                                            paper.AWD_LSTM_LM_DROPOUTS["enwik8"]["wdrop"])
+
+
+def test_the_fig3_panel_labels_are_typed_once():
+    """Issue 23: Fig. 3's panel of each task was typed in live_sweep, claims and evidence; it is
+    nnrnn.paper.FIG3_PANELS, and no other module spells a panel's label ("Fig. 3a") as a string."""
+    from nnrnn import paper
+
+    panel = re.compile(r"Fig\. 3[a-f]")
+    typed = sorted(f"{path.relative_to(REPO)}: {node.value!r}" for path in PACKAGE.rglob("*.py")
+                   for node in ast.walk(ast.parse(path.read_text()))
+                   if isinstance(node, ast.Constant) and isinstance(node.value, str) and panel.fullmatch(node.value))
+    assert typed and all(t.startswith("nnrnn/paper.py: ") for t in typed), typed
+    assert sorted(x for pair in paper.FIG3_PANELS.values() for x in pair) == [f"Fig. 3{c}" for c in "abcdef"]
 
 
 def test_psmnist_has_one_module():

@@ -33,7 +33,7 @@ from ..plotting import benchmarks as _plot
 from ..verdicts import VERDICTS, Verdict, difference_verdict
 from . import report
 from .claims import training_text
-from .live_sweep import FIGURES, LOSS_UNITS, NAMES, check_task, mean_sem
+from .live_sweep import LOSS_UNITS, NAMES, check_task, mean_sem
 from .section import Figure, Section, part
 from .settings import settings_table
 
@@ -212,7 +212,7 @@ class ReplicateSection(Section):
         """Per initializer: ours (replicate) beside the paper's success counts, final loss and Table 2."""
         counts = _results.success_counts(self.runs)
         paper = _paper.PAPER_SUCCESS[self.task] or {}
-        curves_fig, bars_fig = FIGURES[self.task]
+        curves_fig, bars_fig = _paper.FIG3_PANELS[self.task]
         rows = {}
         for init in counts.index:
             g = self.runs[(self.runs["init"] == init) & ~self.runs["diverged"]]
@@ -292,7 +292,7 @@ class ReplicateSection(Section):
         cap = (f"Validation loss of the stage-2 runs of {NAMES[self.task]} (T = {c.seq_len}, {len(self.runs)} "
                f"runs) at each initializer's setting selected by the pilot, mean ± s.e.m. over seeds {self._seeds_text()}, "
                f"computed {self.where()} by `nnrnn.results.best_curves`. Dashed: the random baseline ({self.baseline:.4g}); "
-               f"dotted: the success threshold, half of it. The paper's {FIGURES[self.task][0]} shows the same at "
+               f"dotted: the success threshold, half of it. The paper's {_paper.FIG3_PANELS[self.task][0]} shows the same at "
                f"T = {_paper.SEQUENCE_LENGTH[self.task]} for its best settings of the full grid (6 seeds, up to 100 epochs); "
                "its text says that the non-normal initializers generally do better.")
         return [self._figure(fig, cap, "curves")]
@@ -307,7 +307,7 @@ class ReplicateSection(Section):
         said = ("reported " + ", ".join(f"{INIT_LABELS[i]} {k} / {n}" for i, (k, n) in paper.items()) +
                 " over its full grid; the right panel puts the shares side by side") if paper else "shows these counts as bars only, without numbers"
         cap = (f"Stage-2 runs of {NAMES[self.task]} whose final validation loss is below half the random baseline, "
-               f"per initializer, computed {self.where()}. The paper's {FIGURES[self.task][1]} {said}.")
+               f"per initializer, computed {self.where()}. The paper's {_paper.FIG3_PANELS[self.task][1]} {said}.")
         return [self._figure(fig, cap, "success"), self.verdict_text()]
 
     def verdict_text(self) -> str:

@@ -102,7 +102,7 @@ def paper_success_text(task: str) -> str:
 
 
 def _benchmark_rows(task: str, root) -> list[dict[str, Any]]:
-    figs = {"copy": ("Fig. 3a", "Fig. 3d"), "addition": ("Fig. 3b", "Fig. 3e"), "psmnist": ("Fig. 3c", "Fig. 3f")}[task]
+    figs = _paper.FIG3_PANELS[task]
     name = {"copy": "copy (T = 500)", "addition": "addition (T = 750)", "psmnist": "psMNIST (T = 784)"}[task]
     paper_success = paper_success_text(task)
     plan, runs = _archive.stage2_runs(task, root)

@@ -38,13 +38,11 @@ from ..tasks.psmnist import N_MNIST_TEST, test_set
 from . import report
 from .report import glue_all, live_profile
 
-__all__ = ["TASKS", "FIGURES", "LOSS_UNITS", "NAMES", "check_task", "mean_sem", "live_grid", "example_figure",
+__all__ = ["TASKS", "LOSS_UNITS", "NAMES", "check_task", "mean_sem", "live_grid", "example_figure",
            "BenchmarkSummary", "benchmark_summary", "check_benchmark", "accuracy_table", "accuracy_values",
            "psmnist_profile_values", "evaluate_psmnist_test_set"]
 
 TASKS = ("copy", "addition", "psmnist")
-#: the paper's figures per task: (learning curves, success counts).
-FIGURES = {"copy": ("Fig. 3a", "Fig. 3d"), "addition": ("Fig. 3b", "Fig. 3e"), "psmnist": ("Fig. 3c", "Fig. 3f")}
 #: the unit of each task's loss, for axis labels and captions.
 LOSS_UNITS = {"copy": "nats per step", "addition": "MSE", "psmnist": "nats"}
 #: each task as the prose names it.
@@ -135,7 +133,7 @@ class BenchmarkSummary:
             table["runs (paper)"] = [paper[i][1] if i in paper else "–" for i in c.index]
             table["share (paper)"] = [f"{100 * paper[i][0] / paper[i][1]:.1f} %" if i in paper else "–" for i in c.index]
         else:
-            table["paper"] = f"bars only ({FIGURES[self.task][1]})"
+            table["paper"] = f"bars only ({_paper.FIG3_PANELS[self.task][1]})"
         table[f"diverged ({where})"] = c["n_diverged"]
         return report.table(table, index={i: INIT_LABELS.get(i, i) for i in c.index}, index_name="initializer")
 
