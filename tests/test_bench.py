@@ -290,12 +290,14 @@ def test_the_ceiling_leaves_the_callers_denormal_mode_alone():
 
 def test_the_benchmark_sizes_are_the_papers():
     """The sizes, batch and optimizer constants come from nnrnn.paper, not typed again here."""
-    copy, addition, ps16, ps128 = bench.SIZES
+    copy, addition, ps16, ps128, ps25 = bench.SIZES
     assert (copy.seq_len, copy.hidden, copy.batch) == (paper.SEQUENCE_LENGTH["copy"], paper.HIDDEN_SIZE["copy"],
                                                        paper.OPTIMIZER["batch_size"])
     assert (copy.inputs, copy.outputs) == (paper.COPY_CUE + 1, paper.COPY_SYMBOLS + 1)
     assert (ps16.seq_len, ps16.hidden, ps128.batch) == (paper.SEQUENCE_LENGTH["psmnist"], paper.PSMNIST_HIDDEN_CODE, 128)
     assert addition.seq_len == paper.SEQUENCE_LENGTH["addition"]
+    assert (ps25.seq_len, ps25.hidden, ps25.batch) == (paper.SEQUENCE_LENGTH["psmnist"], paper.PSMNIST_HIDDEN_TEXT,
+                                                       paper.OPTIMIZER["batch_size"])
     assert bench.SWEEP_SIZES["psmnist-n25"][2] == paper.PSMNIST_HIDDEN_TEXT
     assert {c.lr for c in bench.sweep_configs("copy", 30, 8, 10)} <= set(paper.PAPER_LRS)
 

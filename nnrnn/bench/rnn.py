@@ -55,12 +55,14 @@ def _paper_size(name: str, task: str, loss: str, batch: int = paper.OPTIMIZER["b
     return BenchSize(name, t.T, batch, hidden, t.input_size, t.output_size, t.per_step, loss)
 
 
-#: The paper's sizes; psMNIST uses N = 100 here (the authors' code), at batch 16 and 128 (ours).
+#: The paper's sizes; psMNIST uses N = 100 (the authors' code) at batch 16 and 128 (ours), and N = 25
+#: (the paper's text, the replicate profile's size) at batch 16.
 SIZES: tuple[BenchSize, ...] = (
     _paper_size("copy", "copy", "ce"),
     _paper_size("addition", "addition", "mse"),
     _paper_size("psmnist-b16", "psmnist", "ce", hidden=paper.PSMNIST_HIDDEN_CODE),
     _paper_size("psmnist-b128", "psmnist", "ce", batch=128, hidden=paper.PSMNIST_HIDDEN_CODE),
+    _paper_size("psmnist-n25", "psmnist", "ce", hidden=paper.PSMNIST_HIDDEN_TEXT),
 )
 #: the training step's learning rate: the smallest of the paper's grid (its value does not change the timing).
 _LR = min(paper.PAPER_LRS)
