@@ -84,14 +84,6 @@ def test_settings_table_of_a_synthetic_grid():
         settings_table(sweep.grid("copy", "smoke"), n_test=10)
 
 
-
-def test_results_is_statistics_only_and_the_archive_has_one_reader():
-    """Issue 22: the notebook aliases results.archive_root, archive_commit, archive_status and
-    complete_replicate_runs are gone; the chapters call nnrnn.archive, their one home."""
-    public = {n for n in vars(results) if not n.startswith("_")}
-    assert public & set(archive.__all__) == set()
-    assert "nnrnn.archive" not in {getattr(v, "__module__", None) for v in vars(results).values()}
-
 def test_settings_table_of_psmnist_has_the_authors_split_and_the_test_digits():
     t = settings_table(sweep.grid("psmnist", "demo", hidden_size=100), n_test=profiles.PSMNIST_N_TEST["demo"])
     assert list(t.columns) == ["demo", "paper"]
