@@ -8,12 +8,14 @@ imported lazily from here, e.g. ``nnrnn.plotting.theory.fig1b_memory_curves``.
 from __future__ import annotations
 
 import importlib
+import os
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-__all__ = ["use_style", "PAGE_WIDTH", "INIT_COLORS", "INIT_LABELS", "mean_sem", "band", "figure_legend", "theory", "benchmarks", "weights", "lm",
-           "divergence"]
+__all__ = ["use_style", "register_bundled_fonts", "PAGE_WIDTH", "INIT_COLORS", "INIT_LABELS", "mean_sem", "band",
+           "figure_legend", "theory", "benchmarks", "weights", "lm", "divergence"]
 
 #: one colour per initializer, used in every chapter (colour-blind-safe seaborn palette).
 INIT_COLORS = {
@@ -47,10 +49,13 @@ def use_style() -> None:
 
     Sizes are relative to the base font (11.4 pt): titles and labels ``medium``, tick labels
     10.5 pt, and nothing smaller than ``small`` (9.5 pt); see :data:`PAGE_WIDTH` for figure widths.
+    Math text (log-axis tick labels such as 10², ``$...$`` labels) uses matplotlib's own fonts,
+    which :func:`register_bundled_fonts` makes sure it finds.
     """
     import matplotlib as mpl  # lazy: `nnrnn lm` imports this package (for INIT_LABELS) and draws nothing
     import seaborn as sns  # lazy: 0.8 s (pyplot, scipy) that `nnrnn lm`, importing this package, does not need
 
+    register_bundled_fonts()
     sns.set_theme(context="notebook", style="ticks", font_scale=0.95)
     mpl.rcParams.update(
         {
@@ -64,6 +69,29 @@ def use_style() -> None:
             "text.usetex": False,
         }
     )
+
+
+def register_bundled_fonts() -> list[str]:
+    """Add the fonts shipped with matplotlib that its font list lacks to the running font manager;
+    returns their files (none where the list is complete).
+
+    matplotlib reads the fonts it knows from a cache (``fontlist-v<version>.json`` in
+    ``matplotlib.get_cachedir()``), written once per matplotlib version and shared by every
+    environment that uses that folder. A cache written where matplotlib's own fonts were missing
+    lists the system's fonts only; then math text, even in the default DejaVu style, cannot find
+    the STIX and Computer Modern fonts that it loads from matplotlib's data folder, falls back to
+    DejaVu Sans and logs "findfont: Font family ['STIXGeneral'] not found" once per font, which a
+    book page shows as stderr under the first log-scale figure. The cache file is left as it is.
+    """
+    import matplotlib as mpl  # lazy: as in use_style
+    from matplotlib import font_manager  # lazy: as matplotlib above
+
+    known = {os.path.realpath(f.fname) for f in font_manager.fontManager.ttflist}
+    added = [str(p) for p in sorted((Path(mpl.get_data_path()) / "fonts" / "ttf").glob("*.ttf"))
+             if os.path.realpath(p) not in known]
+    for path in added:
+        font_manager.fontManager.addfont(path)
+    return added
 
 
 def mean_sem(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
