@@ -10,6 +10,7 @@ chapter through the book's own code path and renders it with the book's configur
 from __future__ import annotations
 
 import html
+import json
 import re
 import sys
 from pathlib import Path
@@ -64,6 +65,45 @@ def test_every_replicate_figure_is_numbered_with_its_caption_as_alt_text():
             assert not re.search(r"\.png|_images|\*\*|`", f.alt), f.alt
         names += [f.name for f in figures]
     assert len(names) == len(set(names)), names  # Sphinx's targets are global: no two figures share one
+
+
+def _chapter8_replicate_cell_output(monkeypatch) -> list:
+    """What chapter 8's replicate cell displays on the committed archive: the set-up cells (from the
+    parameters cell to the first Markdown cell after it) and that cell (the code cell after the Markdown
+    tagged ``banner-archive``) run in one namespace, as the kernel runs them, with ``display`` recording
+    its objects (glued values are not this test's concern)."""
+    cells = json.loads((REPO / "notebooks" / "08-trained-weights.ipynb").read_text())["cells"]
+    tagged = [c["metadata"].get("tags", []) for c in cells]
+    params = tagged.index(["parameters"])
+    setup_end = next(i for i in range(params, len(cells)) if cells[i]["cell_type"] == "markdown")
+    banner = next(i for i, t in enumerate(tagged) if "banner-archive" in t)
+    replicate = next(i for i in range(banner, len(cells)) if cells[i]["cell_type"] == "code")
+    shown: list = []
+    monkeypatch.setattr("IPython.display.display", lambda *objs, **kw: shown.extend(objs))
+    monkeypatch.setattr(report, "glue", lambda name, value, display=False: None)
+    namespace: dict = {}
+    for c in [*cells[params:setup_end], cells[replicate]]:
+        exec(compile("".join(c["source"]), "08-trained-weights.ipynb", "exec"), namespace)
+    assert not namespace["rep"].networks.empty, "the committed archive has replicate networks for chapter 8"
+    return shown
+
+
+def test_chapter_8s_replicate_figures_are_numbered_with_their_captions_as_alt_text(monkeypatch):
+    """Chapter 8's replicate section drew Table 2 and Fig. 5 in its own cell and displayed the bare
+    matplotlib figures (unnumbered, the image's path as alt text), each followed by a bold caption
+    paragraph; they are now Figures, numbered with the chapter's other figures."""
+    shown = _chapter8_replicate_cell_output(monkeypatch)
+    assert not [o for o in shown if hasattr(o, "savefig")], "chapter 8: a figure without a number"
+    figures = [o for o in shown if isinstance(o, Figure)]
+    # unique in the book: the sections' figures are named replicate-<task or cell>-... (the first test)
+    assert [f.name for f in figures] == ["replicate-weights-table2", "replicate-weights-fig5"]
+    for f in figures:
+        assert hasattr(f.fig, "savefig") and f.caption.startswith(("**The paper's Table 2 ", "**The paper's Fig. 5 "))
+        directive = f.directive()
+        assert re.search(rf"^:name: fig-{f.name}$", directive, re.M) and re.search(rf"^:alt: {re.escape(f.alt)}$", directive, re.M)
+        assert f.alt.startswith(plain_text(f.caption)[:60]) and not re.search(r"\.png|_images|\*\*|`", f.alt), f.alt
+    repeated = [o.data for o in shown if any(f.caption in str(getattr(o, "data", "")) for f in figures)]
+    assert not repeated, "a caption is the Figure's, not a paragraph of its own"
 
 
 def test_alt_text_is_plain_and_cut_at_a_word():
