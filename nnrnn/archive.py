@@ -49,7 +49,8 @@ from . import tasks as _tasks
 from .lm import replicate as _lm_replicate
 from .lm import runs as _lm_runs
 from .lm.config import CELLS, LMConfig
-from .store import REPO, atomic_write_text, file_sha256, json_safe, read_run_meta, results_root, run_folder
+from .store import (REPO, atomic_write_text, file_sha256, is_stored, json_safe, read_run_meta, results_root,
+                    run_folder)
 from .train import TrainConfig
 
 __all__ = ["MANIFEST", "archive_root", "archive_commit", "archive_label", "run_folders", "check_run",
@@ -409,7 +410,7 @@ def archive_status(root=None) -> pd.DataFrame:
                      "worker hours": float(sum(_worker_seconds(r, root) for r in (p, s2)) / 3600)})
     for cell in CELLS:  # the language models: no pilot, one run per worker (nnrnn.lm.replicate)
         cfgs = _lm_replicate.configs(cell)
-        stored = [c for c in cfgs if _lm_runs.is_done(c, root)]
+        stored = [c for c in cfgs if is_stored(_lm_runs.run_dir(c, root))]
         wall = sum(float(_lm_runs.load_run(_lm_runs.run_dir(c, root))["result"].get("wall_s", 0.0)) for c in stored)
         rows.append({"task": f"lm-{cell}", "pilot runs": "none", "stage-2 runs": f"{len(stored)} / {len(cfgs)}",
                      "worker hours": wall / 3600})
@@ -454,7 +455,7 @@ def lm_checkpoint_status(root=None) -> pd.DataFrame:
     for cell in CELLS:
         for c in _lm_replicate.configs(cell):
             path = _lm_runs.checkpoint_path(c, root)
-            if not path.is_file() or _lm_runs.is_done(c, root):
+            if not path.is_file() or is_stored(_lm_runs.run_dir(c, root)):
                 continue
             state, problem = _lm_runs.checkpoint_state(c, root)
             saved = pd.Timestamp(path.stat().st_mtime, unit="s").strftime("%Y-%m-%d %H:%M")

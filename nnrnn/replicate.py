@@ -79,7 +79,7 @@ from . import profiles as _profiles
 from . import sweep as _sweep
 from .cli import HelpFormatter, positive_int
 from .data import DataError
-from .store import check_writable, drop_file, results_root
+from .store import check_writable, drop_file, is_stored, results_root
 from .sweep_cli import measure_update_seconds, plan_table
 from .tasks import random_baseline
 
@@ -335,7 +335,7 @@ def prune_pilot_weights(task: str, root=None) -> int:
     """
     n = 0
     for c in pilot_grid(task).configs():
-        if _sweep.is_finished(c, root):
+        if is_stored(_sweep.run_dir(c, root)):
             n += drop_file(_sweep.run_dir(c, root), "weights.pt", "pilot run: selection reads its history only")
     return n
 
@@ -363,7 +363,7 @@ def _screen(task: str, settings: pd.DataFrame, p: Protocol, root, dry_run: bool,
             break
         cfgs = screen_grid(task, cands, p)
         planned += cfgs
-        done = sum(_sweep.is_finished(c, root) for c in cfgs)
+        done = sum(is_stored(_sweep.run_dir(c, root)) for c in cfgs)
         say(f"{task} divergence screen, round {round_ + 1}: {len(cands)} candidates "
               f"({', '.join(dict.fromkeys(cands['init']))}), {len(cfgs)} runs, {done} stored")
         if not dry_run:
@@ -398,7 +398,7 @@ def run(task: str, *, protocol: str | Protocol = "v1", stages: Sequence[str] = (
     out: dict[str, Any] = {"pilot": pilot, "protocol": p}
     kw = dict(max_workers=max_workers, group_size=group_size, progress=progress)
     if "pilot" in stages:
-        done = sum(_sweep.is_finished(c, root) for c in pilot.configs())
+        done = sum(is_stored(_sweep.run_dir(c, root)) for c in pilot.configs())
         say(f"{task} pilot (protocol {p.name}): {pilot.describe()}\n  {done} of {len(pilot)} runs stored")
         if not dry_run:
             _sweep.run_sweep(pilot, root=root, on_result=_log, **kw)
@@ -418,7 +418,7 @@ def run(task: str, *, protocol: str | Protocol = "v1", stages: Sequence[str] = (
         else:
             selection = select(task, scores)
         cfgs = stage2_grid(task, selection, p)
-        done = sum(_sweep.is_finished(c, root) for c in cfgs)
+        done = sum(is_stored(_sweep.run_dir(c, root)) for c in cfgs)
         say(f"{task} selection:\n{selection.to_string()}\n{SELECTION_LEGEND}\n{task} stage 2: {len(cfgs)} runs, {done} stored")
         out.update(scores=scores, selection=selection, stage2=cfgs)
         if not dry_run:

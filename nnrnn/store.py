@@ -476,9 +476,18 @@ def run_folder(task: str, hash: str = "", root: str | os.PathLike | None = None)
     return results_root(root) / "runs" / task / hash
 
 
-def is_stored(task: str, hash: str, root: str | os.PathLike | None = None) -> bool:
-    """Whether the run is in the store, complete and intact (:func:`run_status` is ``"ok"``)."""
-    return run_status(run_folder(task, hash, root)) == "ok"
+def is_stored(folder: str | os.PathLike) -> bool:
+    """Whether the run in ``folder`` is stored, complete and intact (:func:`run_status` is ``"ok"``), for
+    both families: ``is_stored(nnrnn.sweep.run_dir(cfg, root))``, ``is_stored(nnrnn.lm.run_dir(cfg, root))``.
+
+    An incomplete run (no ``config.json``) or a corrupt one (a file whose SHA-256 differs from the
+    one recorded) is not stored: a sweep trains it again and replaces it.
+
+    Examples:
+        >>> is_stored(run_folder("copy", "0123456789ab", "/nonexistent"))
+        False
+    """
+    return run_status(folder) == "ok"
 
 
 def stored_runs(task: str, hashes: Iterable[str] | None = None, root: str | os.PathLike | None = None) -> list[dict[str, Any]]:

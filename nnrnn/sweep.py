@@ -91,7 +91,6 @@ __all__ = [
     "checkpoint_path",
     "plan_groups",
     "run_dir",
-    "is_finished",
     "load_runs",
     "load_history",
     "load_weights",
@@ -256,15 +255,6 @@ def grid_from_settings(
 def run_dir(cfg: TrainConfig, root: str | os.PathLike | None = None) -> Path:
     """The folder of ``cfg``'s run: ``<root>/runs/<task>/<hash>`` (:func:`nnrnn.store.run_folder`)."""
     return run_folder(cfg.task, cfg.hash(), root)
-
-
-def is_finished(cfg: TrainConfig, root: str | os.PathLike | None = None) -> bool:
-    """Whether ``cfg``'s run is in the store, complete and intact (see :func:`nnrnn.store.run_status`).
-
-    An incomplete run (no ``config.json``) or a corrupt one (a file whose SHA-256 differs from
-    the one recorded) is not finished: the sweep trains it again and replaces it.
-    """
-    return is_stored(cfg.task, cfg.hash(), root)
 
 
 def run_one(cfg: TrainConfig | Mapping[str, Any], threads: int | None = 1, progress: bool | None = False) -> dict[str, Any]:
@@ -464,7 +454,7 @@ def run_sweep(
         unique.setdefault(h, c)
     todo = []
     for h, c in unique.items():
-        if is_finished(c, base):
+        if is_stored(run_dir(c, base)):
             report.skipped.append(h)
         else:
             todo.append(c)
@@ -507,7 +497,7 @@ def run_sweep(
 
     def stored(g: list[TrainConfig]) -> None:  # the group's checkpoint goes once all of its runs are stored
         group, path = trained.pop(tuple(c.hash() for c in g), (None, None))
-        if path is not None and all(is_finished(c, base) for c in group):
+        if path is not None and all(is_stored(run_dir(c, base)) for c in group):
             _checkpoints.remove(path)
 
     try:  # the one runner loop of every trainer: per-run locks, tqdm, write-back, cancel on error
@@ -536,7 +526,7 @@ def _checkpointed_groups(ckpt_dir: Path, configs: Mapping[str, TrainConfig], bas
         if not hashes or path.name != f"{config_hash(sorted(hashes))}.pt" or not all(h in configs for h in hashes):
             continue
         group = [configs[h] for h in hashes]
-        if all(is_finished(c, base) for c in group):
+        if all(is_stored(run_dir(c, base)) for c in group):
             _checkpoints.remove(path)
             continue
         for h in hashes:

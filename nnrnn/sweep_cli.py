@@ -23,8 +23,8 @@ from . import profiles as _profiles
 from .cli import name_list, positive_int
 from .data import DataError
 from .executors import EXECUTORS, runs_here
-from .store import check_writable, results_root
-from .sweep import Grid, grid, is_finished, run_sweep
+from .store import check_writable, is_stored, results_root
+from .sweep import Grid, grid, run_dir, run_sweep
 from .train import TrainConfig
 
 __all__ = ["main", "measure_update_seconds", "plan_table"]
@@ -71,7 +71,7 @@ def plan_table(g: Grid, root=None, seconds_per_update: float | None = None) -> p
     cfgs = g.configs()
     for init in g.inits:
         mine = [c for c in cfgs if c.init == init]
-        stored = sum(is_finished(c, root) for c in mine)
+        stored = sum(is_stored(run_dir(c, root)) for c in mine)
         updates = mine[0].epochs * mine[0].updates_per_epoch
         row: dict[str, Any] = {"initializer": init, "runs": len(mine), "stored": stored, "to train": len(mine) - stored,
                                "updates per run (at most)": updates}

@@ -318,7 +318,7 @@ def test_sweep_stores_resumes_and_requires(tmp_path, monkeypatch):
     with pytest.raises(store.ResultMissing, match="1 of 3 language-model runs are not stored"):
         lm.sweep(cfgs + [tiny(init_name="orthogonal")], root=tmp_path, cache="require")
     off = lm.sweep([tiny(init_name="orthogonal")], root=tmp_path, cache="off", progress=False)
-    assert not lm.is_done(tiny(init_name="orthogonal"), tmp_path) and len(off.results) == 1
+    assert not store.is_stored(lm.run_dir(tiny(init_name="orthogonal"), tmp_path)) and len(off.results) == 1
 
 
 def test_lm_and_synthetic_sweeps_share_one_runner(tmp_path, monkeypatch):
@@ -363,7 +363,7 @@ def _lm_sweep_through_the_runner(tmp_path, executor, **kw):
     finally:
         other.kill()
         other.wait()
-    assert [lm.is_done(c, tmp_path) for c in cfgs] == [True, True, False] and not leftover.exists()
+    assert [store.is_stored(lm.run_dir(c, tmp_path)) for c in cfgs] == [True, True, False] and not leftover.exists()
     assert lock.exists()  # another's lock is left alone
     with pytest.raises(store.ResultMissing, match=rf"1 of 3 language-model runs are not stored.*{cfgs[2].hash()}"):
         lm.sweep(cfgs, root=tmp_path, cache="require")
@@ -416,7 +416,7 @@ def test_an_error_in_an_lm_run_is_raised_at_once_and_releases_its_lock(tmp_path,
     cfg = tiny()
     with pytest.raises(RuntimeError, match="out of memory"):
         lm.sweep([cfg], root=tmp_path, progress=False)
-    assert not list((tmp_path / "runs" / "lm-ptb-char").glob(".*.lock")) and not lm.is_done(cfg, tmp_path)
+    assert not list((tmp_path / "runs" / "lm-ptb-char").glob(".*.lock")) and not store.is_stored(lm.run_dir(cfg, tmp_path))
 
 
 def test_best_scale_keeps_each_groups_best_setting():
@@ -450,20 +450,20 @@ def test_results_table_puts_paper_values_beside_ours():
 
 
 # ----------------------------------------------------------------------------- Fig. 6
-def test_gate_profiles_find_the_chain_in_every_gate():
+def test_gate_diagonal_means_find_the_chain_in_every_gate():
     cfg = tiny("lstm", "chain", nlayers=2, emsize=10, nhid=10)
     m = lm.build_model(cfg, ntoken=5)
     resp = lm.lstm_pulse_response(m.rnns[1], steps=30)
     order = analysis.peak_order(resp, generator=torch.Generator().manual_seed(0))
     assert order.tolist() == list(range(10))  # the pulse travels 0 -> 1 -> ... down the chain
-    df = lm.gate_profiles(m, 1, steps=30, generator=torch.Generator().manual_seed(0))
+    df = lm.gate_diagonal_means(m, 1, steps=30, generator=torch.Generator().manual_seed(0))
     for gate, d in df.groupby("gate"):
         assert int(d.loc[d["weight"].idxmax(), "lag"]) == 1
         assert float(d["weight"].max()) == pytest.approx(1.02, rel=1e-6)  # every lag-1 pair is a 1.02 link
-    shape = lm.profile_shape(df)
+    shape = lm.diagonal_means_shape(df)
     assert (shape["forward_bump"] > 0.1).all()
     with pytest.raises(ValueError, match="needs an LSTM"):
-        lm.gate_profiles(lm.build_model(tiny(), 5))
+        lm.gate_diagonal_means(lm.build_model(tiny(), 5))
 
 
 def test_mixed_ramp_rises_along_the_update_chain():
@@ -474,7 +474,7 @@ def test_mixed_ramp_rises_along_the_update_chain():
     assert int(lags[np.argmax(g_prof)]) == 1
     lags, i_prof = analysis.diagonal_means(w[:n], order)
     assert np.all(np.diff(i_prof) > 0)  # monotone, rising with the forward order difference
-    assert lm.profile_shape(pd.DataFrame({"gate": "i", "lag": lags, "weight": i_prof}))["monotonicity"].iloc[0] == 1.0
+    assert lm.diagonal_means_shape(pd.DataFrame({"gate": "i", "lag": lags, "weight": i_prof}))["monotonicity"].iloc[0] == 1.0
 
 
 # ----------------------------------------------------------------------------- real data

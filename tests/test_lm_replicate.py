@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from nnrnn import lm, verdicts
+from nnrnn import lm, store, verdicts
 from nnrnn.lm import replicate as rep
 from nnrnn.lm import runs as lm_runs
 
@@ -155,7 +155,7 @@ def test_driver_trains_what_is_missing_resumes_and_skips_what_is_stored(tmp_path
     with pytest.raises(KeyboardInterrupt):
         rep.run(["rnn"], root=tmp_path, **kw)
     ckpt = tmp_path / "runs" / "lm-ptb-char" / ".checkpoints" / f"{target.hash()}.pt"
-    assert ckpt.is_file() and not lm.is_done(target, tmp_path)
+    assert ckpt.is_file() and not store.is_stored(lm.run_dir(target, tmp_path))
     assert torch.load(ckpt, weights_only=True)["epoch"] == 1
     monkeypatch.setattr(lm_runs, "train_lm", original)
 

@@ -118,8 +118,8 @@ def test_fig6_on_the_stored_orthogonal_lstms(tmp_path):
     # as in chapter 9's live part: one generator per run, for the trained network, then the rebuilt initial one
     g = torch.Generator().manual_seed(cfgs[0].seed)
     kw = dict(steps=section.GATE_STEPS, generator=g)
-    want = [lm.gate_profiles(lm_runs.load_model(lm_runs.run_dir(cfgs[0], tmp_path)), section.GATE_LAYER, **kw),
-            lm.gate_profiles(lm.build_model(cfgs[0], 50), section.GATE_LAYER, **kw)]
+    want = [lm.gate_diagonal_means(lm_runs.load_model(lm_runs.run_dir(cfgs[0], tmp_path)), section.GATE_LAYER, **kw),
+            lm.gate_diagonal_means(lm.build_model(cfgs[0], 50), section.GATE_LAYER, **kw)]
     for got, w in zip((trained, initial), want):
         pd.testing.assert_frame_equal(got[got["seed"] == cfgs[0].seed].drop(columns="seed").reset_index(drop=True), w)
     assert not np.allclose(trained["weight"], initial["weight"])

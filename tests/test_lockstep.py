@@ -286,7 +286,7 @@ def test_a_killed_sweep_keeps_finished_groups_and_retrains_only_the_rest(tmp_pat
     """
     per_group = 3 * math.ceil(base["n_train"] / 16)
     assert _run_killed(code, kill_after=per_group + 2) == -9  # during the second group
-    stored = [c for c in grid.configs() if sweep.is_finished(c, tmp_path)]
+    stored = [c for c in grid.configs() if store.is_stored(sweep.run_dir(c, tmp_path))]
     assert len(stored) == 2
     assert len(list((tmp_path / "checkpoints" / "copy").glob("*.pt"))) == 1
     report = sweep.run_sweep(grid, root=tmp_path, executor="serial", progress=False, group_size=2)

@@ -98,7 +98,7 @@ def test_a_full_disk_at_write_back_loses_nothing_and_the_rerun_stores_without_tr
     msg = str(e.value)
     assert f"{bad.hash()} at {sweep.run_dir(bad, tmp_path)}" in msg and "No space left on device" in msg
     assert "1 of 4 runs trained but not stored" in msg
-    assert [sweep.is_finished(c, tmp_path) for c in g.configs()] == [False, True, True, True]
+    assert [store.is_stored(sweep.run_dir(c, tmp_path)) for c in g.configs()] == [False, True, True, True]
     group = [c for c in g.configs() if c.seed == 1]
     assert sorted(p.name for p in (tmp_path / "checkpoints" / "copy").glob("*.pt")) == [f"{sweep.group_id(group)}.pt"]
 
@@ -121,7 +121,7 @@ def test_the_cli_names_every_failed_run_and_exits_non_zero(tmp_path, capsys, mon
     chain = [c for c in cfgs if c.init == "chain"]
     assert f"{len(chain)} of {len(cfgs)} runs trained but not stored" in err and "No space left on device" in err
     assert all(f"{c.hash()} at {sweep.run_dir(c, tmp_path)}" in err for c in chain)
-    assert all(sweep.is_finished(c, tmp_path) for c in cfgs if c.init == "identity")
+    assert all(store.is_stored(sweep.run_dir(c, tmp_path)) for c in cfgs if c.init == "identity")
 
 
 # ----------------------------------------------------------------------------- 3: a file at a run's path
@@ -137,7 +137,7 @@ def test_a_file_at_a_run_path_fails_that_run_before_training_and_the_others_trai
     with pytest.raises(RuntimeError, match=f"1 of 4 runs raised or could not start.*{re.escape(str(blocked))}"):
         sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False, group_size=2)
     assert trained == [1, 2]  # the blocked run was never trained
-    assert [sweep.is_finished(c, tmp_path) for c in g.configs()] == [False, True, True, True]
+    assert [store.is_stored(sweep.run_dir(c, tmp_path)) for c in g.configs()] == [False, True, True, True]
 
 
 # ----------------------------------------------------------------------------- 4: checkpoint integrity
@@ -332,7 +332,7 @@ def test_an_lm_run_that_cannot_be_stored_keeps_its_checkpoint_and_is_stored_with
                                            "OSError: .*No space left on device"):
         lm.sweep(cfgs, root=tmp_path, progress=False)
     ckpt = lm_runs.checkpoint_path(cfgs[0], tmp_path)
-    assert lm.is_done(cfgs[1], tmp_path) and not lm.is_done(cfgs[0], tmp_path) and ckpt.is_file()
+    assert store.is_stored(lm.run_dir(cfgs[1], tmp_path)) and not store.is_stored(lm.run_dir(cfgs[0], tmp_path)) and ckpt.is_file()
     assert not lm_runs.checkpoint_path(cfgs[1], tmp_path).exists()
     monkeypatch.setattr(lm_runs, "_write_payload", real)
     monkeypatch.setattr(torch.optim.Adam, "step", lambda *a, **k: pytest.fail("a finished run was trained again"))

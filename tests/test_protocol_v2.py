@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from nnrnn import paper, replicate, sweep
+from nnrnn import paper, replicate, store, sweep
 
 V2 = replicate.PROTOCOLS["v2"]
 
@@ -87,7 +87,7 @@ def test_the_v2_flow_stores_pilot_screen_and_stage2_under_v2(tmp_path, monkeypat
     assert len(out["screen"]) == 4 and all(c.epochs == 2 and c.seed in (101, 102) for c in out["screen"])
     screened = {(c.init, c.scale, c.lr) for c in out["screen"]}
     assert {(c.init, c.scale, c.lr) for c in out["stage2"]} <= screened
-    assert sorted({c.seed for c in out["stage2"]}) == [1, 2] and all(sweep.is_finished(c, root) for c in out["stage2"])
+    assert sorted({c.seed for c in out["stage2"]}) == [1, 2] and all(store.is_stored(sweep.run_dir(c, root)) for c in out["stage2"])
     assert not (tmp_path / "runs").exists()  # nothing of v2 lands in v1's store
     trained = "".join(c.hash() for c in out["stage2"])
     first = capsys.readouterr().out

@@ -86,13 +86,13 @@ def test_the_store_reads_what_it_writes(tmp_path):
     payload = store.run_payload(result)
     assert payload["hash"] == cfg.hash() and payload["config"] == cfg.as_dict()
     folder = store.write_run_payload(payload, "copy", tmp_path, expected_hash=cfg.hash())
-    assert folder == store.run_folder("copy", cfg.hash(), tmp_path) and store.is_stored("copy", cfg.hash(), tmp_path)
+    assert folder == store.run_folder("copy", cfg.hash(), tmp_path) and store.is_stored(folder)
     # an incomplete run (no config.json) and a run being written (hidden folder) are not read
     (folder.parent / "0123456789ab").mkdir()
     (folder.parent / f".{cfg.hash()}.x.tmp").mkdir()
     metas = store.stored_runs("copy", root=tmp_path)
     assert [m["hash"] for m in metas] == [cfg.hash()] and store.stored_runs("copy", ["ffffffffffff"], tmp_path) == []
-    assert store.stored_runs("addition", root=tmp_path) == [] and not store.is_stored("copy", "0123456789ab", tmp_path)
+    assert store.stored_runs("addition", root=tmp_path) == [] and not store.is_stored(store.run_folder("copy", "0123456789ab", tmp_path))
     weights = store.load_weights("copy", cfg.hash(), root=tmp_path)
     assert all(torch.equal(weights[k], result.state_dict[k]) for k in weights)
     runs = pd.DataFrame([{"task": "copy", "hash": cfg.hash(), "init": cfg.init, "scale": cfg.scale, "lr": cfg.lr,
@@ -108,3 +108,20 @@ def test_check_writable_fails_before_training(tmp_path):
         store.check_writable(blocker)
     store.check_writable(tmp_path / "new")
     assert (tmp_path / "new" / "runs").is_dir()
+
+
+def test_is_stored_is_the_one_check_of_a_run_folder_for_both_families(tmp_path):
+    """Issue 22: sweep.is_finished(cfg, root) and lm.is_done(cfg, root) were two names for one test,
+    run_status == "ok"; store.is_stored(folder) is the one, on each family's run folder."""
+    from nnrnn import lm, sweep
+    from nnrnn.train import TrainConfig
+
+    assert not hasattr(sweep, "is_finished") and not hasattr(lm, "is_done")
+    for folder in (sweep.run_dir(TrainConfig(task="copy"), tmp_path), lm.run_dir(lm.LMConfig(corpus="ptb-char"), tmp_path)):
+        assert not store.is_stored(folder)  # missing
+        folder.mkdir(parents=True)
+        assert not store.is_stored(folder)  # incomplete: no config.json
+        (folder / "config.json").write_text("{}")
+        assert store.is_stored(folder)
+        (folder / "config.json").write_text('{"files": {"weights.pt": "0"}}')
+        assert not store.is_stored(folder)  # corrupt: a recorded file is missing

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import torch
 
-from nnrnn import results, sweep, sweep_cli
+from nnrnn import results, store, sweep, sweep_cli
 from nnrnn.store import ResultMissing
 from nnrnn.train import TrainConfig
 
@@ -371,7 +371,7 @@ def test_two_sweeps_on_one_store_do_not_train_the_same_run(tmp_path):
         lock.write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(), "time": time.time()}))
         report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
         assert list(report.locked) == [held.hash()] and f"process {other.pid}" in report.locked[held.hash()]
-        assert len(report.ran) == 1 and not sweep.is_finished(held, tmp_path)
+        assert len(report.ran) == 1 and not store.is_stored(sweep.run_dir(held, tmp_path))
     finally:
         other.kill()
         other.wait()
@@ -454,16 +454,14 @@ def test_a_run_folder_without_config_json_is_retrained_and_repaired(tmp_path):
     c = g.configs()[0]
     d = sweep.run_dir(c, tmp_path)
     (d / "config.json").unlink()  # a folder that looks present but is incomplete
-    assert not sweep.is_finished(c, tmp_path)
+    assert not store.is_stored(sweep.run_dir(c, tmp_path))
     report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
-    assert report.ran == [c.hash()] and not report.errors and sweep.is_finished(c, tmp_path)
+    assert report.ran == [c.hash()] and not report.errors and store.is_stored(sweep.run_dir(c, tmp_path))
     assert len(sweep.load_runs("copy", configs=g, root=tmp_path)) == 2  # cache="require" works again
     sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False, cache="require")
 
 
 def test_a_corrupt_file_is_named_and_the_run_retrained(tmp_path):
-    from nnrnn import store
-
     g = tiny_grid(seeds=(1,))
     sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
     c = g.configs()[1]
@@ -472,7 +470,7 @@ def test_a_corrupt_file_is_named_and_the_run_retrained(tmp_path):
     (d / "weights.pt").write_bytes(good[:-8] + b"garbage!")  # same size, other bytes
     with pytest.raises(store.RunCorrupt, match=r"weights\.pt has SHA-256 .* but its config.json records"):
         sweep.load_runs("copy", configs=g, root=tmp_path)
-    assert not sweep.is_finished(c, tmp_path)
+    assert not store.is_stored(sweep.run_dir(c, tmp_path))
     report = sweep.run_sweep(g, root=tmp_path, executor="serial", progress=False)
     assert report.ran == [c.hash()] and (d / "weights.pt").read_bytes() == good
 

@@ -11,6 +11,8 @@ import pytest
 import torch
 
 from nnrnn import analysis, init, sweep, weights
+from nnrnn.lm import analysis as lm_analysis
+from nnrnn.plotting import lm as lmplot
 from nnrnn.plotting import weights as wplot
 from nnrnn.weights import measures
 from nnrnn.train import TrainConfig, train
@@ -58,13 +60,15 @@ def test_aggregate_diagonal_means_mean_and_sem():
 
 def test_the_fig5_quantity_has_one_name_and_it_is_not_profile():
     """"profile" names the build profiles (smoke, demo, paper, replicate); Fig. 5's quantity, the mean
-    of the pulse-ordered W along each diagonal i - j, is its "diagonal means" everywhere (issue 22)."""
-    names = [n for m in (analysis, measures, weights, wplot) for n in m.__all__]
+    of the pulse-ordered W along each diagonal i - j, is its "diagonal means" everywhere, the LSTM
+    gates' of Fig. 6 included (issue 22)."""
+    names = [n for m in (analysis, measures, weights, wplot, lm_analysis, lmplot) for n in m.__all__]
     names += [f.name for f in dataclasses.fields(weights.Analysis)]
     assert [n for n in names if "profile" in n] == []
     assert {"diagonal_means", "pulse_diagonal_means"} <= set(analysis.__all__)
     assert {"network_diagonal_means", "aggregate_diagonal_means", "control_diagonal_means",
-            "diagonal_means_peak", "diagonal_means"} <= set(names)
+            "diagonal_means_peak", "diagonal_means", "gate_diagonal_means", "diagonal_means_shape",
+            "fig6_gate_diagonal_means"} <= set(names)
 
 
 # ----------------------------------------------------------------------------- Henrici on known matrices

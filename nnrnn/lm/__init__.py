@@ -14,7 +14,7 @@ on, one concept per module:
 * :mod:`nnrnn.lm.train`: :func:`train_lm` and :func:`evaluate`;
 * :mod:`nnrnn.lm.runs`: the run store (:func:`run_dir`, :func:`load_run`, ...) and
   :func:`sweep`;
-* :mod:`nnrnn.lm.analysis`: results tables and the LSTM gate profiles of Fig. 6;
+* :mod:`nnrnn.lm.analysis`: results tables and the diagonal means of the LSTM gate weights (Fig. 6);
 * :mod:`nnrnn.lm.cli`: ``python -m nnrnn.lm``.
 
 Every public name is importable from ``nnrnn.lm`` itself.
@@ -48,9 +48,9 @@ from __future__ import annotations
 from .analysis import (
     GATE_NAMES,
     best_scale,
-    gate_profiles,
+    gate_diagonal_means,
     lstm_pulse_response,
-    profile_shape,
+    diagonal_means_shape,
     results_table,
     summarize,
 )
@@ -73,7 +73,7 @@ from .config import (
     scale_grid,
 )
 from .model import LanguageModel, build_model
-from .runs import LMRuns, is_done, load_model, load_run, run, run_dir, run_one, sweep
+from .runs import LMRuns, load_model, load_run, run, run_dir, run_one, sweep
 from .settings import execution, profile_configs
 from .train import LMResult, evaluate, get_corpus, split_corpus, train_lm
 
@@ -104,7 +104,6 @@ __all__ = [
     "get_corpus",
     "split_corpus",
     "run_dir",
-    "is_done",
     "run",
     "run_one",
     "load_run",
@@ -115,7 +114,7 @@ __all__ = [
     "best_scale",
     "results_table",
     "lstm_pulse_response",
-    "gate_profiles",
-    "profile_shape",
+    "gate_diagonal_means",
+    "diagonal_means_shape",
     "GATE_NAMES",
 ]

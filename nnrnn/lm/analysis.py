@@ -1,10 +1,11 @@
-r"""Language-model results as tables, and the gate profiles of trained LSTMs (Fig. 6).
+r"""Language-model results as tables, and the diagonal means of trained LSTMs' gate weights (Fig. 6).
 
 * :func:`summarize` and :func:`results_table`: test bits per initializer over seeds, beside
   the paper's Table 1 or 3; :func:`best_scale` keeps, per corpus and initializer, the scale of
   a scale sweep with the lowest mean best-validation loss (how a sweep becomes one table row);
-* :func:`lstm_pulse_response`, :func:`gate_profiles` and :func:`profile_shape`: the paper's
-  pulse-ordering analysis applied to each gate block of a trained LSTM layer.
+* :func:`lstm_pulse_response`, :func:`gate_diagonal_means` and :func:`diagonal_means_shape`: the paper's
+  pulse-ordering analysis applied to each gate block of a trained LSTM layer (the mean weight on
+  each diagonal ``i - j`` of the reordered block, as :func:`nnrnn.analysis.diagonal_means`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .config import CORPORA, bits_to_perplexity
 from .model import LanguageModel
 
 __all__ = ["GATE_NAMES", "summarize", "best_scale", "results_table", "unigram_bits", "lstm_pulse_response",
-           "gate_profiles", "profile_shape"]
+           "gate_diagonal_means", "diagonal_means_shape"]
 
 #: LSTM gate blocks in torch's stacking order, with the paper's names (Fig. 6).
 GATE_NAMES = {"i": "input gate", "f": "forget gate", "g": "update (cell) gate", "o": "output gate"}
@@ -208,7 +209,7 @@ def lstm_pulse_response(
     return (pulsed - free)[:, 0].abs()
 
 
-def gate_profiles(
+def gate_diagonal_means(
     model: LanguageModel,
     layer: int = 1,
     *,
@@ -235,12 +236,12 @@ def gate_profiles(
     Examples:
         >>> from nnrnn.lm import LMConfig, build_model
         >>> cfg = LMConfig(corpus="ptb-char", cell="lstm", init="chain", nlayers=1, emsize=6, nhid=6)
-        >>> df = gate_profiles(build_model(cfg, 10), layer=0, steps=10, generator=torch.Generator().manual_seed(0))
+        >>> df = gate_diagonal_means(build_model(cfg, 10), layer=0, steps=10, generator=torch.Generator().manual_seed(0))
         >>> sorted(df["gate"].unique()), int(df["lag"].max())
         (['f', 'g', 'i', 'o'], 5)
     """
     if model.cfg.cell != "lstm":
-        raise ValueError(f"gate_profiles needs an LSTM language model, got cell {model.cfg.cell!r}")
+        raise ValueError(f"gate_diagonal_means needs an LSTM language model, got cell {model.cfg.cell!r}")
     if not 0 <= layer < len(model.rnns):
         raise ValueError(f"layer must be in [0, {len(model.rnns)}), got {layer!r}")
     lstm = model.rnns[layer]
@@ -255,27 +256,27 @@ def gate_profiles(
     return pd.concat(frames, ignore_index=True)
 
 
-def profile_shape(profiles: pd.DataFrame, *, near: int = 5, max_lag: int | None = None) -> pd.DataFrame:
-    r"""Two numbers per gate that describe a Fig. 6 profile.
+def diagonal_means_shape(means: pd.DataFrame, *, near: int = 5, max_lag: int | None = None) -> pd.DataFrame:
+    r"""Two numbers per gate that describe its Fig. 6 diagonal means.
 
     * ``monotonicity``: Spearman's rank correlation between the order difference ``i - j`` and
       the mean weight, over lags ``1 <= |i - j| <= max_lag`` (all by default): near ±1 for a
-      monotone profile, near 0 for a flat or bump-shaped one;
+      monotone trend, near 0 for a flat or bump-shaped one;
     * ``forward_bump``: the mean weight at lags ``1..near`` minus that at ``-near..-1``: positive
       when connections from earlier- to later-peaking units are stronger (a chain-like motif).
 
-    ``profiles`` is :func:`gate_profiles`' table, or several stacked (they are averaged per gate
-    and lag first).
+    ``means`` is :func:`gate_diagonal_means`' table, or several stacked (they are averaged per gate and
+    lag first).
 
     Examples:
         >>> lags = np.arange(-4, 5)
         >>> df = pd.DataFrame({"gate": "i", "lag": lags, "weight": 0.01 * lags})
-        >>> profile_shape(df, near=2).round(3).to_dict("index")
+        >>> diagonal_means_shape(df, near=2).round(3).to_dict("index")
         {'i': {'monotonicity': 1.0, 'forward_bump': 0.03}}
     """
     validate.integer(near, "near", low=1)
     rows = {}
-    mean = profiles.groupby(["gate", "lag"], sort=False)["weight"].mean().reset_index()
+    mean = means.groupby(["gate", "lag"], sort=False)["weight"].mean().reset_index()
     for gate, d in mean.groupby("gate", sort=False):
         d = d[d["lag"] != 0]
         if max_lag is not None:

@@ -22,7 +22,7 @@ from ..profiles import PROFILES
 from .analysis import summarize
 from .config import CELLS, CORPORA, INITS, LMConfig
 from .replicate import PTB_CHAR_TOKENS, measure
-from .runs import is_done, sweep
+from .runs import run_dir, sweep
 from .settings import profile_configs
 
 __all__ = ["CORPUS_TOKENS", "main", "plan_table", "run_core_seconds"]
@@ -89,7 +89,7 @@ def plan_table(cfgs: Sequence[LMConfig], root=None, measured: dict[str, dict[str
         groups.setdefault((c.corpus, c.init), []).append(c)
     rows = []
     for (corpus, init), mine in groups.items():
-        todo = [c for c in mine if not is_done(c, root)]
+        todo = [c for c in mine if not _store.is_stored(run_dir(c, root))]
         row: dict[str, Any] = {"corpus": corpus, "initializer": init, "runs": len(mine), "stored": len(mine) - len(todo),
                                "to train": len(todo), "windows per run": _windows(mine[0])}
         if measured and corpus in measured:
@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             p.error(str(exc))
     cfgs = profile_configs(a.cell, a.profile, seed=a.seed, corpora=a.corpora, inits=a.inits, grid=a.grid)
-    done = sum(is_done(c, a.root) for c in cfgs)
+    done = sum(_store.is_stored(run_dir(c, a.root)) for c in cfgs)
     print(f"{a.cell} / {a.profile}: {len(cfgs)} runs, {done} already stored under {base / 'runs'}")
     if a.dry_run:
         firsts: dict[str, LMConfig] = {}

@@ -369,7 +369,7 @@ def plan(cell: str, root=None, **changes: Any) -> pd.DataFrame:
         >>> len(p), int(p["stored"].sum())
         (12, 0)
     """
-    return pd.DataFrame([{"init": c.init, "seed": c.seed, "hash": c.hash(), "stored": _runs.is_done(c, root)}
+    return pd.DataFrame([{"init": c.init, "seed": c.seed, "hash": c.hash(), "stored": _store.is_stored(_runs.run_dir(c, root))}
                          for c in configs(cell, **changes)])
 
 
@@ -389,7 +389,7 @@ def run(cells: Sequence[str] = CELLS, *, root=None, dry_run: bool = False, execu
     out: dict[str, _runs.LMRuns | None] = {}
     for cell in cells:
         cfgs = configs(cell, **changes)
-        done = sum(_runs.is_done(c, root) for c in cfgs)
+        done = sum(_store.is_stored(_runs.run_dir(c, root)) for c in cfgs)
         print(f"language models, {cell}: {len(cfgs)} replicate runs ({_sizes(cfgs[0])}, {cfgs[0].epochs} epochs), "
               f"{done} stored under {_store.results_root(root) / 'runs'}", flush=True)
         out[cell] = None if dry_run else _runs.sweep(cfgs, root=root, executor=executor, max_workers=max_workers,
@@ -420,7 +420,7 @@ def load_results(cell: str, root=None) -> pd.DataFrame:
     """The stored replicate runs of ``cell``: ``init``, ``seed``, ``hash``, ``status`` and ``test_bits``."""
     rows = []
     for cfg in configs(cell):
-        if _runs.is_done(cfg, root):
+        if _store.is_stored(_runs.run_dir(cfg, root)):
             result = _runs.load_run(_runs.run_dir(cfg, root))["result"]
             rows.append({"init": cfg.init, "seed": cfg.seed, "hash": cfg.hash(), "status": result["status"],
                          "test_bits": float(result["test_bits"])})

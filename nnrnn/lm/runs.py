@@ -40,7 +40,7 @@ from .config import LMConfig
 from .model import LanguageModel
 from .train import inspect_checkpoint, train_lm
 
-__all__ = ["run_dir", "is_done", "run", "run_one", "load_run", "load_model", "sweep", "LMRuns", "checkpoint_state", "checkpoint_path",
+__all__ = ["run_dir", "run", "run_one", "load_run", "load_model", "sweep", "LMRuns", "checkpoint_state", "checkpoint_path",
            "run_ids"]
 
 Cache = Literal["auto", "require", "off"]
@@ -55,12 +55,6 @@ def run_dir(cfg: LMConfig, root: str | os.PathLike | None = None) -> Path:
         '/tmp/x/runs/lm-ptb-char'
     """
     return _store.run_folder(f"lm-{cfg.corpus}", cfg.hash(), root)
-
-
-def is_done(cfg: LMConfig, root: str | os.PathLike | None = None) -> bool:
-    """Whether the run of ``cfg`` is stored and intact (:func:`nnrnn.store.run_status`); an incomplete or
-    corrupt run is trained again and replaced."""
-    return _store.run_status(run_dir(cfg, root)) == "ok"
 
 
 def checkpoint_path(cfg: LMConfig, root: str | os.PathLike | None) -> Path:
@@ -134,7 +128,7 @@ def run(
     A file where the run's folder goes is an error before training (:func:`nnrnn.store.check_run_path`);
     the checkpoint is removed once the run is stored, and kept if storing it fails.
     """
-    if is_done(cfg, root):
+    if _store.is_stored(run_dir(cfg, root)):
         return run_dir(cfg, root)
     _store.check_run_path(run_dir(cfg, root))
     payload = run_one(cfg, data_dir=None if data_dir is None else str(data_dir), download=download, device=device,
@@ -257,7 +251,7 @@ def sweep(
     if cache == "off":  # compute and store nothing: a temporary root, removed when the process ends
         root = tempfile.mkdtemp(prefix="nnrnn-lm-")
         atexit.register(shutil.rmtree, root, True)
-    missing = [c for c in configs if not is_done(c, root)]
+    missing = [c for c in configs if not _store.is_stored(run_dir(c, root))]
     if missing and cache == "require":
         names = ", ".join(f"{c.corpus}/{c.cell}/{c.init}/seed{c.seed} ({c.hash()})" for c in missing[:4])
         raise _store.ResultMissing(

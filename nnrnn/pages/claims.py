@@ -27,6 +27,7 @@ from .. import sweep as _sweep
 from .. import validate
 from .. import weights as _weights
 from ..executors import torch_threads
+from ..store import is_stored
 from ..init import orthogonal_matrix
 from ..lm import replicate as _lm_replicate
 from ..lm import runs as _lm_runs
@@ -264,7 +265,7 @@ def claim_runs(root=None) -> dict[str, list[str]]:
     nets = _weights.collect_runs(_archive.complete_replicate_runs, _weights.TASKS, root)
     out["Table 2, Fig. 5"] = [f"{t}/{h}" for t, h in zip(nets["task"], nets["hash"])]
     for cell, table in (("rnn", "Table 1"), ("lstm", "Table 3")):
-        done = [c for c in _lm_replicate.configs(cell) if _lm_runs.is_done(c, root)]
+        done = [c for c in _lm_replicate.configs(cell) if is_stored(_lm_runs.run_dir(c, root))]
         out[table] = [f"{_lm_runs.run_dir(c, root).parent.name}/{c.hash()}" for c in done]
     return out
 

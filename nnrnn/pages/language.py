@@ -27,10 +27,11 @@ from ..archive import archive_label, archive_root
 from ..data import DataNotFoundError
 from ..lm import replicate as _replicate
 from ..lm import runs as _runs
-from ..lm.analysis import GATE_NAMES, gate_profiles, profile_shape, results_table, unigram_bits
+from ..lm.analysis import GATE_NAMES, diagonal_means_shape, gate_diagonal_means, results_table, unigram_bits
 from ..lm.config import CELLS, PAPER_TABLE1, PAPER_TABLE3, LMConfig, paper_config
 from ..lm.model import build_model
 from ..plotting import INIT_LABELS
+from ..store import is_stored
 from . import report
 from .section import Figure, Section, part
 from .settings import settings_table
@@ -222,7 +223,7 @@ class LMReplicateSection(Section):
 
     def gate_data(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Fig. 6 of the stored orthogonal LSTMs whose weights are kept: ``(trained, initial)`` gate
-        profiles (:func:`nnrnn.lm.gate_profiles`, layer :data:`GATE_LAYER`, one jitter seed per run)."""
+        diagonal means (:func:`nnrnn.lm.gate_diagonal_means`, layer :data:`GATE_LAYER`, one jitter seed per run)."""
         trained, initial = [], []
         stored = set(self.results["hash"])
         for c in self.configs:
@@ -233,9 +234,9 @@ class LMReplicateSection(Section):
                 continue
             model = _runs.load_model(path)
             g = torch.Generator().manual_seed(c.seed)
-            trained.append(gate_profiles(model, GATE_LAYER, steps=GATE_STEPS, generator=g).assign(seed=c.seed))
+            trained.append(gate_diagonal_means(model, GATE_LAYER, steps=GATE_STEPS, generator=g).assign(seed=c.seed))
             untrained = build_model(c, model.decoder.out_features)
-            initial.append(gate_profiles(untrained, GATE_LAYER, steps=GATE_STEPS, generator=g).assign(seed=c.seed))
+            initial.append(gate_diagonal_means(untrained, GATE_LAYER, steps=GATE_STEPS, generator=g).assign(seed=c.seed))
         if not trained:
             return pd.DataFrame(columns=["gate", "lag", "weight", "seed"]), pd.DataFrame(columns=["gate", "lag", "weight", "seed"])
         return pd.concat(trained, ignore_index=True), pd.concat(initial, ignore_index=True)
@@ -251,15 +252,15 @@ class LMReplicateSection(Section):
 
         n = int(trained["seed"].nunique())
         max_lag = self.configs[0].layer_sizes[GATE_LAYER][1] // 2
-        fig = lmplot.fig6_gate_profiles(trained, initial, max_lag=max_lag)
+        fig = lmplot.fig6_gate_diagonal_means(trained, initial, max_lag=max_lag)
         cap = (f"Mean recurrent weight against order difference i − j for the four gates of layer "
                f"{GATE_LAYER + 1} of 3 of the orthogonally initialized replicate LSTMs, after training (solid, mean ± "
                f"s.e.m. over {n} networks) and at initialization (dashed), units ordered by their response to an input "
                f"pulse as in the live part below, computed {self.where()}. The paper's Fig. 6 (layer 2 of a word-level "
-               "PTB LSTM) shows roughly monotone profiles in the input, forget and output gates and a "
+               "PTB LSTM) shows roughly monotone diagonal means in the input, forget and output gates and a "
                "chain-like bump at small positive i − j in the update gate.")
-        shape = pd.concat({"trained": profile_shape(trained, max_lag=max_lag),
-                           "at initialization": profile_shape(initial, max_lag=max_lag)}, axis=1)
+        shape = pd.concat({"trained": diagonal_means_shape(trained, max_lag=max_lag),
+                           "at initialization": diagonal_means_shape(initial, max_lag=max_lag)}, axis=1)
         shape.index = [GATE_NAMES[g] for g in shape.index]
         table = report.table(shape, {"monotonicity": "rank correlation with i − j", "forward_bump": "forward bump"},
                              formats="{:.3f}", index_name="gate")
@@ -273,7 +274,7 @@ def _settings(configs: list[LMConfig]) -> pd.DataFrame:
 def _load(configs: list[LMConfig], root) -> tuple[pd.DataFrame, pd.DataFrame]:
     hist, res = [], []
     for cfg in configs:
-        if not _runs.is_done(cfg, root):
+        if not is_stored(_runs.run_dir(cfg, root)):
             continue
         info = _runs.load_run(_runs.run_dir(cfg, root))  # refuses files that do not match their SHA-256
         ids = _runs.run_ids(cfg)  # the columns lm.sweep gives each run's rows

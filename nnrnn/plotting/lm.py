@@ -14,7 +14,8 @@ import pandas as pd
 
 from . import INIT_COLORS, INIT_LABELS, PAGE_WIDTH, band, figure_legend, mean_sem
 
-__all__ = ["validation_curves", "fig4_validation_curves", "fig6_gate_profiles", "lstm_gate_blocks", "curve_table", "GATE_PANELS"]
+__all__ = ["validation_curves", "fig4_validation_curves", "fig6_gate_diagonal_means", "lstm_gate_blocks", "curve_table",
+           "GATE_PANELS"]
 
 #: Fig. 6's panel order and titles: (a) input, (b) forget, (c) output, (d) update gate.
 GATE_PANELS = (("i", "(a) input gate"), ("f", "(b) forget gate"), ("o", "(c) output gate"), ("g", "(d) update gate"))
@@ -103,7 +104,7 @@ def fig4_validation_curves(history: pd.DataFrame, **kw):
     return validation_curves(history, **kw)
 
 
-def fig6_gate_profiles(
+def fig6_gate_diagonal_means(
     trained: pd.DataFrame,
     initial: pd.DataFrame | None = None,
     *,
@@ -113,7 +114,7 @@ def fig6_gate_profiles(
     """Fig. 6: mean recurrent weight against order difference ``i - j`` for each LSTM gate.
 
     Args:
-        trained: stacked :func:`nnrnn.lm.gate_profiles` tables of the trained networks with a
+        trained: stacked :func:`nnrnn.lm.gate_diagonal_means` tables of the trained networks with a
             ``seed`` column; drawn as mean ± s.e.m. over networks.
         initial: the same for the networks at initialization (dashed), optional.
         max_lag: show lags within ``±max_lag`` only (default: all).
