@@ -218,7 +218,7 @@ def fig5_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str, 
             v_all = excess_verdict(g["excess"].to_numpy(float), at_paper_scale=True)
             lag = peak.get(init, float("nan"))
             support = "supports the claim" if supports_hidden_chain(v, lag) else "does not support the claim"
-            ours = (f"successful networks: {len(ok)}, mean excess {ok['excess'].mean():+.4f}; mean trained profile peaks at "
+            ours = (f"successful networks: {len(ok)}, mean excess {ok['excess'].mean():+.4f}; mean trained diagonal means peak at "
                     f"i - j = {lag:g}; this group {support}" if len(ok) else "no successful network")
             rows.append(_row(claim, "Fig. 5", "an asymmetric bump peaking forward (no numbers)", ours, v,
                              f"{len(ok)} successful of {len(g)} networks", budget(task),

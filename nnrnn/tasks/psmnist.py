@@ -14,7 +14,7 @@ The task (Le, Jaitly & Hinton 2015; MNIST by LeCun et al. 1998):
 10,000 test digits. We chose to keep the test set out of every choice: the validation set is the
 *last* ``n_val`` digits of the MNIST training file and the training set its *first* ``n_train``
 (disjoint for ``n_train + n_val <= 60000``), and the test set is used only for the test
-accuracy reported after training (:func:`nnrnn.psmnist.evaluate_test_set`).
+accuracy reported after training (:func:`nnrnn.pages.live_sweep.evaluate_psmnist_test_set`).
 ``validate_on="test"`` in :func:`datasets` reproduces the authors' arrangement.
 
 **Hidden size.** The paper's text says N = 25 for psMNIST while the authors' code defaults to
@@ -22,8 +22,8 @@ accuracy reported after training (:func:`nnrnn.psmnist.evaluate_test_set`).
 profile here use 25, and the grids take ``hidden_size=`` to change it.
 
 Images are kept as ``uint8`` (47 MB for the full training set) and converted to ``float32`` one
-batch at a time. The sweep grids, the test-set evaluation of stored runs and the chapter's
-settings table are in :mod:`nnrnn.psmnist`, above the sweep.
+batch at a time. The sweep grids (:func:`nnrnn.sweep.grid`), the test-set evaluation of stored runs
+and the chapter's settings table (:mod:`nnrnn.pages`) sit above the sweep.
 
 Examples:
     >>> task = PsMNISTTask()
