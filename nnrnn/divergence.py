@@ -27,6 +27,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
 from . import archive as _archive
 from . import paper as _paper
@@ -120,11 +121,14 @@ def pseudospectrum(w, re: Sequence[float], im: Sequence[float]) -> np.ndarray:
     if w.ndim != 2 or w.shape[0] != w.shape[1]:
         raise ValueError(f"w must be a square matrix, got an array of shape {w.shape}")
     x, y = np.asarray(re, dtype=np.float64), np.asarray(im, dtype=np.float64)
-    eye = np.eye(len(w))
+    # One batched call per grid row (torch.linalg.svdvals: LAPACK per matrix, the batch spread over
+    # torch's threads). numpy's one call per point ran each small SVD on all BLAS threads, which
+    # on a busy 2-core machine waited on descheduled threads: chapter 10's cell took > 300 s.
+    wt, eye = torch.from_numpy(w).to(torch.complex128), torch.eye(len(w), dtype=torch.complex128)
+    zx = torch.from_numpy(x).to(torch.complex128)[:, None, None]
     out = np.empty((len(y), len(x)))
     for i, b in enumerate(y):
-        for j, a in enumerate(x):
-            out[i, j] = np.linalg.svd((a + 1j * b) * eye - w, compute_uv=False)[-1]
+        out[i] = torch.linalg.svdvals((zx + 1j * float(b)) * eye - wt)[:, -1].numpy()
     return out
 
 
