@@ -22,9 +22,12 @@ book: venv mathjax
 	$(if $(FRESH),NNRNN_RESULTS_DIR=$$(mktemp -d -t nnrnn-fresh-XXXXXX)) $(PY) -m nnrnn.book --profile $(PROFILE) --device $(DEVICE)
 
 ## verify: the archive against its manifest, final numbers recomputed from weights (EVIDENCE runs, default all),
-## SAMPLE (default 2) runs retrained up to their first validation point in two summation orders
+## SAMPLE (default 2) runs retrained up to their first validation point in two summation orders; then
+## protocol v2's runs (data/v2) against their own manifest, V2_EVIDENCE (default 3) of them from weights
 verify: venv
 	$(PY) -m nnrnn.verify --sample $(or $(SAMPLE),2) $(if $(EVIDENCE),--evidence $(EVIDENCE)) $(if $(MAX_UPDATES),--max-updates $(MAX_UPDATES))
+	@# protocol v2 (data/v2, its own manifest): every file, and V2_EVIDENCE random runs' final numbers from weights
+	if [ -f data/v2/MANIFEST.json ]; then $(PY) -m nnrnn.verify --root data/v2 --sample 0 --evidence $(or $(V2_EVIDENCE),3); fi
 
 ## test: unit tests, smoke execution of every chapter, the book build, a browser check
 test: venv mathjax

@@ -408,8 +408,9 @@ def pin_install_ref(path: Path, ref: str) -> bool:
 
 def write_found(stage: Path, root=None) -> Path:
     """Write the landing page's "what we found" box (:func:`nnrnn.pages.claims_view.found_markdown`,
-    from the claims of the archive under ``root``, default the committed one) to ``stage/book/``:data:`FOUND`."""
-    claims = claim_table.claims(root)
+    from the results page's claims (:func:`nnrnn.pages.claims.plan_claims`) of the archive under ``root``,
+    default the committed one) to ``stage/book/``:data:`FOUND`."""
+    claims = claim_table.plan_claims(root)
     path = stage / "book" / FOUND
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(claims_view.found_markdown(claims, archive_label(root)))

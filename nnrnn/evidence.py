@@ -36,12 +36,18 @@ from .train import TrainConfig, initial_model
 from .verdicts import (Verdict, excess_verdict, paper_success_rates, planned_label, pooled_verdict,
                        supports_hidden_chain)
 
-__all__ = ["PROTOCOL", "NORMAL", "NON_NORMAL", "budget", "stage2", "is_complete", "benchmark_rows",
+__all__ = ["PROTOCOL", "PLAN_COMMIT", "NORMAL", "NON_NORMAL", "TASK_NAMES", "budget", "stage2", "is_complete", "progress",
+           "status", "benchmark_rows",
            "table2_rows", "fig5_excesses", "fig5_rows", "lm_rows", "claims"]
 
 PROTOCOL = "v2"
+#: the commit that added the analysis plan (book/analysis-plan.md), before any protocol-v2 run existed;
+#: the results page cites it, and tests/test_evidence.py checks it against the repository's history.
+PLAN_COMMIT = "e62e60b"
 NORMAL = ("identity", "orthogonal")
 NON_NORMAL = ("chain", "fb_chain")
+#: how a claim names a task: the task and the paper's sequence length.
+TASK_NAMES = {"copy": "copy (T = 500)", "addition": "addition (T = 750)", "psmnist": "psMNIST (T = 784)"}
 #: the paper's Table 2 tasks (its networks: addition N = 100, psMNIST N = 25).
 TABLE2_TASKS = ("addition", "psmnist")
 #: Fig. 5's window: the forward asymmetry averages lags 1..10 against -10..-1 (the plan).
@@ -67,6 +73,47 @@ def is_complete(task: str, root=None) -> bool:
     """Whether every planned v2 stage-2 run of ``task`` is stored."""
     cfgs, runs = stage2(task, root)
     return bool(cfgs) and len(runs) == len(cfgs)
+
+
+def _stages(task: str, root=None) -> dict[str, tuple[int, int | None]]:
+    out = _replicate.run(task, protocol=PROTOCOL, root=root, dry_run=True, verbose=False)
+    where = _replicate.protocol_root(PROTOCOL, root)
+    counts = {}
+    for stage in ("pilot", "screen", "stage2"):
+        cfgs = out.get(stage) or []
+        cfgs = cfgs.configs() if isinstance(cfgs, _sweep.Grid) else list(cfgs)
+        stored = len(_sweep.load_runs(task, configs=cfgs, root=where)) if cfgs else 0
+        counts[stage] = (stored, len(cfgs) if cfgs else None)
+    return counts
+
+
+def progress(task: str, root=None) -> str:
+    """Where ``task``'s protocol-v2 training stands, in words: the pilot's runs stored of planned,
+    then the divergence screen's current round, then stage 2 (each planned only once the stage
+    before it is stored)."""
+    names = {"pilot": "pilot", "screen": "divergence screen (current round)", "stage2": "stage 2"}
+    parts = []
+    for stage, (stored, planned) in _stages(task, root).items():
+        if planned is None:
+            parts.append(f"{names[stage]}: not started")
+            break
+        parts.append(f"{names[stage]}: {stored} of {planned} runs stored")
+    return "; ".join(parts)
+
+
+def status(root=None, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFrame:
+    """Per task: the protocol-v2 runs stored (every stage) and the worker time they took (each run's
+    share of its lockstep group's wall time), and :func:`progress`."""
+    where = _replicate.protocol_root(PROTOCOL, root)
+    rows = []
+    for task in tasks:
+        runs = _sweep.load_runs(task, root=where)
+        hours = 0.0
+        if len(runs) and "wall_s" in runs:
+            share = runs["lockstep_runs"].fillna(1) if "lockstep_runs" in runs else 1
+            hours = float((runs["wall_s"] / share).sum() / 3600)
+        rows.append({"task": task, "runs stored": len(runs), "worker hours": hours, "training": progress(task, root)})
+    return pd.DataFrame(rows).set_index("task")
 
 
 def _interval(scores, nonnormal, seeds) -> str:
@@ -99,10 +146,14 @@ def benchmark_rows(task: str, root=None) -> list[dict[str, Any]]:
     planned run is stored, the rows say how many are and give no verdict."""
     cfgs, runs = stage2(task, root)
     loss_fig, success_fig = _paper.FIG3_PANELS[task]
-    n = f"{len(runs)} of {len(cfgs)} planned" if cfgs else "none yet (pilot or screen incomplete)"
+    name = TASK_NAMES[task]
     if not cfgs or len(runs) < len(cfgs):
-        return [_row(f"{task}: non-normal initializers succeed more often", success_fig, "", "", None, n, budget(task)),
-                _row(f"{task}: non-normal initializers reach a lower validation loss", loss_fig, "", "", None, n, budget(task))]
+        n = _planned(cfgs, runs)
+        waiting = _waiting(task, root)
+        return [_row(f"{name}: non-normal initializers succeed more often", success_fig, _paper_success(task), waiting,
+                     None, n, budget(task)),
+                _row(f"{name}: non-normal initializers reach a lower validation loss", loss_fig, "curves only", waiting,
+                     None, n, budget(task))]
     nonnormal = runs["init"].isin(NON_NORMAL).to_numpy()
     seeds = runs["seed"].tolist()
     diverged = runs.groupby("init", sort=False)["diverged"].sum()
@@ -112,14 +163,14 @@ def benchmark_rows(task: str, root=None) -> list[dict[str, Any]]:
     v = pooled_verdict(success, nonnormal, seeds, at_paper_scale=True, paper_rates=paper_success_rates(task))
     rates = runs.groupby("init", sort=False)["success"].agg(["sum", "size"])
     ours = ", ".join(f"{i} {int(rates.loc[i, 'sum'])}/{int(rates.loc[i, 'size'])}" for i in rates.index)
-    rows = [_row(f"{task}: non-normal initializers succeed more often", success_fig, _paper_success(task), ours, v,
+    rows = [_row(f"{name}: non-normal initializers succeed more often", success_fig, _paper_success(task), ours, v,
                  seeds_text, budget(task), _pairs(success, runs), _interval(success, nonnormal, seeds))]
     div_at = np.where(runs["diverged"], runs["n_updates"].astype(float), np.nan)
     scores = _stats.loss_scores(runs["final_val_loss"].to_numpy(float), div_at)
     v = pooled_verdict(scores, nonnormal, seeds, at_paper_scale=True)
     med = runs[~runs["diverged"]].groupby("init", sort=False)["final_val_loss"].median()
     ours = ", ".join(f"{i} median {med[i]:.4g}" for i in med.index) + " (final validation loss of the runs that did not diverge)"
-    rows.append(_row(f"{task}: non-normal initializers reach a lower validation loss", loss_fig,
+    rows.append(_row(f"{name}: non-normal initializers reach a lower validation loss", loss_fig,
                      "curves only", ours, v, seeds_text, budget(task), _pairs(scores, runs),
                      _interval(scores, nonnormal, seeds)))
     return rows
@@ -130,6 +181,21 @@ def _paper_success(task: str) -> str:
     if counts is None:
         return "bars only (no counts)"
     return ", ".join(f"{i} {k}/{n}" for i, (k, n) in counts.items())
+
+
+def _short(task: str) -> str:
+    return TASK_NAMES[task].split(" (", 1)[0]
+
+
+def _waiting(task: str, root=None) -> str:
+    return f"no verdict until every planned stage-2 run of {_short(task)} is stored; training: {progress(task, root)}"
+
+
+def _planned(cfgs, runs) -> str:
+    return f"{len(runs)} of {len(cfgs)} planned" if cfgs else "none yet (pilot or screen incomplete)"
+
+
+_FIG5_PAPER = "an asymmetric bump peaking forward (no numbers)"
 
 
 def henrici_excesses(task: str, runs: pd.DataFrame, root=None) -> pd.DataFrame:
@@ -157,16 +223,17 @@ def table2_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str
         for init in NORMAL:
             g = ex[ex["init"] == init]
             paper = _paper.PAPER_TABLE2.get((task, init))  # (mean, s.e.m.) over its successful networks
-            claim = f"Table 2, {task}, {init}: training makes W more non-normal than a random change of its size"
+            claim = f"Table 2, {_short(task)}, {init}: training makes W more non-normal than a random change of its size"
+            paper_text = "not reported" if paper is None else f"d(W) = {paper[0]:.2f} ± {paper[1]:.2f}"
             if not complete:
-                rows.append(_row(claim, "Table 2", "", "", None, f"{len(runs)} of {len(cfgs)} planned", budget(task)))
+                rows.append(_row(claim, "Table 2", paper_text, _waiting(task, root), None, _planned(cfgs, runs), budget(task)))
                 continue
             ok = g[g["success"]]
             v = excess_verdict(ok["excess"].to_numpy(float), at_paper_scale=True)
             v_all = excess_verdict(g["excess"].to_numpy(float), at_paper_scale=True)
             ours = (f"successful networks: {len(ok)}, mean d(W) {ok['trained'].mean():.3g}, mean excess {ok['excess'].mean():+.3g}"
                     if len(ok) else "no successful network")
-            rows.append(_row(claim, "Table 2", "not reported" if paper is None else f"d(W) = {paper[0]:.2f} ± {paper[1]:.2f}", ours, v,
+            rows.append(_row(claim, "Table 2", paper_text, ours, v,
                              f"{len(ok)} successful of {len(g)} networks", budget(task),
                              secondary=f"all {len(g)} networks: {v_all.label} ({v_all.describe()})"))
     return rows
@@ -208,9 +275,10 @@ def fig5_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str, 
         complete = bool(cfgs) and len(runs) == len(cfgs)
         per, peak = fig5_excesses(task, runs, root) if complete else (pd.DataFrame(columns=["init", "success", "excess"]), {})
         for init in NORMAL:
-            claim = f"Fig. 5, {task}, {init}: training hides a forward chain (pulse-ordered asymmetry beyond the no-pulse control)"
+            claim = (f"Fig. 5, {_short(task)}, {init}: training hides a forward chain (pulse-ordered asymmetry beyond the "
+                     "no-pulse control)")
             if not complete:
-                rows.append(_row(claim, "Fig. 5", "", "", None, f"{len(runs)} of {len(cfgs)} planned", budget(task)))
+                rows.append(_row(claim, "Fig. 5", _FIG5_PAPER, _waiting(task, root), None, _planned(cfgs, runs), budget(task)))
                 continue
             g = per[per["init"] == init]
             ok = g[g["success"]]
@@ -220,7 +288,7 @@ def fig5_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str, 
             support = "supports the claim" if supports_hidden_chain(v, lag) else "does not support the claim"
             ours = (f"successful networks: {len(ok)}, mean excess {ok['excess'].mean():+.4f}; mean trained diagonal means peak at "
                     f"i - j = {lag:g}; this group {support}" if len(ok) else "no successful network")
-            rows.append(_row(claim, "Fig. 5", "an asymmetric bump peaking forward (no numbers)", ours, v,
+            rows.append(_row(claim, "Fig. 5", _FIG5_PAPER, ours, v,
                              f"{len(ok)} successful of {len(g)} networks", budget(task),
                              secondary=f"all {len(g)} networks: {v_all.label} ({v_all.describe()})"))
     return rows

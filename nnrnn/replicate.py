@@ -189,10 +189,27 @@ def protocol_root(protocol: str | Protocol = "v1", root=None) -> Path:
     return base / p.folder if p.folder else base
 
 
-def protocol_markdown() -> str:
-    """The protocol as the results page shows it: the stages and the selection rule of this docstring."""
-    text = __doc__.split("**Stage 1 (pilot).**", 1)[1].split("``python -m nnrnn.replicate", 1)[0]
-    return "**Stage 1 (pilot).**" + text.rstrip()
+def protocol_markdown(protocol: str = "v1") -> str:
+    """The protocol as the results pages show it, from this module's docstring: v1's stages and
+    selection rule; v2's changes to them, then the selection rule both share.
+
+    Examples:
+        >>> protocol_markdown("v2").startswith("**Protocol v2**")
+        True
+        >>> protocol_markdown("v3")
+        Traceback (most recent call last):
+        ...
+        ValueError: protocol must be one of ['v1', 'v2'], got 'v3'
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
+    doc = __doc__.split("``python -m nnrnn.replicate", 1)[0]
+    v1, v2 = doc.split("**Stage 1 (pilot).**", 1)[1].split("**Protocol v2**", 1)
+    if protocol == "v1":
+        return "**Stage 1 (pilot).**" + v1.rstrip()
+    selection = "**Selection" + v1.split("**Selection", 1)[1].split("**Stage 2.**", 1)[0]
+    v2 = v2.replace("The selection rule above", "The selection rule below")  # it follows here
+    return "**Protocol v2**" + v2.rstrip() + "\n\n" + selection.rstrip()
 
 
 def _check_task(task: str) -> str:

@@ -39,7 +39,7 @@ def test_found_box_counts_the_verdicts_and_lists_every_claim_with_its_badge():
 
 
 def test_write_found_puts_the_box_where_the_landing_page_includes_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(claim_table, "claims", lambda root=None: _claims())
+    monkeypatch.setattr(claim_table, "plan_claims", lambda root=None: _claims())
     path = book.write_found(tmp_path, tmp_path / "no-archive")
     assert path == tmp_path / "book" / book.FOUND and "What we found" in path.read_text()
     intro = (book.REPO / "book" / "intro.md").read_text()

@@ -4,6 +4,9 @@ known, and the reading of a tiny protocol-v2 store end to end."""
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +15,7 @@ import pytest
 from nnrnn import evidence, paper, replicate, stats, verdicts
 
 INITS = ("identity", "orthogonal", "chain", "fb_chain")
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _runs(success_by_init, seeds=range(1, 7), loss=None, diverged=()):
@@ -66,8 +70,12 @@ def test_a_ceiling_reads_not_testable(monkeypatch):
 
 def test_an_incomplete_stage_2_gives_no_verdict(monkeypatch):
     _fake(monkeypatch, _runs({i: 1 for i in INITS}).iloc[:10], planned=24)
-    for row in evidence.benchmark_rows("addition"):
+    monkeypatch.setattr(evidence, "progress", lambda task, root=None: f"{task}: pilot: 3 of 9 runs stored")
+    rows = evidence.benchmark_rows("addition") + evidence.table2_rows(tasks=("addition",)) + evidence.fig5_rows(tasks=("addition",))
+    for row in rows:
         assert row["verdict"] == verdicts.VERDICTS[4] and row["runs"] == "10 of 24 planned" and row["test"] == "-"
+        assert row["ours"].endswith("training: addition: pilot: 3 of 9 runs stored") and row["paper"]
+    assert rows[0]["claim"].startswith("addition (T = 750): ") and rows[2]["claim"].startswith("Table 2, addition, identity: ")
 
 
 def test_the_pooled_p_is_the_stratified_permutation_tests(monkeypatch):
@@ -95,8 +103,8 @@ def test_table2_groups_need_five_successful_networks(monkeypatch, n_success, exc
     assert rows[0]["secondary"].startswith("all 6 networks: ")
 
 
-def test_a_tiny_v2_store_is_read_end_to_end(tmp_path, monkeypatch):
-    """The real path: pilot, screen and stage 2 of a tiny stand-in protocol are trained, then read."""
+def _tiny_protocol(monkeypatch):
+    """Protocol v2 shrunk to one addition setting per initializer, two pilot and two stage-2 seeds."""
     tiny = dict(T=25, hidden_size=8, n_train=32, n_val=16, epochs=1, evals_per_epoch=2)
     monkeypatch.setattr(replicate, "_PILOT_BASE", {"addition": dict(tiny, T=30)})
     monkeypatch.setattr(paper, "PAPER_LRS", (1e-3,))
@@ -104,10 +112,21 @@ def test_a_tiny_v2_store_is_read_end_to_end(tmp_path, monkeypatch):
                                {"addition": {"seeds": (1, 2), "base": dict(tiny, T=30, epochs=25)}}, screen=1, screen_epochs=1,
                                folder="v2")
     monkeypatch.setitem(replicate.PROTOCOLS, "v2", proto)
+
+
+def test_a_tiny_v2_store_is_read_end_to_end(tmp_path, monkeypatch):
+    """The real path: pilot, screen and stage 2 of a tiny stand-in protocol are trained, then read."""
+    _tiny_protocol(monkeypatch)
     assert evidence.benchmark_rows("addition", tmp_path)[0]["runs"] == "none yet (pilot or screen incomplete)"
+    assert evidence.progress("addition", tmp_path) == "pilot: 0 of 8 runs stored; divergence screen (current round): not started"
     replicate.run("addition", protocol="v2", root=tmp_path, max_workers=1, progress=False, verbose=False)
     cfgs, runs = evidence.stage2("addition", tmp_path)
     assert len(cfgs) == len(runs) == 8 and evidence.is_complete("addition", tmp_path)
+    said = evidence.progress("addition", tmp_path)
+    assert said.startswith("pilot: 8 of 8 runs stored; divergence screen (current round): ") and said.endswith("stage 2: 8 of 8 runs stored")
+    status = evidence.status(tmp_path, tasks=("addition",))
+    stored = len(list((tmp_path / "v2" / "runs" / "addition").iterdir()))
+    assert status.loc["addition", "runs stored"] == stored >= 16 and status.loc["addition", "worker hours"] > 0
     rows = evidence.benchmark_rows("addition", tmp_path)
     assert all(r["verdict"] in verdicts.VERDICTS for r in rows) and rows[0]["runs"].startswith("8 runs, seeds 1-2")
     t2 = evidence.table2_rows(tmp_path, tasks=("addition",))
@@ -142,3 +161,69 @@ def test_a_fig5_group_supports_the_claim_only_if_its_diagonal_means_peak_forward
     monkeypatch.setattr(evidence, "fig5_excesses", lambda task, runs, root=None: (per, {"identity": lag, "orthogonal": lag}))
     rows = evidence.fig5_rows(tasks=("psmnist",))
     assert [r["verdict"] for r in rows] == ["reproduced", "reproduced"] and all(support in r["ours"] for r in rows)
+
+
+def _git(*args) -> str:
+    out = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_the_plan_commit_added_the_plan_and_precedes_every_protocol_v2_run():
+    """The results page cites evidence.PLAN_COMMIT: the commit that added book/analysis-plan.md, an
+    ancestor of the first commit that added anything under data/v2 (the plan came before the runs)."""
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    if _git("rev-parse", "--is-shallow-repository") == "true":
+        pytest.skip("a shallow clone lacks the history this test reads")
+    added = _git("log", "--diff-filter=A", "--format=%H", "--", "book/analysis-plan.md").splitlines()
+    assert added and added[-1].startswith(evidence.PLAN_COMMIT)
+    first_v2 = _git("log", "--diff-filter=A", "--format=%H", "--", "data/v2").splitlines()
+    if first_v2:
+        ok = subprocess.run(["git", "merge-base", "--is-ancestor", added[-1], first_v2[-1]], cwd=REPO, timeout=60)
+        assert ok.returncode == 0 and added[-1] != first_v2[-1]
+
+
+def test_the_results_page_withholds_the_plans_verdicts_when_either_store_is_tampered(tmp_path, monkeypatch):
+    """plan_claims: theory rows computed, the rest from the v2 store and archive v1; an edited v2 run,
+    or a v1 archive without its manifest, withholds every row read from the archive."""
+    from nnrnn import archive
+    from nnrnn.pages import claims as claim_table
+
+    _tiny_protocol(monkeypatch)
+    monkeypatch.setattr(claim_table, "_decoding_rows", lambda: [])
+    monkeypatch.setattr(evidence, "lm_rows", lambda root=None: [])
+    replicate.run("addition", protocol="v2", root=tmp_path, max_workers=1, progress=False, verbose=False)
+    archive.write_manifest(tmp_path / "v2")
+    archive.write_manifest(tmp_path)  # archive v1: no runs of its own here
+    intact = claim_table.plan_claims(tmp_path, tasks=("addition",))
+    from_archive = ~intact["profile"].str.startswith("theory")
+    assert from_archive.sum() == 2 + 2 + 2 and (~from_archive).sum() == 1  # success, loss, Table 2 x2, Fig. 5 x2; J_tot
+    assert claim_table.WITHHELD not in set(intact["verdict"]) and (intact.loc[~from_archive, "budget"] == "-").all()
+    assert intact["claim"].iloc[1].startswith("addition (T = 750): ")
+    run = next((tmp_path / "v2" / "runs" / "addition").iterdir())
+    (run / "history.csv").write_text((run / "history.csv").read_text() + "\n")
+    table = claim_table.plan_claims(tmp_path, tasks=("addition",))
+    assert (table.loc[from_archive, "verdict"] == claim_table.WITHHELD).all() and table["claim"].tolist() == intact["claim"].tolist()
+    assert (table.loc[~from_archive, "verdict"] == intact.loc[~from_archive, "verdict"]).all()
+    (run / "history.csv").write_text((run / "history.csv").read_text()[:-1])
+    assert claim_table.WITHHELD not in set(claim_table.plan_claims(tmp_path, tasks=("addition",))["verdict"])
+    (tmp_path / archive.MANIFEST).unlink()
+    assert (claim_table.plan_claims(tmp_path, tasks=("addition",)).loc[from_archive, "verdict"] == claim_table.WITHHELD).all()
+
+
+def test_verdict_changes_sets_each_v1_claim_beside_the_plans():
+    from nnrnn.pages import claims as claim_table
+
+    old = pd.DataFrame({"claim": ["J", "copy success", "W moves", "motif"], "where in the paper": ["Eq. 4", "Fig. 3d", "Table 2", "Fig. 5"],
+                        "verdict": ["reproduced", "inconclusive", "reproduced", "reproduced"]})
+    new = pd.DataFrame({"claim": ["J", "copy (T = 500): succeed", "Table 2, addition, identity: more",
+                                  "Table 2, psMNIST, orthogonal: more"],
+                        "where in the paper": ["Eq. 4", "Fig. 3d", "Table 2", "Table 2"],
+                        "verdict": ["reproduced", verdicts.NOT_TESTABLE, "consistent", "not reproduced"]})
+    t = claim_table.verdict_changes(old, new).set_index("claim")["analysis plan, archive v2"]
+    assert t.to_dict() == {"J": "reproduced", "copy success": verdicts.NOT_TESTABLE,
+                           "W moves": "addition, identity: consistent; psMNIST, orthogonal: not reproduced",
+                           "motif": "no claim under the plan"}
+    with pytest.raises(ValueError, match=r"new lacks the column\(s\) \['where in the paper'\]"):
+        claim_table.verdict_changes(old, new.drop(columns="where in the paper"))

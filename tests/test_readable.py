@@ -32,6 +32,8 @@ from nnrnn.verdicts import VERDICTS
 
 CHAPTERS = [nb.stem for nb in book.toc_notebooks()]
 RESULTS = "00-results"
+#: the pages that list claims with verdict badges -> the glue key of their number of claims
+CLAIM_PAGES = {RESULTS: "res_n_claims", "00-results-v1": "v1_n_claims"}
 #: window width -> height: a desktop's (both sidebars shown, a ~700 px column) and a phone's (no
 #: sidebars); tall enough that the screenshot shows every claim of the summary.
 WIDTHS = {1400: 1000, 420: 1700}
@@ -225,16 +227,17 @@ def test_no_page_shows_a_raw_value_a_cell_returned(smoke_book, glued, stem):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("stem", list(CLAIM_PAGES))
 @pytest.mark.parametrize("width", list(WIDTHS))
-def test_results_page_reads_at_a_glance(smoke_book, glued, chrome, tmp_path, width):
+def test_results_page_reads_at_a_glance(smoke_book, glued, chrome, tmp_path, width, stem):
     """At 1400 and 420 px: one badge per claim, each inside the viewport and readable in both
     themes; each claim's details fit the column; the page's tables keep their first column in view."""
-    page = smoke_book / "html" / "notebooks" / f"{RESULTS}.html"
+    page = smoke_book / "html" / "notebooks" / f"{stem}.html"
     measured, shot = _probe(chrome, [page], width, tmp_path, scroll=True)
     m = measured[page.name]
     vw = m["viewport"]
     assert vw == width, f"the page's viewport is {vw} px, not {width}"
-    n_claims = glued(RESULTS)["res_n_claims"]
+    n_claims = glued(stem)[CLAIM_PAGES[stem]]
     assert len(m["light"]) == n_claims, f"{len(m['light'])} verdict badges in the summary for {n_claims} claims"
     problems = []
     for b in m["light"]:
@@ -252,12 +255,12 @@ def test_results_page_reads_at_a_glance(smoke_book, glued, chrome, tmp_path, wid
         worst = max([d["right"], *(f["right"] for f in d["fields"])])
         if worst > vw:
             problems.append(f"{d['id']}: its details, opened, reach {worst:.0f} px")
-    problems += _table_problems(RESULTS, m)
-    assert not problems, f"results page at {width} px:\n" + "\n".join(problems)
+    problems += _table_problems(stem, m)
+    assert not problems, f"{stem} at {width} px:\n" + "\n".join(problems)
     pixels = mpimg.imread(shot)[..., :3]
     assert float((pixels.mean(axis=2) < 0.9).mean()) > 0.02, f"the screenshot looks blank: {shot}"
     if os.environ.get("NNRNN_SCREENSHOTS"):
-        shutil.copy(shot, Path(os.environ["NNRNN_SCREENSHOTS"]) / f"results-{width}.png")
+        shutil.copy(shot, Path(os.environ["NNRNN_SCREENSHOTS"]) / f"{stem}-{width}.png")
 
 
 def _table_problems(stem: str, m: dict) -> list[str]:

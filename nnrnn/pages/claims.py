@@ -12,6 +12,7 @@ As everywhere in :mod:`nnrnn.pages`, ``root=None`` is the committed archive
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any, Sequence
 
 import numpy as np
@@ -20,6 +21,7 @@ import torch
 
 from .. import archive as _archive
 from .. import decoding as _decoding
+from .. import evidence as _evidence
 from .. import memory as _memory
 from .. import paper as _paper
 from .. import replicate as _replicate
@@ -37,7 +39,7 @@ from ..archive import archive_root
 from ..verdicts import VERDICTS, Verdict, difference_verdict, increase_verdict, verdict
 
 __all__ = ["DECODING_CLAIM", "WITHHELD", "training_text", "paper_success_text", "motif_test", "claim_runs",
-           "integrity_problems", "claims"]
+           "integrity_problems", "claims", "plan_claims", "verdict_changes"]
 
 #: the setting of the Fig. 2 claim, computed when the page builds (seconds): N = T (the paper's N), the
 #: chain's gain α (the paper's argument) and the scale λ of λQ, sequences to fit and to score the readouts,
@@ -104,7 +106,7 @@ def paper_success_text(task: str) -> str:
 
 def _benchmark_rows(task: str, root) -> list[dict[str, Any]]:
     figs = _paper.FIG3_PANELS[task]
-    name = {"copy": "copy (T = 500)", "addition": "addition (T = 750)", "psmnist": "psMNIST (T = 784)"}[task]
+    name = _evidence.TASK_NAMES[task]
     paper_success = paper_success_text(task)
     plan, runs = _archive.stage2_runs(task, root)
     n_seeds = len(_replicate.PROTOCOLS["v1"].stage2[task]["seeds"])  # planned per initializer
@@ -300,3 +302,61 @@ def claims(root=None, *, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFram
         from_archive = ~table["profile"].str.startswith("theory")
         table.loc[from_archive, ["verdict", "test"]] = [WITHHELD, "-"]
     return table
+
+
+def plan_claims(root=None, *, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFrame:
+    """The results page's table under the analysis plan (``book/analysis-plan.md``, issue 21).
+
+    The two theory claims as in :func:`claims` (computed when the page builds), then
+    :func:`nnrnn.evidence.claims`: the benchmarks, Table 2 and Fig. 5 from the protocol-v2 runs
+    (``<root>/v2``), the language models from the archive's runs under ``root``. A benchmark whose
+    planned v2 runs are not all stored gets no verdict ("not tested at the paper's scale", with how
+    many are in). When either store fails its integrity check against its manifest, no stored run
+    is read at all (a changed file is refused when read): every claim read from the archive is
+    listed with :data:`WITHHELD` and nothing else.
+    """
+    root = archive_root() if root is None else root
+    theory = pd.DataFrame(_theory_rows() + _decoding_rows())
+    if integrity_problems(root) or integrity_problems(_replicate.protocol_root(_evidence.PROTOCOL, root)):
+        with tempfile.TemporaryDirectory() as empty:  # each claim's row from a store with no runs: its name only
+            stored = _evidence.claims(empty, tasks=tasks, lm_root=empty)
+        stored[["ours", "runs", "test", "secondary", "interval"]] = "-"
+        stored["verdict"] = WITHHELD
+    else:
+        stored = _evidence.claims(root, tasks=tasks, lm_root=root)
+    # a theory row has no training budget, secondary test or interval of the plan: "-"
+    table = pd.concat([theory, stored], ignore_index=True).fillna("-")
+    table["see also"] = [SEE_DIVERGENCE if str(c).split(" ", 1)[0].rstrip(":") in ("copy", "addition") else ""
+                         for c in table["claim"]]
+    return table
+
+
+def verdict_changes(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """Each claim's verdict in ``old`` (:func:`claims`, archive v1) beside its verdicts in ``new``
+    (:func:`plan_claims`), matched by where the paper states the claim. The plan splits Table 2 and
+    Fig. 5 into one claim per task and initializer: their new verdicts are listed side by side, each
+    after the part of its claim that names its group.
+
+    Examples:
+        >>> old = pd.DataFrame({"claim": ["W changes"], "where in the paper": ["Table 2"], "verdict": ["reproduced"]})
+        >>> new = pd.DataFrame({"claim": ["Table 2, addition, identity: more", "Table 2, addition, orthogonal: more"],
+        ...                     "where in the paper": ["Table 2"] * 2, "verdict": ["consistent", "not testable"]})
+        >>> verdict_changes(old, new).iloc[0].to_dict()  # doctest: +NORMALIZE_WHITESPACE
+        {'claim': 'W changes', 'where in the paper': 'Table 2', 'archive v1': 'reproduced',
+         'analysis plan, archive v2': 'addition, identity: consistent; addition, orthogonal: not testable'}
+    """
+    for name, table in (("old", old), ("new", new)):
+        missing = {"claim", "where in the paper", "verdict"} - set(table.columns)
+        if missing:
+            raise ValueError(f"{name} lacks the column(s) {sorted(missing)}; it has {list(table.columns)}")
+    rows = []
+    for r in old.to_dict("records"):
+        where = r["where in the paper"]
+        group = new[new["where in the paper"] == where]
+        if len(group) <= 1:
+            text = group["verdict"].iloc[0] if len(group) else "no claim under the plan"
+        else:
+            text = "; ".join(f"{str(c).split(':', 1)[0].split(', ', 1)[-1]}: {v}" for c, v in zip(group["claim"], group["verdict"]))
+        rows.append({"claim": r["claim"], "where in the paper": where, "archive v1": r["verdict"],
+                     "analysis plan, archive v2": text})
+    return pd.DataFrame(rows, columns=["claim", "where in the paper", "archive v1", "analysis plan, archive v2"])

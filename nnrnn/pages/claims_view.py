@@ -18,7 +18,7 @@ import pandas as pd
 from .claims import WITHHELD
 from ..verdicts import VERDICTS
 
-__all__ = ["BADGE_CLASSES", "FIELDS", "HtmlBlock", "badge", "summary", "details", "counts_text", "found_markdown"]
+__all__ = ["BADGE_CLASSES", "FIELDS", "PLAN_FIELDS", "HtmlBlock", "badge", "summary", "details", "counts_text", "found_markdown"]
 
 #: every verdict a claim can show (the labels of :mod:`nnrnn.verdicts` and the withheld one) -> its
 #: badge's CSS class, ``nnrnn-verdict-<label in lower case, runs of other characters as "-">``.
@@ -29,6 +29,10 @@ BADGE_CLASSES: dict[str, str] = {
 #: the columns of a claim shown in its details, with the name a reader sees.
 FIELDS = {"where in the paper": "where the paper states it", "paper": "the paper", "ours": "this book",
           "profile": "profile", "runs": "runs", "test": "test", "verdict": "verdict"}
+#: the columns of the analysis plan's claims (:func:`nnrnn.pages.claims.plan_claims`), shown in their
+#: details after :data:`FIELDS` where a table has them.
+PLAN_FIELDS = {"budget": "training budget", "secondary": "secondary tests (Holm-adjusted pairs, or all networks)",
+               "interval": "interval of the per-seed difference"}
 
 
 class HtmlBlock:
@@ -87,18 +91,20 @@ def summary(claims: pd.DataFrame, href: str = "") -> HtmlBlock:
 
 
 def details(claims: pd.DataFrame) -> HtmlBlock:
-    """Each claim as a dropdown: its claim and badge, and its :data:`FIELDS` as a "field: value" list."""
+    """Each claim as a dropdown: its claim and badge, and its :data:`FIELDS` (then those of
+    :data:`PLAN_FIELDS` the table has) as a "field: value" list."""
     _check(claims, ["claim", *FIELDS])
+    shown = {**FIELDS, **{c: n for c, n in PLAN_FIELDS.items() if c in claims.columns}}
     blocks, text = [], []
     for i, row in enumerate(claims.to_dict("records")):
-        fields = "".join(f"<dt>{html.escape(name)}</dt><dd>{html.escape(str(row[col]))}</dd>" for col, name in FIELDS.items())
+        fields = "".join(f"<dt>{html.escape(name)}</dt><dd>{html.escape(str(row[col]))}</dd>" for col, name in shown.items())
         see = row.get("see also")
         if see:  # (page, text): a link to the chapter that looks further
             fields += f'<dt>see also</dt><dd><a href="{html.escape(see[0])}.html">{html.escape(see[1])}</a></dd>'
         see_text = [f"  see also: {see[1]} ({see[0]})"] if see else []
         blocks.append(f'<details class="nnrnn-claim-details" id="{_anchor(i)}"><summary>{html.escape(str(row["claim"]))} '
                       f'{badge(row["verdict"])}</summary><dl class="nnrnn-fields">{fields}</dl></details>')
-        text.append("\n".join([str(row["claim"]), *(f"  {name}: {row[col]}" for col, name in FIELDS.items()), *see_text]))
+        text.append("\n".join([str(row["claim"]), *(f"  {name}: {row[col]}" for col, name in shown.items()), *see_text]))
     return HtmlBlock('<div class="nnrnn-view">' + "".join(blocks) + "</div>", "\n\n".join(text))
 
 
