@@ -75,6 +75,9 @@ def is_complete(task: str, root=None) -> bool:
     return bool(cfgs) and len(runs) == len(cfgs)
 
 
+_STAGE_NAMES = {"pilot": "pilot", "screen": "divergence screen (current round)", "stage2": "stage 2"}
+
+
 def _stages(task: str, root=None) -> dict[str, tuple[int, int | None]]:
     out = _replicate.run(task, protocol=PROTOCOL, root=root, dry_run=True, verbose=False)
     where = _replicate.protocol_root(PROTOCOL, root)
@@ -91,19 +94,19 @@ def progress(task: str, root=None) -> str:
     """Where ``task``'s protocol-v2 training stands, in words: the pilot's runs stored of planned,
     then the divergence screen's current round, then stage 2 (each planned only once the stage
     before it is stored)."""
-    names = {"pilot": "pilot", "screen": "divergence screen (current round)", "stage2": "stage 2"}
     parts = []
     for stage, (stored, planned) in _stages(task, root).items():
         if planned is None:
-            parts.append(f"{names[stage]}: not started")
+            parts.append(f"{_STAGE_NAMES[stage]}: not started")
             break
-        parts.append(f"{names[stage]}: {stored} of {planned} runs stored")
+        parts.append(f"{_STAGE_NAMES[stage]}: {stored} of {planned} runs stored")
     return "; ".join(parts)
 
 
 def status(root=None, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFrame:
-    """Per task: the protocol-v2 runs stored (every stage) and the worker time they took (each run's
-    share of its lockstep group's wall time), and :func:`progress`."""
+    """Per task: each stage's protocol-v2 runs stored of planned (``"k / n"``; the screen's current
+    round; "not started" before the stage before it is stored), every run stored, and the worker
+    time they took (each run's share of its lockstep group's wall time)."""
     where = _replicate.protocol_root(PROTOCOL, root)
     rows = []
     for task in tasks:
@@ -112,7 +115,8 @@ def status(root=None, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFrame:
         if len(runs) and "wall_s" in runs:
             share = runs["lockstep_runs"].fillna(1) if "lockstep_runs" in runs else 1
             hours = float((runs["wall_s"] / share).sum() / 3600)
-        rows.append({"task": task, "runs stored": len(runs), "worker hours": hours, "training": progress(task, root)})
+        stages = {_STAGE_NAMES[k]: "not started" if n is None else f"{k_} / {n}" for k, (k_, n) in _stages(task, root).items()}
+        rows.append({"task": task, **stages, "runs stored": len(runs), "worker hours": hours})
     return pd.DataFrame(rows).set_index("task")
 
 

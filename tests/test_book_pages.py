@@ -127,3 +127,19 @@ def test_the_version_is_the_same_in_the_package_the_citation_and_the_changelog()
     assert re.search(rf"^version: {re.escape(nnrnn.__version__)}$", citation, re.M)
     assert re.search(rf"^## \[{re.escape(nnrnn.__version__)}\] - \d{{4}}-\d\d-\d\d$", changelog, re.M)
     assert f"[{nnrnn.__version__}]: https://" in changelog
+
+
+def test_verdict_changes_read_as_a_list_with_a_badge_per_verdict():
+    """Archive v1's verdicts beside the plan's: one list item per claim, no table columns to squeeze."""
+    old = pd.DataFrame({"claim": ["J", "W moves", "gone"], "where in the paper": ["Eq. 4", "Table 2", "Fig. 9"],
+                        "verdict": ["reproduced", "reproduced", "consistent"]})
+    new = pd.DataFrame({"claim": ["J", "Table 2, addition, identity: x", "Table 2, psMNIST, orthogonal: x"],
+                        "where in the paper": ["Eq. 4", "Table 2", "Table 2"],
+                        "verdict": ["reproduced", VERDICTS[1], VERDICTS[5]]})
+    soup = BeautifulSoup(claims_view.changes(claim_table.verdict_changes(old, new)).markup, "html.parser")
+    items = soup.select("ul.nnrnn-changes > li")
+    assert [li.select_one(".nnrnn-change-claim").get_text() for li in items] == ["J", "W moves", "gone"]
+    assert [[b.get_text() for b in li.select(".nnrnn-verdict")] for li in items] == [
+        ["reproduced", "reproduced"], ["reproduced", VERDICTS[1], VERDICTS[5]], [VERDICTS[1]]]
+    assert "addition, identity: " in items[1].get_text() and "no claim under the plan" in items[2].get_text()
+    assert not soup.select("table")

@@ -127,6 +127,7 @@ def test_a_tiny_v2_store_is_read_end_to_end(tmp_path, monkeypatch):
     status = evidence.status(tmp_path, tasks=("addition",))
     stored = len(list((tmp_path / "v2" / "runs" / "addition").iterdir()))
     assert status.loc["addition", "runs stored"] == stored >= 16 and status.loc["addition", "worker hours"] > 0
+    assert status.loc["addition", "pilot"] == "8 / 8" and status.loc["addition", "stage 2"] == "8 / 8"
     rows = evidence.benchmark_rows("addition", tmp_path)
     assert all(r["verdict"] in verdicts.VERDICTS for r in rows) and rows[0]["runs"].startswith("8 runs, seeds 1-2")
     t2 = evidence.table2_rows(tmp_path, tasks=("addition",))

@@ -334,8 +334,9 @@ def plan_claims(root=None, *, tasks: Sequence[str] = _replicate.TASKS) -> pd.Dat
 def verdict_changes(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """Each claim's verdict in ``old`` (:func:`claims`, archive v1) beside its verdicts in ``new``
     (:func:`plan_claims`), matched by where the paper states the claim. The plan splits Table 2 and
-    Fig. 5 into one claim per task and initializer: their new verdicts are listed side by side, each
-    after the part of its claim that names its group.
+    Fig. 5 into one claim per task and initializer: column ``plan`` lists each ``(group, verdict)``
+    (group "" for a claim the plan keeps whole; none where the plan has no such claim), and
+    ``analysis plan, archive v2`` says the same in words.
 
     Examples:
         >>> old = pd.DataFrame({"claim": ["W changes"], "where in the paper": ["Table 2"], "verdict": ["reproduced"]})
@@ -343,7 +344,8 @@ def verdict_changes(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
         ...                     "where in the paper": ["Table 2"] * 2, "verdict": ["consistent", "not testable"]})
         >>> verdict_changes(old, new).iloc[0].to_dict()  # doctest: +NORMALIZE_WHITESPACE
         {'claim': 'W changes', 'where in the paper': 'Table 2', 'archive v1': 'reproduced',
-         'analysis plan, archive v2': 'addition, identity: consistent; addition, orthogonal: not testable'}
+         'analysis plan, archive v2': 'addition, identity: consistent; addition, orthogonal: not testable',
+         'plan': [('addition, identity', 'consistent'), ('addition, orthogonal', 'not testable')]}
     """
     for name, table in (("old", old), ("new", new)):
         missing = {"claim", "where in the paper", "verdict"} - set(table.columns)
@@ -354,9 +356,10 @@ def verdict_changes(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
         where = r["where in the paper"]
         group = new[new["where in the paper"] == where]
         if len(group) <= 1:
-            text = group["verdict"].iloc[0] if len(group) else "no claim under the plan"
-        else:
-            text = "; ".join(f"{str(c).split(':', 1)[0].split(', ', 1)[-1]}: {v}" for c, v in zip(group["claim"], group["verdict"]))
+            plan = [("", v) for v in group["verdict"]]
+        else:  # "Table 2, addition, identity: ..." -> "addition, identity"
+            plan = [(str(c).split(":", 1)[0].split(", ", 1)[-1], v) for c, v in zip(group["claim"], group["verdict"])]
+        text = "; ".join(f"{g}: {v}" if g else v for g, v in plan) or "no claim under the plan"
         rows.append({"claim": r["claim"], "where in the paper": where, "archive v1": r["verdict"],
-                     "analysis plan, archive v2": text})
-    return pd.DataFrame(rows, columns=["claim", "where in the paper", "archive v1", "analysis plan, archive v2"])
+                     "analysis plan, archive v2": text, "plan": plan})
+    return pd.DataFrame(rows, columns=["claim", "where in the paper", "archive v1", "analysis plan, archive v2", "plan"])

@@ -18,7 +18,8 @@ import pandas as pd
 from .claims import WITHHELD
 from ..verdicts import VERDICTS
 
-__all__ = ["BADGE_CLASSES", "FIELDS", "PLAN_FIELDS", "HtmlBlock", "badge", "summary", "details", "counts_text", "found_markdown"]
+__all__ = ["BADGE_CLASSES", "FIELDS", "PLAN_FIELDS", "HtmlBlock", "badge", "summary", "details", "changes", "counts_text",
+           "found_markdown"]
 
 #: every verdict a claim can show (the labels of :mod:`nnrnn.verdicts` and the withheld one) -> its
 #: badge's CSS class, ``nnrnn-verdict-<label in lower case, runs of other characters as "-">``.
@@ -106,6 +107,30 @@ def details(claims: pd.DataFrame) -> HtmlBlock:
                       f'{badge(row["verdict"])}</summary><dl class="nnrnn-fields">{fields}</dl></details>')
         text.append("\n".join([str(row["claim"]), *(f"  {name}: {row[col]}" for col, name in shown.items()), *see_text]))
     return HtmlBlock('<div class="nnrnn-view">' + "".join(blocks) + "</div>", "\n\n".join(text))
+
+
+def changes(table: pd.DataFrame) -> HtmlBlock:
+    """Each claim of :func:`nnrnn.pages.claims.verdict_changes` as one list item: the claim, where the
+    paper states it, and as a "field: badge" list its archive-v1 verdict and its verdict (or its groups'
+    verdicts) under the analysis plan; a phone's width wraps it, nothing is laid out in columns.
+
+    Examples:
+        >>> t = pd.DataFrame({"claim": ["W moves"], "where in the paper": ["Table 2"], "archive v1": ["reproduced"],
+        ...                   "plan": [[("addition, identity", "consistent")]]})
+        >>> print(repr(changes(t)))
+        W moves (Table 2): archive v1 reproduced; under the plan addition, identity: consistent
+    """
+    _check(table, ["claim", "where in the paper", "archive v1", "plan"])
+    items, text = [], []
+    for row in table.to_dict("records"):
+        plan = "".join(f'<span class="nnrnn-change-group">{html.escape(g) + ": " if g else ""}{badge(v)}</span>'
+                       for g, v in row["plan"]) or "no claim under the plan"
+        items.append(f'<li><span class="nnrnn-change-claim">{html.escape(str(row["claim"]))}</span> '
+                     f'({html.escape(str(row["where in the paper"]))})<dl class="nnrnn-fields">'
+                     f'<dt>archive v1</dt><dd>{badge(row["archive v1"])}</dd><dt>plan (v2)</dt><dd>{plan}</dd></dl></li>')
+        said = "; ".join(f"{g}: {v}" if g else v for g, v in row["plan"]) or "no claim under the plan"
+        text.append(f'{row["claim"]} ({row["where in the paper"]}): archive v1 {row["archive v1"]}; under the plan {said}')
+    return HtmlBlock('<div class="nnrnn-view"><ul class="nnrnn-changes">' + "".join(items) + "</ul></div>", "\n".join(text))
 
 
 def counts_text(claims: pd.DataFrame) -> str:
