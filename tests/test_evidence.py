@@ -128,6 +128,14 @@ def test_a_tiny_v2_store_is_read_end_to_end(tmp_path, monkeypatch):
     stored = len(list((tmp_path / "v2" / "runs" / "addition").iterdir()))
     assert status.loc["addition", "runs stored"] == stored >= 16 and status.loc["addition", "worker hours"] > 0
     assert status.loc["addition", "pilot"] == "8 / 8" and status.loc["addition", "stage 2"] == "8 / 8"
+    # the results page's survival view of a complete benchmark (its code path, on these runs)
+    from nnrnn import divergence
+    from nnrnn.plotting import divergence as dplot
+
+    km = divergence.survival(runs)
+    assert set(km) == set(INITS) and all((k["survival"] <= 1).all() and k["events"].sum() == 0 for k in km.values())
+    fig = dplot.survival_curves({"addition": km}, INITS)
+    assert fig.axes[0].get_xlabel() == "update (thousands)" and fig.axes[0].get_ylabel() == "fraction not diverged"
     rows = evidence.benchmark_rows("addition", tmp_path)
     assert all(r["verdict"] in verdicts.VERDICTS for r in rows) and rows[0]["runs"].startswith("8 runs, seeds 1-2")
     t2 = evidence.table2_rows(tmp_path, tasks=("addition",))
