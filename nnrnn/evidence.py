@@ -30,6 +30,7 @@ from . import replicate as _replicate
 from . import stats as _stats
 from . import sweep as _sweep
 from . import weights as _weights
+from .data import DataNotFoundError
 from .lm import replicate as _lm_replicate
 from .store import load_weights
 from .train import TrainConfig, initial_model
@@ -298,6 +299,21 @@ def fig5_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str, 
     return rows
 
 
+def _unigram_text(cell: str, means: pd.Series) -> str:
+    """Which initializers never left the unigram level (mean test bits within
+    :data:`nnrnn.lm.replicate.UNIGRAM_BAND` of :func:`nnrnn.lm.replicate.unigram_reference`), in words;
+    "" where none did or the corpus is not at hand."""
+    try:
+        unigram = _lm_replicate.unigram_reference(_lm_replicate.configs(cell)[0])
+    except DataNotFoundError:
+        return ""
+    flat = [i for i in means.sort_values().index if abs(means[i] - unigram) < _lm_replicate.UNIGRAM_BAND]
+    if not flat:
+        return ""
+    return (f"; {' and '.join(flat)} never left the unigram level: within {_lm_replicate.UNIGRAM_BAND:g} bits (our "
+            f"threshold) of a model that knows only the characters' frequencies, {unigram:.3f} bits")
+
+
 def lm_rows(root=None) -> list[dict[str, Any]]:
     """Table 1 and Table 3 under the plan, from the archive's (v1) language models: the initializer the
     paper finds best against the best other one by mean test bits, by the exact one-sided permutation
@@ -328,6 +344,7 @@ def lm_rows(root=None) -> list[dict[str, Any]]:
                 f"permutation p = {min(greater.p_value, less.p_value):.2g}, the smallest {n_a} + {n_b} runs can give "
                 f"({_stats.min_attainable_p([n_a], [n_b]):.2g}), so no test of this design can reach p < 0.05")
         said += "; every initializer: " + ", ".join(f"{i} {means[i]:.3f}" for i in means.sort_values().index)
+        said += _unigram_text(cell, means)
         test = (f"exact permutation test of {n_a} + {n_b} runs, one-sided (the paper's direction: p = {greater.p_value:.2g}; "
                 f"the opposite: p = {less.p_value:.2g}); not testable at this n")
         rows.append({**base, "ours": said, "test": test, "verdict": label, "budget": base["profile"].split("(", 1)[-1].rstrip(")"),

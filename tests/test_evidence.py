@@ -156,10 +156,22 @@ def test_language_model_rows_are_not_testable_at_3_plus_3_and_say_what_happened(
                               "test_bits": (1.5 if i == best else 2.0) + s / 100} for i in inits for s in (1, 2, 3)])
 
     monkeypatch.setattr(lm_rep, "load_results", results)
+    monkeypatch.setattr(lm_rep, "unigram_reference", lambda cfg: 2.015)  # the non-best runs' mean: "never left" it
     rows = evidence.lm_rows()
     assert [r["verdict"] for r in rows] == [verdicts.VERDICTS[4]] * 2
     assert "the paper's direction: p = 0.05" in rows[0]["test"] and "not testable at this n" in rows[0]["test"]
     assert rows[0]["ours"].startswith("fb_chain 1.520 bits, lower than") and "by 0.500" in rows[0]["ours"]
+    others = [i for i in lm_rep.REPLICATE_INITS["rnn"] if i != lm_rep.CLAIMS["rnn"]["best"]]
+    clause = rows[0]["ours"].rsplit("; ", 1)[1]
+    assert clause.endswith(" never left the unigram level: within 0.01 bits (our threshold) of a model that knows only the "
+                           "characters' frequencies, 2.015 bits")
+    assert sorted(clause.split(" never left", 1)[0].split(" and ")) == sorted(others)
+
+    def no_corpus(cfg):
+        raise evidence.DataNotFoundError("ptb-char is not on disk")
+
+    monkeypatch.setattr(lm_rep, "unigram_reference", no_corpus)  # the row stands without the corpus, minus that clause
+    assert all("unigram" not in r["ours"] for r in evidence.lm_rows())
 
 
 @pytest.mark.parametrize("lag, support", [(2.0, "this group supports the claim"), (-14.0, "this group does not support the claim")])

@@ -416,6 +416,24 @@ CLAIMS = {
 }
 
 
+#: an initializer whose mean test loss lies within this many bits of :func:`unigram_reference` learned the
+#: characters' frequencies only (our threshold; a model that uses any context is far below).
+UNIGRAM_BAND = 0.01
+
+
+def unigram_reference(cfg: LMConfig) -> float:
+    """The test loss in bits of a model that knows only the characters' frequencies in ``cfg``'s
+    training text and nothing of their order (:func:`nnrnn.lm.analysis.unigram_bits` on ``cfg``'s own
+    splits). Loads the corpus (once per process); :class:`nnrnn.data.DataNotFoundError` where it is
+    neither on disk nor downloadable."""
+    from . import train as _train  # lazy: the corpus loader, only where the reference is asked for
+    from .analysis import unigram_bits  # lazy: as above
+
+    corpus = _train.get_corpus(cfg.corpus, None, True)
+    train, _, test = _train.split_corpus(cfg, corpus)
+    return unigram_bits(train, test, len(corpus.dictionary))
+
+
 def load_results(cell: str, root=None) -> pd.DataFrame:
     """The stored replicate runs of ``cell``: ``init``, ``seed``, ``hash``, ``status`` and ``test_bits``."""
     rows = []
