@@ -42,7 +42,7 @@ def test_an_empty_archive_states_the_protocol_and_shows_no_result(tmp_path, cell
     assert isinstance(protocol[1], report.Table) and "ptb-char: paper" in protocol[1].data.columns
 
 
-def test_stored_runs_give_curves_table_and_the_results_pages_verdict(tmp_path):
+def test_stored_runs_give_curves_table_and_archive_v1s_verdict(tmp_path):
     _store(tmp_path, "rnn")
     s = section.replicate_section("rnn", root=tmp_path)
     assert s.complete and len(s.results) == 12 and "holds 12 of the 12 replicate runs." in s.status_text()
@@ -54,12 +54,12 @@ def test_stored_runs_give_curves_table_and_the_results_pages_verdict(tmp_path):
     assert "Table 1" in note and list(table.data.columns) == ["ptb-char: ours", "ptb-char: paper"]
     fb = table.data.loc["feedback chain", "ptb-char: ours"]
     assert fb.startswith(f"{np.mean([1.51, 1.52, 1.53]):.3f}") and "(n=3)" in fb
-    # the verdict is the results page's row, computed from the same runs by the same function
+    # the verdict is archive v1's row (its page, 00-results-v1), computed from the same runs by the same function
     row = rep.claims_rows(tmp_path)[0]
     assert s.claim == row
     text = s.verdict()[0]
     assert row["ours"] in text and row["test"] in text and f"**{row['verdict']}**" in text
-    assert "bootstrap" in row["test"]
+    assert "bootstrap" in row["test"] and "the results page judges these runs by the analysis plan" in text
 
 
 def test_a_partial_archive_says_what_is_stored_and_what_is_missing(tmp_path):
