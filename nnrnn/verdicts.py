@@ -28,7 +28,7 @@ normal initializers, by the exact permutation test within seeds of :mod:`nnrnn.s
 both labelled by :func:`planned_label`; :func:`paper_success_rates` gives the paper's rates for
 the power rule.
 
-Protocol v1 (the archive the results page reads until the v2 archive replaces it, issue 21)
+Protocol v1 (archive v1, shown as the earlier run set on its own page, ``00-results-v1``)
 labels with :func:`verdict` from the direction of the effect and a test: success counts by
 Fisher's exact test (two-sided, ``scipy.stats.fisher_exact``); differences of final validation
 loss by a percentile bootstrap over runs (``scipy.stats.bootstrap``, 9,999 resamples, 95 %),

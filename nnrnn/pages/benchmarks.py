@@ -311,7 +311,7 @@ class ReplicateSection(Section):
         return [self._figure(fig, cap, "success"), self.verdict_text()]
 
     def verdict_text(self) -> str:
-        """The verdict sentences: the results page's success and loss verdicts, with their tests."""
+        """The verdict sentences: archive v1's success and loss verdicts (its page, ``00-results-v1``), with their tests."""
         if self.success_verdict is None:
             return f"There is no verdict yet: the archive holds no stage-2 run of both groups of initializers ({self.selection_note})."
         counts = _results.success_counts(self.runs)
@@ -326,8 +326,9 @@ class ReplicateSection(Section):
         if self.loss_verdict is None:
             return out + self.loss_note
         return out + (f"Mean final validation loss, normal minus non-normal initializers (positive is the paper's direction): "
-                      f"{self.loss_verdict.effect:.3g}; {self.loss_verdict.describe()}; verdict: **{self.loss_verdict.label}**. The results page "
-                      "computes the same verdicts with the same functions (`nnrnn.verdicts`).")
+                      f"{self.loss_verdict.effect:.3g}; {self.loss_verdict.describe()}; verdict: **{self.loss_verdict.label}**. The page of archive v1 "
+                      "computes the same verdicts with the same functions (`nnrnn.verdicts`); the results page judges the "
+                      "paper's claim by the analysis plan, on the protocol-v2 runs.")
 
     @part
     def weights(self) -> list:

@@ -4,8 +4,9 @@ Chapters 7 (vanilla RNNs, Table 1 and Fig. 4) and 9 (LSTMs, Table 3) open their 
 the runs of :mod:`nnrnn.lm.replicate`: the paper's character-PTB model at a reduced, stated size
 and number of epochs, trained once outside the book and kept in the archive. A chapter reads
 them with :func:`replicate_section` and shows each part with one call (``rep.curves()``, see
-:mod:`nnrnn.pages.section`); nothing here trains or writes. The verdict is the results page's row
-(:func:`nnrnn.lm.replicate.claims_rows`), computed by the same function from the same runs.
+:mod:`nnrnn.pages.section`); nothing here trains or writes. The verdict is archive v1's row (its page,
+``00-results-v1``; :func:`nnrnn.lm.replicate.claims_rows`), computed by the same function from the
+same runs; the results page judges these runs by the analysis plan (:func:`nnrnn.evidence.lm_rows`).
 
 Examples:
     >>> s = replicate_section("rnn", root="/nonexistent")
