@@ -42,7 +42,9 @@ import yaml
 
 from .cli import HelpFormatter, device
 from .profiles import PROFILES, cell_timeout, check_profile
-from .archive import archive_label
+from .replicate import protocol_root
+from .archive import archive_label, archive_root
+from .evidence import PROTOCOL, TASK_NAMES, is_complete
 from .pages import claims_view
 from .pages import claims as claim_table
 from .pages.report import BOOK_BUILD_ENV, check_declared, live_profile
@@ -413,7 +415,13 @@ def write_found(stage: Path, root=None) -> Path:
     claims = claim_table.plan_claims(root)
     path = stage / "book" / FOUND
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(claims_view.found_markdown(claims, archive_label(root)))
+    v2 = protocol_root(PROTOCOL, archive_root() if root is None else root)
+    label = f"protocol v2, judged by the analysis plan: {archive_label(v2)}; language models: archive v1, {archive_label(root)}"
+    waiting = [TASK_NAMES[t] for t in TASK_NAMES if not is_complete(t, archive_root() if root is None else root)]
+    note = (f"Protocol v2 is still training ({', '.join(waiting)}): those benchmarks' claims get their verdicts when "
+            "every planned run is stored; archive v1's verdicts stay readable on {doc}`../notebooks/00-results-v1`."
+            if waiting else "")
+    path.write_text(claims_view.found_markdown(claims, label, note=note))
     return path
 
 

@@ -145,16 +145,17 @@ def counts_text(claims: pd.DataFrame) -> str:
     return "; ".join(f"{int(counts[label])} {label.split(':')[0]}" for label in BADGE_CLASSES if counts.get(label, 0))
 
 
-def found_markdown(claims: pd.DataFrame, archive: str, results_page: str = "../notebooks/00-results") -> str:
+def found_markdown(claims: pd.DataFrame, archive: str, results_page: str = "../notebooks/00-results",
+                   note: str = "") -> str:
     """The landing page's "what we found" box (MyST Markdown): the verdicts' counts, one line per claim
     with its badge (each a link to its details on the results page, the document ``results_page``
     relative to the landing page), and where the verdicts come from (``archive``: how a page names the
-    archive, :func:`nnrnn.archive.archive_label`)."""
+    archive, :func:`nnrnn.archive.archive_label`), then ``note`` (Markdown) if given."""
     _check(claims, ["claim", "verdict"])
     items = summary(claims, href=results_page + ".html").markup
     return (f":::{{admonition}} What we found\n:class: tip nnrnn-found\n\n"
             f"Of the {len(claims)} claims of the paper that this book tests: **{counts_text(claims)}**. "
             f"The verdicts below are computed when the book is built, from the runs of the results archive "
             f"(profile `replicate`, {archive}) and, for the two theory claims, from exact computations "
-            f"and simulations run at build time; none is typed by hand.\n\n{items}\n\n"
+            f"and simulations run at build time; none is typed by hand.{' ' + note if note else ''}\n\n{items}\n\n"
             f"Each claim's paper value, our value, runs and test: {{doc}}`{results_page}`.\n:::\n")
