@@ -55,8 +55,8 @@ from .train import TrainConfig
 
 __all__ = ["MANIFEST", "archive_root", "archive_commit", "archive_label", "run_folders", "check_run",
            "build_manifest", "write_manifest", "read_manifest", "check_archive", "Stage2", "stage2", "stage2_plan",
-           "stage2_runs", "replicate_runs", "complete_replicate_runs", "archive_status", "checkpoint_status",
-           "lm_checkpoint_status"]
+           "stage2_runs", "replicate_runs", "complete_replicate_runs", "worker_seconds", "archive_status",
+           "checkpoint_status", "lm_checkpoint_status"]
 
 #: the manifest's file name, in the results root beside ``runs/``.
 MANIFEST = "MANIFEST.json"
@@ -375,7 +375,7 @@ def complete_replicate_runs(task: str, root=None) -> pd.DataFrame:
     return runs if plan and len(runs) == len(plan) else runs.iloc[:0]
 
 
-def _worker_seconds(runs: pd.DataFrame, root) -> float:
+def worker_seconds(runs: pd.DataFrame, root) -> float:
     """Worker time of ``runs``: each lockstep group's wall time, shared among its runs.
 
     A group resumed before checkpoints carried the clock (``lockstep``'s ``wall_s``) reports only
@@ -407,7 +407,7 @@ def archive_status(root=None) -> pd.DataFrame:
         s2 = replicate_runs(task, root)
         planned = len(_replicate.PROTOCOLS["v1"].stage2[task]["seeds"]) * len(_replicate.PILOT_SCALES)
         rows.append({"task": task, "pilot runs": f"{len(p)} / {len(pilot)}", "stage-2 runs": f"{len(s2)} / {planned}",
-                     "worker hours": float(sum(_worker_seconds(r, root) for r in (p, s2)) / 3600)})
+                     "worker hours": float(sum(worker_seconds(r, root) for r in (p, s2)) / 3600)})
     for cell in CELLS:  # the language models: no pilot, one run per worker (nnrnn.lm.replicate)
         cfgs = _lm_replicate.configs(cell)
         stored = [c for c in cfgs if is_stored(_lm_runs.run_dir(c, root))]

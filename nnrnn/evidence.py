@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from . import archive as _archive
 from . import paper as _paper
 from . import replicate as _replicate
 from . import stats as _stats
@@ -112,10 +113,7 @@ def status(root=None, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFrame:
     rows = []
     for task in tasks:
         runs = _sweep.load_runs(task, root=where)
-        hours = 0.0
-        if len(runs) and "wall_s" in runs:
-            share = runs["lockstep_runs"].fillna(1) if "lockstep_runs" in runs else 1
-            hours = float((runs["wall_s"] / share).sum() / 3600)
+        hours = _archive.worker_seconds(runs.assign(task=task), where) / 3600 if len(runs) else 0.0
         stages = {_STAGE_NAMES[k]: "not started" if n is None else f"{k_} / {n}" for k, (k_, n) in _stages(task, root).items()}
         rows.append({"task": task, **stages, "runs stored": len(runs), "worker hours": hours})
     return pd.DataFrame(rows).set_index("task")

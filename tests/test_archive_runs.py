@@ -62,8 +62,8 @@ def test_worker_seconds_count_every_segment_of_a_resumed_group(tmp_path):
     put("bbbbbbbbbbbb", group, [0.0, 50.0, float("nan")])  # diverged in the first segment
     put("cccccccccccc", {"created": "2026-12-01T08:00:00+0000", "lockstep_runs": 1, "wall_s": 40.0}, [0.0, 40.0])
     runs = pd.DataFrame({"task": "copy", "hash": ["aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"], "wall_s": 0.0})
-    assert archive._worker_seconds(runs, tmp_path) == pytest.approx(130.0 + 40.0)
-    assert archive._worker_seconds(runs.iloc[:1], tmp_path) == pytest.approx(65.0)  # its share of the group
+    assert archive.worker_seconds(runs, tmp_path) == pytest.approx(130.0 + 40.0)
+    assert archive.worker_seconds(runs.iloc[:1], tmp_path) == pytest.approx(65.0)  # its share of the group
 
 
 def test_archive_status_counts_the_language_models_too(tmp_path):
