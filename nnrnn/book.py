@@ -44,7 +44,7 @@ from .cli import HelpFormatter, device
 from .profiles import PROFILES, cell_timeout, check_profile
 from .replicate import protocol_root
 from .archive import archive_label, archive_root
-from .evidence import PROTOCOL, TASK_NAMES, is_complete
+from .evidence import PLAN_COMMIT, PROTOCOL, TASK_NAMES, is_complete
 from .pages import claims_view
 from .pages import claims as claim_table
 from .pages.report import BOOK_BUILD_ENV, check_declared, live_profile
@@ -416,7 +416,8 @@ def write_found(stage: Path, root=None) -> Path:
     path = stage / "book" / FOUND
     path.parent.mkdir(parents=True, exist_ok=True)
     v2 = protocol_root(PROTOCOL, archive_root() if root is None else root)
-    label = f"protocol v2, judged by the analysis plan: {archive_label(v2)}; language models: archive v1, {archive_label(root)}"
+    label = (f"protocol-v2 runs as of {archive_label(v2)}, judged by the analysis plan of commit {PLAN_COMMIT}; language "
+             f"models: archive v1, {archive_label(root)}")
     waiting = [TASK_NAMES[t] for t in TASK_NAMES if not is_complete(t, archive_root() if root is None else root)]
     note = (f"Protocol v2 is still training ({', '.join(waiting)}): those benchmarks' claims get their verdicts when "
             "every planned run is stored; archive v1's verdicts stay readable on {doc}`../notebooks/00-results-v1`."
@@ -480,7 +481,8 @@ def build(
     archive = (extra or {}).get("archive") or None  # the chapters' -p archive, else the committed archive
     log("[book] the landing page's verdicts ...")
     write_found(stage, archive)
-    label, commit = archive_label(archive), build_commit()
+    v2 = protocol_root(PROTOCOL, archive_root() if archive is None else archive)
+    label, commit = f"{archive_label(archive)}; protocol-v2 runs: {archive_label(v2)}", build_commit()
     for nb in notebooks:
         add_banners(stage / "notebooks" / nb.name, profile, label)
         if commit:  # outside a checkout the pages keep "main"

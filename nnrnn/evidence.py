@@ -33,21 +33,28 @@ from . import sweep as _sweep
 from . import weights as _weights
 from .data import DataNotFoundError
 from .lm import replicate as _lm_replicate
+from .lm.config import paper_config as _lm_paper_config
 from .store import load_weights
 from .train import TrainConfig, initial_model
-from .verdicts import (Verdict, excess_verdict, paper_success_rates, planned_label, pooled_verdict,
-                       supports_hidden_chain)
+from .verdicts import (MIN_POWER, NOT_TESTABLE, Verdict, excess_verdict, paper_success_rates, planned_label,
+                       pooled_verdict, supports_hidden_chain)
 
-__all__ = ["PROTOCOL", "PLAN_COMMIT", "NORMAL", "NON_NORMAL", "TASK_NAMES", "budget", "stage2", "is_complete", "progress",
+__all__ = ["PROTOCOL", "PLAN_COMMIT", "PLAN_AMENDMENT", "PENDING", "NORMAL", "NON_NORMAL", "TASK_NAMES", "budget", "stage2", "is_complete", "progress",
            "status", "benchmark_rows",
-           "table2_rows", "fig5_excesses", "fig5_rows", "lm_rows", "claims"]
+           "weight_tasks", "interval_coverage", "table2_rows", "fig5_excesses", "fig5_rows", "lm_rows", "claims"]
 
 PROTOCOL = "v2"
 #: the commit that added the analysis plan (book/analysis-plan.md), before any protocol-v2 run existed;
 #: the results page cites it, and tests/test_evidence.py checks it against the repository's history.
 PLAN_COMMIT = "e62e60b"
+#: the plan's one amendment (the screen's fallback, where v2 runs live), also before any protocol-v2 run existed;
+#: the test checks that no other commit changed the plan.
+PLAN_AMENDMENT = "41f48b8"
 NORMAL = ("identity", "orthogonal")
 NON_NORMAL = ("chain", "fb_chain")
+#: the state of a claim whose protocol-v2 runs are not all stored: not a verdict (the plan gives none on part of
+#: its runs), shown in a verdict's place with its own badge, as "withheld" is.
+PENDING = "pending: its protocol-v2 runs are still training"
 #: how a claim names a task: the task and the paper's sequence length.
 TASK_NAMES = {"copy": "copy (T = 500)", "addition": "addition (T = 750)", "psmnist": "psMNIST (T = 784)"}
 #: the paper's Table 2 tasks (its networks: addition N = 100, psMNIST N = 25).
@@ -119,12 +126,33 @@ def status(root=None, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("task")
 
 
+def interval_coverage(d: np.ndarray, *, draws: int = 20_000, seed: int = 0) -> float:
+    """The simulated coverage of the Hodges-Lehmann interval at ``len(d)`` seeds for per-seed differences
+    spread like ``d`` (the plan: success and rank differences take few values, and ties make the closed
+    interval cover more often than its attained level): each draw takes ``len(d)`` of ``d``'s deviations
+    from its estimate at random, each with a random sign (symmetric about 0, the interval's assumption).
+
+    Examples:
+        >>> round(interval_coverage(np.array([1.0, 1.0, 1.0, 0.0, 0.0, 1.0])), 3)  # 0/1 differences: ties
+        0.969
+    """
+    d = np.asarray(d, float)
+    est = _stats.hodges_lehmann_ci(d)[0]
+    dev = d - est
+
+    def sampler(rng, shape):
+        return rng.choice(dev, size=shape) * rng.choice((-1.0, 1.0), size=shape)
+
+    return _stats.interval_coverage(len(d), draws=draws, seed=seed, sampler=sampler).simulated
+
+
 def _interval(scores, nonnormal, seeds) -> str:
     d = _stats.seed_differences(scores, nonnormal, seeds)
     if len(d) < 2:
         return "-"
     est, lo, hi, level = _stats.hodges_lehmann_ci(d.to_numpy())
-    return f"{est:+.3g} [{lo:+.3g}, {hi:+.3g}] (Hodges-Lehmann, exact {level:.4g} level over {len(d)} seeds)"
+    return (f"{est:+.3g} [{lo:+.3g}, {hi:+.3g}] (Hodges-Lehmann, exact {level:.4g} level over {len(d)} seeds; simulated "
+            f"coverage {interval_coverage(d.to_numpy()):.3g} for differences spread like these, symmetric about the estimate)")
 
 
 def _pairs(scores, runs: pd.DataFrame) -> str:
@@ -138,10 +166,10 @@ def _pairs(scores, runs: pd.DataFrame) -> str:
 
 def _row(claim: str, where: str, paper: str, ours: str, v: Verdict | None, runs: str, task_budget: float,
          secondary: str = "-", interval: str = "-") -> dict[str, Any]:
+    cap = _paper.SYNTHETIC_BASE["epochs"]
     return {"claim": claim, "where in the paper": where, "paper": paper, "ours": ours, "profile": "replicate (protocol v2)",
-            "runs": runs, "budget": f"{task_budget:.0%} of the paper's 100 epochs", "test": "-" if v is None else v.describe(),
-            "verdict": "not tested at the paper's scale" if v is None else v.label, "secondary": secondary,
-            "interval": interval}
+            "runs": runs, "budget": f"{task_budget:.0%} of the paper's {cap} epochs", "test": "-" if v is None else v.describe(),
+            "verdict": PENDING if v is None else v.label, "secondary": secondary, "interval": interval}
 
 
 def benchmark_rows(task: str, root=None) -> list[dict[str, Any]]:
@@ -151,12 +179,20 @@ def benchmark_rows(task: str, root=None) -> list[dict[str, Any]]:
     loss_fig, success_fig = _paper.FIG3_PANELS[task]
     name = TASK_NAMES[task]
     if not cfgs or len(runs) < len(cfgs):
-        n = _planned(cfgs, runs)
-        waiting = _waiting(task, root)
-        return [_row(f"{name}: non-normal initializers succeed more often", success_fig, _paper_success(task), waiting,
-                     None, n, budget(task)),
-                _row(f"{name}: non-normal initializers reach a lower validation loss", loss_fig, "curves only", waiting,
-                     None, n, budget(task))]
+        n, waiting = _planned(task, root), _waiting(task, root)
+        success = _row(f"{name}: non-normal initializers succeed more often", success_fig, _paper_success(task), waiting,
+                       None, n, budget(task))
+        rates = paper_success_rates(task)
+        if rates is not None:  # the design's power is known before any stage-2 run (the plan computes it)
+            seeds = len(_replicate.PROTOCOLS[PROTOCOL].stage2[task]["seeds"])
+            power = _stats.success_design_power(rates[0], rates[1], seeds)
+            success["test"] = (f"exact permutation test within seeds, once stage 2 is complete; its power at the paper's "
+                               f"success rates with {seeds} seeds is {power:.2g}, below {MIN_POWER:g}, so the plan labels "
+                               f"this claim \"{NOT_TESTABLE}\" whatever the runs show" if power < MIN_POWER else
+                               f"exact permutation test within seeds, once stage 2 is complete; power at the paper's "
+                               f"success rates with {seeds} seeds: {power:.2g}")
+        return [success, _row(f"{name}: non-normal initializers reach a lower validation loss", loss_fig, "curves only",
+                              waiting, None, n, budget(task))]
     nonnormal = runs["init"].isin(NON_NORMAL).to_numpy()
     seeds = runs["seed"].tolist()
     diverged = runs.groupby("init", sort=False)["diverged"].sum()
@@ -191,11 +227,13 @@ def _short(task: str) -> str:
 
 
 def _waiting(task: str, root=None) -> str:
-    return f"no verdict until every planned stage-2 run of {_short(task)} is stored; training: {progress(task, root)}"
+    return f"no verdict until every planned stage-2 run of {_short(task)} is stored"
 
 
-def _planned(cfgs, runs) -> str:
-    return f"{len(runs)} of {len(cfgs)} planned" if cfgs else "none yet (pilot or screen incomplete)"
+def _planned(task: str, root=None) -> str:
+    """Each stage's runs stored of planned, short: ``"pilot 352 / 352; screen 24 / 24; stage 2 0 / 24"``."""
+    names = {"pilot": "pilot", "screen": "screen", "stage2": "stage 2"}
+    return "; ".join(f"{names[k]} " + ("not started" if n is None else f"{got} / {n}") for k, (got, n) in _stages(task, root).items())
 
 
 _FIG5_PAPER = "an asymmetric bump peaking forward (no numbers)"
@@ -216,6 +254,24 @@ def henrici_excesses(task: str, runs: pd.DataFrame, root=None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["init", "seed", "success", "trained", "null_median", "excess"])
 
 
+def _networks(n_ok: int, n: int, runs: pd.DataFrame, init: str) -> str:
+    """The networks a Table 2 or Fig. 5 row reads, and the diverged ones it counts but leaves out (the plan)."""
+    diverged = int(runs.loc[runs["init"] == init, "diverged"].astype(bool).sum())
+    return (f"{n_ok} successful of {n} networks that did not diverge; {diverged} diverged (left out: training "
+            "ended at divergence, not at the budget)")
+
+
+def weight_tasks(root=None, tasks: Sequence[str] = _replicate.TASKS) -> list[str]:
+    """The tasks of Table 2 and Fig. 5 among ``tasks``: addition and psMNIST, and copy once its stage 2
+    is complete and one of its normal-initialized runs succeeded (the plan, as the paper's Table 2)."""
+    out = [t for t in TABLE2_TASKS if t in tasks]
+    if "copy" in tasks:
+        cfgs, runs = stage2("copy", root)
+        if cfgs and len(runs) == len(cfgs) and bool(runs.loc[runs["init"].isin(NORMAL), "success"].astype(bool).any()):
+            out.append("copy")
+    return out
+
+
 def table2_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str, Any]]:
     """Table 2 under the plan: one row per (task, normal initializer), each a claim of its own."""
     rows = []
@@ -229,16 +285,15 @@ def table2_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str
             claim = f"Table 2, {_short(task)}, {init}: training makes W more non-normal than a random change of its size"
             paper_text = "not reported" if paper is None else f"d(W) = {paper[0]:.2f} ± {paper[1]:.2f}"
             if not complete:
-                rows.append(_row(claim, "Table 2", paper_text, _waiting(task, root), None, _planned(cfgs, runs), budget(task)))
+                rows.append(_row(claim, "Table 2", paper_text, _waiting(task, root), None, _planned(task, root), budget(task)))
                 continue
             ok = g[g["success"]]
             v = excess_verdict(ok["excess"].to_numpy(float), at_paper_scale=True)
             v_all = excess_verdict(g["excess"].to_numpy(float), at_paper_scale=True)
-            ours = (f"successful networks: {len(ok)}, mean d(W) {ok['trained'].mean():.3g}, mean excess {ok['excess'].mean():+.3g}"
-                    if len(ok) else "no successful network")
-            rows.append(_row(claim, "Table 2", paper_text, ours, v,
-                             f"{len(ok)} successful of {len(g)} networks", budget(task),
-                             secondary=f"all {len(g)} networks: {v_all.label} ({v_all.describe()})"))
+            ours = (f"successful networks: {len(ok)}, mean d(W) {ok['trained'].mean():.3g}, mean median of its null "
+                    f"{ok['null_median'].mean():.3g}, mean excess {ok['excess'].mean():+.3g}" if len(ok) else "no successful network")
+            rows.append(_row(claim, "Table 2", paper_text, ours, v, _networks(len(ok), len(g), runs, init), budget(task),
+                             secondary=f"all {len(g)} networks that did not diverge: {v_all.label} ({v_all.describe()})"))
     return rows
 
 
@@ -281,7 +336,7 @@ def fig5_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str, 
             claim = (f"Fig. 5, {_short(task)}, {init}: training hides a forward chain (pulse-ordered asymmetry beyond the "
                      "no-pulse control)")
             if not complete:
-                rows.append(_row(claim, "Fig. 5", _FIG5_PAPER, _waiting(task, root), None, _planned(cfgs, runs), budget(task)))
+                rows.append(_row(claim, "Fig. 5", _FIG5_PAPER, _waiting(task, root), None, _planned(task, root), budget(task)))
                 continue
             g = per[per["init"] == init]
             ok = g[g["success"]]
@@ -289,12 +344,19 @@ def fig5_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str, 
             v_all = excess_verdict(g["excess"].to_numpy(float), at_paper_scale=True)
             lag = peak.get(init, float("nan"))
             support = "supports the claim" if supports_hidden_chain(v, lag) else "does not support the claim"
-            ours = (f"successful networks: {len(ok)}, mean excess {ok['excess'].mean():+.4f}; mean trained diagonal means peak at "
-                    f"i - j = {lag:g}; this group {support}" if len(ok) else "no successful network")
-            rows.append(_row(claim, "Fig. 5", _FIG5_PAPER, ours, v,
-                             f"{len(ok)} successful of {len(g)} networks", budget(task),
-                             secondary=f"all {len(g)} networks: {v_all.label} ({v_all.describe()})"))
+            ours = (f"successful networks: {len(ok)}, mean excess {ok['excess'].mean():+.4f}; the mean trained diagonal means of "
+                    f"all {len(g)} networks that did not diverge peak at i - j = {lag:g}; this group {support}"
+                    if len(ok) else "no successful network")
+            rows.append(_row(claim, "Fig. 5", _FIG5_PAPER, ours, v, _networks(len(ok), len(g), runs, init), budget(task),
+                             secondary=f"all {len(g)} networks that did not diverge: {v_all.label} ({v_all.describe()})"))
     return rows
+
+
+def _lm_budget(cell: str) -> str:
+    """The language models' budget as a fraction of the paper's epochs, and their size beside the paper's."""
+    ours, paper = _lm_replicate.configs(cell)[0], _lm_paper_config(_lm_replicate.CORPUS, cell)
+    return (f"{ours.epochs / paper.epochs:.0%} of the paper's {paper.epochs} epochs ({ours.epochs}), {ours.nhid} hidden units "
+            f"per layer against the paper's {paper.nhid}: not the paper's model")
 
 
 def _unigram_text(cell: str, means: pd.Series) -> str:
@@ -326,7 +388,7 @@ def lm_rows(root=None) -> list[dict[str, Any]]:
         means = res.groupby("init")["test_bits"].mean()
         target = _lm_replicate.CLAIMS[cell]["best"]
         if target not in means or len(means) < 2:
-            rows.append({**base, "budget": "-", "secondary": "-", "interval": "-"})
+            rows.append({**base, "budget": _lm_budget(cell), "secondary": "-", "interval": "-"})
             continue
         other = min((i for i in means.index if i != target), key=lambda i: means[i])
         pair = res[res["init"].isin((target, other))]
@@ -338,14 +400,14 @@ def lm_rows(root=None) -> list[dict[str, Any]]:
         effect = float(means[other] - means[target])  # > 0: the paper's best is lower (better)
         label = planned_label(effect, greater.p_value, less.p_value, testable=testable, at_paper_scale=False)
         lower, higher = (target, other) if effect > 0 else (other, target)
-        said = (f"{lower} {means[lower]:.3f} bits, lower than {higher} {means[higher]:.3f} by {abs(effect):.3f}; exact "
-                f"permutation p = {min(greater.p_value, less.p_value):.2g}, the smallest {n_a} + {n_b} runs can give "
-                f"({_stats.min_attainable_p([n_a], [n_b]):.2g}), so no test of this design can reach p < 0.05")
+        said = (f"{lower} {means[lower]:.3f} bits, lower than {higher} {means[higher]:.3f} by {abs(effect):.3f}; the "
+                f"smallest p that {n_a} + {n_b} runs can give is {_stats.min_attainable_p([n_a], [n_b]):.2g}, so no test "
+                "of this design can reach p < 0.05")
         said += "; every initializer: " + ", ".join(f"{i} {means[i]:.3f}" for i in means.sort_values().index)
         said += _unigram_text(cell, means)
         test = (f"exact permutation test of {n_a} + {n_b} runs, one-sided (the paper's direction: p = {greater.p_value:.2g}; "
                 f"the opposite: p = {less.p_value:.2g}); not testable at this n")
-        rows.append({**base, "ours": said, "test": test, "verdict": label, "budget": base["profile"].split("(", 1)[-1].rstrip(")"),
+        rows.append({**base, "ours": said, "test": test, "verdict": label, "budget": _lm_budget(cell),
                      "secondary": "-", "interval": "-"})
     return rows
 
@@ -354,7 +416,8 @@ def claims(root=None, tasks: Sequence[str] = _replicate.TASKS, *, lm_root=None) 
     """Every v2 claim row: the three benchmarks' success and loss, Table 2, Fig. 5, then the language models
     (``lm_root``: the archive that holds them)."""
     rows = [r for t in tasks for r in benchmark_rows(t, root)]
-    rows += table2_rows(root, tasks=[t for t in TABLE2_TASKS if t in tasks])
-    rows += fig5_rows(root, tasks=[t for t in TABLE2_TASKS if t in tasks])
+    weights = weight_tasks(root, tasks)
+    rows += table2_rows(root, tasks=weights)
+    rows += fig5_rows(root, tasks=weights)
     rows += lm_rows(lm_root)
     return pd.DataFrame(rows)

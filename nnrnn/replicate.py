@@ -20,7 +20,7 @@ second half of the pilot (the last three validation points), so a single lucky p
 decide. A setting that diverged is never chosen. Among the settings whose score is within 5 % of
 the task's random baseline of the best score, we take the **smallest learning rate** (ties: the
 lower score). Why this is fair: a short pilot rewards fast starters, large learning rates that
-reach the baseline quickly but may stall there or diverge over a run 100 times longer (a chain's
+reach the baseline quickly but may stall there or diverge over a run many times longer (a chain's
 spectral radius starts at 0 and grows during training; every run records it). Among settings the
 pilot cannot tell apart, the rule prefers the slowest, most stable one, for every initializer
 alike; a setting that is clearly better in the pilot still wins.

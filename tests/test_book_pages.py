@@ -45,7 +45,7 @@ def test_write_found_puts_the_box_where_the_landing_page_includes_it(tmp_path, m
     # an archive without protocol-v2 runs: the box says which benchmarks still train and where v1's verdicts are
     said = " ".join(path.read_text().split())
     assert "Protocol v2 is still training (copy (T = 500), addition (T = 750), psMNIST (T = 784))" in said
-    assert "{doc}`../notebooks/00-results-v1`" in said and "protocol v2, judged by the analysis plan: no archive at" in said
+    assert "{doc}`../notebooks/00-results-v1`" in said and "protocol-v2 runs as of no archive at" in said and "judged by the analysis plan of commit e62e60b" in said
     monkeypatch.setattr(book, "is_complete", lambda task, root=None: True)
     assert "still training" not in book.write_found(tmp_path, tmp_path / "no-archive").read_text()
     intro = (book.REPO / "book" / "intro.md").read_text()

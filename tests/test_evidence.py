@@ -47,7 +47,7 @@ def test_a_clean_separation_is_reproduced_where_testable_and_not_testable_on_cop
     add = evidence.benchmark_rows("addition")[0]
     assert add["verdict"] == "reproduced" and "p = 2.1e-05" in add["test"] and add["budget"] == "25% of the paper's 100 epochs"
     assert "Holm p = 0.062" in add["secondary"]  # four perfect pairs at 6 seeds: 4/64, as the plan says
-    assert "exact 0.9375 level over 6 seeds" in add["interval"]
+    assert "exact 0.9375 level over 6 seeds; simulated coverage " in add["interval"]
     copy = evidence.benchmark_rows("copy")[0]
     assert copy["verdict"] == verdicts.NOT_TESTABLE and "power at the paper's rates: 0.0018" in copy["test"]
 
@@ -69,14 +69,20 @@ def test_a_ceiling_reads_not_testable(monkeypatch):
     assert evidence.benchmark_rows("psmnist")[0]["verdict"] == verdicts.NOT_TESTABLE
 
 
-def test_an_incomplete_stage_2_gives_no_verdict(monkeypatch):
+def test_an_incomplete_stage_2_is_pending_not_a_verdict(monkeypatch):
+    """No verdict on part of stage 2: the rows read "pending" (not a label of the plan) and say where training
+    stands; copy's success row already gives its design's power at the paper's rates (0.0018: not testable)."""
     _fake(monkeypatch, _runs({i: 1 for i in INITS}).iloc[:10], planned=24)
-    monkeypatch.setattr(evidence, "progress", lambda task, root=None: f"{task}: pilot: 3 of 9 runs stored")
+    monkeypatch.setattr(evidence, "_stages", lambda task, root=None: {"pilot": (9, 9), "screen": (6, 6), "stage2": (10, 24)})
     rows = evidence.benchmark_rows("addition") + evidence.table2_rows(tasks=("addition",)) + evidence.fig5_rows(tasks=("addition",))
     for row in rows:
-        assert row["verdict"] == verdicts.VERDICTS[4] and row["runs"] == "10 of 24 planned" and row["test"] == "-"
-        assert row["ours"].endswith("training: addition: pilot: 3 of 9 runs stored") and row["paper"]
+        assert row["verdict"] == evidence.PENDING and row["verdict"] not in verdicts.VERDICTS and row["test"] == "-"
+        assert row["runs"] == "pilot 9 / 9; screen 6 / 6; stage 2 10 / 24" and row["paper"]
+        assert row["ours"] == "no verdict until every planned stage-2 run of addition is stored"
     assert rows[0]["claim"].startswith("addition (T = 750): ") and rows[2]["claim"].startswith("Table 2, addition, identity: ")
+    copy = evidence.benchmark_rows("copy")
+    assert copy[0]["verdict"] == evidence.PENDING and "with 6 seeds is 0.0018, below 0.5" in copy[0]["test"]
+    assert f'labels this claim "{verdicts.NOT_TESTABLE}"' in copy[0]["test"] and copy[1]["test"] == "-"
 
 
 def test_the_pooled_p_is_the_stratified_permutation_tests(monkeypatch):
@@ -101,7 +107,9 @@ def test_table2_groups_need_five_successful_networks(monkeypatch, n_success, exc
     rows = evidence.table2_rows(tasks=("addition",))
     assert [r["verdict"] for r in rows] == [want, want]
     assert rows[0]["paper"] == "d(W) = {:.2f} ± {:.2f}".format(*paper.PAPER_TABLE2[("addition", "identity")])
-    assert rows[0]["secondary"].startswith("all 6 networks: ")
+    assert rows[0]["secondary"].startswith("all 6 networks that did not diverge: ")
+    assert rows[0]["runs"].endswith("; 0 diverged (left out: training ended at divergence, not at the budget)")
+    assert "mean median of its null " in rows[0]["ours"] or rows[0]["ours"] == "no successful network"
 
 
 def _tiny_protocol(monkeypatch):
@@ -118,7 +126,7 @@ def _tiny_protocol(monkeypatch):
 def test_a_tiny_v2_store_is_read_end_to_end(tmp_path, monkeypatch):
     """The real path: pilot, screen and stage 2 of a tiny stand-in protocol are trained, then read."""
     _tiny_protocol(monkeypatch)
-    assert evidence.benchmark_rows("addition", tmp_path)[0]["runs"] == "none yet (pilot or screen incomplete)"
+    assert evidence.benchmark_rows("addition", tmp_path)[0]["runs"] == "pilot 0 / 8; screen not started; stage 2 not started"
     assert evidence.progress("addition", tmp_path) == "pilot: 0 of 8 runs stored; divergence screen (current round): not started"
     t0 = time.perf_counter()
     replicate.run("addition", protocol="v2", root=tmp_path, max_workers=1, progress=False, verbose=False)
@@ -197,18 +205,22 @@ def _git(*args) -> str:
 
 
 def test_the_plan_commit_added_the_plan_and_precedes_every_protocol_v2_run():
-    """The results page cites evidence.PLAN_COMMIT: the commit that added book/analysis-plan.md, an
-    ancestor of the first commit that added anything under data/v2 (the plan came before the runs)."""
+    """The results page cites evidence.PLAN_COMMIT, the commit that added book/analysis-plan.md, and
+    PLAN_AMENDMENT, the only other commit that changed it: both are ancestors of the first commit that
+    added anything under data/v2 (the plan came before the runs)."""
     if shutil.which("git") is None or not (REPO / ".git").exists():
         pytest.skip("not a git checkout")
     if _git("rev-parse", "--is-shallow-repository") == "true":
         pytest.skip("a shallow clone lacks the history this test reads")
     added = _git("log", "--diff-filter=A", "--format=%H", "--", "book/analysis-plan.md").splitlines()
     assert added and added[-1].startswith(evidence.PLAN_COMMIT)
+    changed = _git("log", "--format=%H", "--", "book/analysis-plan.md").splitlines()  # newest first
+    assert [c[:7] for c in changed] == [evidence.PLAN_AMENDMENT, evidence.PLAN_COMMIT], "the plan changed after its amendment"
     first_v2 = _git("log", "--diff-filter=A", "--format=%H", "--", "data/v2").splitlines()
     if first_v2:
-        ok = subprocess.run(["git", "merge-base", "--is-ancestor", added[-1], first_v2[-1]], cwd=REPO, timeout=60)
-        assert ok.returncode == 0 and added[-1] != first_v2[-1]
+        for commit in changed:
+            ok = subprocess.run(["git", "merge-base", "--is-ancestor", commit, first_v2[-1]], cwd=REPO, timeout=60)
+            assert ok.returncode == 0 and commit != first_v2[-1]
 
 
 def test_the_results_page_withholds_the_plans_verdicts_when_either_store_is_tampered(tmp_path, monkeypatch):
@@ -254,3 +266,27 @@ def test_verdict_changes_sets_each_v1_claim_beside_the_plans():
                            "motif": "no claim under the plan"}
     with pytest.raises(ValueError, match=r"new lacks the column\(s\) \['where in the paper'\]"):
         claim_table.verdict_changes(old, new.drop(columns="where in the paper"))
+
+
+def test_copy_joins_table2_and_fig5_only_when_a_normal_initialized_run_succeeded(monkeypatch):
+    """The plan, as the paper's Table 2: copy's networks are analysed only if one of its normal-initialized
+    runs succeeded, which its complete stage 2 decides."""
+    none_normal = _runs({"identity": 0, "orthogonal": 0, "chain": 1, "fb_chain": 1})
+    _fake(monkeypatch, none_normal)
+    assert evidence.weight_tasks() == ["addition", "psmnist"]
+    one = none_normal.copy()
+    one.loc[(one["init"] == "orthogonal") & (one["seed"] == 2), "success"] = True
+    _fake(monkeypatch, one)
+    assert evidence.weight_tasks() == ["addition", "psmnist", "copy"]
+    assert evidence.weight_tasks(tasks=("copy",)) == ["copy"]
+    _fake(monkeypatch, one.iloc[:10], planned=24)  # stage 2 unfinished: not decided yet, so not analysed
+    assert evidence.weight_tasks() == ["addition", "psmnist"]
+
+
+def test_interval_coverage_is_the_attained_level_for_spread_differences_and_more_with_ties():
+    """The plan shows the Hodges-Lehmann interval's simulated coverage at the n used: near its attained
+    level (0.9375 at 6 seeds) for differences without ties, above it for success differences (0 or 1)."""
+    spread = np.random.default_rng(1).standard_normal(6) * [1, 2, 3, 4, 5, 6]
+    assert abs(evidence.interval_coverage(spread) - 0.9375) < 0.03
+    assert evidence.interval_coverage(np.array([1.0, 1.0, 1.0, 0.0, 0.0, 1.0])) > 0.9375 + 0.02
+    assert evidence.interval_coverage(np.zeros(6)) == 1.0  # no spread: every interval is the point, which it covers

@@ -15,17 +15,19 @@ import re
 
 import pandas as pd
 
+from ..evidence import PENDING
 from .claims import WITHHELD
 from ..verdicts import VERDICTS
 
 __all__ = ["BADGE_CLASSES", "FIELDS", "PLAN_FIELDS", "HtmlBlock", "badge", "summary", "details", "changes", "counts_text",
            "found_markdown"]
 
-#: every verdict a claim can show (the labels of :mod:`nnrnn.verdicts` and the withheld one) -> its
+#: every verdict a claim can show (the labels of :mod:`nnrnn.verdicts`, then the two states that stand in a
+#: verdict's place: pending, :data:`nnrnn.evidence.PENDING`, and withheld) -> its
 #: badge's CSS class, ``nnrnn-verdict-<label in lower case, runs of other characters as "-">``.
 BADGE_CLASSES: dict[str, str] = {
     label: "nnrnn-verdict-" + re.sub(r"[^a-z0-9]+", "-", label.split(":")[0].lower()).strip("-")
-    for label in (*VERDICTS, WITHHELD)
+    for label in (*VERDICTS, PENDING, WITHHELD)
 }
 #: the columns of a claim shown in its details, with the name a reader sees.
 FIELDS = {"where in the paper": "where the paper states it", "paper": "the paper", "ours": "this book",
