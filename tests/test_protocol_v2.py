@@ -105,3 +105,22 @@ def test_v2_dry_run_prints_pilot_screen_and_stage2(tmp_path, capsys):
         table = out.split(f"copy {name}:\n")[1].splitlines()
         assert [r.split()[:2] for r in table[2:6]] == [[i, str(runs)] for i in V2.scales]
     assert not (tmp_path / "v2" / "runs").exists()
+
+
+def test_the_protocol_text_the_results_page_shows_states_protocol_v2s_values():
+    """replicate.protocol_markdown("v2") is prose: every number it states is checked against PROTOCOLS["v2"]."""
+    from nnrnn import paper
+
+    text = " ".join(replicate.protocol_markdown("v2").split())
+    p = replicate.PROTOCOLS["v2"]
+    for init, scales in p.scales.items():
+        listed = ", ".join(f"{s:.2f}" for s in scales)
+        assert "{" + listed + "}" in text, f"{init}'s scales {listed} are not stated"
+    assert f"x the {len(paper.PAPER_LRS)} learning rates" in text
+    assert "pilot seeds " + " and ".join(str(s) for s in p.pilot_seeds) in text
+    assert "three best candidates for three epochs" in text and (p.screen, p.screen_epochs) == (3, 3)
+    seeds = {tuple(v["seeds"]) for v in p.stage2.values()}
+    assert seeds == {(1, 2, 3, 4, 5, 6)} and "seeds 1-6 for every task" in text
+    epochs = {t: v["base"]["epochs"] for t, v in p.stage2.items()}
+    assert epochs["copy"] == paper.SYNTHETIC_BASE["epochs"] and f"copy at the paper's {epochs['copy']}-epoch cap" in text
+    assert f"addition for {epochs['addition']} epochs, psMNIST for {epochs['psmnist']}" in text
