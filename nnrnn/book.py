@@ -50,7 +50,7 @@ from .pages import claims as claim_table
 from .pages.report import BOOK_BUILD_ENV, check_declared, live_profile
 from .store import REPO
 
-__all__ = ["REPO", "BANNERS", "BANNER_TAGS", "FOUND", "banner", "add_banners", "write_found", "build_commit", "pin_install_ref", "toc_notebooks", "check_notebook_parameters", "execute", "build_html", "build", "main", "BookError"]
+__all__ = ["REPO", "BANNERS", "BANNER_TAGS", "FOUND", "READS_V2", "archive_labels", "banner", "add_banners", "write_found", "build_commit", "pin_install_ref", "toc_notebooks", "check_notebook_parameters", "execute", "build_html", "build", "main", "BookError"]
 
 _STAGED = ("_config.yml", "_toc.yml", "book")
 
@@ -349,15 +349,28 @@ def banner(kind: str, profile: str, archive: str) -> str:
     ``"mixed"``, a page with both."""
     live = f"profile <code>{live_profile(profile)}</code>"
     text = {
-        "archive": f"From the archive: profile <code>replicate</code> (archive, {escape(archive)}); "
+        "archive": f"From the archive: profile <code>replicate</code> ({escape(archive)}); "
         "read from the stored runs, nothing trained when this page was built.",
         "live": f"Live: {live}, computed when this page was built.",
         "mixed": f"This page has two parts: its replicate section reads the stored runs, profile <code>replicate</code> "
-        f"(archive, {escape(archive)}); its live section was computed when this page was built, {live}.",
+        f"({escape(archive)}); its live section was computed when this page was built, {live}.",
     }
     if kind not in text:
         raise ValueError(f"banner kind must be one of {list(text)}, got {kind!r}")
     return f'<div class="nnrnn-banner nnrnn-banner-{kind}">{text[kind]}</div>'
+
+
+#: the pages that read the protocol-v2 runs (the analysis plan's verdicts); every other page that reads the
+#: archive reads archive v1.
+READS_V2 = ("00-results",)
+
+
+def archive_labels(root=None) -> dict[str, str]:
+    """How each page's banner names the runs it reads (page stem -> label; ``""``: every other page):
+    ``"archive v1, commit <sha> (<date>)"``, and for :data:`READS_V2` the protocol-v2 store's commit too."""
+    v1 = f"archive v1, {archive_label(root)}"
+    v2 = f"protocol-v2 runs, {archive_label(protocol_root(PROTOCOL, archive_root() if root is None else root))}"
+    return {"": v1, **{stem: f"{v2}; language models: {v1}" for stem in READS_V2}}
 
 
 def add_banners(path: Path, profile: str, archive: str) -> None:
@@ -481,10 +494,9 @@ def build(
     archive = (extra or {}).get("archive") or None  # the chapters' -p archive, else the committed archive
     log("[book] the landing page's verdicts ...")
     write_found(stage, archive)
-    v2 = protocol_root(PROTOCOL, archive_root() if archive is None else archive)
-    label, commit = f"{archive_label(archive)}; protocol-v2 runs: {archive_label(v2)}", build_commit()
+    labels, commit = archive_labels(archive), build_commit()
     for nb in notebooks:
-        add_banners(stage / "notebooks" / nb.name, profile, label)
+        add_banners(stage / "notebooks" / nb.name, profile, labels.get(nb.stem, labels[""]))
         if commit:  # outside a checkout the pages keep "main"
             pin_install_ref(stage / "notebooks" / nb.name, commit)
     html = build_html(stage, out, log=log)

@@ -144,7 +144,9 @@ class ReplicateSection(Section):
     def status_text(self) -> str:
         """Where the archive stands, in one paragraph generated from the counts."""
         name, np_, nP, n2, N2 = NAMES[self.task], len(self.pilot_runs), len(self.pilot_grid), len(self.runs), len(self.plan)
-        head = f"The results archive ({self.archive}) holds "
+        head = (f"This section reads **archive v1** ({self.archive}), the earlier run set of protocol v1, kept readable; "
+                "the [results page](00-results) judges the paper's claims by the analysis plan, on the protocol-v2 runs. "
+                "Archive v1 holds ")
         if np_ == 0 and n2 == 0:
             return (head + f"**none of the replicate runs of {name} yet**: 0 of {nP} pilot runs and 0 of {N2} stage-2 runs. "
                     "The replicate runs are not in the archive yet, so this section states the protocol and shows no result; "
@@ -183,9 +185,10 @@ class ReplicateSection(Section):
             f"{c.early_stop:g}), the same for every initializer: {len(self.plan)} runs. Everything that defines the "
             f"experiment is the paper's: T = {c.seq_len}, N = {c.hidden_size}, {c.n_train:,} training "
             f"{unit}{held}, RMSprop, batch {c.batch_size}, clipping at "
-            f"{c.clip_norm:g} (`nnrnn.replicate`; all of the reduction is our choice). The stage-2 runs of seed "
-            f"{self.pilot_grid.seeds[0]} share their data and initial weights with the pilot run of the selected setting, a mild "
-            "selection effect on one seed that we state rather than hide."
+            f"{c.clip_norm:g} (`nnrnn.replicate`; all of the reduction is our choice). The stage-2 run of seed "
+            f"{self.pilot_grid.seeds[0]} at the selected setting shares its data, initial weights and batch order with the pilot "
+            "run that selected the setting, so its first epoch replays that run bit for bit: one seed is the run the selection "
+            "was made on (protocol v2 pilots on seeds that its stage 2 does not use)."
         )
 
     def curve_data(self, column: str = "val_loss") -> pd.DataFrame:

@@ -106,7 +106,9 @@ class LMReplicateSection(Section):
                     f"(`python -m nnrnn.lm.replicate --cell {self.cell}`), so this section states the protocol and "
                     "shows no result until they are in.")
         tail = "." if self.complete else "; the figures below show the stored runs and will change as the rest arrive."
-        return f"The results archive ({self.archive}) holds {n} of the {total} replicate runs" + tail
+        return (f"The results archive ({self.archive}) holds {n} of the {total} replicate runs" + tail
+                + " They are runs of archive v1, whose verdict this section gives; the [results page](00-results) "
+                "judges the same runs by the analysis plan.")
 
     def status_table(self) -> pd.DataFrame:
         """Per initializer: the seeds stored and planned."""
