@@ -91,6 +91,7 @@ class Verdict:
         test: the test in words.
         p_value: the test's p-value (NaN where the test is a confidence interval or exact).
         ci: a 95 % confidence interval of ``effect`` (``None`` where the test gives none).
+        after: what follows the p-value in :meth:`describe` (the plan's tests: the opposite direction's p).
     """
 
     label: str
@@ -98,6 +99,7 @@ class Verdict:
     test: str
     p_value: float = float("nan")
     ci: tuple[float, float] | None = None
+    after: str = ""
 
     @property
     def significant(self) -> bool:
@@ -113,7 +115,7 @@ class Verdict:
             parts.append(f"p = {self.p_value:.2g}")
         if self.ci is not None:
             parts.append(f"95 % CI [{self.ci[0]:.3g}, {self.ci[1]:.3g}]")
-        return ", ".join(parts)
+        return ", ".join(parts) + (f" {self.after}" if self.after else "")
 
     def __str__(self) -> str:
         return f"{self.label} ({self.describe()})"
@@ -291,8 +293,10 @@ def paper_success_rates(task: str) -> tuple[tuple[float, float], tuple[float, fl
     return (rate["chain"], rate["fb_chain"]), (rate["identity"], rate["orthogonal"])
 
 
-def _describe_test(name: str, less, extra: str = "") -> str:
-    return f"{name} (one-sided, the paper's direction; the opposite direction: p = {less.p_value:.2g}{extra})"
+def _describe_test(name: str, less, extra: str = "") -> dict[str, str]:
+    """The plan's test in words: its primary p (the paper's direction) comes first, the opposite one after it."""
+    return {"test": f"{name}, one-sided in the paper's direction",
+            "after": f"(the opposite direction: p = {less.p_value:.2g}{extra})"}
 
 
 def pooled_verdict(scores, nonnormal, seeds, *, at_paper_scale: bool,
@@ -332,7 +336,7 @@ def pooled_verdict(scores, nonnormal, seeds, *, at_paper_scale: bool,
     effect = float(d.mean())
     label = planned_label(effect, greater.p_value, less.p_value, testable=testable, at_paper_scale=at_paper_scale)
     name = f"exact permutation test within {len(d)} seeds"
-    return Verdict(label, effect, _describe_test(name, less, extra), p_value=greater.p_value)
+    return Verdict(label, effect, p_value=greater.p_value, **_describe_test(name, less, extra))
 
 
 def excess_verdict(excesses, *, at_paper_scale: bool) -> Verdict:
@@ -357,8 +361,7 @@ def excess_verdict(excesses, *, at_paper_scale: bool) -> Verdict:
     testable = 0.5 ** len(x) < _ALPHA and not (greater.p_value == 1.0 and less.p_value == 1.0)
     effect = float(x.mean())
     label = planned_label(effect, greater.p_value, less.p_value, testable=testable, at_paper_scale=at_paper_scale)
-    return Verdict(label, effect, _describe_test(f"exact sign-flip test over {len(x)} networks", less),
-                   p_value=greater.p_value)
+    return Verdict(label, effect, p_value=greater.p_value, **_describe_test(f"exact sign-flip test over {len(x)} networks", less))
 
 
 def supports_hidden_chain(v: Verdict, peak_lag: float) -> bool:

@@ -175,7 +175,7 @@ def test_zero_power_and_the_paper_copy_rates_read_not_testable():
     assert stats.success_design_power(*rates, 6) < verdicts.MIN_POWER
     # the runs happen to separate perfectly, but the design could not show the paper's effect
     v = verdicts.pooled_verdict([1, 1, 0, 0] * 6, NONNORMAL6, SEEDS6, at_paper_scale=True, paper_rates=rates)
-    assert v.label == "not testable" and v.p_value == 1 / 6**6 and "power at the paper's rates" in v.test
+    assert v.label == "not testable" and v.p_value == 1 / 6**6 and "power at the paper's rates" in v.describe()
     zero = verdicts.pooled_verdict([1, 0, 0, 0] * 6, NONNORMAL6, SEEDS6, at_paper_scale=True,
                                    paper_rates=((0.0, 0.0), (0.0, 0.0)))
     assert zero.label == "not testable"
