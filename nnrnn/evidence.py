@@ -41,7 +41,7 @@ from .verdicts import (MIN_POWER, NOT_TESTABLE, Verdict, excess_verdict, paper_s
 
 __all__ = ["PROTOCOL", "PLAN_COMMIT", "PLAN_AMENDMENT", "PENDING", "NORMAL", "NON_NORMAL", "TASK_NAMES", "budget", "stage2", "is_complete", "progress",
            "status", "benchmark_rows",
-           "weight_tasks", "interval_coverage", "table2_rows", "fig5_excesses", "fig5_rows", "lm_rows", "claims"]
+           "weight_tasks", "interval_coverage", "selections", "table2_rows", "fig5_excesses", "fig5_rows", "lm_rows", "claims"]
 
 PROTOCOL = "v2"
 #: the commit that added the analysis plan (book/analysis-plan.md), before any protocol-v2 run existed;
@@ -144,6 +144,27 @@ def interval_coverage(d: np.ndarray, *, draws: int = 20_000, seed: int = 0) -> f
         return rng.choice(dev, size=shape) * rng.choice((-1.0, 1.0), size=shape)
 
     return _stats.interval_coverage(len(d), draws=draws, seed=seed, sampler=sampler).simulated
+
+
+def selections(root=None, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFrame:
+    """Per task and initializer, the setting protocol v2 trains in stage 2 (the pilot's selection among the
+    settings that survived the divergence screen), its pilot score, and how many of its screened candidates
+    diverged; a task whose selection is not made yet has no rows."""
+    where = _replicate.protocol_root(PROTOCOL, root)
+    rows = []
+    for task in tasks:
+        out = _replicate.run(task, protocol=PROTOCOL, root=root, dry_run=True, verbose=False)
+        sel = out.get("selection")
+        if sel is None or not len(sel):
+            continue
+        screen = list(out.get("screen") or [])
+        screened = _sweep.load_runs(task, configs=screen, root=where) if screen else pd.DataFrame(columns=["init", "diverged"])
+        for init, r in sel.iterrows():
+            mine = screened[screened["init"] == init]
+            rows.append({"task": TASK_NAMES[task], "initializer": init, "scale": float(r["scale"]), "learning rate": float(r["lr"]),
+                         "pilot score": float(r["score"]),
+                         "screen": f"{int(mine['diverged'].astype(bool).sum())} of {len(mine)} screen runs diverged"})
+    return pd.DataFrame(rows, columns=["task", "initializer", "scale", "learning rate", "pilot score", "screen"])
 
 
 def _interval(scores, nonnormal, seeds) -> str:

@@ -142,6 +142,10 @@ def test_a_tiny_v2_store_is_read_end_to_end(tmp_path, monkeypatch):
     # the time it took (crediting each run its whole group's time would count a group once per run)
     assert 0 < status.loc["addition", "worker hours"] * 3600 <= elapsed
     assert status.loc["addition", "pilot"] == "8 / 8" and status.loc["addition", "stage 2"] == "8 / 8"
+    chosen = evidence.selections(tmp_path, tasks=("addition",))
+    assert list(chosen["initializer"]) == list(INITS) and (chosen["task"] == "addition (T = 750)").all()
+    assert chosen["screen"].str.fullmatch(r"\d of 2 screen runs diverged").all()  # one candidate x two pilot seeds
+    assert evidence.selections(tmp_path / "empty", tasks=("addition",)).empty  # no pilot there: nothing selected
     # the results page's survival view of a complete benchmark (its code path, on these runs)
     from nnrnn import divergence
     from nnrnn.plotting import divergence as dplot
