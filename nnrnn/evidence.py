@@ -20,6 +20,7 @@ Nothing here chooses a test, a threshold or a run to leave out: those are the pl
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -41,7 +42,7 @@ from .verdicts import (MIN_POWER, NOT_TESTABLE, Verdict, excess_verdict, paper_s
 
 __all__ = ["PROTOCOL", "PLAN_COMMIT", "PLAN_AMENDMENT", "PENDING", "NORMAL", "NON_NORMAL", "TASK_NAMES", "budget", "stage2", "is_complete", "progress",
            "status", "benchmark_rows",
-           "weight_tasks", "interval_coverage", "selections", "table2_rows", "fig5_excesses", "fig5_rows", "lm_rows", "claims"]
+           "weight_tasks", "interval_coverage", "selections", "claim_runs", "table2_rows", "fig5_excesses", "fig5_rows", "lm_rows", "claims"]
 
 PROTOCOL = "v2"
 #: the commit that added the analysis plan (book/analysis-plan.md), before any protocol-v2 run existed;
@@ -144,6 +145,16 @@ def interval_coverage(d: np.ndarray, *, draws: int = 20_000, seed: int = 0) -> f
         return rng.choice(dev, size=shape) * rng.choice((-1.0, 1.0), size=shape)
 
     return _stats.interval_coverage(len(d), draws=draws, seed=seed, sampler=sampler).simulated
+
+
+def claim_runs(store) -> dict[str, list[str]]:
+    """The runs (``"<task>/<hash>"``) each benchmark's claims read from the protocol-v2 ``store`` (the
+    ``v2`` folder itself), as its manifest records them: every stored run of the task, since its pilot
+    and every round of its screen decide the selection, and its stage 2 holds the success and loss
+    claims and the networks of Table 2 and Fig. 5."""
+    store = Path(store)
+    return {f"{task}: Fig. 3, Table 2, Fig. 5 (protocol v2)": [f"{task}/{h}" for h in sorted(_sweep.load_runs(task, root=store)["hash"])]
+            if (store / "runs" / task).is_dir() else [] for task in _replicate.TASKS}
 
 
 def selections(root=None, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFrame:

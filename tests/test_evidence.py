@@ -237,7 +237,13 @@ def test_the_results_page_withholds_the_plans_verdicts_when_either_store_is_tamp
     monkeypatch.setattr(claim_table, "_decoding_rows", lambda: [])
     monkeypatch.setattr(evidence, "lm_rows", lambda root=None: [])
     replicate.run("addition", protocol="v2", root=tmp_path, max_workers=1, progress=False, verbose=False)
-    archive.write_manifest(tmp_path / "v2")
+    from nnrnn import verify
+
+    assert verify.main(["--root", str(tmp_path / "v2"), "--write-manifest"]) == 0
+    recorded = archive.read_manifest(tmp_path / "v2")["claims"]  # the plan's claims and the runs they read
+    stored = sorted(f"addition/{d.name}" for d in (tmp_path / "v2" / "runs" / "addition").iterdir())
+    assert recorded["addition: Fig. 3, Table 2, Fig. 5 (protocol v2)"] == stored and len(stored) >= 16
+    assert verify.main(["--root", str(tmp_path / "v2"), "--sample", "0", "--evidence", "0"]) == 0
     archive.write_manifest(tmp_path)  # archive v1: no runs of its own here
     intact = claim_table.plan_claims(tmp_path, tasks=("addition",))
     from_archive = ~intact["profile"].str.startswith("theory")
