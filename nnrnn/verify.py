@@ -288,10 +288,9 @@ def _fraction(a: float, b: float, tol: float) -> float:
 def _claims(root) -> dict[str, list[str]]:
     """The runs each claim reads, as the manifest of the store ``root`` records them: the analysis plan's
     (:func:`nnrnn.evidence.claim_runs`) for a protocol-v2 store (its ``v2`` folder), else archive v1's."""
-    # lazy: the retraining subprocess (--retrain-json) needs none of the results page
-    from .evidence import PROTOCOL, claim_runs as plan_claim_runs
-    from .pages.claims import claim_runs
-    from .replicate import PROTOCOLS
+    from .evidence import PROTOCOL, claim_runs as plan_claim_runs  # lazy: the retraining subprocess needs no claims
+    from .pages.claims import claim_runs  # lazy: as above (--retrain-json needs none of the results page)
+    from .replicate import PROTOCOLS  # lazy: as above
 
     if Path(root).resolve().name == PROTOCOLS[PROTOCOL].folder:
         return plan_claim_runs(root)
