@@ -183,7 +183,7 @@ class ReplicateSection(Section):
             f"**Stage 2.** Each initializer's selected setting × seeds {self._seeds_text()} × at most {c.epochs} epochs "
             f"of {c.updates_per_epoch:,} updates ({self.budget_pct:g} % of the paper's 100-epoch cap, early stop below "
             f"{c.early_stop:g}), the same for every initializer: {len(self.plan)} runs. Everything that defines the "
-            f"experiment is the paper's: T = {c.seq_len}, N = {c.hidden_size}, {c.n_train:,} training "
+            f"experiment is the paper's or its code's: T = {c.seq_len}, N = {c.hidden_size}, {c.n_train:,} training "
             f"{unit}{held}, RMSprop, batch {c.batch_size}, clipping at "
             f"{c.clip_norm:g} (`nnrnn.replicate`; all of the reduction is our choice). The stage-2 run of seed "
             f"{self.pilot_grid.seeds[0]} at the selected setting shares its data, initial weights and batch order with the pilot "
@@ -319,17 +319,23 @@ class ReplicateSection(Section):
             return f"There is no verdict yet: the archive holds no stage-2 run of both groups of initializers ({self.selection_note})."
         counts = _results.success_counts(self.runs)
         g = _results.group_counts(counts)
-        out = (f"On the `replicate` profile, {g['success_nonnormal']} of the {g['runs_nonnormal']} chain and feedback-chain "
+        out = (f"In archive v1, {g['success_nonnormal']} of the {g['runs_nonnormal']} chain and feedback-chain "
                f"stage-2 runs succeeded, against {g['success_normal']} of the {g['runs_normal']} identity and orthogonal runs; "
-               f"{self.success_verdict.describe()}; verdict on the paper's claim: **{self.success_verdict.label}**. ")
+               f"{self.success_verdict.describe()}; protocol v1's label: **{self.success_verdict.label}** (the "
+               "[results page](00-results) gives the analysis plan's verdict). ")
         power = _results.success_power_text(self.task, counts["n_runs"].to_dict())
         if power:  # copy: the paper's counts say how much a handful of seeds can show
             out += (f"With this many runs the test has little power: {power}. The paper's rates are over its whole grid; "
                     "its best settings may succeed more often. ")
         if self.loss_verdict is None:
             return out + self.loss_note
+        div = self.runs[self.runs["diverged"]].groupby("init", sort=False).size()
+        left_out = ("; runs that diverged are left out of it (" + ", ".join(
+            f"{INIT_LABELS.get(i, i)} {int(div[i])} of {int((self.runs['init'] == i).sum())}" for i in div.index)
+            + "), which protocol v1 did and the plan does not: there a diverged run ranks worst") if len(div) else ""
         return out + (f"Mean final validation loss, normal minus non-normal initializers (positive is the paper's direction): "
-                      f"{self.loss_verdict.effect:.3g}; {self.loss_verdict.describe()}; verdict: **{self.loss_verdict.label}**. The page of archive v1 "
+                      f"{self.loss_verdict.effect:.3g}{left_out}; {self.loss_verdict.describe()}; protocol v1's label: "
+                      f"**{self.loss_verdict.label}**. The page of archive v1 "
                       "computes the same verdicts with the same functions (`nnrnn.verdicts`); the results page judges the "
                       "paper's claim by the analysis plan, on the protocol-v2 runs.")
 

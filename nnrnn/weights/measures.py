@@ -439,9 +439,9 @@ def normality_sentence(summary: Mapping[str, Any]) -> str:
             f"{summary['after_above_floor']} of {n} lie above it. ")
     if v is None:
         return text + "With fewer than two networks there is no test, and no verdict."
-    return text + (f"The mean increase of d(W) is {v.effect:.3g}; against the noise floor, the verdict on the "
-                   f"paper's claim that training moves these networks away from normality is {v.label} "
-                   f"({v.describe()}).")
+    return text + (f"The mean increase of d(W) is {v.effect:.3g}. Tested against the noise floor only (protocol v1's "
+                   "test, which any trained change of a normal matrix passes; the results page's analysis plan tests "
+                   f"against a random change of the same size instead), the label is {v.label} ({v.describe()}).")
 
 
 def table2_summary(a: Analysis) -> pd.DataFrame:
