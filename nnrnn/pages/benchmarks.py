@@ -231,7 +231,8 @@ class ReplicateSection(Section):
                 "successful runs: paper": f"{k} / {n} ({100 * k / n:.1f} %)" if k is not None else f"bars only ({bars_fig})",
                 "final validation loss: replicate": f"{loss[0]:.4g} ± {loss[1]:.2g}" if math.isfinite(loss[0]) else "–",
                 "final validation loss: paper": f"curves only ({curves_fig})",
-                "Henrici index after training: replicate": f"{d[0]:.3g} ± {d[1]:.2g}" if math.isfinite(d[0]) else "–",
+                "Henrici index after training: replicate": (f"{d[0]:.3g} ± {d[1]:.2g}" + ("" if counts.loc[init, "n_success"]
+                                                            else " (no run succeeded)")) if math.isfinite(d[0]) else "–",
                 "Henrici index after training: paper": f"{t2[0]:g} ± {t2[1]:g} (Table 2)" if t2 else "not reported",
             }
         return pd.DataFrame(rows).T
@@ -366,8 +367,10 @@ class ReplicateSection(Section):
         if above < len(div):
             text += (" Where it was not, the radius alone does not explain the divergence: W was last measured "
                      f"{int((div['diverged_at'] - div['last_update']).max()):,} updates or fewer before it, and may have changed since.")
-        if ((div["init"] == "chain") & (div["radius_start"] < 1e-6)).any():
-            text += " A chain starts nilpotent, with spectral radius 0: training made its radius grow."
+        grew = (div["init"] == "chain") & (div["radius_start"] < 1e-6) & (div["w_spectral_radius"] > 1e-6)
+        if grew.any():  # said only of chain runs whose radius did grow before they diverged
+            text += (f" A chain starts nilpotent, with spectral radius 0: in {int(grew.sum())} of the chain runs that diverged, "
+                     "training had made its radius grow before the divergence.")
         table = report.table(div.assign(init=div["init"].map(lambda i: INIT_LABELS.get(i, i))),
                              {"init": "initializer", "lr": "learning rate", "diverged_at": "diverged at update",
                               "last_update": "last validation point (update)", "w_spectral_radius": "spectral radius there",
