@@ -428,10 +428,10 @@ def write_found(stage: Path, root=None) -> Path:
     claims = claim_table.plan_claims(root)
     path = stage / "book" / FOUND
     path.parent.mkdir(parents=True, exist_ok=True)
-    v2 = protocol_root(PROTOCOL, archive_root() if root is None else root)
-    label = (f"protocol-v2 runs as of {archive_label(v2)}, judged by the analysis plan of commit {PLAN_COMMIT}; language "
-             f"models: archive v1, {archive_label(root)}")
-    waiting = [TASK_NAMES[t] for t in TASK_NAMES if not is_complete(t, archive_root() if root is None else root)]
+    root = archive_root() if root is None else root
+    label = (f"protocol-v2 runs as of {archive_label(protocol_root(PROTOCOL, root))}, judged by the analysis plan of "
+             f"commit {PLAN_COMMIT}; language models: archive v1, {archive_label(root)}")
+    waiting = [TASK_NAMES[t] for t in TASK_NAMES if not is_complete(t, root)]
     note = (f"Protocol v2 is still training ({', '.join(waiting)}): those benchmarks' claims get their verdicts when "
             "every planned run is stored; archive v1's verdicts stay readable on {doc}`../notebooks/00-results-v1`."
             if waiting else "")

@@ -100,6 +100,11 @@ def _stages(task: str, root=None) -> dict[str, tuple[int, int | None]]:
     return counts
 
 
+def _stage_cells(task: str, root=None) -> dict[str, str]:
+    """Each stage's runs stored of planned, ``"k / n"``, or "not started" (:func:`_stages`), by stage key."""
+    return {k: "not started" if n is None else f"{got} / {n}" for k, (got, n) in _stages(task, root).items()}
+
+
 def progress(task: str, root=None) -> str:
     """Where ``task``'s protocol-v2 training stands, in words: the pilot's runs stored of planned,
     then the divergence screen's current round, then stage 2 (each planned only once the stage
@@ -122,7 +127,7 @@ def status(root=None, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFrame:
     for task in tasks:
         runs = _sweep.load_runs(task, root=where)
         hours = _archive.worker_seconds(runs.assign(task=task), where) / 3600 if len(runs) else 0.0
-        stages = {_STAGE_NAMES[k]: "not started" if n is None else f"{k_} / {n}" for k, (k_, n) in _stages(task, root).items()}
+        stages = {_STAGE_NAMES[k]: cell for k, cell in _stage_cells(task, root).items()}
         rows.append({"task": task, **stages, "runs stored": len(runs), "worker hours": hours})
     return pd.DataFrame(rows).set_index("task")
 
@@ -211,7 +216,7 @@ def benchmark_rows(task: str, root=None) -> list[dict[str, Any]]:
     loss_fig, success_fig = _paper.FIG3_PANELS[task]
     name = TASK_NAMES[task]
     if not cfgs or len(runs) < len(cfgs):
-        n, waiting = _planned(task, root), _waiting(task, root)
+        n, waiting = _planned(task, root), _waiting(task)
         success = _row(f"{name}: non-normal initializers succeed more often", success_fig, _paper_success(task), waiting,
                        None, n, budget(task))
         rates = paper_success_rates(task)
@@ -258,14 +263,14 @@ def _short(task: str) -> str:
     return TASK_NAMES[task].split(" (", 1)[0]
 
 
-def _waiting(task: str, root=None) -> str:
+def _waiting(task: str) -> str:
     return f"no verdict until every planned stage-2 run of {_short(task)} is stored"
 
 
 def _planned(task: str, root=None) -> str:
     """Each stage's runs stored of planned, short: ``"pilot 352 / 352; screen 24 / 24; stage 2 0 / 24"``."""
     names = {"pilot": "pilot", "screen": "screen", "stage2": "stage 2"}
-    return "; ".join(f"{names[k]} " + ("not started" if n is None else f"{got} / {n}") for k, (got, n) in _stages(task, root).items())
+    return "; ".join(f"{names[k]} {cell}" for k, cell in _stage_cells(task, root).items())
 
 
 _FIG5_PAPER = "an asymmetric bump peaking forward (no numbers)"
@@ -311,13 +316,14 @@ def table2_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str
         cfgs, runs = stage2(task, root)
         complete = bool(cfgs) and len(runs) == len(cfgs)
         ex = henrici_excesses(task, runs, root) if complete else pd.DataFrame(columns=["init", "success", "excess", "trained"])
+        planned = "" if complete else _planned(task, root)  # the stages' counts, read once for both groups
         for init in NORMAL:
             g = ex[ex["init"] == init]
             paper = _paper.PAPER_TABLE2.get((task, init))  # (mean, s.e.m.) over its successful networks
             claim = f"Table 2, {_short(task)}, {init}: training makes W more non-normal than a random change of its size"
             paper_text = "not reported" if paper is None else f"d(W) = {paper[0]:.2f} ± {paper[1]:.2f}"
             if not complete:
-                rows.append(_row(claim, "Table 2", paper_text, _waiting(task, root), None, _planned(task, root), budget(task)))
+                rows.append(_row(claim, "Table 2", paper_text, _waiting(task), None, planned, budget(task)))
                 continue
             ok = g[g["success"]]
             v = excess_verdict(ok["excess"].to_numpy(float), at_paper_scale=True)
@@ -364,11 +370,12 @@ def fig5_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str, 
         cfgs, runs = stage2(task, root)
         complete = bool(cfgs) and len(runs) == len(cfgs)
         per, peak = fig5_excesses(task, runs, root) if complete else (pd.DataFrame(columns=["init", "success", "excess"]), {})
+        planned = "" if complete else _planned(task, root)  # as in table2_rows
         for init in NORMAL:
             claim = (f"Fig. 5, {_short(task)}, {init}: training hides a forward chain (pulse-ordered asymmetry beyond the "
                      "no-pulse control)")
             if not complete:
-                rows.append(_row(claim, "Fig. 5", _FIG5_PAPER, _waiting(task, root), None, _planned(task, root), budget(task)))
+                rows.append(_row(claim, "Fig. 5", _FIG5_PAPER, _waiting(task), None, planned, budget(task)))
                 continue
             g = per[per["init"] == init]
             ok = g[g["success"]]

@@ -281,6 +281,14 @@ def integrity_problems(root=None) -> list[str]:
 SEE_DIVERGENCE = ("10-divergence", "chapter 10: where and why these runs diverge")
 
 
+def _with_see_also(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its ``"see also"`` column: where the book looks further, the chapter on divergence for
+    the benchmarks whose runs diverge (copy and addition, issue 24)."""
+    table["see also"] = [SEE_DIVERGENCE if str(c).split(" ", 1)[0].rstrip(":") in ("copy", "addition") else ""
+                         for c in table["claim"]]
+    return table
+
+
 def claims(root=None, *, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFrame:
     """The results page's table: one row per claim, with the paper's value, ours, test and verdict.
 
@@ -294,10 +302,7 @@ def claims(root=None, *, tasks: Sequence[str] = _replicate.TASKS) -> pd.DataFram
         rows += _benchmark_rows(task, root)
     rows += _weight_rows(root)
     rows += _language_rows(root)
-    table = pd.DataFrame(rows)
-    # where the book looks further: the benchmarks whose runs diverge, chapter 10 (issue 24)
-    table["see also"] = [SEE_DIVERGENCE if str(c).split(" ", 1)[0].rstrip(":") in ("copy", "addition") else ""
-                         for c in table["claim"]]
+    table = _with_see_also(pd.DataFrame(rows))
     if integrity_problems(root):
         from_archive = ~table["profile"].str.startswith("theory")
         table.loc[from_archive, ["verdict", "test"]] = [WITHHELD, "-"]
@@ -310,7 +315,7 @@ def plan_claims(root=None, *, tasks: Sequence[str] = _replicate.TASKS) -> pd.Dat
     The two theory claims as in :func:`claims` (computed when the page builds), then
     :func:`nnrnn.evidence.claims`: the benchmarks, Table 2 and Fig. 5 from the protocol-v2 runs
     (``<root>/v2``), the language models from the archive's runs under ``root``. A benchmark whose
-    planned v2 runs are not all stored gets no verdict ("not tested at the paper's scale", with how
+    planned v2 runs are not all stored gets no verdict (:data:`nnrnn.evidence.PENDING`, with how
     many are in). When either store fails its integrity check against its manifest, no stored run
     is read at all (a changed file is refused when read): every claim read from the archive is
     listed with :data:`WITHHELD` and nothing else.
@@ -325,10 +330,7 @@ def plan_claims(root=None, *, tasks: Sequence[str] = _replicate.TASKS) -> pd.Dat
     else:
         stored = _evidence.claims(root, tasks=tasks, lm_root=root)
     # a theory row has no training budget, secondary test or interval of the plan: "-"
-    table = pd.concat([theory, stored], ignore_index=True).fillna("-")
-    table["see also"] = [SEE_DIVERGENCE if str(c).split(" ", 1)[0].rstrip(":") in ("copy", "addition") else ""
-                         for c in table["claim"]]
-    return table
+    return _with_see_also(pd.concat([theory, stored], ignore_index=True).fillna("-"))
 
 
 def verdict_changes(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:

@@ -118,11 +118,12 @@ def changes(table: pd.DataFrame) -> HtmlBlock:
 
     Examples:
         >>> t = pd.DataFrame({"claim": ["W moves"], "where in the paper": ["Table 2"], "archive v1": ["reproduced"],
-        ...                   "plan": [[("addition, identity", "consistent")]]})
+        ...                   "plan": [[("addition, identity", "consistent")]],
+        ...                   "analysis plan, archive v2": ["addition, identity: consistent"]})
         >>> print(repr(changes(t)))
         W moves (Table 2): archive v1 reproduced; under the plan addition, identity: consistent
     """
-    _check(table, ["claim", "where in the paper", "archive v1", "plan"])
+    _check(table, ["claim", "where in the paper", "archive v1", "plan", "analysis plan, archive v2"])
     items, text = [], []
     for row in table.to_dict("records"):
         plan = "".join(f'<span class="nnrnn-change-group">{html.escape(g) + ": " if g else ""}{badge(v)}</span>'
@@ -130,8 +131,8 @@ def changes(table: pd.DataFrame) -> HtmlBlock:
         items.append(f'<li><span class="nnrnn-change-claim">{html.escape(str(row["claim"]))}</span> '
                      f'({html.escape(str(row["where in the paper"]))})<dl class="nnrnn-fields">'
                      f'<dt>archive v1</dt><dd>{badge(row["archive v1"])}</dd><dt>plan (v2)</dt><dd>{plan}</dd></dl></li>')
-        said = "; ".join(f"{g}: {v}" if g else v for g, v in row["plan"]) or "no claim under the plan"
-        text.append(f'{row["claim"]} ({row["where in the paper"]}): archive v1 {row["archive v1"]}; under the plan {said}')
+        text.append(f'{row["claim"]} ({row["where in the paper"]}): archive v1 {row["archive v1"]}; under the plan '
+                    f'{row["analysis plan, archive v2"]}')
     return HtmlBlock('<div class="nnrnn-view"><ul class="nnrnn-changes">' + "".join(items) + "</ul></div>", "\n".join(text))
 
 
