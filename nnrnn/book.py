@@ -50,7 +50,7 @@ from .pages import claims as claim_table
 from .pages.report import BOOK_BUILD_ENV, check_declared, live_profile
 from .store import REPO
 
-__all__ = ["REPO", "BANNERS", "BANNER_TAGS", "FOUND", "READS_V2", "archive_labels", "banner", "add_banners", "write_found", "build_commit", "pin_install_ref", "toc_notebooks", "check_notebook_parameters", "execute", "build_html", "build", "main", "BookError"]
+__all__ = ["REPO", "BANNERS", "BANNER_TAGS", "FOUND", "READS_V2", "CHAPTER_TASKS", "reads_v2", "archive_labels", "banner", "add_banners", "write_found", "build_commit", "pin_install_ref", "toc_notebooks", "check_notebook_parameters", "execute", "build_html", "build", "main", "BookError"]
 
 _STAGED = ("_config.yml", "_toc.yml", "book")
 
@@ -360,17 +360,27 @@ def banner(kind: str, profile: str, archive: str) -> str:
     return f'<div class="nnrnn-banner nnrnn-banner-{kind}">{text[kind]}</div>'
 
 
-#: the pages that read the protocol-v2 runs (the analysis plan's verdicts); every other page that reads the
-#: archive reads archive v1.
+#: the pages that always read the protocol-v2 runs (the analysis plan's verdicts) beside archive v1's language models.
 READS_V2 = ("00-results",)
+#: the benchmark chapters, whose replicate section reads the protocol-v2 runs of their task once every planned
+#: stage-2 run of it is stored, else archive v1 (:func:`nnrnn.pages.benchmarks.replicate_section`, ``"auto"``).
+CHAPTER_TASKS = {"04-copy": "copy", "05-addition": "addition", "06-psmnist": "psmnist"}
+
+
+def reads_v2(root=None) -> tuple[str, ...]:
+    """The pages that read protocol-v2 runs: :data:`READS_V2` and each chapter of :data:`CHAPTER_TASKS` whose task's
+    protocol-v2 stage 2 is complete under ``root`` (the archive read by the build)."""
+    root = archive_root() if root is None else root
+    return READS_V2 + tuple(stem for stem, task in CHAPTER_TASKS.items() if is_complete(task, root))
 
 
 def archive_labels(root=None) -> dict[str, str]:
     """How each page's banner names the runs it reads (page stem -> label; ``""``: every other page):
-    ``"archive v1, commit <sha> (<date>)"``, and for :data:`READS_V2` the protocol-v2 store's commit too."""
+    ``"archive v1, commit <sha> (<date>)"``; for :data:`READS_V2` the protocol-v2 store's commit too, and for a
+    chapter that reads protocol-v2 runs (:func:`reads_v2`) that commit alone."""
     v1 = f"archive v1, {archive_label(root)}"
     v2 = f"protocol-v2 runs, {archive_label(protocol_root(PROTOCOL, archive_root() if root is None else root))}"
-    return {"": v1, **{stem: f"{v2}; language models: {v1}" for stem in READS_V2}}
+    return {"": v1, **{stem: f"{v2}; language models: {v1}" if stem in READS_V2 else v2 for stem in reads_v2(root)}}
 
 
 def add_banners(path: Path, profile: str, archive: str) -> None:

@@ -98,3 +98,21 @@ def chrome(browser):
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--hide-scrollbars", "--allow-file-access-from-files"]
     return lambda *args, timeout=120: subprocess.run(base + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def tiny_v2_protocol(monkeypatch):
+    """Protocol v2 shrunk to one setting per initializer, and addition two pilot and two stage-2 seeds (tiny
+    networks and data), so that its pilot, divergence screen and stage 2 train in seconds."""
+    from nnrnn import paper, replicate
+
+    tiny = dict(T=25, hidden_size=8, n_train=32, n_val=16, epochs=1, evals_per_epoch=2)
+    monkeypatch.setattr(replicate, "_PILOT_BASE", {**replicate._PILOT_BASE, "addition": dict(tiny, T=30)})
+    monkeypatch.setattr(paper, "PAPER_LRS", (1e-3,))
+    inits = ("identity", "orthogonal", "chain", "fb_chain")
+    proto = replicate.Protocol("v2", {i: (1.0,) if i != "fb_chain" else (0.02,) for i in inits}, (101, 102),
+                               {**replicate.PROTOCOLS["v2"].stage2, "addition": {"seeds": (1, 2), "base": dict(tiny, T=30, epochs=25)}},
+                               screen=1, screen_epochs=1,
+                               folder="v2")
+    monkeypatch.setitem(replicate.PROTOCOLS, "v2", proto)
+    return proto

@@ -143,7 +143,7 @@ def test_missing_archive_says_so_and_still_renders(tmp_path):
     for part in ("pilot", "curves", "success", "weights", "paper"):
         items = getattr(s, part)()
         assert len(items) == 1 and items[0].startswith("*Not in the archive yet:*"), part
-    assert "10 % of the paper's 100-epoch cap" in s.protocol()[0]
+    assert "10 % of the paper's 100-epoch cap" in s.protocol()[1]
     # every part is a public method returning a Part, which a notebook cell displays (issue 22)
     assert all(isinstance(getattr(s, p)(), Part) for p in s.PARTS) and not hasattr(s, "verdict")
 
@@ -157,7 +157,7 @@ def test_psmnist_settings_show_the_authors_data_split(tmp_path):
 PILOT = sweep.Grid("copy", SCALES, lrs=(3e-3, 1e-3), seeds=(3,), base=TINY, profile="replicate")
 
 
-def _tiny_stage2(task, selection):
+def _tiny_stage2(task, selection, protocol="v1"):
     cfgs = []
     for init, row in selection.iterrows():
         g = sweep.Grid(task, {init: (row["scale"],)}, (row["lr"],), (1, 2), {**TINY, "epochs": 3, "evals_per_epoch": 1},
@@ -168,7 +168,7 @@ def _tiny_stage2(task, selection):
 
 @pytest.fixture
 def tiny_protocol(monkeypatch):
-    monkeypatch.setattr(replicate, "pilot_grid", lambda task: PILOT)
+    monkeypatch.setattr(replicate, "pilot_grid", lambda task, protocol="v1": PILOT)
     monkeypatch.setattr(replicate, "stage2_grid", _tiny_stage2)
 
 
@@ -257,8 +257,9 @@ def test_fake_archive_renders_every_part_with_the_results_pages_verdicts(tiny_pr
     (figure,) = s.curves()
     assert "profile `replicate`" in figure.caption and "Fig. 3a" in figure.caption and "seeds 1-2" in figure.caption
     assert all(ax.get_xlabel() and ax.get_ylabel() for ax in figure.fig.axes)
-    figure, verdict_text = s.success()
+    figure, tests_text, verdict_text = s.success()
     assert "Fig. 3d" in figure.caption and "chain 46 / 462" in figure.caption
+    assert "protocol v1's tests" in tests_text and "Fisher's exact test (two-sided)" in tests_text
     assert f"**{s.success_verdict.label}**" in verdict_text
     weights = s.weights()
     assert [ax.get_ylabel() for ax in weights[0].fig.axes] == ["spectral radius of W", "Henrici index d(W)"]
@@ -313,3 +314,60 @@ def test_a_selection_forced_onto_the_largest_learning_rate_is_named(tiny_protoco
     assert t.pilot()[-1] == note
     sel.loc["chain", "lr"] = min(PILOT.lrs)  # alone in the band, but not the fastest: nothing to flag
     assert dataclasses.replace(s, selection=sel).fast_start_note() == ""
+
+
+# ----------------------------------------------------------------------------- protocol v2 in the chapters
+def test_the_chapters_read_protocol_v2_only_once_its_stage_2_is_complete(tmp_path, tiny_v2_protocol):
+    """``replicate_section(..., "auto")`` (the chapters') reads archive v1 until every planned stage-2 run of
+    the task is in the v2 store, then protocol v2 with the analysis plan's verdicts, never both; the book's
+    banner for that chapter then names the v2 store."""
+    from nnrnn import book, evidence
+    from nnrnn.pages.section import Figure
+
+    before = benchmarks.replicate_section("addition", tmp_path)
+    assert type(before) is benchmarks.ReplicateSection and "**archive v1**" in before.protocol()[0]
+    pending = benchmarks.replicate_section("addition", tmp_path, protocol="v2")
+    assert isinstance(pending, benchmarks.ReplicateSectionV2) and pending.values()["verdict"] == evidence.PENDING
+    assert pending.pilot()[0].startswith("*Not stored yet:*") and "does not hold every planned run" in pending.status_text()
+    assert "05-addition" not in book.reads_v2(tmp_path)
+    with pytest.raises(ValueError, match=r"protocol must be one of 'auto', 'v1', 'v2', got 'v3'"):
+        benchmarks.replicate_section("addition", tmp_path, protocol="v3")
+
+    replicate.run("addition", protocol="v2", root=tmp_path, max_workers=1, progress=False, verbose=False)
+    s = benchmarks.replicate_section("addition", tmp_path)
+    assert isinstance(s, benchmarks.ReplicateSectionV2) and s.complete
+    rows = evidence.benchmark_rows("addition", tmp_path)
+    v = s.values()
+    assert v["verdict"] == rows[0]["verdict"] in verdicts.VERDICTS and v["loss_verdict"] == rows[1]["verdict"]
+    assert "p_value" not in v and v["verdict_source"].startswith("the analysis plan's verdict")
+    assert v["n_stage2"] == v["n_stage2_planned"] == 8 and v["seeds"] == "1-2" and v["budget_pct"] == 25.0
+    # the stage-2 runs are the results page's (evidence.stage2), read from <root>/v2
+    assert set(s.runs["hash"]) == set(evidence.stage2("addition", tmp_path)[1]["hash"])
+    reads, protocol_text, settings = s.protocol()
+    assert "**protocol-v2 runs**" in reads and evidence.PLAN_COMMIT in reads and "archive v1" in reads
+    assert "seeds 101 and 102, which stage 2 does not use" in protocol_text and "**Divergence screen.**" in protocol_text
+    assert settings.data.loc["seeds"].tolist()[:2] == ["101, 102", "1, 2"]
+    assert settings.data.loc["divergence screen", "replicate: stage 2"] == "survivors of the screen only"
+    assert s.status_text().startswith("The protocol-v2 store holds every planned run of addition")
+    table = s.status_table()
+    assert table.loc["stage 2", "runs stored"] == "8 of 8" and table.loc["pilot", "seeds"] == "101, 102"
+    # the screen: each candidate (one per initializer here) x the two pilot seeds, and the one selected
+    screen = s.screen_table()
+    assert len(screen) == 4 and (screen["screen runs diverged"] == [f"{int(d)} of 2" for d in
+                                 s.screen_runs.groupby("init", sort=False)["diverged"].sum()]).all()
+    assert (screen["selected"] == "yes").sum() == len(s.selection)
+    figure, *rest = s.pilot()
+    assert "averaged over pilot seeds 101 and 102" in figure.caption and "Ringed" in figure.caption
+    figure, tests_text, verdict_text, *km = s.success()
+    assert "exact permutation test within seeds, one-sided" in tests_text and "Holm" in tests_text
+    assert f"the analysis plan's verdict: **{rows[0]['verdict']}**" in verdict_text
+    assert f"the analysis plan's verdict: **{rows[1]['verdict']}**" in verdict_text and rows[1]["test"] in verdict_text
+    assert len(km) == int(s.runs["diverged"].any())  # the survival view, where a run diverged
+    for name in s.PARTS:  # every part renders; its figures have labelled axes and say where their numbers come from
+        for item in getattr(s, name)():
+            if isinstance(item, Figure):
+                assert "protocol-v2 runs" in item.caption, (name, item.caption)
+                axes = item.fig.axes  # panels that share the first one's y axis name it there
+                assert all(ax.get_xlabel() for ax in axes) and axes[0].get_ylabel(), (name, [(a.get_xlabel(), a.get_ylabel()) for a in axes])
+    assert "05-addition" in book.reads_v2(tmp_path) and "04-copy" not in book.reads_v2(tmp_path)
+    assert book.archive_labels(tmp_path)["05-addition"].startswith("protocol-v2 runs, ")

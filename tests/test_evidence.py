@@ -112,20 +112,8 @@ def test_table2_groups_need_five_successful_networks(monkeypatch, n_success, exc
     assert "mean median of its null " in rows[0]["ours"] or rows[0]["ours"] == "no successful network"
 
 
-def _tiny_protocol(monkeypatch):
-    """Protocol v2 shrunk to one addition setting per initializer, two pilot and two stage-2 seeds."""
-    tiny = dict(T=25, hidden_size=8, n_train=32, n_val=16, epochs=1, evals_per_epoch=2)
-    monkeypatch.setattr(replicate, "_PILOT_BASE", {"addition": dict(tiny, T=30)})
-    monkeypatch.setattr(paper, "PAPER_LRS", (1e-3,))
-    proto = replicate.Protocol("v2", {i: (1.0,) if i != "fb_chain" else (0.02,) for i in INITS}, (101, 102),
-                               {"addition": {"seeds": (1, 2), "base": dict(tiny, T=30, epochs=25)}}, screen=1, screen_epochs=1,
-                               folder="v2")
-    monkeypatch.setitem(replicate.PROTOCOLS, "v2", proto)
-
-
-def test_a_tiny_v2_store_is_read_end_to_end(tmp_path, monkeypatch):
+def test_a_tiny_v2_store_is_read_end_to_end(tmp_path, tiny_v2_protocol):
     """The real path: pilot, screen and stage 2 of a tiny stand-in protocol are trained, then read."""
-    _tiny_protocol(monkeypatch)
     assert evidence.benchmark_rows("addition", tmp_path)[0]["runs"] == "pilot 0 / 8; screen not started; stage 2 not started"
     assert evidence.progress("addition", tmp_path) == "pilot: 0 of 8 runs stored; divergence screen (current round): not started"
     t0 = time.perf_counter()
@@ -227,13 +215,12 @@ def test_the_plan_commit_added_the_plan_and_precedes_every_protocol_v2_run():
             assert ok.returncode == 0 and commit != first_v2[-1]
 
 
-def test_the_results_page_withholds_the_plans_verdicts_when_either_store_is_tampered(tmp_path, monkeypatch):
+def test_the_results_page_withholds_the_plans_verdicts_when_either_store_is_tampered(tmp_path, monkeypatch, tiny_v2_protocol):
     """plan_claims: theory rows computed, the rest from the v2 store and archive v1; an edited v2 run,
     or a v1 archive without its manifest, withholds every row read from the archive."""
     from nnrnn import archive
     from nnrnn.pages import claims as claim_table
 
-    _tiny_protocol(monkeypatch)
     monkeypatch.setattr(claim_table, "_decoding_rows", lambda: [])
     monkeypatch.setattr(evidence, "lm_rows", lambda root=None: [])
     replicate.run("addition", protocol="v2", root=tmp_path, max_workers=1, progress=False, verbose=False)

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from .. import archive as _archive
+from .. import divergence as _divergence
+from .. import evidence
 from .. import paper as _paper
 from .. import replicate as _replicate
 from .. import results as _results
@@ -30,6 +32,7 @@ from .. import tasks as _tasks
 from ..archive import archive_label, archive_root
 from ..plotting import INIT_LABELS
 from ..plotting import benchmarks as _plot
+from ..plotting import divergence as _dplot
 from ..verdicts import VERDICTS, Verdict, difference_verdict
 from . import report
 from .claims import training_text
@@ -55,6 +58,8 @@ class ReplicateSection(Section):
     """
 
     PARTS = ("protocol", "status", "pilot", "curves", "success", "weights", "paper")
+    #: the run set the section reads: protocol v1's archive (the earlier run set, labelled so).
+    PROTOCOL = "v1"
 
     task: str
     archive: str
@@ -71,6 +76,7 @@ class ReplicateSection(Section):
     loss_verdict: Verdict | None
     loss_note: str
     training: str = ""  # where an unfinished stage 2 stands (:func:`nnrnn.pages.claims.training_text`)
+    _root: Path | None = None  # the results root read (for the protocol-v2 progress it names)
 
     @property
     def pilot_complete(self) -> bool:
@@ -96,7 +102,9 @@ class ReplicateSection(Section):
                              "n_stage2": int(len(self.runs)), "n_stage2_planned": int(len(self.plan)), "T": int(c.seq_len),
                              "hidden": int(c.hidden_size), "epochs": int(c.epochs), "budget_pct": float(self.budget_pct),
                              "seeds": self._seeds_text(), "n_seeds": len(self.seeds), "archive": self.archive,
-                             "verdict": self.success_verdict.label if self.success_verdict is not None else VERDICTS[4]}
+                             "verdict": self.success_verdict.label if self.success_verdict is not None else VERDICTS[4],
+                             "verdict_source": ("archive v1's label for the success claim (protocol v1's test; the results "
+                                                "page gives the analysis plan's verdict)")}
         if len(self.runs):
             counts = _results.success_counts(self.runs)
             for init in counts.index:
@@ -144,9 +152,7 @@ class ReplicateSection(Section):
     def status_text(self) -> str:
         """Where the archive stands, in one paragraph generated from the counts."""
         name, np_, nP, n2, N2 = NAMES[self.task], len(self.pilot_runs), len(self.pilot_grid), len(self.runs), len(self.plan)
-        head = (f"This section reads **archive v1** ({self.archive}), the earlier run set of protocol v1, kept readable; "
-                "the [results page](00-results) judges the paper's claims by the analysis plan, on the protocol-v2 runs. "
-                "Archive v1 holds ")
+        head = "Archive v1 holds "
         if np_ == 0 and n2 == 0:
             return (head + f"**none of the replicate runs of {name} yet**: 0 of {nP} pilot runs and 0 of {N2} stage-2 runs. "
                     "The replicate runs are not in the archive yet, so this section states the protocol and shows no result; "
@@ -161,6 +167,21 @@ class ReplicateSection(Section):
         if n2 < N2 and self.training:
             tail += f" Stage 2 is training in the background: {self.training}."
         return head + f"the whole pilot of {name} ({nP} runs) and {n2} of {N2} stage-2 runs" + tail
+
+    def reads_text(self) -> str:
+        """Which run set the section reads, first in its protocol part (Markdown)."""
+        return (f"This section reads the earlier run set, **archive v1** ({self.archive}, protocol v1), kept readable: the "
+                "[results page](00-results) judges the paper's claims by the analysis plan, on the protocol-v2 runs, and "
+                f"this chapter reads those instead once every planned stage-2 run of {NAMES[self.task]} is stored "
+                f"({evidence.progress(self.task, self._root)}).")
+
+    def tests_text(self) -> str:
+        """What the verdict sentences test, before them (Markdown)."""
+        return ("The verdict sentences below are computed by protocol v1's tests, as on the [page of archive v1](00-results-v1) "
+                "(the [results page](00-results) judges the claim by the analysis plan, on the protocol-v2 runs): Fisher's "
+                "exact test (two-sided) of the success counts of the non-normal initializers (chain, feedback chain) against "
+                "the normal ones (identity, orthogonal), and a bootstrap interval of the difference of their final validation "
+                "losses (`nnrnn.verdicts`).")
 
     def protocol_text(self) -> str:
         """The protocol and budget of this task, generated from :mod:`nnrnn.replicate` (Markdown)."""
@@ -247,7 +268,7 @@ class ReplicateSection(Section):
 
     @part
     def protocol(self) -> list:
-        return [self.protocol_text(), report.table(self.settings(), index_name="setting")]
+        return [self.reads_text(), self.protocol_text(), report.table(self.settings(), index_name="setting")]
 
     @part
     def status(self) -> list:
@@ -312,7 +333,7 @@ class ReplicateSection(Section):
                 " over its full grid; the right panel puts the shares side by side") if paper else "shows these counts as bars only, without numbers"
         cap = (f"Stage-2 runs of {NAMES[self.task]} whose final validation loss is below half the random baseline, "
                f"per initializer, computed {self.where()}. The paper's {_paper.FIG3_PANELS[self.task][1]} {said}.")
-        return [self._figure(fig, cap, "success"), self.verdict_text()]
+        return [self._figure(fig, cap, "success"), self.tests_text(), self.verdict_text()]
 
     def verdict_text(self) -> str:
         """The verdict sentences: archive v1's success and loss verdicts (its page, ``00-results-v1``), with their tests."""
@@ -392,15 +413,24 @@ class ReplicateSection(Section):
         return [note, report.table(self.paper_table(), index_name="initializer")]
 
 
-def replicate_section(task: str, root: str | Path | None = None) -> ReplicateSection:
+def replicate_section(task: str, root: str | Path | None = None, protocol: str = "auto") -> ReplicateSection:
     """Read the ``replicate`` runs of ``task`` from the archive (default :func:`nnrnn.archive.archive_root`).
 
-    Never trains and never writes. The pilot, its selection and the stage-2 plan are
-    :func:`nnrnn.archive.stage2`'s, so the stage-2 runs are the results page's
-    (:func:`nnrnn.archive.replicate_runs`).
+    ``protocol``: ``"v2"`` reads the protocol-v2 runs (``<root>/v2``) with the analysis plan's verdicts
+    (:class:`ReplicateSectionV2`), ``"v1"`` archive v1, the earlier run set; ``"auto"`` (the chapters')
+    reads v2 once every planned stage-2 run of ``task`` is stored there (:func:`nnrnn.evidence.is_complete`),
+    else v1, so no page mixes the two. Never trains and never writes. Protocol v1's pilot, selection
+    and stage-2 plan are :func:`nnrnn.archive.stage2`'s, so its stage-2 runs are those of the page of
+    archive v1 (:func:`nnrnn.archive.replicate_runs`).
     """
     task = check_task(task)
     root = Path(root) if root is not None else archive_root()
+    if protocol == "auto":
+        protocol = "v2" if evidence.is_complete(task, root) else "v1"
+    if protocol == "v2":
+        return _section_v2(task, root)
+    if protocol != "v1":
+        raise ValueError(f"protocol must be one of 'auto', 'v1', 'v2', got {protocol!r}")
     st = _archive.stage2(task, root)
     pilot, pilot_runs, scores, selection, note = st.pilot, st.pilot_runs, st.scores, st.selection, st.note
     baseline = _tasks.random_baseline(task, T=pilot.configs()[0].seq_len)
@@ -422,4 +452,203 @@ def replicate_section(task: str, root: str | Path | None = None) -> ReplicateSec
                          f"{len(normal)} normal and {len(nonnormal)} non-normal ones.")
     training = training_text(task, plan, root) if selection is not None and len(runs) < len(plan) else ""
     return ReplicateSection(task, archive_label(root), pilot, pilot_runs, scores, selection, note, plan, runs, history, baseline, success,
-                            loss, loss_note, training)
+                            loss, loss_note, training, root)
+
+
+@dataclass
+class ReplicateSectionV2(ReplicateSection):
+    """The same parts on the protocol-v2 runs (``<root>/v2``, :data:`nnrnn.replicate.PROTOCOLS`), judged as
+    the analysis plan says (:mod:`nnrnn.evidence`): the pilot at four scales and two seeds that stage 2
+    does not use, the divergence screen (``screen_plan``, its stored runs ``screen_runs``), stage 2 at
+    seeds 1-6, and the plan's rows (``rows``, :func:`nnrnn.evidence.benchmark_rows`) instead of protocol
+    v1's verdicts (``success_verdict``/``loss_verdict`` stay ``None``)."""
+
+    PROTOCOL = "v2"
+
+    screen_plan: list = dataclasses.field(default_factory=list)
+    screen_runs: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    rows: list = dataclasses.field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.plan) and self.selection is not None and len(self.runs) == len(self.plan)
+
+    def values(self) -> dict[str, Any]:
+        v = super().values()
+        v.pop("p_value", None)
+        v.update(verdict=self.rows[0]["verdict"] if self.rows else evidence.PENDING,
+                 verdict_source="the analysis plan's verdict on the success claim (as on the results page)")
+        if len(self.rows) > 1:
+            v["loss_verdict"] = self.rows[1]["verdict"]
+        return v
+
+    def reads_text(self) -> str:
+        return (f"This section reads the **protocol-v2 runs** ({self.archive}), the run set that the [results page](00-results) "
+                f"judges by the analysis plan, committed (in {evidence.PLAN_COMMIT}) before any of them existed; the earlier "
+                "run set, archive v1, keeps its own [page](00-results-v1).")
+
+    def tests_text(self) -> str:
+        return ("The verdicts below are the analysis plan's, computed as on the results page (`nnrnn.evidence`): success (0 or "
+                "1) and the loss rank of each run (a diverged run ranks worst, an earlier divergence worse), non-normal "
+                "initializers (chain, feedback chain) against normal ones (identity, orthogonal), by the exact permutation "
+                "test within seeds, one-sided in the paper's direction; the four pairwise tests with Holm's adjustment are "
+                "secondary, and the interval is the Hodges-Lehmann interval of the per-seed differences.")
+
+    def protocol_text(self) -> str:
+        p, c = self.pilot_grid.configs()[0], self.plan[0]
+        proto = _replicate.PROTOCOLS[self.PROTOCOL]
+        points, unit = p.epochs * p.evals_per_epoch, "digits" if self.task == "psmnist" else "sequences"
+        scales = "; ".join(f"{INIT_LABELS.get(i, i)} {_plot.SCALE_SYMBOLS.get(i, 'scale')} ∈ {{{', '.join(f'{s:g}' for s in v)}}}"
+                           for i, v in self.pilot_grid.scales.items())
+        n_scales = len(next(iter(self.pilot_grid.scales.values())))
+        seeds = " and ".join(map(str, self.pilot_grid.seeds))
+        return (
+            f"**Pilot.** The paper's {len(self.pilot_grid.lrs)} learning rates × {n_scales} scales per initializer ({scales}) "
+            f"× seeds {seeds}, which stage 2 does not use, × {p.epochs} epoch of {p.updates_per_epoch:,} updates: "
+            f"{len(self.pilot_grid)} runs, validated {points} times on {p.n_val:,} held-out {unit}. A setting's score is the "
+            f"mean over its seeds of its mean validation loss over the last {points - points // 2} validation points; a "
+            "setting that diverged on either seed is not a candidate.\n\n"
+            f"**Divergence screen.** Each initializer's {proto.screen} best candidates train for {proto.screen_epochs} epochs "
+            "on the pilot seeds; one that diverges there is not selected, and if all of them diverge the next ones are "
+            "screened, until one survives or none is left (that initializer then has no stage-2 runs).\n\n"
+            f"**Selection, on validation data only.** Among the survivors whose score is within {100 * _replicate.BAND:g} % "
+            f"of the random baseline ({_replicate.BAND * self.baseline:.3g}) of the best score, the smallest learning rate "
+            "is chosen: among settings the pilot cannot tell apart, the slowest, most stable one, for every initializer "
+            "alike.\n\n"
+            f"**Stage 2.** Each initializer's selected setting × seeds {self._seeds_text()} × at most {c.epochs} epochs of "
+            f"{c.updates_per_epoch:,} updates ({self.budget_pct:g} % of the paper's 100-epoch cap, early stop below "
+            f"{c.early_stop:g}), the same for every initializer: {len(self.plan)} runs, with T = {c.seq_len}, "
+            f"N = {c.hidden_size}, {c.n_train:,} training {unit}, RMSprop, batch {c.batch_size} and clipping at "
+            f"{c.clip_norm:g} as in the paper or its code. The analysis plan (`book/analysis-plan.md`) fixed this protocol "
+            "and how its runs are judged before any of them existed (`nnrnn.replicate`; all of the reduction is our choice)."
+        )
+
+    def settings(self) -> pd.DataFrame:
+        table = super().settings()
+        proto = _replicate.PROTOCOLS[self.PROTOCOL]
+        table.loc["divergence screen"] = [f"the {proto.screen} best candidates per initializer, {proto.screen_epochs} epochs "
+                                          "on the pilot seeds", "survivors of the screen only", "none (the whole grid)"]
+        return table
+
+    def _screen_stored(self) -> int:
+        return len(self.screen_runs)
+
+    def status_table(self) -> pd.DataFrame:
+        p, c, proto = self.pilot_grid.configs()[0], self.plan[0], _replicate.PROTOCOLS[self.PROTOCOL]
+        screen = (f"{self._screen_stored()} of {len(self.screen_plan)}" if self.screen_plan else "not started")
+        return pd.DataFrame({
+            "runs stored": [f"{len(self.pilot_runs)} of {len(self.pilot_grid)}", screen,
+                            f"{len(self.runs)} of {len(self.plan)}" if self.selection is not None else "not started"],
+            "budget per run": [f"{p.epochs} epoch of {p.updates_per_epoch:,} updates", f"{proto.screen_epochs} epochs",
+                               f"at most {c.epochs} epochs of {c.updates_per_epoch:,} updates"],
+            "seeds": [", ".join(map(str, self.pilot_grid.seeds))] * 2 + [self._seeds_text()],
+        }, index=pd.Index(["pilot", "divergence screen (every round so far)", "stage 2"], name="stage"))
+
+    def status_text(self) -> str:
+        where = evidence.progress(self.task, self._root)
+        if self.complete:
+            return (f"The protocol-v2 store holds every planned run of {NAMES[self.task]}: {where}.")
+        text = (f"The protocol-v2 store does not hold every planned run of {NAMES[self.task]} yet ({where}); what is shown "
+                f"below is what is stored, and the verdicts read *{evidence.PENDING}*.")
+        return text + (f" Stage 2 is training in the background: {self.training}." if self.training else "")
+
+    def screen_table(self) -> pd.DataFrame:
+        """Every screened candidate: its pilot score, its screen runs that diverged, and whether it was selected."""
+        rows = []
+        settings = _replicate.setting_scores(self.scores) if len(self.scores) else self.scores
+        for init, g in self.screen_runs.groupby("init", sort=False):
+            for (scale, lr), h in g.groupby(["scale", "lr"], sort=False):
+                got = settings[(settings["init"] == init) & np.isclose(settings["scale"], scale) & np.isclose(settings["lr"], lr)]
+                chosen = (self.selection is not None and init in self.selection.index
+                          and math.isclose(self.selection.loc[init, "scale"], scale) and math.isclose(self.selection.loc[init, "lr"], lr))
+                rows.append({"init": INIT_LABELS.get(init, init), "scale": scale, "lr": lr,
+                             "pilot score": float(got["score"].iloc[0]) if len(got) else math.nan,
+                             "screen runs diverged": f"{int(h['diverged'].astype(bool).sum())} of {len(h)}",
+                             "selected": "yes" if chosen else ""})
+        return pd.DataFrame(rows, columns=["init", "scale", "lr", "pilot score", "screen runs diverged", "selected"])
+
+    @part
+    def pilot(self) -> list:
+        if self.pilot_runs.empty:
+            return [f"*Not stored yet:* none of the {len(self.pilot_grid)} pilot runs of {NAMES[self.task]} is stored."]
+        settings = _replicate.setting_scores(self.scores)
+        fig = _plot.pilot_scores(settings, baseline=self.baseline, selection=self.selection,
+                                 band_width=_replicate.BAND * self.baseline, ylabel=f"pilot score ({LOSS_UNITS[self.task]})")
+        state = ("the whole pilot" if self.pilot_complete
+                 else f"**provisional**: {len(self.pilot_runs)} of {len(self.pilot_grid)} pilot runs stored")
+        seeds = " and ".join(map(str, self.pilot_grid.seeds))
+        cap = (f"Pilot scores of {NAMES[self.task]} ({state}), protocol v2, computed {self.where()} by "
+               "`nnrnn.replicate.setting_scores`: each setting's mean validation loss over the second half of its validation "
+               f"points, averaged over pilot seeds {seeds}, against its learning rate, one line per scale; a cross at the top "
+               "marks a setting that diverged on either seed, the dashed line the random baseline. The paper ran no pilot: "
+               "it trained its whole grid.")
+        if self.selection is not None:
+            cap += (" Ringed: the setting selected for stage 2 among the survivors of the divergence screen; shaded: "
+                    f"settings within {100 * _replicate.BAND:g} % of the baseline of the best score.")
+        items: list = [self._figure(fig, cap, "pilot")]
+        if self.screen_plan and not self.screen_runs.empty:
+            items += [f"The divergence screen ({self._screen_stored()} of {len(self.screen_plan)} runs stored): each "
+                      "screened candidate with stored runs, its pilot score, how many of its screen runs diverged, and the "
+                      "setting selected.",
+                      report.table(self.screen_table(), {"init": "initializer", "lr": "learning rate"}, index=False,
+                                   formats={"scale": "{:g}", "lr": "{:g}", "pilot score": "{:.4g}"})]
+        if self.selection is not None:
+            items.append(report.table(self.selection, {"scale": "scale", "lr": "learning rate",
+                                                       "score": "score of the selected setting", "best_score": "best score",
+                                                       "n_in_band": "settings in the band"},
+                                      formats={"scale": "{:g}", "lr": "{:g}", "score": "{:.4g}", "best_score": "{:.4g}"},
+                                      index=INIT_LABELS, index_name="initializer"))
+        return items
+
+    def verdict_text(self) -> str:
+        if not self.rows or self.rows[0]["verdict"] == evidence.PENDING:
+            return (f"No verdict yet: {evidence.PENDING} ({self.rows[0]['runs'] if self.rows else 'nothing stored'}); the "
+                    "plan gives none on part of its runs.")
+        succ, loss = self.rows[0], self.rows[1]
+        return (f"Successful runs per initializer: {succ['ours']} ({succ['runs']}). {succ['test']}; the analysis plan's "
+                f"verdict: **{succ['verdict']}**. Secondary, each non-normal initializer against each normal one: "
+                f"{succ['secondary']}. Difference per seed, non-normal minus normal: {succ['interval']}.\n\n"
+                f"Validation loss: {loss['ours']}. By loss rank, a diverged run ranking worst: {loss['test']}; the analysis "
+                f"plan's verdict: **{loss['verdict']}**. Secondary: {loss['secondary']}. Rank difference per seed: "
+                f"{loss['interval']}.")
+
+    @part
+    def success(self) -> list:
+        items = list(super().success())
+        if self.complete and self.runs["diverged"].any():
+            km = _divergence.survival(self.runs)
+            fig = _dplot.survival_curves({self.task: km}, [*evidence.NON_NORMAL, *evidence.NORMAL])
+            items.append(self._figure(fig, (
+                f"Time to divergence of the stage-2 runs of {NAMES[self.task]} per initializer, computed {self.where()}: the "
+                "Kaplan-Meier estimate of the fraction of runs not yet diverged against updates "
+                "(`nnrnn.divergence.survival`); a tick marks a run censored at its last update (it did not diverge). The "
+                "analysis plan reports it beside the loss claim; the paper does not mention divergence."), "survival"))
+        return items
+
+    def where(self) -> str:
+        return f"on profile `replicate` from the protocol-v2 runs ({self.archive})"
+
+
+def _section_v2(task: str, root: Path) -> ReplicateSectionV2:
+    """The protocol-v2 section of ``task`` (:class:`ReplicateSectionV2`): everything stored so far under ``<root>/v2``."""
+    where = _replicate.protocol_root(evidence.PROTOCOL, root)
+    out = _replicate.run(task, protocol=evidence.PROTOCOL, root=root, dry_run=True, verbose=False)
+    pilot = out["pilot"]
+    pilot_runs = _sweep.load_runs(task, configs=pilot, root=where)
+    scores = (_replicate.pilot_scores(pilot_runs, _sweep.load_history(pilot_runs, root=where)) if len(pilot_runs)
+              else pd.DataFrame(columns=["init", "scale", "lr", "hash", "score", "diverged"]))
+    baseline = _tasks.random_baseline(task, T=pilot.configs()[0].seq_len)
+    selection = out.get("selection")
+    if selection is not None and not len(selection):
+        selection = None
+    screen = list(out.get("screen") or [])
+    screen_runs = _sweep.load_runs(task, configs=screen, root=where) if screen else pd.DataFrame(columns=["init", "scale", "lr", "diverged"])
+    placeholder = pd.DataFrame({"scale": [v[0] for v in pilot.scales.values()], "lr": pilot.lrs[0]}, index=list(pilot.scales))
+    plan = list(out.get("stage2") or []) or _replicate.stage2_grid(task, placeholder, evidence.PROTOCOL)
+    runs = _sweep.load_runs(task, configs=plan, root=where) if selection is not None else pilot_runs.iloc[0:0]
+    history = _sweep.load_history(runs, root=where) if len(runs) else pd.DataFrame(columns=["hash", "update", "val_loss"])
+    note = "" if selection is not None else "the pilot or the divergence screen is not finished"
+    training = training_text(task, plan, where) if selection is not None and len(runs) < len(plan) else ""
+    return ReplicateSectionV2(task, archive_label(where), pilot, pilot_runs, scores, selection, note, plan, runs, history, baseline, None, None,
+                              "", training, root, screen_plan=screen, screen_runs=screen_runs,
+                              rows=evidence.benchmark_rows(task, root))

@@ -218,6 +218,7 @@ def fig3_success(
     ax.set_ylim(0, top * 1.2 + 0.5)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # runs are counted: no 0.5 of a run
     ax.set_xticks(xs, labels, rotation=20)
+    ax.set_xlabel("initializer")
     ax.set_ylabel("successful runs")
     ax.set_title(title or "this book")
     if ax2 is not None:
@@ -233,6 +234,7 @@ def fig3_success(
                 ax2.annotate(f"{int(pki)}/{int(pni)}", (xi + w / 2, 100 * pki / pni), xytext=(0, 3),
                              textcoords="offset points", ha="center", fontsize=7)
         ax2.set_xticks(xs, labels, rotation=20)
+        ax2.set_xlabel("initializer")
         ax2.set_ylabel("successful runs (%)")
         ax2.set_ylim(0, max(5.0, float(np.nanmax(np.concatenate([ours, theirs]))) * 1.25))
         ax2.legend(handles=[Patch(facecolor="#777777", label="this book"),
