@@ -225,3 +225,22 @@ def check_chapter_glue(g, root):
     assert g["nb08_n_within_floor_before"] == a.normality["before_within_floor"] == g["nb08_n_networks"]
     assert g["nb08_normality_sentence"] == weights.normality_sentence(a.normality)
     assert g["nb08_verdict"] == VERDICTS[4]  # smoke is not the paper's scale
+
+
+def test_a_table2_pair_without_a_row_is_named_with_why():
+    """Chapter 8's archive-v1 Table 2 names each (task, initializer) pair it lacks (archive v1: addition
+    identity, all 6 runs diverged) instead of leaving it out without a word; complete tables get no sentence."""
+    from types import SimpleNamespace
+
+    index = pd.MultiIndex.from_tuples([("addition", "orthogonal"), ("psmnist", "identity")], names=["task", "init"])
+    a = SimpleNamespace(tasks=["addition", "psmnist"], table2=pd.DataFrame(index=index))
+    runs = pd.DataFrame({"task": ["addition"] * 6 + ["psmnist"] * 2, "init": ["identity"] * 6 + ["orthogonal"] * 2,
+                         "diverged": [True] * 6 + [True, False]})
+    said = weights.absent_pairs_sentence(runs, a, ("identity", "orthogonal"))
+    assert said.startswith("Table 2 has no row for addition, identity: all 6 of its runs diverged")
+    assert "psMNIST, orthogonal: 1 of its 2 runs diverged and none of the other 1 could be analysed" in said
+    assert "psMNIST, identity" not in said and "addition, orthogonal" not in said
+    assert weights.absent_pairs_sentence(runs.iloc[:0], SimpleNamespace(tasks=[], table2=pd.DataFrame(index=index))) == ""
+    no_runs = weights.absent_pairs_sentence(runs.iloc[:0], SimpleNamespace(tasks=["copy"], table2=pd.DataFrame(index=index)),
+                                            ("identity",))
+    assert no_runs.startswith("Table 2 has no row for copy, identity: it has no stored run")

@@ -44,7 +44,7 @@ public name of both is importable from ``nnrnn.weights``.
 
 from __future__ import annotations
 
-from .measures import (NO_PULSE, PAPER_TABLE2, PULSE, Analysis, PulseSettings, aggregate_diagonal_means, analyse,
+from .measures import (NO_PULSE, PAPER_TABLE2, PULSE, Analysis, PulseSettings, absent_pairs_sentence, aggregate_diagonal_means, analyse,
                        control_diagonal_means, diagonal_means_peak, henrici_table, network_diagonal_means,
                        normality_sentence, normality_summary, table2, table2_summary)
 from .networks import (FALLBACK, INITS, SUCCESS, TASKS, Root, TrainedRuns, analysed_tasks, collect_runs, final_state,
@@ -55,4 +55,4 @@ __all__ = ["analysed_tasks", "PAPER_TABLE2", "PulseSettings", "SUCCESS", "FALLBA
            "initial_state", "final_state", "nonlinearity_of", "select_networks", "henrici_table", "table2",
            "network_diagonal_means", "aggregate_diagonal_means", "control_diagonal_means", "PULSE", "NO_PULSE",
            "diagonal_means_peak", "TASKS", "INITS", "network_grids", "TrainedRuns", "train_networks", "collect_runs",
-           "Analysis", "analyse", "normality_summary", "normality_sentence", "table2_summary"]
+           "Analysis", "analyse", "normality_summary", "normality_sentence", "table2_summary", "absent_pairs_sentence"]

@@ -21,7 +21,10 @@ from ..verdicts import Verdict, increase_verdict
 from .networks import (INITS, SUCCESS, TASKS, Root, analysed_tasks, final_state, initial_state, nonlinearity_of,
                        run_config, select_networks)
 
-__all__ = ["PAPER_TABLE2", "PulseSettings", "henrici_table", "table2", "network_diagonal_means",
+#: the tasks as the chapter names them.
+_TASK_NAMES = {"copy": "copy", "addition": "addition", "psmnist": "psMNIST"}
+
+__all__ = ["absent_pairs_sentence", "PAPER_TABLE2", "PulseSettings", "henrici_table", "table2", "network_diagonal_means",
            "aggregate_diagonal_means", "control_diagonal_means", "PULSE", "NO_PULSE", "diagonal_means_peak", "Analysis",
            "analyse", "normality_summary", "normality_sentence", "table2_summary"]
 
@@ -442,6 +445,34 @@ def normality_sentence(summary: Mapping[str, Any]) -> str:
     return text + (f"The mean increase of d(W) is {v.effect:.3g}. Tested against the noise floor only (protocol v1's "
                    "test, which any trained change of a normal matrix passes; the results page's analysis plan tests "
                    f"against a random change of the same size instead), the label is {v.label} ({v.describe()}).")
+
+
+def absent_pairs_sentence(runs: pd.DataFrame, a: Analysis, inits: Sequence[str] = INITS) -> str:
+    """A sentence naming each (task, initializer) pair of ``a.tasks`` that has no Table 2 row, with why, from
+    ``runs`` (the runs ``a`` analysed: ``task``, ``init``, ``diverged``); ``""`` when no pair is missing.
+
+    Examples:
+        >>> from types import SimpleNamespace
+        >>> a = SimpleNamespace(tasks=["addition"], table2=pd.DataFrame(index=pd.MultiIndex.from_tuples(
+        ...     [("addition", "orthogonal")], names=["task", "init"])))
+        >>> runs = pd.DataFrame({"task": ["addition"] * 2, "init": ["identity"] * 2, "diverged": [True, True]})
+        >>> absent_pairs_sentence(runs, a, ("identity", "orthogonal"))[:80]
+        'Table 2 has no row for addition, identity: all 2 of its runs diverged, so no tra'
+    """
+    parts = []
+    for task in a.tasks:
+        for init in inits:
+            if (task, init) in a.table2.index:
+                continue
+            g = runs[(runs["task"] == task) & (runs["init"] == init)]
+            n, d = len(g), int(g["diverged"].astype(bool).sum())
+            why = ("it has no stored run" if n == 0 else f"all {n} of its runs diverged, so no trained matrix is left to analyse"
+                   if d == n else f"{d} of its {n} runs diverged and none of the other {n - d} could be analysed")
+            parts.append(f"{_TASK_NAMES.get(task, task)}, {init}: {why}")
+    if not parts:
+        return ""
+    return ("Table 2 has no row for " + "; ".join(parts) + ". Protocol v1 leaves diverged runs out of Table 2; the "
+            "analysis plan counts them in each Table 2 row of the results page.")
 
 
 def table2_summary(a: Analysis) -> pd.DataFrame:
