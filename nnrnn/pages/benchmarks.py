@@ -607,9 +607,11 @@ class ReplicateSectionV2(ReplicateSection):
         succ, loss = self.rows[0], self.rows[1]
         return (f"Successful runs per initializer: {succ['ours']} ({succ['runs']}). {succ['test']}; the analysis plan's "
                 f"verdict: **{succ['verdict']}**. Secondary, each non-normal initializer against each normal one: "
-                f"{succ['secondary']}. Difference per seed, non-normal minus normal: {succ['interval']}.\n\n"
+                f"{succ['secondary']}. Success rate per seed, non-normal minus normal (positive: the paper's direction): "
+                f"{succ['interval']}.\n\n"
                 f"Validation loss: {loss['ours']}. By loss rank, a diverged run ranking worst: {loss['test']}; the analysis "
-                f"plan's verdict: **{loss['verdict']}**. Secondary: {loss['secondary']}. Rank difference per seed: "
+                f"plan's verdict: **{loss['verdict']}**. Secondary: {loss['secondary']}. Loss score per seed (minus the run's "
+                f"rank, so positive favours the non-normal initializers, the paper's direction), non-normal minus normal: "
                 f"{loss['interval']}.")
 
     @part
