@@ -3,7 +3,8 @@
 :func:`settings_table` takes a :class:`nnrnn.sweep.Grid` of copy, addition or psMNIST, or a list of
 :class:`nnrnn.lm.LMConfig`, and gives one row per setting with a column for the runs and one for
 the paper (its grid; for psMNIST the authors' code's data split; for language models its runs of
-the same initializers and its scales).
+the same initializers and its scales). A cell of the paper's column that the paper's text does not
+state names its source in parentheses: the authors' code, awd-lstm-lm, or "not stated" (PAPER.md §8).
 """
 
 from __future__ import annotations
@@ -22,6 +23,40 @@ __all__ = ["settings_table"]
 
 #: the language models' scales in the paper (§5; it gives none for LSTMs).
 _LM_PAPER_SCALES = {"rnn": "best of 21 values each (§5); feedback chain α = the best chain scale", "lstm": "not stated"}
+#: the sources of the paper's column where the paper's text states nothing: the authors' code
+#: (eminorhan/nonnormal-init) and awd-lstm-lm's README commands and defaults, which §5 says it used.
+_CODE, _AWD = "authors' code", "awd-lstm-lm"
+#: the synthetic tasks' settings that only the authors' code gives (PAPER.md §4.1, §8); the paper
+#: states the length, hidden units, nonlinearity, RMSprop, the scale and learning-rate grids, the
+#: seeds and the run counts.
+_GRID_FROM_CODE = ("training sequences", "validation sequences", "epochs (at most)", "batch size",
+                   "updates per run (at most)", "validation points per epoch", "early stop below", "optimizer")
+_DROPOUTS = "dropout (out/between/in/embedding/weights)"
+
+
+def _cite(rows: dict[str, str], sources: dict[str, str]) -> dict[str, str]:
+    """``rows`` with the source of each row in ``sources`` appended in parentheses."""
+    return {k: f"{v} ({sources[k]})" if k in sources else v for k, v in rows.items()}
+
+
+def _lm_sources(cell: str, corpus: str) -> dict[str, str]:
+    """Where each language-model setting of the paper's column comes from when the paper's text does not state it.
+
+    The paper states (§5) the vanilla RNNs' dropouts, epochs, Adam, initializers, scale grids and 3 runs
+    each, and (§6.3) 3-layer LSTMs with 3 runs of each initializer; the rest is awd-lstm-lm's.
+    """
+    src = dict.fromkeys(("sizes (embedding → layers)", "decoder", "BPTT window / batch", "optimizer", "AR / TAR",
+                         "training tokens", "validation tokens", "test tokens (batch)"), _AWD)
+    src["seeds"] = "which 3: not stated"
+    if cell == "rnn":
+        src["recurrent layers"] = f"{_AWD}; tanh not stated"
+        if corpus == "ptb-char":  # §5's sentence is garbled: which dropout is 0 is our reading
+            src[_DROPOUTS] = "§5; which is 0: our reading"
+    else:
+        src.update({_DROPOUTS: _AWD, "epochs": "not stated for LSTMs"})
+    if corpus == "ptb":  # awd-lstm-lm's word command trains with SGD/ASGD at lr 30; Adam's lr is our choice
+        src["optimizer"] = ("Adam: §5; lr" if cell == "rnn" else "Adam, lr") + f": not stated; rest: {_AWD}"
+    return src
 
 
 def _grid_settings(g: _sweep.Grid, n_test: int | None) -> dict[str, str]:
@@ -50,17 +85,20 @@ def _grid_settings(g: _sweep.Grid, n_test: int | None) -> dict[str, str]:
 
 
 def _paper_grid_settings(task: str, n_test: int | None) -> dict[str, str]:
-    """The paper's column: its grid, and for psMNIST the authors' code's data split (the paper states none)."""
+    """The paper's column: its grid, and for psMNIST the authors' code's data split (the paper states none).
+
+    The rows only the authors' code gives (:data:`_GRID_FROM_CODE`) say so.
+    """
     g = _sweep.grid(task, "paper")
     rows = _grid_settings(g, None)
     if task == "psmnist":  # the authors trained on every training digit and validated on the test digits
         c = g.configs()[0]
-        rows.update({"training sequences": f"{_paper.N_MNIST_TRAIN:,} digits (authors' code)",
-                     "validation sequences": f"the {_paper.N_MNIST_TEST:,} test digits (authors' code)",
+        rows.update({"training sequences": f"{_paper.N_MNIST_TRAIN:,} digits",
+                     "validation sequences": f"the {_paper.N_MNIST_TEST:,} test digits",
                      "updates per run (at most)": f"{c.epochs * (_paper.N_MNIST_TRAIN // c.batch_size):,}"})
     if n_test is not None:
         rows["test digits (test accuracy)"] = "not reported"
-    return rows
+    return _cite(rows, dict.fromkeys(_GRID_FROM_CODE, _CODE))
 
 
 def _lm_scales(cfgs: Sequence[LMConfig]) -> str:
@@ -105,11 +143,13 @@ def _lm_settings(cfgs: Sequence[LMConfig]) -> dict[str, str]:
 
 
 def _paper_lm_settings(mine: Sequence[LMConfig]) -> dict[str, str]:
-    """The paper's column for the runs of one corpus: its configs of the same initializers, its scales and run count."""
+    """The paper's column for the runs of one corpus: its configs of the same initializers, its scales and run
+    count, each setting the paper does not state with its source (:func:`_lm_sources`)."""
     c = mine[0]
     paper = [paper_config(c.corpus, c.cell, i, s) for i in dict.fromkeys(x.init for x in mine) for s in _paper.LM_SEEDS]
     n_scales = len(_paper.LM_SCALE_GRID["chain"]) if c.cell == "rnn" else 1
-    return {**_lm_settings(paper), "scales": _LM_PAPER_SCALES[c.cell], "runs": f"{len(paper) * n_scales}"}
+    rows = {**_lm_settings(paper), "scales": _LM_PAPER_SCALES[c.cell], "runs": f"{len(paper) * n_scales}"}
+    return _cite(rows, _lm_sources(c.cell, c.corpus))
 
 
 def settings_table(runs: _sweep.Grid | Sequence[LMConfig], label: str | None = None, *,
@@ -128,19 +168,21 @@ def settings_table(runs: _sweep.Grid | Sequence[LMConfig], label: str | None = N
     A grid gets the columns ``<label>`` and ``paper`` (the paper's grid; for psMNIST with the
     authors' code's data split); language models one such pair per corpus, ``"<corpus>: <label>"``
     and ``"<corpus>: paper"`` (the paper's runs of the same initializers, and its scales).
+    A ``paper`` cell without a parenthesised source is what the paper's text states; the others
+    end with their source: ``(authors' code)``, ``(awd-lstm-lm)``, or what is ``not stated``.
 
     Examples:
         >>> from nnrnn.sweep import grid
         >>> t = settings_table(grid("copy", "demo"))
-        >>> list(t.columns), t.loc["sequence length T", "paper"]
-        (['demo', 'paper'], '500')
+        >>> list(t.columns), t.loc["sequence length T", "paper"], t.loc["batch size", "paper"]
+        (['demo', 'paper'], '500', "16 (authors' code)")
         >>> t = settings_table(grid("psmnist", "smoke"), n_test=500)
         >>> t.loc["test digits (test accuracy)"].tolist(), t.loc["validation sequences", "paper"]
         (['500', 'not reported'], "the 10,000 test digits (authors' code)")
         >>> from nnrnn.lm import profile_configs
         >>> t = settings_table(profile_configs("rnn", "paper", corpora=["ptb"]), "paper")
-        >>> list(t.columns), t.loc["scales", "ptb: paper"]
-        (['ptb: paper profile', 'ptb: paper'], 'best of 21 values each (§5); feedback chain α = the best chain scale')
+        >>> list(t.columns), t.loc["scales", "ptb: paper"], t.loc["BPTT window / batch", "ptb: paper"]
+        (['ptb: paper profile', 'ptb: paper'], 'best of 21 values each (§5); feedback chain α = the best chain scale', '70 / 20 (awd-lstm-lm)')
     """
     if isinstance(runs, _sweep.Grid):
         if n_test is not None and runs.task != "psmnist":
