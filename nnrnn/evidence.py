@@ -9,7 +9,7 @@ it, to the stored v2 runs (``data/v2``, :mod:`nnrnn.replicate` ``protocol="v2"``
   within seeds, non-normal against normal, one-sided), the four pairwise sign-flip tests with
   Holm's adjustment (secondary), the Hodges-Lehmann interval of the per-seed differences with its
   attained level, the diverged runs per initializer, and the training budget as a fraction of
-  the paper's 100-epoch cap;
+  the 100-epoch cap of the paper's runs (authors' code);
 * Table 2, per (task, normal initializer): the trained Henrici index against the null of
   :math:`W_0` plus a random change of the trained change's size
   (:func:`nnrnn.stats.henrici_excess`), by the exact sign-flip test over the successful networks
@@ -65,7 +65,7 @@ FIG5_MAX_LAG = 10
 
 
 def budget(task: str) -> float:
-    """Protocol v2's stage-2 training budget of ``task`` as a fraction of the paper's 100-epoch cap."""
+    """Protocol v2's stage-2 training budget of ``task`` as a fraction of the 100-epoch cap of the paper's runs (the authors' code's; the paper's text states none)."""
     epochs = _replicate.PROTOCOLS[PROTOCOL].stage2[task]["base"]["epochs"]
     return epochs / _paper.SYNTHETIC_BASE["epochs"]
 
@@ -205,7 +205,7 @@ def _row(claim: str, where: str, paper: str, ours: str, v: Verdict | None, runs:
          secondary: str = "-", interval: str = "-") -> dict[str, Any]:
     cap = _paper.SYNTHETIC_BASE["epochs"]
     return {"claim": claim, "where in the paper": where, "paper": paper, "ours": ours, "profile": "replicate (protocol v2)",
-            "runs": runs, "budget": f"{task_budget:.0%} of the paper's {cap} epochs", "test": "-" if v is None else v.describe(),
+            "runs": runs, "budget": f"{task_budget:.0%} of the {cap}-epoch cap (authors' code)", "test": "-" if v is None else v.describe(),
             "verdict": PENDING if v is None else v.label, "secondary": secondary, "interval": interval}
 
 

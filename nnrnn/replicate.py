@@ -28,10 +28,10 @@ alike; a setting that is clearly better in the pilot still wins.
 **Stage 2.** Each initializer's selected setting x seeds x a long budget, the same for every
 initializer:
 
-* copy (T = 500): the paper's own cap, 100 epochs of 3,750 updates with early stop at 0.0025 and
+* copy (T = 500): the authors' code's cap, 100 epochs of 3,750 updates with early stop at 0.0025 and
   10,000 validation sequences, seeds 1-3. These configs are exactly members of the paper's grid
   (the same config hashes), so the archive holds paper-grid runs;
-* addition (T = 750): 10 epochs (10 % of the paper's cap), seeds 1-6;
+* addition (T = 750): 10 epochs (10 % of the 100-epoch cap of the authors' code), seeds 1-6;
 * psMNIST (T = 784, N = 25 as in the paper's text): 20 epochs (20 % of the cap), 50,000 training
   digits with 10,000 held out for validation, seeds 1-6.
 
@@ -51,7 +51,7 @@ trains each initializer's three best candidates for three epochs on the pilot se
 diverges there is not selected, and if all three diverge the next three are screened, until one
 survives or no candidate is left (that initializer then has no stage-2 runs, and its rows say
 so). The selection rule above then chooses among the survivors, by their pilot scores. Stage 2:
-seeds 1-6 for every task; copy at the paper's 100-epoch cap, addition for 25 epochs, psMNIST for
+seeds 1-6 for every task; copy at the 100-epoch cap of the authors' code, addition for 25 epochs, psMNIST for
 20. Its runs live in the ``v2`` folder of the results root (``data/v2`` in the repository), apart
 from protocol v1's.
 

@@ -143,7 +143,7 @@ def test_missing_archive_says_so_and_still_renders(tmp_path):
     for part in ("pilot", "curves", "success", "weights", "paper"):
         items = getattr(s, part)()
         assert len(items) == 1 and items[0].startswith("*Not in the archive yet:*"), part
-    assert "10 % of the paper's 100-epoch cap" in s.protocol()[1]
+    assert "10 % of the 100-epoch cap of the authors' code" in s.protocol()[1]
     # every part is a public method returning a Part, which a notebook cell displays (issue 22)
     assert all(isinstance(getattr(s, p)(), Part) for p in s.PARTS) and not hasattr(s, "verdict")
 

@@ -45,7 +45,7 @@ def test_a_clean_separation_is_reproduced_where_testable_and_not_testable_on_cop
     "reproduced"; copy, whose paper rates give the design power 0.0018, reads "not testable"."""
     _fake(monkeypatch, _runs({"identity": 0, "orthogonal": 0, "chain": 1, "fb_chain": 1}))
     add = evidence.benchmark_rows("addition")[0]
-    assert add["verdict"] == "reproduced" and "p = 2.1e-05" in add["test"] and add["budget"] == "25% of the paper's 100 epochs"
+    assert add["verdict"] == "reproduced" and "p = 2.1e-05" in add["test"] and add["budget"] == "25% of the 100-epoch cap (authors' code)"
     assert "Holm p = 0.062" in add["secondary"]  # four perfect pairs at 6 seeds: 4/64, as the plan says
     assert "exact 0.9375 level over 6 seeds; simulated coverage " in add["interval"]
     copy = evidence.benchmark_rows("copy")[0]

@@ -16,7 +16,7 @@ V2 = replicate.PROTOCOLS["v2"]
 # ----------------------------------------------------------------------------- the plan's grids
 def test_v2_grids_are_the_plans():
     """The plan's numbers: 4 scales x 11 rates x 2 pilot seeds per initializer, pilot seeds disjoint
-    from stage 2's seeds 1-6, copy at the paper's cap, addition 25 and psMNIST 20 epochs."""
+    from stage 2's seeds 1-6, copy at the authors' code's 100-epoch cap, addition 25 and psMNIST 20 epochs."""
     for task in replicate.TASKS:
         g = replicate.pilot_grid(task, "v2")
         assert len(g) == 4 * 4 * 11 * 2 and g.seeds == (101, 102) and g.lrs == paper.PAPER_LRS
@@ -122,5 +122,5 @@ def test_the_protocol_text_the_results_page_shows_states_protocol_v2s_values():
     seeds = {tuple(v["seeds"]) for v in p.stage2.values()}
     assert seeds == {(1, 2, 3, 4, 5, 6)} and "seeds 1-6 for every task" in text
     epochs = {t: v["base"]["epochs"] for t, v in p.stage2.items()}
-    assert epochs["copy"] == paper.SYNTHETIC_BASE["epochs"] and f"copy at the paper's {epochs['copy']}-epoch cap" in text
+    assert epochs["copy"] == paper.SYNTHETIC_BASE["epochs"] and f"copy at the {epochs['copy']}-epoch cap of the authors' code" in text
     assert f"addition for {epochs['addition']} epochs, psMNIST for {epochs['psmnist']}" in text
