@@ -363,6 +363,14 @@ def test_the_chapters_read_protocol_v2_only_once_its_stage_2_is_complete(tmp_pat
     assert f"the analysis plan's verdict: **{rows[0]['verdict']}**" in verdict_text
     assert f"the analysis plan's verdict: **{rows[1]['verdict']}**" in verdict_text and rows[1]["test"] in verdict_text
     assert len(km) == int(s.runs["diverged"].any())  # the survival view, where a run diverged
+    # "not testable" says why: a ceiling (every run succeeded) or a floor, else the label's meaning
+    nt = [{**rows[0], "verdict": verdicts.NOT_TESTABLE}, rows[1]]
+    ceiling = dataclasses.replace(s, runs=s.runs.assign(success=True), rows=nt).verdict_text()
+    assert "**not testable** (every run succeeded: a ceiling makes the endpoints equal" in ceiling
+    floor = dataclasses.replace(s, runs=s.runs.assign(success=False), rows=nt).verdict_text()
+    assert "**not testable** (every run failed: a floor makes" in floor
+    mixed = dataclasses.replace(s, runs=s.runs.assign(success=s.runs["seed"] == 1), rows=nt).verdict_text()
+    assert f"**not testable** ({verdicts.LABEL_MEANINGS[verdicts.NOT_TESTABLE]})" in mixed
     for name in s.PARTS:  # every part renders; its figures have labelled axes and say where their numbers come from
         for item in getattr(s, name)():
             if isinstance(item, Figure):

@@ -33,7 +33,7 @@ from ..archive import archive_label, archive_root
 from ..plotting import INIT_LABELS
 from ..plotting import benchmarks as _plot
 from ..plotting import divergence as _dplot
-from ..verdicts import VERDICTS, Verdict, difference_verdict
+from ..verdicts import LABEL_MEANINGS, NOT_TESTABLE, VERDICTS, Verdict, difference_verdict
 from . import report
 from .claims import training_text
 from .live_sweep import LOSS_UNITS, NAMES, check_task, mean_sem
@@ -103,8 +103,9 @@ class ReplicateSection(Section):
                              "hidden": int(c.hidden_size), "epochs": int(c.epochs), "budget_pct": float(self.budget_pct),
                              "seeds": self._seeds_text(), "n_seeds": len(self.seeds), "archive": self.archive,
                              "verdict": self.success_verdict.label if self.success_verdict is not None else VERDICTS[4],
-                             "verdict_source": ("archive v1's label for the success claim (protocol v1's test; the results "
-                                                "page gives the analysis plan's verdict)")}
+                             "loss_verdict": self.loss_verdict.label if self.loss_verdict is not None else VERDICTS[4],
+                             "verdict_source": ("archive v1's labels (protocol v1's tests; the results page gives the "
+                                                "analysis plan's verdicts)")}
         if len(self.runs):
             counts = _results.success_counts(self.runs)
             for init in counts.index:
@@ -113,7 +114,7 @@ class ReplicateSection(Section):
         if self.success_verdict is not None:
             v["p_value"] = float(self.success_verdict.p_value)
         if self.loss_verdict is not None:
-            v.update(loss_verdict=self.loss_verdict.label, loss_effect=float(self.loss_verdict.effect))
+            v["loss_effect"] = float(self.loss_verdict.effect)
         return v
 
     def settings(self) -> pd.DataFrame:
@@ -477,9 +478,8 @@ class ReplicateSectionV2(ReplicateSection):
         v = super().values()
         v.pop("p_value", None)
         v.update(verdict=self.rows[0]["verdict"] if self.rows else evidence.PENDING,
-                 verdict_source="the analysis plan's verdict on the success claim (as on the results page)")
-        if len(self.rows) > 1:
-            v["loss_verdict"] = self.rows[1]["verdict"]
+                 loss_verdict=self.rows[1]["verdict"] if len(self.rows) > 1 else evidence.PENDING,
+                 verdict_source="the analysis plan's verdicts (as on the results page)")
         return v
 
     def reads_text(self) -> str:
@@ -605,8 +605,14 @@ class ReplicateSectionV2(ReplicateSection):
             return (f"No verdict yet: {evidence.PENDING} ({self.rows[0]['runs'] if self.rows else 'nothing stored'}); the "
                     "plan gives none on part of its runs.")
         succ, loss = self.rows[0], self.rows[1]
+        why = ""
+        if succ["verdict"] == NOT_TESTABLE:
+            same = self.runs["success"].astype(bool)
+            why = (f" (every run {'succeeded' if same.all() else 'failed'}: a {'ceiling' if same.all() else 'floor'} makes "
+                   "the endpoints equal wherever they are compared)" if same.all() or not same.any() else
+                   f" ({LABEL_MEANINGS[NOT_TESTABLE]})")
         return (f"Successful runs per initializer: {succ['ours']} ({succ['runs']}). {succ['test']}; the analysis plan's "
-                f"verdict: **{succ['verdict']}**. Secondary, each non-normal initializer against each normal one: "
+                f"verdict: **{succ['verdict']}**{why}. Secondary, each non-normal initializer against each normal one: "
                 f"{succ['secondary']}. Success rate per seed, non-normal minus normal (positive: the paper's direction): "
                 f"{succ['interval']}.\n\n"
                 f"Validation loss: {loss['ours']}. By loss rank, a diverged run ranking worst: {loss['test']}; the analysis "

@@ -42,7 +42,7 @@ KEYS: dict[str, tuple[str, ...]] = {
         "nb04_success_orthogonal", "nb04_verdict",
         # nnrnn.pages.benchmarks.ReplicateSection.values, glued by rep.glue("nb04_rep")
         "nb04_rep_T", "nb04_rep_archive", "nb04_rep_budget_pct", "nb04_rep_epochs", "nb04_rep_n_seeds",
-        "nb04_rep_n_stage2", "nb04_rep_n_stage2_planned", "nb04_rep_verdict", "nb04_rep_verdict_source",
+        "nb04_rep_n_stage2", "nb04_rep_n_stage2_planned", "nb04_rep_verdict", "nb04_rep_verdict_source", "nb04_rep_loss_verdict",
     ),
     "05-addition": (
         # nnrnn.pages.live_sweep.BenchmarkSummary.values, glued by live.glue("nb05")
@@ -56,7 +56,7 @@ KEYS: dict[str, tuple[str, ...]] = {
         "nb05_verdict",
         # nnrnn.pages.benchmarks.ReplicateSection.values, glued by rep.glue("nb05_rep")
         "nb05_rep_T", "nb05_rep_archive", "nb05_rep_budget_pct", "nb05_rep_epochs", "nb05_rep_n_seeds",
-        "nb05_rep_n_stage2", "nb05_rep_n_stage2_planned", "nb05_rep_verdict", "nb05_rep_verdict_source",
+        "nb05_rep_n_stage2", "nb05_rep_n_stage2_planned", "nb05_rep_verdict", "nb05_rep_verdict_source", "nb05_rep_loss_verdict",
     ),
     "06-psmnist": (
         # nnrnn.pages.live_sweep.BenchmarkSummary.values, glued by live.glue("nb06") and psmnist_profile_values, accuracy_values (report.glue_all("nb06", ...))
@@ -72,7 +72,7 @@ KEYS: dict[str, tuple[str, ...]] = {
         "nb06_test_acc_identity", "nb06_test_acc_orthogonal", "nb06_threshold", "nb06_verdict",
         # nnrnn.pages.benchmarks.ReplicateSection.values, glued by rep.glue("nb06_rep")
         "nb06_rep_T", "nb06_rep_archive", "nb06_rep_budget_pct", "nb06_rep_epochs", "nb06_rep_hidden",
-        "nb06_rep_n_seeds", "nb06_rep_n_stage2", "nb06_rep_n_stage2_planned", "nb06_rep_verdict", "nb06_rep_verdict_source",
+        "nb06_rep_n_seeds", "nb06_rep_n_stage2", "nb06_rep_n_stage2_planned", "nb06_rep_verdict", "nb06_rep_verdict_source", "nb06_rep_loss_verdict",
     ),
     "07-language-modelling": (  # nnrnn.pages.language.LMReplicateSection.values, glued by rep.glue("nb07_rep")
         "nb07_rep_archive", "nb07_rep_epochs", "nb07_rep_n_planned", "nb07_rep_n_stored", "nb07_rep_verdict",
