@@ -187,9 +187,10 @@ _TABLE_STYLES = [
     {"selector": "thead th", "props": [("border-bottom", "1px solid currentColor"), ("vertical-align", "bottom")]},
     {"selector": "th.row_heading, th.index_name", "props": [("text-align", "left")]},
 ]
-#: text wraps, within words where it must, but no column narrower than a few words (issue 23: a
+#: text wraps between words, and a column is as wide as its longest word (break-word, unlike anywhere,
+#: leaves the cell's min-content width alone: whole words, the table scrolls; issue 23: a
 #: right-aligned unwrapped text column pushed the table's key columns off a phone's screen).
-_TEXT_CELL = {"text-align": "left", "white-space": "normal", "overflow-wrap": "anywhere", "min-width": "7em"}
+_TEXT_CELL = {"text-align": "left", "white-space": "normal", "overflow-wrap": "break-word", "min-width": "7em"}
 
 
 class Table:
