@@ -53,7 +53,7 @@ from .store import (REPO, atomic_write_text, file_sha256, is_stored, json_safe, 
                     run_folder)
 from .train import TrainConfig
 
-__all__ = ["MANIFEST", "archive_root", "archive_commit", "archive_label", "run_folders", "check_run",
+__all__ = ["MANIFEST", "archive_root", "archive_commit", "archive_label", "run_folders", "check_run", "unlisted_runs",
            "build_manifest", "write_manifest", "read_manifest", "check_archive", "Stage2", "stage2", "stage2_plan",
            "stage2_runs", "replicate_runs", "complete_replicate_runs", "worker_seconds", "archive_status",
            "checkpoint_status", "lm_checkpoint_status"]
@@ -271,12 +271,25 @@ def read_manifest(root) -> dict[str, Any]:
     return m
 
 
+def unlisted_runs(root) -> list[str]:
+    """The run folders under ``root`` (``"<kind>/<hash>"``) that its manifest does not list (all of them without a
+    manifest): in a checkout, the runs the book's live sweeps stored beside the archive's."""
+    try:
+        listed = read_manifest(root)["runs"]
+    except ValueError:
+        listed = {}
+    return sorted(set(_name(d) for d in run_folders(root)) - set(listed))
+
+
 def check_archive(root, claims: Mapping[str, Sequence[str]] | None = None) -> list[str]:
     """Every problem of the archive under ``root``, each naming its run or claim (``[]``: intact).
 
     :func:`check_run` for every run, then against the manifest: runs missing, runs added, any
     file (``config.json`` included) added, removed or changed; with ``claims`` (the runs each
-    claim reads now), every claim whose runs differ from the manifest's.
+    claim reads now), every claim whose runs differ from the manifest's. Given ``claims``, a run
+    folder the manifest does not list is a problem only if a claim reads it: one that no claim
+    reads cannot move a verdict, and in a checkout the book's live sweeps store their runs beside the
+    archive's (:func:`unlisted_runs` names them; they are not part of the archive).
     """
     try:
         manifest = read_manifest(root)
@@ -286,8 +299,12 @@ def check_archive(root, claims: Mapping[str, Sequence[str]] | None = None) -> li
     now = {_name(d): d for d in run_folders(root)}
     listed = manifest["runs"]
     bad += [f"{r}: listed in the manifest but missing from the archive" for r in sorted(set(listed) - set(now))]
+    added = sorted(set(now) - set(listed))
+    if claims is not None:  # a run no claim reads is not the archive's (a live build's run): unlisted_runs
+        read = {r for runs in claims.values() for r in runs}
+        added = [r for r in added if r in read]
     bad += [f"{r}: in the archive but not in the manifest (an added run: `nnrnn verify --write-manifest` after adding runs)"
-            for r in sorted(set(now) - set(listed))]
+            for r in added]
     for r in sorted(set(now) & set(listed)):
         if not now[r].is_dir():
             continue

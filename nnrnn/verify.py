@@ -335,7 +335,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {path} ({len(_archive.run_folders(root))} runs)")
         return 0
     problems = _archive.check_archive(root, _claims(root))
-    runs, lm_runs = archived_runs(root), archived_lm_runs(root)
+    local = set(_archive.unlisted_runs(root))  # read by no claim (else a problem above): not the archive's
+    runs = [d for d in archived_runs(root) if f"{d.parent.name}/{d.name}" not in local]
+    lm_runs = [d for d in archived_lm_runs(root) if f"{d.parent.name}/{d.name}" not in local]
+    if local:
+        print(f"not in the archive: {len(local)} run folder(s) under {root / 'runs'} that the manifest does not list and "
+              f"no claim reads (e.g. a book build's live runs; first: {sorted(local)[0]}), left out of every check")
     print(f"integrity: {len(runs) + len(lm_runs)} archived runs under {root / 'runs'} ({len(lm_runs)} language models: "
           f"integrity only), manifest {root / _archive.MANIFEST}: "
           + ("intact" if not problems else f"{len(problems)} problem(s)"))

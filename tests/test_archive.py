@@ -183,3 +183,23 @@ def test_pages_read_the_archive_when_no_root_is_given(tmp_path, monkeypatch):
     monkeypatch.setattr(archive, "check_archive", lambda root, claims=None: seen.append(Path(root)) or [])
     assert claim_table.integrity_problems() == [] and seen == [tmp_path / "archive"]
     assert claim_table.integrity_problems(tmp_path / "other") == [] and seen[-1] == tmp_path / "other"
+
+
+def test_a_live_run_beside_the_archive_is_not_tampering_but_an_added_claimed_run_is(root, tmp_path_factory, capsys):
+    """In a checkout the book's live sweeps store their runs in the archive's runs/ folder: a run that the
+    manifest does not list and no claim reads cannot move a verdict, so neither the results page nor
+    `nnrnn verify` call it tampering (verify names it and leaves it out); the same run read by a claim is."""
+    g = sweep.Grid("copy", {"fb_chain": (0.02,)}, lrs=(1e-3,), seeds=(1,), base=BASE)  # a "live" run
+    sweep.run_sweep(g, root=root, executor="serial", progress=False)
+    live = f"copy/{g.configs()[0].hash()}"
+    claims = {"copy: demo": [f"copy/{d.name}" for d in _runs(root) if f"copy/{d.name}" != live]}
+    assert archive.unlisted_runs(root) == [live]
+    assert archive.check_archive(root, claims) == []
+    assert f"{live}: in the archive but not in the manifest" in _problems(root)  # without claims: strict
+    read = {"copy: demo": claims["copy: demo"] + [live]}  # a claim that reads it: an added run, and a changed claim
+    p = "\n".join(archive.check_archive(root, read))
+    assert f"{live}: in the archive but not in the manifest" in p and "claim 'copy: demo': reads other runs" in p
+    assert claim_table.integrity_problems(root) == []  # the results page's claims (none reads the live run)
+    assert verify.main(["--root", str(root), "--sample", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"not in the archive: 1 run folder(s)" in out and live in out and "intact" in out

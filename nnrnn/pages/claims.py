@@ -273,8 +273,16 @@ def claim_runs(root=None) -> dict[str, list[str]]:
 
 
 def integrity_problems(root=None) -> list[str]:
-    """What :func:`nnrnn.archive.check_archive` finds wrong with the archive under ``root`` (``[]``: intact)."""
-    return _archive.check_archive(archive_root() if root is None else root)
+    """What :func:`nnrnn.archive.check_archive` finds wrong with the archive under ``root`` (``[]``: intact), given
+    the runs each claim reads now (:func:`claim_runs`): a changed, missing or added run that a claim reads, or a
+    claim that reads other runs than the manifest records, withholds the verdicts; a run no claim reads (a
+    live build's, stored beside the archive in a checkout) does not."""
+    root = archive_root() if root is None else root
+    try:
+        claims = claim_runs(root)
+    except (ValueError, OSError) as exc:  # a damaged run (RunCorrupt) or manifest: withheld on the strict check
+        return _archive.check_archive(root) or [f"the runs each claim reads cannot be derived ({type(exc).__name__}: {exc})"]
+    return _archive.check_archive(root, claims)
 
 
 #: the "see also" of the copy and addition rows: (page, link text) of the chapter on divergence.
