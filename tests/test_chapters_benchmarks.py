@@ -180,7 +180,10 @@ def archive(tmp_path_factory):
     runs = sweep.load_runs("copy", configs=PILOT, root=root)
     selection = replicate.select("copy", replicate.pilot_scores(runs, load_history(runs, root=root)))
     _train(_tiny_stage2("copy", selection), root)
-    nnrnn_archive.write_manifest(root)  # as a committed archive has one: the results page checks it
+    with pytest.MonkeyPatch.context() as mp:  # as a committed archive has one, with the runs each claim reads
+        mp.setattr(replicate, "pilot_grid", lambda task, protocol="v1": PILOT)  # (the tiny protocol's: the results
+        mp.setattr(replicate, "stage2_grid", _tiny_stage2)  # page checks both)
+        nnrnn_archive.write_manifest(root, claim_table.claim_runs(root))
     return root
 
 

@@ -74,6 +74,8 @@ def _fake_stage2(task):
 
 def test_claims_are_computed_from_the_archive(monkeypatch):
     monkeypatch.setattr(archive, "stage2_runs", lambda task, root=None: ([], _fake_stage2(task) if task == "copy" else pd.DataFrame(columns=["init"])))
+    # fake stage-2 tables, no stored runs: the archive's integrity check (tested in test_archive) is not this test's
+    monkeypatch.setattr(claim_table, "integrity_problems", lambda root=None: [])
     monkeypatch.setattr(claim_table, "_weight_rows", lambda root: [])
     table = claim_table.claims(tasks=("copy", "addition"))
     copy = table[table["claim"].str.startswith("copy")].set_index("claim")
@@ -92,6 +94,8 @@ def test_claims_are_computed_from_the_archive(monkeypatch):
 def test_a_partial_stage_2_gets_no_verdict(monkeypatch):
     part = _fake_stage2("addition").iloc[:5]
     monkeypatch.setattr(archive, "stage2_runs", lambda task, root=None: ([], part))
+    # fake stage-2 tables, no stored runs: the archive's integrity check (tested in test_archive) is not this test's
+    monkeypatch.setattr(claim_table, "integrity_problems", lambda root=None: [])
     monkeypatch.setattr(claim_table, "_weight_rows", lambda root: [])
     rows = claim_table.claims(tasks=("addition",))
     rows = rows[rows["claim"].str.startswith("addition")]

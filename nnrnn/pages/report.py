@@ -187,8 +187,9 @@ _TABLE_STYLES = [
     {"selector": "thead th", "props": [("border-bottom", "1px solid currentColor"), ("vertical-align", "bottom")]},
     {"selector": "th.row_heading, th.index_name", "props": [("text-align", "left")]},
 ]
-#: text wraps between words, and a column is as wide as its longest word (break-word, unlike anywhere,
-#: leaves the cell's min-content width alone: whole words, the table scrolls; issue 23: a
+#: data cells wrap between words, and a column is as wide as its longest word (break-word, unlike anywhere,
+#: leaves the cell's min-content width alone: whole words, the table scrolls; row headers break anywhere, see
+#: :func:`table`); issue 23: a
 #: right-aligned unwrapped text column pushed the table's key columns off a phone's screen).
 _TEXT_CELL = {"text-align": "left", "white-space": "normal", "overflow-wrap": "break-word", "min-width": "7em"}
 
@@ -276,7 +277,9 @@ def table(
         styler = styler.set_properties(subset=text_columns, **_TEXT_CELL)
     if number_columns:
         styler = styler.set_properties(subset=number_columns, **{"white-space": "nowrap"})
-    text_css = "; ".join(f"{k}: {v}" for k, v in _TEXT_CELL.items())
+    # row headers may break inside a word ("dropout (out/between/in/embedding/weights)" would otherwise
+    # widen the key column past a phone's screen); data cells keep whole words
+    text_css = "; ".join(f"{k}: {v}" for k, v in {**_TEXT_CELL, "overflow-wrap": "anywhere"}.items())
     styler = styler.map_index(lambda _: text_css, axis="index")
     if not isinstance(frame.columns, pd.MultiIndex):  # a text column's header aligns with its text
         styler = styler.map_index(lambda c: "text-align: left" if c in text_columns else "", axis="columns")
