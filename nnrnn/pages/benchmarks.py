@@ -184,13 +184,18 @@ class ReplicateSection(Section):
                 "the normal ones (identity, orthogonal), and a bootstrap interval of the difference of their final validation "
                 "losses (`nnrnn.verdicts`).")
 
-    def protocol_text(self) -> str:
-        """The protocol and budget of this task, generated from :mod:`nnrnn.replicate` (Markdown)."""
+    def _protocol_terms(self) -> tuple[Any, Any, int, str, str]:
+        """What both protocols' texts quote: a pilot config, a stage-2 config, the pilot's validation points, the
+        unit of the data ("digits" or "sequences") and the pilot's scales per initializer."""
         p, c = self.pilot_grid.configs()[0], self.plan[0]
-        points, unit = p.epochs * p.evals_per_epoch, "digits" if self.task == "psmnist" else "sequences"
-        held = f" (the paper's {_paper.N_MNIST_TRAIN:,} less the {c.n_val:,} we validate on)" if self.task == "psmnist" else ""
         scales = "; ".join(f"{INIT_LABELS.get(i, i)} {_plot.SCALE_SYMBOLS.get(i, 'scale')} ∈ {{{', '.join(f'{s:g}' for s in v)}}}"
                            for i, v in self.pilot_grid.scales.items())
+        return p, c, p.epochs * p.evals_per_epoch, "digits" if self.task == "psmnist" else "sequences", scales
+
+    def protocol_text(self) -> str:
+        """The protocol and budget of this task, generated from :mod:`nnrnn.replicate` (Markdown)."""
+        p, c, points, unit, scales = self._protocol_terms()
+        held = f" (the paper's {_paper.N_MNIST_TRAIN:,} less the {c.n_val:,} we validate on)" if self.task == "psmnist" else ""
         band = _replicate.BAND * self.baseline
         return (
             f"**Stage 1 (pilot).** The paper's {len(self.pilot_grid.lrs)} learning rates × {len(next(iter(self.pilot_grid.scales.values())))} "
@@ -414,6 +419,20 @@ class ReplicateSection(Section):
         return [note, report.table(self.paper_table(), index_name="initializer")]
 
 
+def _stage2_read(task: str, pilot, pilot_runs: pd.DataFrame, selection: pd.DataFrame | None, plan: list, where,
+                 protocol: str) -> tuple[list, pd.DataFrame, pd.DataFrame, str]:
+    """Stage 2 as a section reads it from the store ``where``: its configs (``plan``; before the selection, one
+    placeholder setting per initializer gives stage 2's planned runs and budget), its stored runs and their
+    histories, and where an unfinished stage 2 stands (:func:`nnrnn.pages.claims.training_text`)."""
+    if selection is None:
+        placeholder = pd.DataFrame({"scale": [v[0] for v in pilot.scales.values()], "lr": pilot.lrs[0]}, index=list(pilot.scales))
+        plan = _replicate.stage2_grid(task, placeholder, protocol)
+    runs = _sweep.load_runs(task, configs=plan, root=where) if selection is not None else pilot_runs.iloc[0:0]
+    history = _sweep.load_history(runs, root=where) if len(runs) else pd.DataFrame(columns=["hash", "update", "val_loss"])
+    training = training_text(task, plan, where) if selection is not None and len(runs) < len(plan) else ""
+    return plan, runs, history, training
+
+
 def replicate_section(task: str, root: str | Path | None = None, protocol: str = "auto") -> ReplicateSection:
     """Read the ``replicate`` runs of ``task`` from the archive (default :func:`nnrnn.archive.archive_root`).
 
@@ -435,11 +454,7 @@ def replicate_section(task: str, root: str | Path | None = None, protocol: str =
     st = _archive.stage2(task, root)
     pilot, pilot_runs, scores, selection, note = st.pilot, st.pilot_runs, st.scores, st.selection, st.note
     baseline = _tasks.random_baseline(task, T=pilot.configs()[0].seq_len)
-    # before the selection, one placeholder setting per initializer gives stage 2's planned runs and budget
-    placeholder = pd.DataFrame({"scale": [v[0] for v in pilot.scales.values()], "lr": pilot.lrs[0]}, index=list(pilot.scales))
-    plan = st.plan if selection is not None else _replicate.stage2_grid(task, placeholder)
-    runs = _sweep.load_runs(task, configs=plan, root=root) if selection is not None else pilot_runs.iloc[0:0]
-    history = _sweep.load_history(runs, root=root) if len(runs) else pd.DataFrame(columns=["hash", "update", "val_loss"])
+    plan, runs, history, training = _stage2_read(task, pilot, pilot_runs, selection, st.plan, root, "v1")
     complete = len(runs) > 0 and len(runs) >= len(plan)  # verdicts wait for all of stage 2, as on the results page
     success = _results.success_test(_results.success_counts(runs), at_paper_scale=True) if complete else None
     loss = None
@@ -451,7 +466,6 @@ def replicate_section(task: str, root: str | Path | None = None, protocol: str =
         except ValueError:
             loss_note = (f"The loss difference needs two runs that did not diverge in each group; the archive holds "
                          f"{len(normal)} normal and {len(nonnormal)} non-normal ones.")
-    training = training_text(task, plan, root) if selection is not None and len(runs) < len(plan) else ""
     return ReplicateSection(task, archive_label(root), pilot, pilot_runs, scores, selection, note, plan, runs, history, baseline, success,
                             loss, loss_note, training, root)
 
@@ -495,11 +509,8 @@ class ReplicateSectionV2(ReplicateSection):
                 "secondary, and the interval is the Hodges-Lehmann interval of the per-seed differences.")
 
     def protocol_text(self) -> str:
-        p, c = self.pilot_grid.configs()[0], self.plan[0]
+        p, c, points, unit, scales = self._protocol_terms()
         proto = _replicate.PROTOCOLS[self.PROTOCOL]
-        points, unit = p.epochs * p.evals_per_epoch, "digits" if self.task == "psmnist" else "sequences"
-        scales = "; ".join(f"{INIT_LABELS.get(i, i)} {_plot.SCALE_SYMBOLS.get(i, 'scale')} ∈ {{{', '.join(f'{s:g}' for s in v)}}}"
-                           for i, v in self.pilot_grid.scales.items())
         n_scales = len(next(iter(self.pilot_grid.scales.values())))
         seeds = " and ".join(map(str, self.pilot_grid.seeds))
         return (
@@ -651,12 +662,9 @@ def _section_v2(task: str, root: Path) -> ReplicateSectionV2:
         selection = None
     screen = list(out.get("screen") or [])
     screen_runs = _sweep.load_runs(task, configs=screen, root=where) if screen else pd.DataFrame(columns=["init", "scale", "lr", "diverged"])
-    placeholder = pd.DataFrame({"scale": [v[0] for v in pilot.scales.values()], "lr": pilot.lrs[0]}, index=list(pilot.scales))
-    plan = list(out.get("stage2") or []) or _replicate.stage2_grid(task, placeholder, evidence.PROTOCOL)
-    runs = _sweep.load_runs(task, configs=plan, root=where) if selection is not None else pilot_runs.iloc[0:0]
-    history = _sweep.load_history(runs, root=where) if len(runs) else pd.DataFrame(columns=["hash", "update", "val_loss"])
+    plan, runs, history, training = _stage2_read(task, pilot, pilot_runs, selection, list(out.get("stage2") or []), where,
+                                                 evidence.PROTOCOL)
     note = "" if selection is not None else "the pilot or the divergence screen is not finished"
-    training = training_text(task, plan, where) if selection is not None and len(runs) < len(plan) else ""
     return ReplicateSectionV2(task, archive_label(where), pilot, pilot_runs, scores, selection, note, plan, runs, history, baseline, None, None,
                               "", training, root, screen_plan=screen, screen_runs=screen_runs,
                               rows=evidence.benchmark_rows(task, root))

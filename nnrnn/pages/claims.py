@@ -278,13 +278,12 @@ def integrity_problems(root=None) -> list[str]:
     claim that reads other runs than the manifest records, withholds the verdicts; a run no claim reads (a
     live build's, stored beside the archive in a checkout) does not."""
     root = archive_root() if root is None else root
-    strict = _archive.check_archive(root)
-    if not strict or not _archive.unlisted_runs(root):  # the claims are derived only where a run is unlisted
-        return strict
-    try:
-        claims = claim_runs(root)
-    except (ValueError, OSError):  # a damaged run (RunCorrupt): withheld on what the strict check found
-        return strict
+    claims = None
+    if _archive.unlisted_runs(root):  # the claims are derived only where a run folder is unlisted
+        try:
+            claims = claim_runs(root)
+        except (ValueError, OSError):  # a damaged run (RunCorrupt): withheld on the strict check
+            pass
     return _archive.check_archive(root, claims)
 
 
