@@ -50,7 +50,7 @@ from .pages import claims as claim_table
 from .pages.report import BOOK_BUILD_ENV, check_declared, live_profile
 from .store import REPO
 
-__all__ = ["REPO", "BANNERS", "BANNER_TAGS", "FOUND", "READS_V2", "CHAPTER_TASKS", "reads_v2", "archive_labels", "banner", "add_banners", "write_found", "build_commit", "pin_install_ref", "toc_notebooks", "check_notebook_parameters", "execute", "build_html", "build", "main", "BookError"]
+__all__ = ["REPO", "BANNERS", "BANNER_TAGS", "FOUND", "READS_V2", "CHAPTER_TASKS", "reads_v2", "chapter_protocol", "archive_labels", "banner", "add_banners", "write_found", "build_commit", "pin_install_ref", "toc_notebooks", "check_notebook_parameters", "execute", "build_html", "build", "main", "BookError"]
 
 _STAGED = ("_config.yml", "_toc.yml", "book")
 
@@ -362,16 +362,36 @@ def banner(kind: str, profile: str, archive: str) -> str:
 
 #: the pages that always read the protocol-v2 runs (the analysis plan's verdicts) beside archive v1's language models.
 READS_V2 = ("00-results",)
-#: the benchmark chapters, whose replicate section reads the protocol-v2 runs of their task once every planned
-#: stage-2 run of it is stored, else archive v1 (:func:`nnrnn.pages.benchmarks.replicate_section`, ``"auto"``).
-CHAPTER_TASKS = {"04-copy": "copy", "05-addition": "addition", "06-psmnist": "psmnist"}
+#: the chapters that read the protocol-v2 runs of their tasks once every planned stage-2 run of each is stored, else
+#: archive v1, never both (:func:`chapter_protocol`): the benchmark chapters' replicate sections
+#: (:func:`nnrnn.pages.benchmarks.replicate_section`, ``"auto"``), the trained weights (Table 2 and Fig. 5 use
+#: addition and psMNIST) and the divergence chapter (every task).
+CHAPTER_TASKS = {"04-copy": ("copy",), "05-addition": ("addition",), "06-psmnist": ("psmnist",),
+                 "08-trained-weights": ("addition", "psmnist"), "10-divergence": ("copy", "addition", "psmnist")}
+#: what a chapter reads besides its protocol's runs, named in its banner (the divergence chapter's own runs).
+_ALSO_READS = {"10-divergence": "its own runs (data/divergence): "}
 
 
 def reads_v2(root=None) -> tuple[str, ...]:
-    """The pages that read protocol-v2 runs: :data:`READS_V2` and each chapter of :data:`CHAPTER_TASKS` whose task's
+    """The pages that read protocol-v2 runs: :data:`READS_V2` and each chapter of :data:`CHAPTER_TASKS` whose tasks'
     protocol-v2 stage 2 is complete under ``root`` (the archive read by the build)."""
     root = archive_root() if root is None else root
-    return READS_V2 + tuple(stem for stem, task in CHAPTER_TASKS.items() if is_complete(task, root))
+    return READS_V2 + tuple(stem for stem, tasks in CHAPTER_TASKS.items() if all(is_complete(t, root) for t in tasks))
+
+
+def chapter_protocol(stem: str, root=None) -> str:
+    """The protocol whose runs chapter ``stem`` (a key of :data:`CHAPTER_TASKS`) reads under ``root``: ``"v2"``
+    once every planned protocol-v2 stage-2 run of each of its tasks is stored, else ``"v1"``.
+
+    Examples:
+        >>> chapter_protocol("99-nothing")
+        Traceback (most recent call last):
+        ...
+        ValueError: chapter must be one of ['04-copy', '05-addition', '06-psmnist', '08-trained-weights', '10-divergence'], got '99-nothing'
+    """
+    if stem not in CHAPTER_TASKS:
+        raise ValueError(f"chapter must be one of {list(CHAPTER_TASKS)}, got {stem!r}")
+    return "v2" if stem in reads_v2(root) else "v1"
 
 
 def archive_labels(root=None) -> dict[str, str]:
@@ -380,7 +400,8 @@ def archive_labels(root=None) -> dict[str, str]:
     chapter that reads protocol-v2 runs (:func:`reads_v2`) that commit alone."""
     v1 = f"archive v1, {archive_label(root)}"
     v2 = f"protocol-v2 runs, {archive_label(protocol_root(PROTOCOL, archive_root() if root is None else root))}"
-    return {"": v1, **{stem: f"{v2}; language models: {v1}" if stem in READS_V2 else v2 for stem in reads_v2(root)}}
+    return {"": v1, **{stem: f"{v2}; language models: {v1}" if stem in READS_V2
+                       else f"{v2}; {_ALSO_READS[stem]}{v1}" if stem in _ALSO_READS else v2 for stem in reads_v2(root)}}
 
 
 def add_banners(path: Path, profile: str, archive: str) -> None:

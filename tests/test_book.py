@@ -84,6 +84,21 @@ def test_staged_config_has_a_banner_naming_the_profile(tmp_path):
         book.stage_sources(tmp_path / "x", profile="demo2")
 
 
+def test_a_chapter_reads_protocol_v2_only_once_each_of_its_tasks_is_complete(tmp_path, monkeypatch):
+    """Chapter 8 (addition, psMNIST) and chapter 10 (every task) switch to the protocol-v2 runs only together
+    with all their tasks, and chapter 10's banner still names its own runs, which are archive v1's."""
+    done = {"addition", "psmnist"}
+    monkeypatch.setattr(book, "is_complete", lambda task, root=None: task in done)
+    assert book.chapter_protocol("08-trained-weights", tmp_path) == "v2" and book.chapter_protocol("06-psmnist", tmp_path) == "v2"
+    assert book.chapter_protocol("10-divergence", tmp_path) == book.chapter_protocol("04-copy", tmp_path) == "v1"
+    assert "10-divergence" not in book.archive_labels(tmp_path) and book.archive_labels(tmp_path)["08-trained-weights"].startswith("protocol-v2 runs, ")
+    done.add("copy")
+    label = book.archive_labels(tmp_path)["10-divergence"]
+    assert label.startswith("protocol-v2 runs, ") and "; its own runs (data/divergence): archive v1, " in label
+    with pytest.raises(ValueError, match=r"chapter must be one of \['04-copy'.*got '07-language-modelling'"):
+        book.chapter_protocol("07-language-modelling", tmp_path)
+
+
 @pytest.mark.slow
 def test_no_html_executes_only(tmp_path, monkeypatch):
     nb = write(tmp_path / "nb" / "one.ipynb", [code('profile = "demo"\ndevice = "auto"', tags=["parameters"]), code("x = 1")])

@@ -382,3 +382,7 @@ def test_the_chapters_read_protocol_v2_only_once_its_stage_2_is_complete(tmp_pat
                 assert all(ax.get_xlabel() for ax in axes) and axes[0].get_ylabel(), (name, [(a.get_xlabel(), a.get_ylabel()) for a in axes])
     assert "05-addition" in book.reads_v2(tmp_path) and "04-copy" not in book.reads_v2(tmp_path)
     assert book.archive_labels(tmp_path)["05-addition"].startswith("protocol-v2 runs, ")
+    # a chapter that reads several tasks switches only once all of them are complete (psMNIST is not here)
+    assert book.chapter_protocol("05-addition", tmp_path) == "v2"
+    assert book.chapter_protocol("08-trained-weights", tmp_path) == book.chapter_protocol("10-divergence", tmp_path) == "v1"
+    assert "08-trained-weights" not in book.archive_labels(tmp_path)
