@@ -287,3 +287,29 @@ def test_interval_coverage_is_the_attained_level_for_spread_differences_and_more
     assert abs(evidence.interval_coverage(spread) - 0.9375) < 0.03
     assert evidence.interval_coverage(np.array([1.0, 1.0, 1.0, 0.0, 0.0, 1.0])) > 0.9375 + 0.02
     assert evidence.interval_coverage(np.zeros(6)) == 1.0  # no spread: every interval is the point, which it covers
+
+
+def test_every_function_the_plan_names_exists_or_a_note_corrects_it():
+    """The pre-registered plan cannot change; where it names code that does not exist, the notes page must say what
+    the plan means instead, and each function either page names must exist (a renamed function fails here)."""
+    import importlib
+    import re
+
+    plan = (REPO / "book" / "analysis-plan.md").read_text()
+    notes = (REPO / "book" / "analysis-plan-notes.md").read_text()
+
+    def resolves(name: str) -> bool:
+        module, _, attr = name.rpartition(".")
+        return hasattr(importlib.import_module(module), attr)
+
+    named = set(re.findall(r"nnrnn\.[a-z_]+\.[A-Za-z_0-9]+", plan))
+    missing = {n for n in named if not resolves(n)}
+    assert missing == {"nnrnn.weights.profile_peak"}, missing  # a new missing name needs its own note
+    corrected = {n for n in missing if re.search(rf"\*\*`{re.escape(n)}`\.\*\*", notes)}
+    assert corrected == missing, "a function the plan names does not exist and no note says what it means"
+    assert all(resolves(n) for n in re.findall(r"nnrnn\.[a-z_]+\.[A-Za-z_0-9]+", notes) if n not in missing)
+    # the Fig. 5 endpoint the note names is the one the results page computes, at the plan's max_lag
+    assert evidence.FIG5_MAX_LAG == 10 and "_weights.diagonal_means_peak" in Path(evidence.__file__).read_text()
+    # note 1: the plan's text says "the paper's 100-epoch cap"; the cap is the authors' code's (PAPER.md §4.1)
+    assert "the paper's 100-epoch cap" in plan and "authors' code" in notes
+    assert replicate.PROTOCOLS["v2"].stage2["copy"]["base"]["epochs"] == 100  # the budget the note leaves unchanged

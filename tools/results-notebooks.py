@@ -47,8 +47,9 @@ below is one claim of the paper (for Table 2 and Fig. 5, our sharper test of it,
 initializer) and the **verdict computed for it**, by the tests, label rule and handling of
 diverged runs that the {doc}`analysis plan <../book/analysis-plan>` fixed in commit
 {glue:text}`res_plan_commit` (amended in {glue:text}`res_plan_amendment`), both before any
-protocol-v2 run existed; the language-model rows apply it to older runs, those of archive v1.
-Nothing is typed by hand. The details of each claim follow: the paper's value (and where it
+protocol-v2 run existed (what we found inaccurate in its text since, none of it changing a test,
+is in the {doc}`notes on the plan <../book/analysis-plan-notes>`); the language-model rows apply it
+to older runs, those of archive v1. Nothing is typed by hand. The details of each claim follow: the paper's value (and where it
 states it), ours (which runs, how many seeds, what training budget), the test and the verdict.
 """, tags=["banner-archive"])
 colab_params(cells)
