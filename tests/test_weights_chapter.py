@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 import torch
 
-from nnrnn import archive, init, memory, sweep, verdicts, weights
+from nnrnn import archive, book, evidence, init, memory, sweep, verdicts, weights
+from nnrnn.pages import weights_section
 from nnrnn.plotting import weights as wplot
 from nnrnn.verdicts import VERDICTS
 
@@ -204,14 +205,22 @@ def test_chapter_glue_matches_the_run_store(glued, smoke_book):
 def check_chapter_glue(g, root):
     assert g["nb08_profile"] == g["nb08_live_profile"] == "smoke"
     # the replicate section reads the committed archive, which grows as the replicate set trains:
-    # the count is recomputed from the archive, not assumed
+    # the count is recomputed from the archive, not assumed; archive v1 until the protocol-v2 stage 2 of
+    # addition and psMNIST is complete, then the protocol-v2 runs (book.chapter_protocol), never both
     arch = archive.archive_root()
-    rep_runs = weights.collect_runs(archive.complete_replicate_runs, weights.TASKS, arch)
-    # the chapter's rule (weights.analyse): copy's networks only once a copy run has succeeded
-    rep_runs = rep_runs[rep_runs["task"].isin(weights.analysed_tasks(rep_runs))] if len(rep_runs) else rep_runs
-    expected = len(weights.select_networks(rep_runs)) if len(rep_runs) else 0
-    assert g["nb08_rep_n_networks"] == expected
-    assert g["nb08_archive_commit"] == archive.archive_commit(arch)
+    protocol = book.chapter_protocol("08-trained-weights", arch)
+    assert g["nb08_protocol"] == protocol and g["nb08_rep_set"] == weights_section.chapter_text(protocol)["set"]
+    if protocol == "v2":
+        s = weights_section.weights_section(arch, evidence.weight_tasks(arch))
+        assert g["nb08_rep_n_networks"] == len(s.networks) and g["nb08_archive_commit"] == s.commit
+        assert g["nb08_rep_summary"] == s.values()["summary"]
+    else:
+        rep_runs = weights.collect_runs(archive.complete_replicate_runs, weights.TASKS, arch)
+        # the chapter's rule (weights.analyse): copy's networks only once a copy run has succeeded
+        rep_runs = rep_runs[rep_runs["task"].isin(weights.analysed_tasks(rep_runs))] if len(rep_runs) else rep_runs
+        expected = len(weights.select_networks(rep_runs)) if len(rep_runs) else 0
+        assert g["nb08_rep_n_networks"] == expected
+        assert g["nb08_archive_commit"] == archive.archive_commit(arch)
     trained = weights.train_networks("smoke", overrides={"psmnist": {"hidden_size": 25}}, root=root, cache="require",
                                      device="cpu")
     runs = trained.runs

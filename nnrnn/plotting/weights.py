@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import INIT_COLORS, INIT_LABELS, PAGE_WIDTH, band, figure_legend
 
-__all__ = ["TASK_LABELS", "diagonal_means_controls", "fig5_diagonal_means", "table2_henrici"]
+__all__ = ["TASK_LABELS", "diagonal_means_controls", "fig5_diagonal_means", "table2_henrici", "table2_null", "fig5_control"]
 
 TASK_LABELS = {"addition": "addition", "psmnist": "psMNIST", "copy": "copy"}
 _UNTRAINED = "#7f7f7f"
@@ -114,7 +114,6 @@ def fig5_diagonal_means(
     return fig
 
 
-
 def table2_henrici(
     per_network: pd.DataFrame,
     *,
@@ -163,4 +162,108 @@ def table2_henrici(
         ax.set_xlabel("initialization")
         ax.set_ylabel("Henrici departure d(W)")
     figure_legend(fig, axes[0], "outside lower center", ncol=3 if width > 5 else 2)
+    return fig
+
+
+def table2_null(
+    per_network: pd.DataFrame,
+    *,
+    tasks: Sequence[str],
+    inits: Sequence[str] = ("identity", "orthogonal"),
+    diverged: Mapping[tuple[str, str], int] | None = None,
+    paper: Mapping[tuple[str, str], tuple[float, float]] | None = None,
+):
+    """Table 2 against its null (the analysis plan): each network's d(W) after training against the
+    median d of :math:`W_0` plus random changes of the trained change's size, one panel per task.
+
+    Filled dots: successful networks; open: the others that did not diverge. The dashed line is
+    trained = null median (above it: more non-normal than a random change of the same size); the
+    dotted horizontal lines are the paper's Table 2 means, which have no null. Each panel's title
+    counts the diverged networks, which the plan leaves out.
+
+    Args:
+        per_network: :func:`nnrnn.evidence.henrici_excesses` output with a ``task`` column.
+        tasks: one panel per task.
+        inits: the groups, one colour each.
+        diverged: ``{(task, init): number of diverged networks}``.
+        paper: ``{(task, init): (mean, sem)}``, e.g. :data:`nnrnn.weights.PAPER_TABLE2`.
+    """
+    width = min(PAGE_WIDTH, 3.6 * len(tasks))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(width, 4.0), squeeze=False, layout="constrained")
+    for ax, task in zip(axes[0], tasks):
+        lo, hi = [], []
+        for init in inits:
+            g = per_network[(per_network["task"] == task) & (per_network["init"] == init)]
+            color, name = INIT_COLORS.get(init), INIT_LABELS.get(init, init)
+            x, y = g["null_median"].to_numpy(float), g["trained"].to_numpy(float)
+            ok = g["success"].astype(bool).to_numpy()
+            ax.plot(x[ok], y[ok], "o", color=color, markersize=5, alpha=0.8, label=f"{name}, successful")
+            ax.plot(x[~ok], y[~ok], "o", mfc="none", color=color, markersize=5, label=f"{name}, not successful")
+            lo += [*x, *y]
+            hi += [*x, *y]
+            if paper and (task, init) in paper:
+                ax.axhline(paper[(task, init)][0], color=color, linestyle=":", linewidth=1.2, label=f"{name}, paper (Table 2 mean)")
+                lo.append(paper[(task, init)][0])
+                hi.append(paper[(task, init)][0])
+        if lo:
+            a, b = min(lo), max(hi)
+            pad = 0.05 * (b - a or 1.0)
+            ax.plot([a - pad, b + pad], [a - pad, b + pad], "--", color="k", linewidth=0.8, label="trained = null median")
+        left = ", ".join(f"{INIT_LABELS.get(i, i)} {int((diverged or {}).get((task, i), 0))}" for i in inits)
+        ax.set_title(f"{TASK_LABELS.get(task, task)}\ndiverged, left out: {left}", fontsize="small")
+        ax.set_xlabel("null median d(W₀ + random change)")
+        ax.set_ylabel("d(W) after training")
+    figure_legend(fig, axes[0], "outside lower center", ncol=2 if width > 5 else 1)
+    return fig
+
+
+def fig5_control(
+    agg: pd.DataFrame,
+    *,
+    tasks: Sequence[str],
+    inits: Sequence[str] = ("identity", "orthogonal"),
+    max_lag: int = 10,
+    peaks: Mapping[tuple[str, str], float] | None = None,
+    notes: Mapping[tuple[str, str], str] | None = None,
+    pulse: str = "pulse",
+    control: str = "no pulse",
+):
+    """Fig. 5 against its control (the analysis plan): the trained networks' diagonal means with the
+    units ordered by the pulse (colour) and by the no-pulse control (grey), mean ± s.e.m. over the
+    networks, rows tasks and columns initializers; lag 0 is left out and a vertical line marks
+    where the pulse-ordered profile peaks.
+
+    Args:
+        agg: :func:`nnrnn.weights.aggregate_diagonal_means` of the trained networks, by ``task``,
+            ``init``, ``state`` and ``ordering``.
+        tasks, inits: the rows and columns.
+        max_lag: show ``|i - j| <= max_lag``.
+        peaks: ``{(task, init): peak lag}`` of the pulse-ordered profile (NaN: no peak).
+        notes: ``{(task, init): text}`` added to the panel's title (e.g. the excess).
+        pulse, control: the ``ordering`` labels of the two orderings.
+    """
+    fig, axes = plt.subplots(len(tasks), len(inits), figsize=(min(PAGE_WIDTH, 4.0 * len(inits)), 3.1 * len(tasks) + 0.5),
+                             squeeze=False, layout="constrained")
+    for r, task in enumerate(tasks):
+        for c, init in enumerate(inits):
+            ax = axes[r, c]
+            g = agg[(agg["task"] == task) & (agg["init"] == init) & (agg["lag"].abs() <= max_lag) & (agg["lag"] != 0)]
+            n = int(g["n"].max()) if len(g) else 0
+            for ordering, color, label in ((control, _UNTRAINED, "trained, no-pulse control"),
+                                           (pulse, INIT_COLORS.get(init), "trained, pulse ordering (initializer's colour)")):
+                s = g[g["ordering"] == ordering].sort_values("lag")
+                lags = s["lag"].to_numpy(float)
+                for side, name in ((lags < 0, f"_{label}"), (lags > 0, label)):  # a gap at lag 0; one legend entry
+                    band(ax, lags[side], s["mean"].to_numpy(float)[side], s["sem"].to_numpy(float)[side], color=color,
+                         label=name)
+            lag = (peaks or {}).get((task, init), float("nan"))
+            if np.isfinite(lag):
+                ax.axvline(lag, color=INIT_COLORS.get(init), linestyle=":", linewidth=1.2, label="peak of the pulse-ordered profile")
+            ax.axhline(0, color="k", linewidth=0.6)
+            note = (notes or {}).get((task, init), "")
+            ax.set_title(f"{TASK_LABELS.get(task, task)}, {INIT_LABELS.get(init, init)}: {n} network{'s' if n != 1 else ''}"
+                         + (f"\n{note}" if note else ""), fontsize="medium")
+            ax.set_xlabel(_XLABEL)
+            ax.set_ylabel(_YLABEL)
+    figure_legend(fig, axes.ravel(), "outside upper center")
     return fig
