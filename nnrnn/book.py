@@ -44,7 +44,7 @@ from .cli import HelpFormatter, device
 from .profiles import PROFILES, cell_timeout, check_profile
 from .replicate import protocol_root
 from .archive import archive_label, archive_root
-from .evidence import PLAN_COMMIT, PROTOCOL, TASK_NAMES, is_complete
+from .evidence import CHAPTER_TASKS, PLAN_COMMIT, PROTOCOL, TASK_NAMES, chapter_protocol, is_complete
 from .pages import claims_view
 from .pages import claims as claim_table
 from .pages.report import BOOK_BUILD_ENV, check_declared, live_profile
@@ -362,12 +362,6 @@ def banner(kind: str, profile: str, archive: str) -> str:
 
 #: the pages that always read the protocol-v2 runs (the analysis plan's verdicts) beside archive v1's language models.
 READS_V2 = ("00-results",)
-#: the chapters that read the protocol-v2 runs of their tasks once every planned stage-2 run of each is stored, else
-#: archive v1, never both (:func:`chapter_protocol`): the benchmark chapters' replicate sections
-#: (:func:`nnrnn.pages.benchmarks.replicate_section`, ``"auto"``), the trained weights (Table 2 and Fig. 5 use
-#: addition and psMNIST) and the divergence chapter (every task).
-CHAPTER_TASKS = {"04-copy": ("copy",), "05-addition": ("addition",), "06-psmnist": ("psmnist",),
-                 "08-trained-weights": ("addition", "psmnist"), "10-divergence": ("copy", "addition", "psmnist")}
 #: what a chapter reads besides its protocol's runs, named in its banner (the divergence chapter's own runs).
 _ALSO_READS = {"10-divergence": "its own runs (data/divergence): "}
 
@@ -376,22 +370,8 @@ def reads_v2(root=None) -> tuple[str, ...]:
     """The pages that read protocol-v2 runs: :data:`READS_V2` and each chapter of :data:`CHAPTER_TASKS` whose tasks'
     protocol-v2 stage 2 is complete under ``root`` (the archive read by the build)."""
     root = archive_root() if root is None else root
-    return READS_V2 + tuple(stem for stem, tasks in CHAPTER_TASKS.items() if all(is_complete(t, root) for t in tasks))
-
-
-def chapter_protocol(stem: str, root=None) -> str:
-    """The protocol whose runs chapter ``stem`` (a key of :data:`CHAPTER_TASKS`) reads under ``root``: ``"v2"``
-    once every planned protocol-v2 stage-2 run of each of its tasks is stored, else ``"v1"``.
-
-    Examples:
-        >>> chapter_protocol("99-nothing")
-        Traceback (most recent call last):
-        ...
-        ValueError: chapter must be one of ['04-copy', '05-addition', '06-psmnist', '08-trained-weights', '10-divergence'], got '99-nothing'
-    """
-    if stem not in CHAPTER_TASKS:
-        raise ValueError(f"chapter must be one of {list(CHAPTER_TASKS)}, got {stem!r}")
-    return "v2" if stem in reads_v2(root) else "v1"
+    done = {t: is_complete(t, root) for t in dict.fromkeys(t for tasks in CHAPTER_TASKS.values() for t in tasks)}
+    return READS_V2 + tuple(stem for stem, tasks in CHAPTER_TASKS.items() if all(done[t] for t in tasks))
 
 
 def archive_labels(root=None) -> dict[str, str]:

@@ -21,7 +21,7 @@ Nothing here chooses a test, a threshold or a run to leave out: those are the pl
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,9 +40,9 @@ from .train import TrainConfig, initial_model
 from .verdicts import (MIN_POWER, NOT_TESTABLE, Verdict, excess_verdict, paper_success_rates, planned_label,
                        pooled_verdict, supports_hidden_chain)
 
-__all__ = ["PROTOCOL", "PLAN_COMMIT", "PLAN_AMENDMENT", "PENDING", "NORMAL", "NON_NORMAL", "TASK_NAMES", "budget", "stage2", "is_complete", "progress",
+__all__ = ["PROTOCOL", "PLAN_COMMIT", "PLAN_AMENDMENT", "PENDING", "NORMAL", "NON_NORMAL", "TASK_NAMES", "budget", "stage2", "is_complete", "CHAPTER_TASKS", "chapter_protocol", "progress",
            "status", "benchmark_rows",
-           "weight_tasks", "interval_coverage", "selections", "claim_runs", "table2_rows", "fig5_excesses", "fig5_rows", "lm_rows", "claims"]
+           "weight_tasks", "interval_coverage", "selections", "claim_runs", "table2_rows", "Fig5Measures", "fig5_measures", "fig5_excesses", "fig5_rows", "lm_rows", "claims"]
 
 PROTOCOL = "v2"
 #: the commit that added the analysis plan (book/analysis-plan.md), before any protocol-v2 run existed;
@@ -83,6 +83,30 @@ def is_complete(task: str, root=None) -> bool:
     """Whether every planned v2 stage-2 run of ``task`` is stored."""
     cfgs, runs = stage2(task, root)
     return bool(cfgs) and len(runs) == len(cfgs)
+
+
+#: the chapters that read the protocol-v2 runs of their tasks once every planned stage-2 run of each is stored, else
+#: archive v1, never both (:func:`chapter_protocol`): the benchmark chapters' replicate sections
+#: (:func:`nnrnn.pages.benchmarks.replicate_section`, ``"auto"``), the trained weights (Table 2 and Fig. 5 use
+#: addition and psMNIST) and the divergence chapter (every task). The book's banners follow it
+#: (:func:`nnrnn.book.reads_v2`).
+CHAPTER_TASKS = {"04-copy": ("copy",), "05-addition": ("addition",), "06-psmnist": ("psmnist",),
+                 "08-trained-weights": ("addition", "psmnist"), "10-divergence": ("copy", "addition", "psmnist")}
+
+
+def chapter_protocol(stem: str, root=None) -> str:
+    """The protocol whose runs chapter ``stem`` (a key of :data:`CHAPTER_TASKS`) reads under ``root``: ``"v2"``
+    once every planned protocol-v2 stage-2 run of each of its tasks is stored, else ``"v1"``.
+
+    Examples:
+        >>> chapter_protocol("99-nothing")
+        Traceback (most recent call last):
+        ...
+        ValueError: chapter must be one of ['04-copy', '05-addition', '06-psmnist', '08-trained-weights', '10-divergence'], got '99-nothing'
+    """
+    if stem not in CHAPTER_TASKS:
+        raise ValueError(f"chapter must be one of {list(CHAPTER_TASKS)}, got {stem!r}")
+    return "v2" if all(is_complete(t, root) for t in CHAPTER_TASKS[stem]) else "v1"
 
 
 _STAGE_NAMES = {"pilot": "pilot", "screen": "divergence screen (current round)", "stage2": "stage 2"}
@@ -309,13 +333,17 @@ def weight_tasks(root=None, tasks: Sequence[str] = _replicate.TASKS) -> list[str
     return out
 
 
-def table2_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str, Any]]:
-    """Table 2 under the plan: one row per (task, normal initializer), each a claim of its own."""
+def table2_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS, *,
+                excesses: Mapping[str, pd.DataFrame] | None = None) -> list[dict[str, Any]]:
+    """Table 2 under the plan: one row per (task, normal initializer), each a claim of its own. ``excesses``: a
+    task's :func:`henrici_excesses` computed before (chapter 8 draws them too), else they are computed here."""
     rows = []
     for task in tasks:
         cfgs, runs = stage2(task, root)
         complete = bool(cfgs) and len(runs) == len(cfgs)
-        ex = henrici_excesses(task, runs, root) if complete else pd.DataFrame(columns=["init", "success", "excess", "trained"])
+        given = (excesses or {}).get(task)
+        ex = (henrici_excesses(task, runs, root) if given is None else given) if complete else pd.DataFrame(
+            columns=["init", "success", "excess", "trained"])
         planned = "" if complete else _planned(task, root)  # the stages' counts, read once for both groups
         for init in NORMAL:
             g = ex[ex["init"] == init]
@@ -335,15 +363,33 @@ def table2_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str
     return rows
 
 
+class Fig5Measures(NamedTuple):
+    """Fig. 5's measures of one task's networks (:func:`fig5_measures`)."""
+
+    #: per network: ``init``, ``hash``, ``success``, ``excess`` (:func:`nnrnn.stats.asymmetry_excess`)
+    networks: pd.DataFrame
+    #: per initializer: the lag at which its mean trained pulse-ordered diagonal means peak
+    peaks: dict[str, float]
+    #: the trained networks' mean diagonal means by ``task``, ``init``, ``state``, ``ordering`` (both orderings)
+    profiles: pd.DataFrame
+
+
 def fig5_excesses(task: str, runs: pd.DataFrame, root=None) -> tuple[pd.DataFrame, dict[str, float]]:
     """Per network of ``runs`` (normal initializers, not diverged): the forward asymmetry over lags
     1..10 trained minus untrained, minus the same change under the no-pulse control ordering
     (:func:`nnrnn.stats.asymmetry_excess`), and ``success``; and per initializer the lag at which
     the mean trained diagonal means (pulse ordering) peak among ``1 <= |i - j| <= 10``."""
+    m = fig5_measures(task, runs, root)
+    return m.networks, m.peaks
+
+
+def fig5_measures(task: str, runs: pd.DataFrame, root=None) -> Fig5Measures:
+    """:func:`fig5_excesses` and the trained profiles behind them, from one pulse analysis of the networks."""
     cols = ["init", "hash", "success", "excess"]
     nets = runs[runs["init"].isin(NORMAL) & ~runs["diverged"]].assign(task=task)
     if nets.empty:
-        return pd.DataFrame(columns=cols), {}
+        return Fig5Measures(pd.DataFrame(columns=cols), {},
+                            pd.DataFrame(columns=["task", "init", "state", "ordering", "lag", "mean", "sem", "n"]))
     means = _weights.network_diagonal_means(nets, _weights.PulseSettings(),
                                             root=_replicate.protocol_root(PROTOCOL, root), control=True)
     by = ["task", "init", "hash", "state", "ordering"]
@@ -355,21 +401,24 @@ def fig5_excesses(task: str, runs: pd.DataFrame, root=None) -> tuple[pd.DataFram
     ok = dict(zip(nets["hash"], nets["success"].astype(bool)))
     per = pd.DataFrame({"init": wide["init"].to_numpy(), "hash": wide["hash"].to_numpy(),
                         "success": [ok[h] for h in wide["hash"]], "excess": np.asarray(excess, float)})
-    trained = means[(means["state"] == "trained") & (means["ordering"] == p)]
-    group = _weights.diagonal_means_peak(
-        _weights.aggregate_diagonal_means(trained, by=["task", "init", "state", "ordering"]), FIG5_MAX_LAG)
-    return per[cols], dict(zip(group["init"], group["peak_lag"].astype(float)))
+    profiles = _weights.aggregate_diagonal_means(means[means["state"] == "trained"], by=["task", "init", "state", "ordering"])
+    group = _weights.diagonal_means_peak(profiles[profiles["ordering"] == p], FIG5_MAX_LAG)
+    return Fig5Measures(per[cols], dict(zip(group["init"], group["peak_lag"].astype(float))), profiles)
 
 
-def fig5_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS) -> list[dict[str, Any]]:
+def fig5_rows(root=None, tasks: Sequence[str] = TABLE2_TASKS, *,
+              measures: Mapping[str, Fig5Measures] | None = None) -> list[dict[str, Any]]:
     """Fig. 5 under the plan: one row per (task, normal initializer), each a panel of its own; a
     group supports the claim when its excess is significant in the paper's direction and its
-    diagonal means peak forward (:func:`nnrnn.verdicts.supports_hidden_chain`)."""
+    diagonal means peak forward (:func:`nnrnn.verdicts.supports_hidden_chain`). ``measures``: a task's
+    :func:`fig5_measures` computed before (chapter 8 draws them too), else they are computed here."""
     rows = []
     for task in tasks:
         cfgs, runs = stage2(task, root)
         complete = bool(cfgs) and len(runs) == len(cfgs)
-        per, peak = fig5_excesses(task, runs, root) if complete else (pd.DataFrame(columns=["init", "success", "excess"]), {})
+        given = (measures or {}).get(task)
+        per, peak = ((given or fig5_measures(task, runs, root))[:2] if complete
+                     else (pd.DataFrame(columns=["init", "success", "excess"]), {}))
         planned = "" if complete else _planned(task, root)  # as in table2_rows
         for init in NORMAL:
             claim = (f"Fig. 5, {_short(task)}, {init}: training hides a forward chain (pulse-ordered asymmetry beyond the "

@@ -110,6 +110,8 @@ def test_table2_groups_need_five_successful_networks(monkeypatch, n_success, exc
     assert rows[0]["secondary"].startswith("all 6 networks that did not diverge: ")
     assert rows[0]["runs"].endswith("; 0 diverged (left out: training ended at divergence, not at the budget)")
     assert "mean median of its null " in rows[0]["ours"] or rows[0]["ours"] == "no successful network"
+    monkeypatch.setattr(evidence, "henrici_excesses", lambda task, runs, root=None: ex.iloc[:0])
+    assert evidence.table2_rows(tasks=("addition",), excesses={"addition": ex}) == rows  # excesses given, not drawn
 
 
 def test_a_tiny_v2_store_is_read_end_to_end(tmp_path, tiny_v2_protocol):
@@ -185,9 +187,11 @@ def test_a_fig5_group_supports_the_claim_only_if_its_diagonal_means_peak_forward
     _fake(monkeypatch, _runs({i: 1 for i in INITS}))
     per = pd.DataFrame([{"init": i, "hash": f"{i}{s}", "success": True, "excess": 0.01 * s} for i in evidence.NORMAL
                         for s in range(1, 7)])
-    monkeypatch.setattr(evidence, "fig5_excesses", lambda task, runs, root=None: (per, {"identity": lag, "orthogonal": lag}))
+    measures = evidence.Fig5Measures(per, {"identity": lag, "orthogonal": lag}, pd.DataFrame())
+    monkeypatch.setattr(evidence, "fig5_measures", lambda task, runs, root=None: measures)
     rows = evidence.fig5_rows(tasks=("psmnist",))
     assert [r["verdict"] for r in rows] == ["reproduced", "reproduced"] and all(support in r["ours"] for r in rows)
+    assert evidence.fig5_rows(tasks=("psmnist",), measures={"psmnist": measures}) == rows  # measures given, not drawn
 
 
 def _git(*args) -> str:

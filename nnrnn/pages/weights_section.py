@@ -1,7 +1,7 @@
 r"""Chapter 8's replicate section on the protocol-v2 runs: Table 2 and Fig. 5 as the analysis plan judges them.
 
 The chapter reads archive v1 until every planned protocol-v2 stage-2 run of addition and psMNIST is
-stored (:func:`nnrnn.book.chapter_protocol`), then this section, never both. :func:`weights_section`
+stored (:func:`nnrnn.evidence.chapter_protocol`), then this section, never both. :func:`weights_section`
 reads the stage-2 runs of each task from the protocol-v2 store (:func:`nnrnn.evidence.stage2`) and
 gives, per (task, normal initializer) group:
 
@@ -16,10 +16,9 @@ gives, per (task, normal initializer) group:
 * a sentence, generated from the two rows' labels, on where Table 2 and Fig. 5 agree or disagree
   (:func:`agreement_sentence`).
 
-The verdicts are the results page's own rows, not computed again here. The per-network measures
-behind them are computed once: while the section is read, :func:`nnrnn.evidence.henrici_excesses` and
-:func:`nnrnn.weights.network_diagonal_means` answer a repeated call on the same networks from the
-first (:func:`_computed_once`), so the rows and the figures share one computation.
+The verdicts are the results page's own rows (:func:`nnrnn.evidence.table2_rows`,
+:func:`nnrnn.evidence.fig5_rows`), given the per-network measures that the figures draw, so that
+each network's null and pulse analysis is computed once.
 
 :func:`chapter_text` is the chapter's prose that names the run set it reads, for either protocol.
 Nothing here trains, and the stores are only read.
@@ -27,12 +26,10 @@ Nothing here trains, and the stores are only read.
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
@@ -59,44 +56,6 @@ _NOT_SIGNIFICANT = {"consistent", "inconclusive"}
 _WHY = ("Table 2 compares the overall departure from normality d(W), every non-normal direction at once, with that "
         "of a random change of the same size; Fig. 5 compares the forward structure that the pulse ordering reveals "
         "with the no-pulse control")
-
-
-def _key(value: Any) -> Any:
-    """A call's argument as a memo key: a table of runs or networks by its runs' hashes (and tasks), else its repr."""
-    if isinstance(value, pd.DataFrame) and "hash" in value:
-        return tuple(value["task"]) if "task" in value else (), tuple(value["hash"])
-    return repr(value)
-
-
-def _memo(function: Callable) -> Callable:
-    signature, cache = inspect.signature(function), {}
-
-    def remembered(*args, **kwargs):
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        key = tuple((name, _key(v)) for name, v in bound.arguments.items())
-        if key not in cache:
-            cache[key] = function(*args, **kwargs)
-        return cache[key]
-
-    return remembered
-
-
-@contextlib.contextmanager
-def _computed_once():
-    """Within the block, :func:`nnrnn.evidence.henrici_excesses` (200 null draws per network, seconds each at
-    N = 100) and :func:`nnrnn.weights.network_diagonal_means` answer a repeated call on the same networks from
-    the first one, so the section's figures and the results page's rows, which call them again, share one
-    computation. The stored runs do not change while a page is read; both are restored when the block ends."""
-    targets = [(evidence, "henrici_excesses"), (_weights, "network_diagonal_means")]
-    originals = [getattr(module, name) for module, name in targets]
-    try:
-        for (module, name), function in zip(targets, originals):
-            setattr(module, name, _memo(function))
-        yield
-    finally:
-        for (module, name), function in zip(targets, originals):
-            setattr(module, name, function)
 
 
 def _group(task: str, init: str) -> str:
@@ -325,31 +284,28 @@ class WeightsSection(Section):
 def weights_section(root: str | Path | None = None, tasks: Sequence[str] = evidence.TABLE2_TASKS) -> WeightsSection:
     """Chapter 8's replicate section on the protocol-v2 runs of ``tasks`` under ``root`` (default
     :func:`nnrnn.archive.archive_root`; the runs in ``<root>/v2``): the results page's Table 2 and
-    Fig. 5 rows and the per-network measures behind them, each computed once (:func:`_computed_once`).
+    Fig. 5 rows and the per-network measures behind them, each computed once.
     A task whose stage 2 is not complete has rows that say so and no measures. Never trains or writes."""
     if isinstance(tasks, str) or not tasks:
         raise ValueError(f"tasks must be a non-empty sequence of tasks among {list(_TASKS)}, got {tasks!r}")
     tasks = [validate.choice(t, "each of tasks", _TASKS) for t in tasks]
     root = Path(root) if root is not None else archive_root()
     where = _replicate.protocol_root(evidence.PROTOCOL, root)
-    stored, frames, henrici, fig5, profiles, peaks = {}, [], [], [], [], {}
-    with _computed_once():
-        for task in tasks:
-            cfgs, runs = evidence.stage2(task, root)
-            stored[task] = (len(runs), len(cfgs))
-            frames.append(runs.assign(task=task))
-            if not cfgs or len(runs) < len(cfgs):
-                continue
-            henrici.append(evidence.henrici_excesses(task, runs, root).assign(task=task))
-            per, peak = evidence.fig5_excesses(task, runs, root)
-            fig5.append(per.assign(task=task))
-            peaks.update({(task, i): lag for i, lag in peak.items()})
-            nets = runs[runs["init"].isin(evidence.NORMAL) & ~runs["diverged"]].assign(task=task)  # fig5_excesses' networks
-            if len(nets):
-                means = _weights.network_diagonal_means(nets, _weights.PulseSettings(), root=where, control=True)
-                trained = means[means["state"] == "trained"]
-                profiles.append(_weights.aggregate_diagonal_means(trained, by=["task", "init", "state", "ordering"]))
-        t2, f5 = evidence.table2_rows(root, tasks), evidence.fig5_rows(root, tasks)
+    stored, frames, excesses, measures = {}, [], {}, {}
+    for task in tasks:
+        cfgs, runs = evidence.stage2(task, root)
+        stored[task] = (len(runs), len(cfgs))
+        frames.append(runs.assign(task=task))
+        if cfgs and len(runs) == len(cfgs):
+            excesses[task] = evidence.henrici_excesses(task, runs, root)
+            measures[task] = evidence.fig5_measures(task, runs, root)
+    # the results page's rows, from the measures drawn above (each network's null and pulse analysis computed once)
+    t2 = evidence.table2_rows(root, tasks, excesses=excesses)
+    f5 = evidence.fig5_rows(root, tasks, measures=measures)
+    henrici = [e.assign(task=t) for t, e in excesses.items()]
+    fig5 = [m.networks.assign(task=t) for t, m in measures.items()]
+    profiles = [m.profiles for m in measures.values() if len(m.profiles)]
+    peaks = {(t, i): lag for t, m in measures.items() for i, lag in m.peaks.items()}
 
     def stack(parts: list, columns: list[str]) -> pd.DataFrame:
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
