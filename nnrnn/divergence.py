@@ -4,9 +4,13 @@ Every archived run of the ``replicate`` profile records, at each validation poin
 radius :math:`\rho(W)` and Henrici's departure from normality :math:`d(W)` of its recurrent
 matrix, and its outcome. This module turns them into the chapter's tables:
 
-* :func:`pilot_outcomes`: each pilot setting (scale x learning rate) with its outcome
-  (:data:`OUTCOMES`) and, for a diverged run, the update at which it diverged: the stability map;
-* :func:`trajectories`: :math:`\rho(W)` and :math:`d(W)` over training, per stage-2 run;
+* :func:`pilot_outcomes`: each pilot run (scale x learning rate x seed) with its outcome
+  (:data:`OUTCOMES`) and, for a diverged run, the update at which it diverged; per setting
+  (:func:`setting_outcomes`, the worse of its seeds): the stability map;
+* :func:`screen_outcomes`: protocol v2's divergence screen, the pilot's best candidates trained
+  longer at the pilot seeds, each run with its outcome and the update at which it diverged;
+* :func:`stage2_runs` and :func:`trajectories`: :math:`\rho(W)` and :math:`d(W)` over training, per
+  stage-2 run of either protocol (:data:`nnrnn.replicate.PROTOCOLS`);
 * :func:`survival`: time to divergence per initializer, as Kaplan-Meier curves
   (:func:`nnrnn.stats.kaplan_meier`; a run that never diverged is censored at its last update);
 * :func:`pseudospectrum`: the smallest singular value of :math:`zI - W` on a grid of complex
@@ -30,14 +34,17 @@ import pandas as pd
 import torch
 
 from . import archive as _archive
+from . import evidence as _evidence
 from . import paper as _paper
 from . import replicate as _replicate
 from . import stats as _stats
 from . import sweep as _sweep
+from . import validate
 from .store import load_history, run_or_load
 from .train import TrainConfig, train
 
-__all__ = ["OUTCOMES", "AT_BASELINE", "outcome", "pilot_outcomes", "stage2_runs", "trajectories", "survival", "pseudospectrum",
+__all__ = ["OUTCOMES", "AT_BASELINE", "outcome", "pilot_outcomes", "setting_outcomes", "screen_outcomes", "stage2_runs",
+           "trajectories", "survival", "pseudospectrum",
            "EXAMPLE", "RECORD_EVERY", "ARMS", "arm_configs", "experiment_run", "experiment_runs", "experiment_root"]
 
 #: the outcome classes of a run, from worst to best.
@@ -62,35 +69,103 @@ def outcome(status: str, final_val_loss: float, baseline: float, success: bool) 
     return OUTCOMES[1] if final_val_loss >= (1 - AT_BASELINE) * baseline else OUTCOMES[2]
 
 
+#: the columns of a run table with outcomes (:func:`stage2_runs`, :func:`screen_outcomes`) when it has no runs.
+_RUN_COLUMNS = ["hash", "init", "scale", "lr", "seed", "status", "final_val_loss", "baseline", "success", "diverged",
+                "n_updates", "outcome", "diverged_at"]
+
+
 def _with_outcomes(runs: pd.DataFrame) -> pd.DataFrame:
+    if runs.empty or "diverged" not in runs:  # nothing stored (or nothing planned yet): the columns, no rows
+        return pd.DataFrame(columns=list(dict.fromkeys([*runs.columns, *_RUN_COLUMNS])))
     out = runs.copy()
     out["outcome"] = [outcome(r.status, r.final_val_loss, r.baseline, r.success) for r in runs.itertuples(index=False)]
     out["diverged_at"] = np.where(out["diverged"], out["n_updates"].astype(float), np.nan)
     return out
 
 
+def _protocol(protocol: str) -> str:
+    return validate.choice(protocol, "protocol", tuple(_replicate.PROTOCOLS))
+
+
 def pilot_outcomes(task: str, root=None, protocol: str = "v1") -> pd.DataFrame:
     """The stability map of ``task``'s pilot: one row per stored pilot run with ``init``, ``scale``,
     ``lr``, ``seed``, ``outcome``, ``diverged_at`` (updates before divergence; NaN if it did not),
     ``final_val_loss`` and ``baseline``."""
-    root = _replicate.protocol_root(protocol, root)
+    root = _replicate.protocol_root(_protocol(protocol), root)
     runs = _sweep.load_runs(task, configs=_replicate.pilot_grid(task, protocol), root=root)
     cols = ["init", "scale", "lr", "seed", "outcome", "diverged_at", "final_val_loss", "baseline", "n_updates", "hash"]
     return _with_outcomes(runs)[cols] if len(runs) else pd.DataFrame(columns=cols)
 
 
-def stage2_runs(task: str, root=None) -> pd.DataFrame:
-    """``task``'s stored stage-2 runs of protocol v1 with their ``outcome`` and ``diverged_at``."""
-    runs = _archive.replicate_runs(task, root)
-    return _with_outcomes(runs) if len(runs) else runs.assign(outcome=[], diverged_at=[])
+def setting_outcomes(pilot: pd.DataFrame) -> pd.DataFrame:
+    """One row per setting (``init``, ``scale``, ``lr``) of ``pilot`` (a :func:`pilot_outcomes` table):
+    the worse ``outcome`` of its seeds (in :data:`OUTCOMES` order), the earliest ``diverged_at``,
+    ``seeds`` (its runs) and ``agree`` (every seed had the same outcome). Protocol v2 pilots each
+    setting at two seeds and never selects one that diverged on either; a stability map of it shows
+    the worse seed (our choice). With one seed per setting (protocol v1) it is the pilot as is.
+
+    Examples:
+        >>> p = pd.DataFrame({"init": ["chain"] * 4, "scale": [1.0, 1.0, 1.02, 1.02], "lr": [1e-4] * 4,
+        ...                   "seed": [101, 102] * 2, "outcome": ["success", "diverged", "at baseline", "at baseline"],
+        ...                   "diverged_at": [np.nan, 420.0, np.nan, np.nan]})
+        >>> setting_outcomes(p)[["scale", "outcome", "diverged_at", "seeds", "agree"]].to_dict("records")
+        [{'scale': 1.0, 'outcome': 'diverged', 'diverged_at': 420.0, 'seeds': 2, 'agree': False}, \
+{'scale': 1.02, 'outcome': 'at baseline', 'diverged_at': nan, 'seeds': 2, 'agree': True}]
+    """
+    validate.has_columns(pilot, ["init", "scale", "lr", "seed", "outcome", "diverged_at"], "pilot")
+    cols = ["init", "scale", "lr", "outcome", "diverged_at", "seeds", "agree"]
+    if pilot.empty:
+        return pd.DataFrame(columns=cols)
+    rank = pilot["outcome"].map({o: k for k, o in enumerate(OUTCOMES)})
+    if rank.isna().any():
+        raise validate.error("each outcome", f"one of {list(OUTCOMES)}", sorted(set(pilot["outcome"][rank.isna()])))
+    g = pilot.assign(rank=rank.astype(int)).groupby(["init", "scale", "lr"], sort=False)
+    out = g.agg(rank=("rank", "min"), diverged_at=("diverged_at", "min"), seeds=("seed", "size"),
+                kinds=("outcome", "nunique")).reset_index()
+    out["outcome"] = [OUTCOMES[k] for k in out["rank"]]
+    out["agree"] = out["kinds"] == 1
+    return out[cols]
 
 
-def trajectories(runs: pd.DataFrame, root=None) -> pd.DataFrame:
+def screen_outcomes(task: str, root=None) -> pd.DataFrame:
+    """Protocol v2's divergence screen of ``task`` (:func:`nnrnn.replicate.screen_grid`): one row per
+    stored screen run of every round planned so far, with ``init``, ``scale``, ``lr``, ``seed``,
+    ``outcome``, ``diverged_at`` (updates before divergence; NaN if it did not), ``n_updates``,
+    ``pilot_updates`` (the updates of the task's one-epoch pilot run), ``selected`` (the candidate
+    is the setting stage 2 trains; False for every run before the selection is made),
+    ``final_val_loss``, ``baseline`` and ``hash``. No rows before the pilot is stored."""
+    out = _replicate.run(task, protocol="v2", root=root, dry_run=True, verbose=False)
+    cfgs = list(out.get("screen") or [])
+    runs = _with_outcomes(_sweep.load_runs(task, configs=cfgs, root=_replicate.protocol_root("v2", root)) if cfgs
+                          else pd.DataFrame())
+    pilot = out["pilot"].configs()[0]
+    sel = out.get("selection")
+    chosen = {(i, float(r["scale"]), float(r["lr"])) for i, r in sel.iterrows()} if sel is not None else set()
+    runs["pilot_updates"] = pilot.epochs * pilot.updates_per_epoch
+    runs["selected"] = [any(i == r.init and np.isclose(s, r.scale) and np.isclose(lr, r.lr) for i, s, lr in chosen)
+                        for r in runs.itertuples(index=False)]
+    cols = ["init", "scale", "lr", "seed", "outcome", "diverged_at", "n_updates", "pilot_updates", "selected",
+            "final_val_loss", "baseline", "hash"]
+    return runs[cols].reset_index(drop=True)
+
+
+def stage2_runs(task: str, root=None, protocol: str = "v1") -> pd.DataFrame:
+    """``task``'s stored stage-2 runs of ``protocol`` with their ``outcome`` and ``diverged_at``:
+    protocol v1's (:func:`nnrnn.archive.replicate_runs`) or protocol v2's
+    (:func:`nnrnn.evidence.stage2`: seeds 1-6 at each initializer's setting selected among the
+    survivors of the divergence screen; none before the screen is stored)."""
+    runs = _archive.replicate_runs(task, root) if _protocol(protocol) == "v1" else _evidence.stage2(task, root)[1]
+    return _with_outcomes(runs)
+
+
+def trajectories(runs: pd.DataFrame, root=None, protocol: str = "v1") -> pd.DataFrame:
     """:math:`\\rho(W)` and :math:`d(W)` of ``runs`` (a :func:`stage2_runs` or :func:`pilot_outcomes`
-    table) at every validation point, in long form: ``hash``, ``init``, ``seed``, ``update``,
-    ``rho``, ``henrici``, ``outcome`` and ``diverged_at`` of the run. The row a diverged run
-    records at its divergence (NaN diagnostics) is left out."""
+    table of ``protocol``, whose runs live under :func:`nnrnn.replicate.protocol_root`) at every
+    validation point, in long form: ``hash``, ``init``, ``seed``, ``update``, ``rho``, ``henrici``,
+    ``outcome`` and ``diverged_at`` of the run. The row a diverged run records at its divergence
+    (NaN diagnostics) is left out."""
     cols = ["hash", "init", "seed", "update", "rho", "henrici", "outcome", "diverged_at"]
+    root = _replicate.protocol_root(_protocol(protocol), root)
     if runs.empty:
         return pd.DataFrame(columns=cols)
     h = load_history(runs, root=root).rename(columns={"w_spectral_radius": "rho", "w_henrici": "henrici"})

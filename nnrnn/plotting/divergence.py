@@ -1,6 +1,6 @@
-"""Figures of the divergence chapter (notebooks/10-divergence): stability maps, W trajectories,
-survival curves and pseudospectra. Every function takes the tables of :mod:`nnrnn.divergence`
-and returns a new matplotlib figure."""
+"""Figures of the divergence chapter (notebooks/10-divergence): stability maps, the divergence
+screen, W trajectories, survival curves and pseudospectra. Every function takes the tables of
+:mod:`nnrnn.divergence` and returns a new matplotlib figure."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ..analysis import eigenvalues
 from ..divergence import OUTCOMES
 from . import INIT_COLORS, INIT_LABELS, PAGE_WIDTH, figure_legend
 
-__all__ = ["OUTCOME_COLORS", "stability_maps", "trajectories", "survival_curves", "spectra"]
+__all__ = ["OUTCOME_COLORS", "stability_maps", "screen_runs", "trajectories", "survival_curves", "spectra"]
 
 #: one colour per outcome class, worst to best (colour-blind-safe; diverged dark red).
 OUTCOME_COLORS = {"diverged": "#8b1a1a", "at baseline": "#bdbdbd", "below baseline": "#74a9cf", "success": "#0570b0"}
@@ -24,10 +24,18 @@ TASK_LABELS = {"copy": "copy", "addition": "addition", "psmnist": "psMNIST"}
 
 
 def stability_maps(maps: Mapping[str, pd.DataFrame], inits: Sequence[str]):
-    """One row of panels per task (``maps``: task -> :func:`nnrnn.divergence.pilot_outcomes`), one
-    panel per initializer: the pilot's learning rates (x) by scales (y), each cell coloured by its
-    outcome; a diverged cell is shaded by when it diverged (darker: earlier; colour bar)."""
+    """One row of panels per task (``maps``: task -> one row per setting, a
+    :func:`nnrnn.divergence.pilot_outcomes` table of one seed or :func:`nnrnn.divergence.setting_outcomes`),
+    one panel per initializer: the pilot's learning rates (x) by scales (y), each cell coloured by its
+    outcome; a diverged cell is shaded by when it diverged (darker: earlier; colour bar); a dot marks
+    a setting whose seeds disagree (``agree`` False)."""
     tasks = [t for t in maps if len(maps[t])]
+    if not tasks:
+        raise ValueError(f"maps must hold a task with pilot runs, got none among {list(maps)}")
+    for t in tasks:
+        if maps[t].duplicated(["init", "scale", "lr"]).any():
+            raise ValueError(f"maps[{t!r}] must have one row per setting (init, scale, lr), got several for some; "
+                             "reduce the seeds first (nnrnn.divergence.setting_outcomes)")
     fig, axes = plt.subplots(len(tasks), len(inits), figsize=(PAGE_WIDTH, 2.1 * len(tasks) + 0.9), layout="constrained",
                              squeeze=False)
     cmap = ListedColormap([OUTCOME_COLORS[o] for o in OUTCOMES])
@@ -50,6 +58,10 @@ def stability_maps(maps: Mapping[str, pd.DataFrame], inits: Sequence[str]):
                     grid[i, j] = OUTCOMES.index(row.outcome)
             ax.imshow(grid, cmap=cmap, vmin=-0.5, vmax=len(OUTCOMES) - 0.5, aspect="auto", origin="lower")
             shade = ax.imshow(np.ma.masked_invalid(div), cmap=reds, norm=norm, aspect="auto", origin="lower")
+            if "agree" in g:
+                split = g[~g["agree"].astype(bool)]
+                ax.plot([lrs.index(v) for v in split["lr"]], [scales.index(v) for v in split["scale"]], "o", ms=3.5,
+                        mfc="white", mec="black", mew=0.8, label="seeds disagree")  # visible on every colour
             ax.set_xticks(range(len(lrs)), [f"{lr:.0e}".replace("e-0", "e-") for lr in lrs], rotation=90, fontsize="x-small")
             ax.set_yticks(range(len(scales)), [f"{s:g}" for s in scales], fontsize="x-small")
             if r == 0:
@@ -58,10 +70,57 @@ def stability_maps(maps: Mapping[str, pd.DataFrame], inits: Sequence[str]):
                 ax.set_ylabel(f"{TASK_LABELS[task]}: scale")
             if r == len(tasks) - 1:
                 ax.set_xlabel("learning rate")
-    fig.legend([Patch(color=OUTCOME_COLORS[o]) for o in OUTCOMES[1:]] + [Patch(color=reds(0.5))],
-               [*OUTCOMES[1:], "diverged (shade: when)"], loc="outside upper center", ncol=len(OUTCOMES), fontsize="small")
+    handles = [Patch(color=OUTCOME_COLORS[o]) for o in OUTCOMES[1:]] + [Patch(color=reds(0.5))]
+    labels = [*OUTCOMES[1:], "diverged (shade: when)"]
+    dots = [h for ax in axes.flat for h, lab in zip(*ax.get_legend_handles_labels()) if lab == "seeds disagree"]
+    if any(len(d.get_xdata()) for d in dots):
+        handles, labels = handles + dots[:1], labels + ["seeds disagree"]
+    fig.legend(handles, labels, loc="outside upper center", ncol=len(labels) if len(labels) <= len(OUTCOMES) else 3,
+               fontsize="small")
     if shade is not None:
         fig.colorbar(shade, ax=axes[:, -1], label="diverged after (updates)", shrink=0.8)
+    return fig
+
+
+def screen_runs(screens: Mapping[str, pd.DataFrame], inits: Sequence[str]):
+    """One panel per task (``screens``: task -> :func:`nnrnn.divergence.screen_outcomes`): each
+    screened candidate a row (its scale and learning rate; bold: ``selected``), grouped by
+    initializer (colour), with one line per seed from update 0 to its last update, ending in a
+    cross where it diverged and a bar where it did not; dashed: the end of the pilot's run
+    (``pilot_updates``)."""
+    tasks = [t for t in screens if len(screens[t])]
+    if not tasks:
+        raise ValueError(f"screens must hold a task with screen runs, got none among {list(screens)}")
+    rows = {t: list(screens[t].groupby(["init", "scale", "lr"], sort=False).groups) for t in tasks}
+    for t in tasks:
+        rows[t] = sorted(rows[t], key=lambda k: (list(inits).index(k[0]) if k[0] in inits else len(inits), k[1], k[2]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(PAGE_WIDTH, 0.22 * max(len(r) for r in rows.values()) + 1.6),
+                             layout="constrained", squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        s = screens[task]
+        seeds = sorted(s["seed"].unique())
+        offset = {sd: (k - (len(seeds) - 1) / 2) * 0.3 for k, sd in enumerate(seeds)}
+        for y, (init, scale, lr) in enumerate(rows[task]):
+            mine = s[(s["init"] == init) & np.isclose(s["scale"], scale) & np.isclose(s["lr"], lr)]
+            for r in mine.itertuples(index=False):
+                yy, end = y + offset[r.seed], float(r.n_updates) / 1000
+                ax.plot([0, end], [yy, yy], color=INIT_COLORS.get(init, "0.4"), lw=1.5, label=INIT_LABELS.get(init, init))
+                ax.plot(end, yy, "x" if r.outcome == "diverged" else "|", color="black", ms=6 if r.outcome == "diverged" else 5,
+                        mew=1.5, label="diverged" if r.outcome == "diverged" else "ran to its end")
+        ax.axvline(float(s["pilot_updates"].iloc[0]) / 1000, color="0.5", ls="--", lw=1, label="end of the pilot's run")
+        ax.set_yticks(range(len(rows[task])), [f"{sc:g}, {lr:.0e}".replace("e-0", "e-") for _, sc, lr in rows[task]],
+                      fontsize="x-small")
+        chosen = {(r.init, r.scale, r.lr) for r in s[s["selected"].astype(bool)].itertuples(index=False)}
+        for label, key in zip(ax.get_yticklabels(), rows[task]):
+            if key in chosen:
+                label.set_fontweight("bold")
+        ax.set_ylim(-0.7, len(rows[task]) - 0.3)
+        ax.invert_yaxis()
+        ax.set_xlim(left=0)  # the right end as autoscaled, with its margin: no cross is cut in half
+        ax.set_title(TASK_LABELS.get(task, task))
+        ax.set_xlabel("update (thousands)")
+    axes[0, 0].set_ylabel("candidate (scale, learning rate)")
+    figure_legend(fig, axes[0], ncol=4)
     return fig
 
 
@@ -69,6 +128,8 @@ def trajectories(traj: Mapping[str, pd.DataFrame], inits: Sequence[str], column:
     """One panel per task (``traj``: task -> :func:`nnrnn.divergence.trajectories`): ``column`` of each
     run against updates, coloured by initializer; a run that diverged ends in a cross."""
     tasks = [t for t in traj if len(traj[t])]
+    if not tasks:
+        raise ValueError(f"traj must hold a task with stage-2 runs, got none among {list(traj)}")
     fig, axes = plt.subplots(1, len(tasks), figsize=(PAGE_WIDTH, 3.0), layout="constrained", squeeze=False)
     for ax, task in zip(axes[0], tasks):
         t = traj[task]
@@ -89,6 +150,8 @@ def survival_curves(curves: Mapping[str, Mapping[str, pd.DataFrame]], inits: Seq
     """One panel per task (``curves``: task -> init -> Kaplan-Meier table): the fraction of runs not
     yet diverged against updates, a step function; censored runs marked with a tick."""
     tasks = [t for t in curves if curves[t]]
+    if not tasks:
+        raise ValueError(f"curves must hold a task with stage-2 runs, got none among {list(curves)}")
     fig, axes = plt.subplots(1, len(tasks), figsize=(PAGE_WIDTH, 2.8), layout="constrained", squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for init in inits:
