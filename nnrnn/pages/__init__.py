@@ -10,6 +10,9 @@
   analogue on the profile a reader reruns).
 * :mod:`nnrnn.pages.benchmarks` and :mod:`nnrnn.pages.language`: the main result of chapters 4-6
   and of chapters 7 and 9, the ``replicate`` runs of the committed archive.
+* :mod:`nnrnn.pages.weights_section`: chapter 8's Table 2 and Fig. 5 on the protocol-v2 runs, as the
+  analysis plan judges them; :mod:`nnrnn.pages.divergence`: chapter 10's prose that names the
+  protocol it reads.
 
 Nothing below this package imports it (:mod:`nnrnn.book`, the build command, reads one constant
 of its report). Its modules are imported by name (``from nnrnn.pages import claims``); importing
