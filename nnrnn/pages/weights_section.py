@@ -331,9 +331,8 @@ def chapter_text(protocol: str) -> dict[str, str]:
             "in every table and figure.")
     if protocol == "v1":
         return {
-            "reads": "archive v1, the earlier run set, read from the results archive; the results page judges these claims "
-                     "by the analysis plan, on the protocol-v2 runs, and this chapter reads those once every planned "
-                     "stage-2 run of addition and psMNIST is stored",
+            "reads": "archive v1, the earlier run set; the results page judges these claims by the analysis plan on "
+                     "the protocol-v2 runs, which this chapter reads once all of addition's and psMNIST's are stored",
             "set": "archive v1, the earlier run set",
             "overview": "Table 2 and Fig. 5 at the paper's sequence lengths, with protocol v1's test",
             "networks": "1. **The replicate runs of archive v1** (the earlier run set): the second-stage runs of the "
