@@ -53,7 +53,7 @@ from .store import (REPO, atomic_write_text, file_sha256, is_stored, json_safe, 
                     run_folder)
 from .train import TrainConfig
 
-__all__ = ["MANIFEST", "archive_root", "archive_commit", "archive_label", "run_folders", "check_run", "unlisted_runs",
+__all__ = ["MANIFEST", "archive_root", "archive_commit", "archive_label", "run_folders", "run_name", "check_run", "unlisted_runs",
            "build_manifest", "write_manifest", "read_manifest", "check_archive", "Stage2", "stage2", "stage2_plan",
            "stage2_runs", "replicate_runs", "complete_replicate_runs", "worker_seconds", "archive_status",
            "checkpoint_status", "lm_checkpoint_status"]
@@ -116,7 +116,8 @@ def run_folders(root) -> list[Path]:
                   for e in k.iterdir() if not e.name.startswith("."))
 
 
-def _name(folder: Path) -> str:
+def run_name(folder: Path) -> str:
+    """How the manifest names a stored run: ``"<kind>/<hash>"`` (its folder's parent and its own name)."""
     return f"{folder.parent.name}/{folder.name}"
 
 
@@ -176,7 +177,7 @@ def check_run(folder: str | os.PathLike) -> list[str]:
     ``history.csv`` (final and best validation loss, updates, status, baseline, success).
     """
     folder = Path(folder)
-    name = _name(folder)
+    name = run_name(folder)
     if not folder.is_dir():
         return [f"{name}: not a folder (a stray file where a run belongs)"]
     try:
@@ -238,7 +239,7 @@ def build_manifest(root, claims: Mapping[str, Sequence[str]] | None = None) -> d
     """The manifest of the archive under ``root``: every run's files with their SHA-256, every file
     of :data:`RESULT_FOLDERS`, and, per claim, the runs (``"<kind>/<hash>"``) it reads (``claims``,
     from :func:`nnrnn.pages.claims.claim_runs`)."""
-    runs = {_name(d): _digests(d) for d in run_folders(root) if d.is_dir()}
+    runs = {run_name(d): _digests(d) for d in run_folders(root) if d.is_dir()}
     return {"format": _FORMAT,
             "about": "SHA-256 of every file of every run in runs/ and of every stored result in "
                      f"{', '.join(f + '/' for f in RESULT_FOLDERS)}, and the runs each claim of the results page reads; "
@@ -278,7 +279,7 @@ def unlisted_runs(root) -> list[str]:
         listed = read_manifest(root)["runs"]
     except ValueError:
         listed = {}
-    return sorted(set(_name(d) for d in run_folders(root)) - set(listed))
+    return sorted(set(run_name(d) for d in run_folders(root)) - set(listed))
 
 
 def check_archive(root, claims: Mapping[str, Sequence[str]] | None = None) -> list[str]:
@@ -296,7 +297,7 @@ def check_archive(root, claims: Mapping[str, Sequence[str]] | None = None) -> li
     except ValueError as exc:
         return [str(exc)]
     bad = [p for d in run_folders(root) for p in check_run(d)]
-    now = {_name(d): d for d in run_folders(root)}
+    now = {run_name(d): d for d in run_folders(root)}
     listed = manifest["runs"]
     bad += [f"{r}: listed in the manifest but missing from the archive" for r in sorted(set(listed) - set(now))]
     added = sorted(set(now) - set(listed))

@@ -336,8 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     problems = _archive.check_archive(root, _claims(root))
     local = set(_archive.unlisted_runs(root))  # read by no claim (else a problem above): not the archive's
-    runs = [d for d in archived_runs(root) if f"{d.parent.name}/{d.name}" not in local]
-    lm_runs = [d for d in archived_lm_runs(root) if f"{d.parent.name}/{d.name}" not in local]
+    runs = [d for d in archived_runs(root) if _archive.run_name(d) not in local]
+    lm_runs = [d for d in archived_lm_runs(root) if _archive.run_name(d) not in local]
     if local:
         print(f"not in the archive: {len(local)} run folder(s) under {root / 'runs'} that the manifest does not list and "
               f"no claim reads (e.g. a book build's live runs; first: {sorted(local)[0]}), left out of every check")
@@ -366,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {d.parent.name}/{d.name}: DIFFERS: {r['problem']}")
             failed += 1
         if "max_rel_excess" in r:
-            fractions.append((r["max_rel_excess"], r["here"], f"{d.parent.name}/{d.name}"))
+            fractions.append((r["max_rel_excess"], r["here"], _archive.run_name(d)))
     if fractions:
         fractions.sort(reverse=True)
         print(f"  largest differences as a fraction of the allowance (stored; this machine's float32): "
