@@ -84,7 +84,9 @@ const banners = (d) => all(d, ".bd-header-announcement, .bd-header-announcement 
                               color: d0(e).getComputedStyle(e).color, background: backdrop(e)}));
 function measure(d, w) {
   const out = {viewport: d.documentElement.clientWidth, tables: tables(d),
-               search: all(d, ".search-button__button, .search-button-field").filter(shown).length};
+               search: all(d, ".search-button__button, .search-button-field").filter(shown).length,
+               glued: all(d, "main p span.pasted-text").filter((e) => !e.closest("strong, b, h1, h2, h3, h4, h5, th"))
+                 .map((e) => ({text: e.textContent.trim().slice(0, 40), weight: Number(d0(e).getComputedStyle(e).fontWeight)}))};
   d.documentElement.dataset.theme = "light"; out.banners_light = banners(d);
   d.documentElement.dataset.theme = "dark"; out.banners_dark = banners(d);
   d.documentElement.dataset.theme = "light";
@@ -278,12 +280,18 @@ def _table_problems(stem: str, m: dict) -> list[str]:
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_no_table_pushes_its_key_columns_off_screen(smoke_book, chrome, tmp_path, width):
     """Every table of every chapter, at 1400 and 420 px: its first column inside the viewport, its
-    second starting at least MIN_SECOND_PX inside it (text wraps and aligns left)."""
+    second starting at least MIN_SECOND_PX inside it (text wraps and aligns left); and glued text in a
+    paragraph has the paragraph's weight, not bold."""
     pages = [smoke_book / "html" / "notebooks" / f"{stem}.html" for stem in CHAPTERS]
     measured, _ = _probe(chrome, pages, width, tmp_path)
     assert sum(len(m["tables"]) for m in measured.values()) >= len(CHAPTERS), "the browser found too few tables"
     problems = [p for stem in CHAPTERS for p in _table_problems(stem, measured[f"{stem}.html"])]
     assert not problems, f"at {width} px:\n" + "\n".join(problems)
+    # glued text in running prose reads as prose: many glued values are whole generated sentences, and
+    # myst-nb draws every pasted value bold by default (book/_static/nnrnn.css sets it to the paragraph's weight)
+    glued = [(stem, g["text"], g["weight"]) for stem in CHAPTERS for g in measured[f"{stem}.html"]["glued"]]
+    assert len(glued) >= len(CHAPTERS), "the browser found too few glued values in the chapters' prose"
+    assert not [g for g in glued if g[2] >= 600], f"glued text drawn bold in running prose: {[g for g in glued if g[2] >= 600][:5]}"
 
 
 @pytest.mark.slow
