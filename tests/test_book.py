@@ -24,6 +24,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.text import Text
 
 from nnrnn import book
+from nnrnn.plotting import divergence as dplot
 from nnrnn.plotting import lm as lmplot
 from nnrnn.plotting import theory, use_style
 from nnrnn.plotting import weights as wplot
@@ -296,6 +297,16 @@ def _fig8_3():
     return wplot.fig5_diagonal_means(agg, tasks=list(tasks), inits=inits, max_lag=15, selection=selection)
 
 
+def _fig10_1():
+    inits, lrs = ("identity", "orthogonal", "chain", "fb_chain"), (8e-4, 5e-4, 3e-4, 1e-4, 8e-5, 5e-5, 3e-5, 1e-5, 8e-6, 5e-6, 3e-6)
+    outcomes = ("diverged", "at baseline", "below baseline", "success")
+    maps = {task: pd.DataFrame([{"init": i, "scale": s, "lr": lr, "outcome": outcomes[k % 4], "agree": k != 5,
+                                 "diverged_at": 100.0 * (k + 1) if k % 4 == 0 else np.nan}
+                                for i in inits for s in (1.0, 1.02) for k, lr in enumerate(lrs)])
+            for task in ("copy", "addition", "psmnist")}
+    return dplot.stability_maps(maps, inits)
+
+
 def _fig9_1():
     g = np.random.default_rng(0)
     return lmplot.lstm_gate_blocks({name: g.normal(size=(48, 12)) for name in ("orthogonal", "chain", "plain", "mixed")})
@@ -309,6 +320,7 @@ MULTI_PANEL = {
     "fig-nb03-lstm": ("03-initializers", _fig3_5, MIN_PANEL_PX),
     "fig-nb08-fig5": ("08-trained-weights", _fig8_3, MIN_PANEL_PX),
     "fig-nb09-init-blocks": ("09-lstm", _fig9_1, MIN_THUMB_PX),
+    "fig-nb10-maps": ("10-divergence", _fig10_1, MIN_PANEL_PX),
 }
 
 
@@ -348,7 +360,7 @@ def test_layout_reads_the_grid_and_the_smallest_text():
 
 @pytest.mark.slow
 def test_figures_are_readable_at_page_width(smoke_book, chrome, tmp_path):
-    """Figs 1.1, 2.1, 3.1, 3.5, 8.3 and 9.1 (and the other figures of their pages) on the smoke
+    """Figs 1.1, 2.1, 3.1, 3.5, 8.3, 9.1 and 10.1 (and the other figures of their pages) on the smoke
     build, each screenshot in a 1280-px-wide window.
 
     A figure is an image that the page scales down to its column (672 px). Measured in the
@@ -364,7 +376,7 @@ def test_figures_are_readable_at_page_width(smoke_book, chrome, tmp_path):
       labelled panels and ``MIN_THUMB_PX`` (150 px) for Fig. 9.1's tick-free thumbnails, so at
       most three labelled columns fit the column.
 
-    For the six multi-panel figures, ``s`` and the columns come from the plotting function
+    For the seven multi-panel figures, ``s`` and the columns come from the plotting function
     itself (:func:`_layout` on ``MULTI_PANEL``); every other figure of those pages is held to the
     font rule with ``s`` = the style's "small". Each listed figure must also show in its
     screenshot (kept in ``tmp_path``).

@@ -209,7 +209,8 @@ def test_the_maps_need_one_row_per_setting_and_mark_disagreeing_seeds():
         dplot.stability_maps({"copy": p.iloc[:0]}, ["chain"])
     fig = dplot.stability_maps({"copy": divergence.setting_outcomes(p)}, ["chain"])
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "learning rate" and ax.get_ylabel() == "copy: scale" and ax.get_title() == "chain"
+    # a row per initializer, a column per task (three columns fit the page: tests/test_figures_v2_readable.py)
+    assert ax.get_xlabel() == "learning rate" and ax.get_ylabel() == "chain\nscale" and ax.get_title() == "copy"
     dots = [ln for ln in ax.get_lines() if ln.get_label() == "seeds disagree"]
     assert [(list(d.get_xdata()), list(d.get_ydata())) for d in dots] == [([0], [0])]  # scale 1.0 (row 0), the only lr
     assert "seeds disagree" in [t.get_text() for t in fig.legends[0].get_texts()]

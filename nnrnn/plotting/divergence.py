@@ -24,11 +24,12 @@ TASK_LABELS = {"copy": "copy", "addition": "addition", "psmnist": "psMNIST"}
 
 
 def stability_maps(maps: Mapping[str, pd.DataFrame], inits: Sequence[str]):
-    """One row of panels per task (``maps``: task -> one row per setting, a
-    :func:`nnrnn.divergence.pilot_outcomes` table of one seed or :func:`nnrnn.divergence.setting_outcomes`),
-    one panel per initializer: the pilot's learning rates (x) by scales (y), each cell coloured by its
-    outcome; a diverged cell is shaded by when it diverged (darker: earlier; colour bar); a dot marks
-    a setting whose seeds disagree (``agree`` False)."""
+    """One row of panels per initializer, one column per task (``maps``: task -> one row per setting, a
+    :func:`nnrnn.divergence.pilot_outcomes` table of one seed or :func:`nnrnn.divergence.setting_outcomes`):
+    the pilot's learning rates (x, the same in a column) by scales (y, the same in a row), each cell
+    coloured by its outcome; a diverged cell is shaded by when it diverged (darker: earlier; colour bar);
+    a dot marks a setting whose seeds disagree (``agree`` False). Three tasks make three panel columns,
+    which the page shows at its width; only the outer panels carry tick labels."""
     tasks = [t for t in maps if len(maps[t])]
     if not tasks:
         raise ValueError(f"maps must hold a task with pilot runs, got none among {list(maps)}")
@@ -36,22 +37,24 @@ def stability_maps(maps: Mapping[str, pd.DataFrame], inits: Sequence[str]):
         if maps[t].duplicated(["init", "scale", "lr"]).any():
             raise ValueError(f"maps[{t!r}] must have one row per setting (init, scale, lr), got several for some; "
                              "reduce the seeds first (nnrnn.divergence.setting_outcomes)")
-    fig, axes = plt.subplots(len(tasks), len(inits), figsize=(PAGE_WIDTH, 2.1 * len(tasks) + 0.9), layout="constrained",
-                             squeeze=False)
+    lrs = {t: sorted(maps[t]["lr"].unique()) for t in tasks}  # a column's x categories
+    scales = {i: sorted({s for t in tasks for s in maps[t].loc[maps[t]["init"] == i, "scale"]}) for i in inits}  # a row's y
+    tall = max([len(v) for v in scales.values()] + [1])
+    fig, axes = plt.subplots(len(inits), len(tasks), figsize=(PAGE_WIDTH, len(inits) * max(0.85, 0.25 * tall + 0.35) + 1.7),
+                             layout="constrained", squeeze=False)
     cmap = ListedColormap([OUTCOME_COLORS[o] for o in OUTCOMES])
     when = [m["diverged_at"].dropna() for m in maps.values() if len(m)]
     hi = max([float(w.max()) for w in when if len(w)] + [10.0])
     norm = LogNorm(vmin=1.0, vmax=max(hi, 10.0))
     reds = ListedColormap(plt.get_cmap("Reds_r")(np.linspace(0.0, 0.6, 256)))  # dark (early) to mid red (late): never near white
     shade = None
-    for r, task in enumerate(tasks):
-        m = maps[task]
-        for c, init in enumerate(inits):
-            ax, g = axes[r, c], m[m["init"] == init]
-            lrs, scales = sorted(g["lr"].unique()), sorted(g["scale"].unique())
-            grid, div = np.full((len(scales), len(lrs)), np.nan), np.full((len(scales), len(lrs)), np.nan)
+    for c, task in enumerate(tasks):
+        m, xs = maps[task], lrs[task]
+        for r, init in enumerate(inits):
+            ax, g, ys = axes[r, c], m[m["init"] == init], scales[init]
+            grid, div = np.full((len(ys), len(xs)), np.nan), np.full((len(ys), len(xs)), np.nan)
             for row in g.itertuples(index=False):
-                i, j = scales.index(row.scale), lrs.index(row.lr)
+                i, j = ys.index(row.scale), xs.index(row.lr)
                 if row.outcome == "diverged":
                     div[i, j] = max(float(row.diverged_at), 1.0)
                 else:
@@ -60,15 +63,16 @@ def stability_maps(maps: Mapping[str, pd.DataFrame], inits: Sequence[str]):
             shade = ax.imshow(np.ma.masked_invalid(div), cmap=reds, norm=norm, aspect="auto", origin="lower")
             if "agree" in g:
                 split = g[~g["agree"].astype(bool)]
-                ax.plot([lrs.index(v) for v in split["lr"]], [scales.index(v) for v in split["scale"]], "o", ms=3.5,
+                ax.plot([xs.index(v) for v in split["lr"]], [ys.index(v) for v in split["scale"]], "o", ms=3.5,
                         mfc="white", mec="black", mew=0.8, label="seeds disagree")  # visible on every colour
-            ax.set_xticks(range(len(lrs)), [f"{lr:.0e}".replace("e-0", "e-") for lr in lrs], rotation=90, fontsize="x-small")
-            ax.set_yticks(range(len(scales)), [f"{s:g}" for s in scales], fontsize="x-small")
+            ax.set_xticks(range(len(xs)), [f"{lr:.0e}".replace("e-0", "e-") for lr in xs], rotation=90, fontsize="small")
+            ax.set_yticks(range(len(ys)), [f"{s:g}" for s in ys], fontsize="small")
+            ax.tick_params(labelbottom=r == len(inits) - 1, labelleft=c == 0)  # a column shares its x, a row its y
             if r == 0:
-                ax.set_title(INIT_LABELS[init])
+                ax.set_title(TASK_LABELS[task])
             if c == 0:
-                ax.set_ylabel(f"{TASK_LABELS[task]}: scale")
-            if r == len(tasks) - 1:
+                ax.set_ylabel(f"{INIT_LABELS[init]}\nscale")
+            if r == len(inits) - 1:
                 ax.set_xlabel("learning rate")
     handles = [Patch(color=OUTCOME_COLORS[o]) for o in OUTCOMES[1:]] + [Patch(color=reds(0.5))]
     labels = [*OUTCOMES[1:], "diverged (shade: when)"]
@@ -109,7 +113,7 @@ def screen_runs(screens: Mapping[str, pd.DataFrame], inits: Sequence[str]):
                         mew=1.5, label="diverged" if r.outcome == "diverged" else "ran to its end")
         ax.axvline(float(s["pilot_updates"].iloc[0]) / 1000, color="0.5", ls="--", lw=1, label="end of the pilot's run")
         ax.set_yticks(range(len(rows[task])), [f"{sc:g}, {lr:.0e}".replace("e-0", "e-") for _, sc, lr in rows[task]],
-                      fontsize="x-small")
+                      fontsize="small")
         chosen = {(r.init, r.scale, r.lr) for r in s[s["selected"].astype(bool)].itertuples(index=False)}
         for label, key in zip(ax.get_yticklabels(), rows[task]):
             if key in chosen:
@@ -183,7 +187,7 @@ def spectra(snapshots: Sequence[tuple[str, np.ndarray]], re: np.ndarray, im: np.
     t = np.linspace(0, 2 * np.pi, 200)
     for ax, (title, w), s in zip(axes.flat, snapshots, sigma):
         cs = ax.contour(re, im, np.log10(np.maximum(s, 1e-300)), levels=np.log10(levels), cmap="viridis")
-        ax.clabel(cs, fmt=lambda v: f"ε=1e{v:.0f}", fontsize="x-small")
+        ax.clabel(cs, fmt=lambda v: f"ε=1e{v:.0f}", fontsize="small")
         ev = eigenvalues(w)  # balanced first: a chain's eigenvalues are ill-conditioned
         ax.plot(ev.real, ev.imag, ".", color="black", ms=3, label="eigenvalues")
         ax.plot(np.cos(t), np.sin(t), color="0.6", lw=0.8, label="unit circle")

@@ -265,5 +265,5 @@ def fig5_control(
                          + (f"\n{note}" if note else ""), fontsize="medium")
             ax.set_xlabel(_XLABEL)
             ax.set_ylabel(_YLABEL)
-    figure_legend(fig, axes.ravel(), "outside upper center")
+    figure_legend(fig, axes.ravel(), "outside upper center", ncol=2)  # three entries in a row are wider than the page
     return fig
