@@ -222,3 +222,20 @@ def test_the_maps_have_a_row_per_initializer_and_a_column_per_task():
                             assert outcome[i, j] == divergence.OUTCOMES.index(row.outcome) and np.ma.is_masked(diverged[i, j])
         finally:
             plt.close(fig)
+
+
+def test_the_pseudospectra_labels_read_against_white():
+    """The contour labels of chapter 10's pseudospectra are black: coloured by viridis, the ε = 1e-1 label was
+    pale yellow on white (contrast about 1.1:1)."""
+    from matplotlib.colors import to_rgb
+    from matplotlib.text import Text
+
+    with matplotlib.rc_context():
+        use_style()
+        fig = _spectra()
+        try:
+            labels = [t for t in fig.findobj(Text) if t.get_text().startswith("ε=")]
+            assert labels, "no contour label drawn"
+            assert {to_rgb(t.get_color()) for t in labels} == {(0.0, 0.0, 0.0)}
+        finally:
+            plt.close(fig)

@@ -187,7 +187,7 @@ def spectra(snapshots: Sequence[tuple[str, np.ndarray]], re: np.ndarray, im: np.
     t = np.linspace(0, 2 * np.pi, 200)
     for ax, (title, w), s in zip(axes.flat, snapshots, sigma):
         cs = ax.contour(re, im, np.log10(np.maximum(s, 1e-300)), levels=np.log10(levels), cmap="viridis")
-        ax.clabel(cs, fmt=lambda v: f"ε=1e{v:.0f}", fontsize="small")
+        ax.clabel(cs, fmt=lambda v: f"ε=1e{v:.0f}", fontsize="small", colors="black")  # viridis's yellow on white is unreadable
         ev = eigenvalues(w)  # balanced first: a chain's eigenvalues are ill-conditioned
         ax.plot(ev.real, ev.imag, ".", color="black", ms=3, label="eigenvalues")
         ax.plot(np.cos(t), np.sin(t), color="0.6", lw=0.8, label="unit circle")
