@@ -89,6 +89,36 @@ def test_past_the_horizon_nothing_is_compared_and_the_note_says_so(archive, monk
     assert verify.verify_run(d)["ok"] is None  # the orders differ at update 0: not checkable here
 
 
+def test_a_second_order_that_diverges_earlier_limits_the_horizon_and_is_not_a_difference(archive, monkeypatch):
+    """Measured in CI on archive v1's copy/09999ec1da9f (chain, a loss spike in its first 625 updates): one summation
+    order diverged at update 257, the other reached the stored point at 625. The orders of this machine disagree on
+    the validation points themselves, so the run is rounding-chaotic from there: compared up to update 0, not a
+    difference (it read "validation points differ" and failed make verify). Where both orders agree with each other
+    and not with the stored points, it is still one."""
+    d = verify.archived_runs(archive)[0]
+    real = verify._finish_other
+
+    def diverged_early(proc):
+        h = real(proc)
+        return pd.concat([h.iloc[:1], h.iloc[:1].assign(update=1, val_loss=float("nan"))], ignore_index=True)
+
+    monkeypatch.setattr(verify, "_finish_other", diverged_early)
+    r = verify.verify_run(d, points=2)
+    assert r["ok"] is True and r["horizon"] == 0, r
+    assert "rounding-chaotic after update 0: two summation orders of this machine disagree at update 2" in r["note"]
+    _forge(d, lambda h: h.__setitem__("val_loss", h["val_loss"] * 1.001))  # update 0 is still compared
+    assert verify.verify_run(d, points=2)["problem"].startswith("val_loss at update 0")
+    real_retrain = verify.retrain
+
+    def both_diverged(folder, upto):
+        h = real_retrain(folder, upto)
+        return pd.concat([h.iloc[:1], h.iloc[:1].assign(update=1, val_loss=float("nan"))], ignore_index=True)
+
+    monkeypatch.setattr(verify, "retrain", both_diverged)  # both orders diverge at update 1; the stored run did not
+    r = verify.verify_run(d, points=2)
+    assert r["ok"] is False and r["problem"] == "validation points differ: stored [0, 2, 4], retrained [0, 1]", r
+
+
 def test_the_allowance_counts_updates_and_time_steps():
     """The retraining check's allowance: one unit roundoff per sequential operation, four times, U updates
     plus T steps of a forward pass (the evidence check derives its own bound: tests/test_verify_bound.py)."""
