@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.colors import ListedColormap, LogNorm
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ..analysis import eigenvalues
@@ -21,6 +22,10 @@ __all__ = ["OUTCOME_COLORS", "stability_maps", "screen_runs", "trajectories", "s
 #: one colour per outcome class, worst to best (colour-blind-safe; diverged dark red).
 OUTCOME_COLORS = {"diverged": "#8b1a1a", "at baseline": "#bdbdbd", "below baseline": "#74a9cf", "success": "#0570b0"}
 TASK_LABELS = {"copy": "copy", "addition": "addition", "psmnist": "psMNIST"}
+
+
+#: how a stability map marks a setting whose seeds disagree: visible on every colour.
+_DOT = dict(marker="o", linestyle="", ms=3.5, mfc="white", mec="black", mew=0.8)
 
 
 def stability_maps(maps: Mapping[str, pd.DataFrame], inits: Sequence[str]):
@@ -47,7 +52,7 @@ def stability_maps(maps: Mapping[str, pd.DataFrame], inits: Sequence[str]):
     hi = max([float(w.max()) for w in when if len(w)] + [10.0])
     norm = LogNorm(vmin=1.0, vmax=max(hi, 10.0))
     reds = ListedColormap(plt.get_cmap("Reds_r")(np.linspace(0.0, 0.6, 256)))  # dark (early) to mid red (late): never near white
-    shade = None
+    shade, disagree = None, False
     for c, task in enumerate(tasks):
         m, xs = maps[task], lrs[task]
         for r, init in enumerate(inits):
@@ -63,8 +68,8 @@ def stability_maps(maps: Mapping[str, pd.DataFrame], inits: Sequence[str]):
             shade = ax.imshow(np.ma.masked_invalid(div), cmap=reds, norm=norm, aspect="auto", origin="lower")
             if "agree" in g:
                 split = g[~g["agree"].astype(bool)]
-                ax.plot([xs.index(v) for v in split["lr"]], [ys.index(v) for v in split["scale"]], "o", ms=3.5,
-                        mfc="white", mec="black", mew=0.8, label="seeds disagree")  # visible on every colour
+                ax.plot([xs.index(v) for v in split["lr"]], [ys.index(v) for v in split["scale"]], label="seeds disagree", **_DOT)
+                disagree |= len(split) > 0
             ax.set_xticks(range(len(xs)), [f"{lr:.0e}".replace("e-0", "e-") for lr in xs], rotation=90, fontsize="small")
             ax.set_yticks(range(len(ys)), [f"{s:g}" for s in ys], fontsize="small")
             ax.tick_params(labelbottom=r == len(inits) - 1, labelleft=c == 0)  # a column shares its x, a row its y
@@ -76,9 +81,8 @@ def stability_maps(maps: Mapping[str, pd.DataFrame], inits: Sequence[str]):
                 ax.set_xlabel("learning rate")
     handles = [Patch(color=OUTCOME_COLORS[o]) for o in OUTCOMES[1:]] + [Patch(color=reds(0.5))]
     labels = [*OUTCOMES[1:], "diverged (shade: when)"]
-    dots = [h for ax in axes.flat for h, lab in zip(*ax.get_legend_handles_labels()) if lab == "seeds disagree"]
-    if any(len(d.get_xdata()) for d in dots):
-        handles, labels = handles + dots[:1], labels + ["seeds disagree"]
+    if disagree:
+        handles, labels = handles + [Line2D([], [], **_DOT)], labels + ["seeds disagree"]
     fig.legend(handles, labels, loc="outside upper center", ncol=len(labels) if len(labels) <= len(OUTCOMES) else 3,
                fontsize="small")
     if shade is not None:
@@ -95,9 +99,9 @@ def screen_runs(screens: Mapping[str, pd.DataFrame], inits: Sequence[str]):
     tasks = [t for t in screens if len(screens[t])]
     if not tasks:
         raise ValueError(f"screens must hold a task with screen runs, got none among {list(screens)}")
-    rows = {t: list(screens[t].groupby(["init", "scale", "lr"], sort=False).groups) for t in tasks}
-    for t in tasks:
-        rows[t] = sorted(rows[t], key=lambda k: (list(inits).index(k[0]) if k[0] in inits else len(inits), k[1], k[2]))
+    rank = {i: k for k, i in enumerate(inits)}  # candidates grouped by initializer, in ``inits`` order
+    rows = {t: sorted(screens[t].groupby(["init", "scale", "lr"], sort=False).groups,
+                      key=lambda k: (rank.get(k[0], len(rank)), k[1], k[2])) for t in tasks}
     fig, axes = plt.subplots(1, len(tasks), figsize=(PAGE_WIDTH, 0.22 * max(len(r) for r in rows.values()) + 1.6),
                              layout="constrained", squeeze=False)
     for ax, task in zip(axes[0], tasks):

@@ -191,7 +191,7 @@ def table2_null(
     width = min(PAGE_WIDTH, 3.6 * len(tasks))
     fig, axes = plt.subplots(1, len(tasks), figsize=(width, 4.0), squeeze=False, layout="constrained")
     for ax, task in zip(axes[0], tasks):
-        lo, hi = [], []
+        seen = []  # every value drawn, for the extent of the trained = null line
         for init in inits:
             g = per_network[(per_network["task"] == task) & (per_network["init"] == init)]
             color, name = INIT_COLORS.get(init), INIT_LABELS.get(init, init)
@@ -199,14 +199,12 @@ def table2_null(
             ok = g["success"].astype(bool).to_numpy()
             ax.plot(x[ok], y[ok], "o", color=color, markersize=5, alpha=0.8, label=f"{name}, successful")
             ax.plot(x[~ok], y[~ok], "o", mfc="none", color=color, markersize=5, label=f"{name}, not successful")
-            lo += [*x, *y]
-            hi += [*x, *y]
+            seen += [*x, *y]
             if paper and (task, init) in paper:
                 ax.axhline(paper[(task, init)][0], color=color, linestyle=":", linewidth=1.2, label=f"{name}, paper (Table 2 mean)")
-                lo.append(paper[(task, init)][0])
-                hi.append(paper[(task, init)][0])
-        if lo:
-            a, b = min(lo), max(hi)
+                seen.append(paper[(task, init)][0])
+        if seen:
+            a, b = min(seen), max(seen)
             pad = 0.05 * (b - a or 1.0)
             ax.plot([a - pad, b + pad], [a - pad, b + pad], "--", color="k", linewidth=0.8, label="trained = null median")
         left = ", ".join(f"{INIT_LABELS.get(i, i)} {int((diverged or {}).get((task, i), 0))}" for i in inits)
